@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what cachet needs to run and to test, when it is missing:
+# the npm dependencies, redis-server, and (for the dashboard tests) Chromium.
+# Set CACHET_SKIP_BROWSER=1 to skip Chromium (the dashboard browser test is then skipped too).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "cachet: installing npm dependencies (npm ci)…"
+  npm ci --no-audit --no-fund
+fi
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "${CACHET_SKIP_BROWSER:-0}" != "1" ] && [ "${1:-}" != "--no-browser" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "cachet: installing ${missing[*]} with apt-get…"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "cachet: missing ${missing[*]}." >&2
+    echo "  Install them with your package manager, e.g.: sudo apt-get install ${missing[*]}" >&2
+    if ! command -v redis-server >/dev/null 2>&1; then
+      echo "  (npm start still runs without redis-server, in L1-only mode; npm test needs it.)" >&2
+    fi
+  fi
+fi

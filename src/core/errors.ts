@@ -1,0 +1,63 @@
+/**
+ * Every error cachet throws. Each class has a stable `code` (documented in docs/errors.md),
+ * a message that names the problem, and the offending key or option where there is one.
+ */
+export class CachetError extends Error {
+  static readonly code: string = 'E_CACHET'
+  readonly code: string
+  readonly key?: string
+
+  constructor(message: string, options: { key?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = (new.target as typeof CachetError).code
+    if (options.key !== undefined) this.key = options.key
+  }
+}
+
+/** A key is empty, too long, not a string, or uses a reserved form. */
+export class InvalidKeyError extends CachetError {
+  static override readonly code = 'E_INVALID_KEY'
+}
+
+/** An option (duration, size, rule…) has a value cachet cannot use. */
+export class InvalidOptionError extends CachetError {
+  static override readonly code = 'E_INVALID_OPTION'
+}
+
+/** A value cannot be serialized (a function, a symbol, a cycle…) or is too large. */
+export class SerializationError extends CachetError {
+  static override readonly code = 'E_SERIALIZATION'
+}
+
+/** A loader resolved `undefined`, which cachet reserves for "no value". Return `null` instead. */
+export class UndefinedValueError extends CachetError {
+  static override readonly code = 'E_UNDEFINED_VALUE'
+}
+
+/** A loader ran past its hard timeout and no stale value could be served. */
+export class LoaderTimeoutError extends CachetError {
+  static override readonly code = 'E_LOADER_TIMEOUT'
+}
+
+/** Redis did not answer in time, answered with an error, or the circuit is open. Never reaches a getOrSet caller. */
+export class L2Error extends CachetError {
+  static override readonly code = 'E_L2'
+}
+
+/** The cache was closed; no further calls are accepted. */
+export class CacheClosedError extends CachetError {
+  static override readonly code = 'E_CACHE_CLOSED'
+}
+
+/** The error classes, by name, for `instanceof` checks. */
+export const errors = {
+  CachetError,
+  InvalidKeyError,
+  InvalidOptionError,
+  SerializationError,
+  UndefinedValueError,
+  LoaderTimeoutError,
+  L2Error,
+  CacheClosedError,
+} as const

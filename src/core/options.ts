@@ -1,0 +1,209 @@
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
+import { type Duration, toMs, toMsOrOff } from './duration.js'
+import { InvalidOptionError } from './errors.js'
+import type { CompressionOptions, Serializer } from './types.js'
+
+/** Where L2 lives: a URL, an ioredis client or Cluster you own, cluster nodes, ioredis options, or false (L1 only). */
+export type RedisInput =
+  | string
+  | Redis
+  | Cluster
+  | { cluster: ClusterNode[]; options?: ClusterOptions }
+  | RedisOptions
+  | false
+
+/** A threshold of seed 003's adaptive TTL: loaders slower than `slowerThan` get `ttl`. */
+export interface AdaptiveTtlRule {
+  slowerThan: Duration
+  ttl: Duration
+}
+
+/** Options of createCache(). Every duration is milliseconds or a string such as '30s'. */
+export interface CacheOptions {
+  /** L2: a Redis URL, an ioredis instance or Cluster, `{ cluster: nodes }`, or false for L1 only. @default false */
+  redis?: RedisInput
+  /** Every key cachet writes starts with `${prefix}:`. Must not be empty. @default 'cache' */
+  prefix?: string
+  /** Default freshness. @default '5m' */
+  ttl?: Duration
+  /** How long a stale value is kept past its ttl for fail-safe and stale-while-revalidate; false = off. @default '1h' */
+  grace?: Duration | false
+  /** Smart TTL by key prefix (seed 004): the longest matching prefix wins over the default ttl. */
+  ttlRules?: Record<string, Duration>
+  /** Random spread applied to every ttl, as a fraction: 0.1 = ±10%. @default 0.1 */
+  jitter?: number
+  /** TTL from the loader's duration (seed 003 §5.3); true = the seed's thresholds. @default false */
+  adaptiveTtl?: boolean | AdaptiveTtlRule[]
+  /** In-process tier; false = Redis only. */
+  l1?: { maxBytes?: number; maxEntryBytes?: number; maxTtl?: Duration } | false
+  /** Redis tier bounds. */
+  l2?: {
+    /** Deadline of every Redis command. @default '100ms' */
+    timeout?: Duration
+    /** Open the circuit after `threshold` consecutive failures, for `duration`. @default { threshold: 3, duration: '5s' } */
+    circuitBreaker?: { threshold?: number; duration?: Duration } | false
+    /** Values larger than this (after compression) are not written to Redis. @default 1 MiB */
+    maxValueBytes?: number
+  }
+  /** Compress payloads above a threshold. @default { threshold: 1024, algorithm: 'gzip', level: 6 } */
+  compression?: Partial<CompressionOptions> | false
+  /** 'json' keeps Date, BigInt, Map, Set, undefined-in-arrays; 'msgpack' is binary. @default 'json' */
+  serializer?: 'json' | 'msgpack' | Serializer
+  /** Loader timeouts: soft = serve stale after this (only when a stale value exists); hard = give up. */
+  timeouts?: { soft?: Duration | false; hard?: Duration | false }
+  /** Distributed stampede lock; false = single-flight in process only. @default { ttl: '30s', wait: '5s' } */
+  lock?: { ttl?: Duration; wait?: Duration } | false
+  /** Probabilistic early refresh (XFetch); beta > 1 refreshes earlier. false = off. @default { beta: 1 } */
+  earlyRefresh?: { beta?: number } | false
+  /** After a loader failure, serve the stale value this long before trying the loader again. @default '10s' */
+  graceBackoff?: Duration
+  /** L1 invalidation across instances over Redis pub/sub. @default true when redis is set */
+  bus?: boolean
+  /** A pino logger; false = silent. @default a pino logger at 'warn' */
+  logger?: Logger | false
+}
+
+/** Options of one call; they override the cache's defaults. */
+export interface CallOptions {
+  ttl?: Duration
+  grace?: Duration | false
+  tags?: readonly string[]
+  timeouts?: { soft?: Duration | false; hard?: Duration | false }
+  /** Run the loader even when a fresh value exists (an admin action; never wire it to a request header). */
+  forceRefresh?: boolean
+  /** Override the cache's adaptive TTL for this call. */
+  adaptiveTtl?: boolean
+}
+
+/** Options resolved once: every duration in ms, every default filled in. */
+export interface ResolvedOptions {
+  prefix: string
+  ttlMs: number
+  graceMs: number
+  ttlRules: Array<{ prefix: string; ttlMs: number }>
+  jitter: number
+  adaptiveTtl: Array<{ slowerThanMs: number; ttlMs: number }> | false
+  l1: { maxBytes: number; maxEntryBytes: number; maxTtlMs: number } | false
+  l2: { timeoutMs: number; breaker: { threshold: number; durationMs: number } | false; maxValueBytes: number }
+  compression: CompressionOptions | false
+  softTimeoutMs: number
+  hardTimeoutMs: number
+  lock: { ttlMs: number; waitMs: number } | false
+  earlyRefreshBeta: number
+  graceBackoffMs: number
+  bus: boolean
+}
+
+/** Seed 003 §5.3: > 10 s → 30 min, > 5 s → 10 min, > 1 s → 5 min, else 1 min. */
+export const SEED_ADAPTIVE_TTL: AdaptiveTtlRule[] = [
+  { slowerThan: '10s', ttl: '30m' },
+  { slowerThan: '5s', ttl: '10m' },
+  { slowerThan: '1s', ttl: '5m' },
+  { slowerThan: 0, ttl: '1m' },
+]
+
+const PREFIX_PATTERN = /^[A-Za-z0-9_.-]+$/
+
+/** Validates createCache() options and fills in defaults. Throws InvalidOptionError naming the option. */
+export function resolveOptions(options: CacheOptions): ResolvedOptions {
+  const prefix = options.prefix ?? 'cache'
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new InvalidOptionError(
+      `prefix must be a non-empty string of letters, digits, '_', '-' or '.'; got ${JSON.stringify(prefix)}`,
+    )
+  }
+  const jitter = options.jitter ?? 0.1
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {
+    throw new InvalidOptionError(`jitter must be a fraction in [0, 1), got ${jitter}`)
+  }
+  const ttlRules = Object.entries(options.ttlRules ?? {})
+    .map(([rulePrefix, ttl]) => ({ prefix: rulePrefix, ttlMs: toMs(ttl, `ttlRules['${rulePrefix}']`) }))
+    .sort((a, b) => b.prefix.length - a.prefix.length)
+  const adaptiveRules =
+    options.adaptiveTtl === true ? SEED_ADAPTIVE_TTL : options.adaptiveTtl ? options.adaptiveTtl : false
+  const l1 = options.l1 === false ? false : (options.l1 ?? {})
+  const l2 = options.l2 ?? {}
+  const breaker = l2.circuitBreaker === false ? false : (l2.circuitBreaker ?? {})
+  const compression = options.compression === false ? false : (options.compression ?? {})
+  const lock = options.lock === false ? false : (options.lock ?? {})
+  const earlyRefresh = options.earlyRefresh === false ? false : (options.earlyRefresh ?? {})
+
+  return {
+    prefix,
+    ttlMs: positive(toMs(options.ttl ?? '5m', 'ttl'), 'ttl'),
+    graceMs: toMsOrOff(options.grace, 3_600_000, 'grace'),
+    ttlRules,
+    jitter,
+    adaptiveTtl: adaptiveRules
+      ? adaptiveRules
+          .map((rule, i) => ({
+            slowerThanMs: toMs(rule.slowerThan, `adaptiveTtl[${i}].slowerThan`),
+            ttlMs: positive(toMs(rule.ttl, `adaptiveTtl[${i}].ttl`), `adaptiveTtl[${i}].ttl`),
+          }))
+          .sort((a, b) => b.slowerThanMs - a.slowerThanMs)
+      : false,
+    l1: l1 && {
+      maxBytes: positiveInt(l1.maxBytes ?? 64 * 1024 * 1024, 'l1.maxBytes'),
+      maxEntryBytes: positiveInt(l1.maxEntryBytes ?? 1024 * 1024, 'l1.maxEntryBytes'),
+      maxTtlMs: positive(toMs(l1.maxTtl ?? '60s', 'l1.maxTtl'), 'l1.maxTtl'),
+    },
+    l2: {
+      timeoutMs: positive(toMs(l2.timeout ?? '100ms', 'l2.timeout'), 'l2.timeout'),
+      breaker: breaker && {
+        threshold: positiveInt(breaker.threshold ?? 3, 'l2.circuitBreaker.threshold'),
+        durationMs: positive(
+          toMs(breaker.duration ?? '5s', 'l2.circuitBreaker.duration'),
+          'l2.circuitBreaker.duration',
+        ),
+      },
+      maxValueBytes: positiveInt(l2.maxValueBytes ?? 1024 * 1024, 'l2.maxValueBytes'),
+    },
+    compression: compression && resolveCompression(compression),
+    softTimeoutMs: toMsOrOff(options.timeouts?.soft, 50, 'timeouts.soft'),
+    hardTimeoutMs: toMsOrOff(options.timeouts?.hard, 10_000, 'timeouts.hard'),
+    lock: lock && {
+      ttlMs: positive(toMs(lock.ttl ?? '30s', 'lock.ttl'), 'lock.ttl'),
+      waitMs: toMs(lock.wait ?? '5s', 'lock.wait'),
+    },
+    earlyRefreshBeta: earlyRefresh ? nonNegative(earlyRefresh.beta ?? 1, 'earlyRefresh.beta') : 0,
+    graceBackoffMs: toMs(options.graceBackoff ?? '10s', 'graceBackoff'),
+    bus: options.bus ?? options.redis !== undefined,
+  }
+}
+
+function resolveCompression(input: Partial<CompressionOptions>): CompressionOptions {
+  const algorithm = input.algorithm ?? 'gzip'
+  if (algorithm !== 'gzip' && algorithm !== 'brotli') {
+    throw new InvalidOptionError(
+      `compression.algorithm must be 'gzip' or 'brotli', got ${JSON.stringify(algorithm)}`,
+    )
+  }
+  const level = input.level ?? (algorithm === 'gzip' ? 6 : 4)
+  const maxLevel = algorithm === 'gzip' ? 9 : 11
+  if (!Number.isInteger(level) || level < 0 || level > maxLevel) {
+    throw new InvalidOptionError(
+      `compression.level for ${algorithm} must be an integer 0..${maxLevel}, got ${level}`,
+    )
+  }
+  return { threshold: nonNegative(input.threshold ?? 1024, 'compression.threshold'), algorithm, level }
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0)) throw new InvalidOptionError(`${name} must be greater than 0, got ${value}`)
+  return value
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new InvalidOptionError(`${name} must be a positive integer, got ${value}`)
+  }
+  return value
+}
+
+function nonNegative(value: number, name: string): number {
+  if (typeof value !== 'number' || !(value >= 0)) {
+    throw new InvalidOptionError(`${name} must be a number >= 0, got ${value}`)
+  }
+  return value
+}

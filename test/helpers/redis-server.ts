@@ -1,0 +1,141 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** A private redis-server started on a free loopback port for one test file. */
+export interface TestRedis {
+  port: number
+  url: string
+  pid: number
+  /** SIGSTOP: the server freezes, sockets stay open (the "frozen Redis" fault). */
+  pause(): void
+  /** SIGCONT after pause(). */
+  resume(): void
+  /** SIGKILL, then wait for the process to exit. */
+  kill(): Promise<void>
+  /** Start again on the same port (after kill()), empty. */
+  restart(): Promise<void>
+  /** Stop for good and remove its directory. */
+  stop(): Promise<void>
+}
+
+/** Finds a free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.write('PING\r\n')
+        socket.once('data', (data) => {
+          socket.destroy()
+          if (data.toString().startsWith('+PONG')) resolve()
+          else retry()
+        })
+      })
+      socket.once('error', () => {
+        socket.destroy()
+        retry()
+      })
+    }
+    const retry = () => {
+      if (Date.now() > deadline) reject(new Error(`redis-server did not answer on port ${port}`))
+      else setTimeout(attempt, 25)
+    }
+    attempt()
+  })
+}
+
+/**
+ * Starts redis-server on a free loopback port: no persistence, DEBUG allowed locally.
+ * Extra arguments (e.g. ['--maxmemory', '50mb']) are appended.
+ */
+export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'cachet-redis-'))
+  let port = await freePort()
+  let child: ChildProcess
+
+  const launch = async () => {
+    child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--enable-debug-command',
+        'local',
+        ...extraArgs,
+      ],
+      { stdio: 'ignore' },
+    )
+    child.on('error', () => {})
+    await waitForPort(port, 10_000)
+  }
+
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await launch()
+      break
+    } catch (error) {
+      child!.kill('SIGKILL')
+      if (attempt >= 3) throw error
+      port = await freePort()
+    }
+  }
+
+  const exited = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve()
+      else child.once('exit', () => resolve())
+    })
+
+  const redis: TestRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child.pid ?? -1
+    },
+    pause: () => {
+      child.kill('SIGSTOP')
+    },
+    resume: () => {
+      child.kill('SIGCONT')
+    },
+    kill: async () => {
+      child.kill('SIGCONT')
+      child.kill('SIGKILL')
+      await exited()
+    },
+    restart: async () => {
+      await launch()
+    },
+    stop: async () => {
+      child.kill('SIGCONT')
+      child.kill('SIGKILL')
+      await exited()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  return redis
+}

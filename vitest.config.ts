@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Every test file starts its own redis-server on a free port, so files run in parallel safely.
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+})
