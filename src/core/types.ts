@@ -106,4 +106,15 @@ export interface L2Tier {
   pttl(key: string): Promise<number | undefined>
   /** Sets a new TTL in ms; false when the key does not exist. */
   pexpire(key: string, ttlMs: number): Promise<boolean>
+  /**
+   * One page of a SCAN over a full glob pattern. The cursor is opaque ('0' to start, '0' when done);
+   * on a Cluster it walks every master in turn.
+   */
+  scanPage(pattern: string, cursor: string, count: number): Promise<{ keys: string[]; cursor: string }>
+  /** Redis type, remaining TTL (ms, undefined = none/absent) and MEMORY USAGE bytes of each key. */
+  describe(keys: readonly string[]): Promise<Array<{ type: string; pttl?: number; bytes?: number }>>
+  /** PING round trip in ms. */
+  ping(): Promise<number>
+  /** INFO fields the health check and metrics read (used_memory, maxmemory, evicted_keys, …). */
+  info(): Promise<Record<string, string>>
 }
