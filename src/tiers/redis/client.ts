@@ -1,0 +1,145 @@
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
+import type { RedisInput } from '../../core/options.js'
+
+/** Connection lifecycle events forwarded from ioredis. */
+export type RedisEvent = 'connect' | 'ready' | 'error' | 'close' | 'reconnecting' | 'end'
+
+/** Options of connectRedis(). */
+export interface ConnectOptions {
+  /** Deadline of every command, in ms (ioredis commandTimeout). */
+  timeoutMs: number
+  /** Lifecycle events of the data connection (and of its duplicates). */
+  onEvent?: (state: RedisEvent, error?: Error) => void
+}
+
+/** The Redis client cachet talks to, and whether cachet owns it. */
+export interface RedisConnection {
+  client: Redis | Cluster
+  isCluster: boolean
+  /** True when cachet created the client (and so closes it); false for a client the user passed in. */
+  owned: boolean
+  /** A new connection with the same settings, for pub/sub. Closed by close() unless closed before. */
+  duplicate(): Redis | Cluster
+  /** Closes the owned client and every duplicate; leaves a user's client open. */
+  close(): Promise<void>
+}
+
+const EVENTS: readonly RedisEvent[] = ['connect', 'ready', 'error', 'close', 'reconnecting', 'end']
+const CLOSE_WAIT_MS = 1_000
+
+/**
+ * Settings from RELIABILITY.md §B.8: no command waits longer than the deadline, a frozen or
+ * half-open socket is detected, nothing is re-sent after a reconnect (a timed-out write may
+ * already have landed, E4), and reconnects back off with jitter.
+ */
+function reliabilityOptions(timeoutMs: number): RedisOptions {
+  return {
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 1,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: 1_000,
+    // Destroys the socket when a written command gets no byte back in time (frozen server,
+    // half-open connection); ioredis then reconnects.
+    socketTimeout: Math.max(1_000, 2 * timeoutMs),
+    keepAlive: 10_000,
+    retryStrategy: (attempt: number) => Math.min(50 * attempt, 2_000) + Math.floor(Math.random() * 50),
+  }
+}
+
+/** True for an ioredis Redis or Cluster instance (duck-typed: the user's ioredis copy may differ from ours). */
+function isClient(input: unknown): input is Redis | Cluster {
+  return (
+    typeof input === 'object' &&
+    input !== null &&
+    typeof (input as { sendCommand?: unknown }).sendCommand === 'function'
+  )
+}
+
+function isClusterInput(input: unknown): input is { cluster: ClusterNode[]; options?: ClusterOptions } {
+  return (
+    typeof input === 'object' && input !== null && Array.isArray((input as { cluster?: unknown }).cluster)
+  )
+}
+
+/**
+ * Opens (or adopts) the Redis connection of a cache. A URL, RedisOptions or `{ cluster: nodes }` gives a
+ * client cachet owns, configured for bounded waits (cachet's reliability settings override the same keys
+ * in options you pass; pass your own client to control them). A client passed in is used as is.
+ */
+export function connectRedis(input: Exclude<RedisInput, false>, options: ConnectOptions): RedisConnection {
+  const duplicates = new Set<Redis | Cluster>()
+  let client: Redis | Cluster
+  let owned = true
+
+  if (isClient(input)) {
+    client = input
+    owned = false
+  } else if (isClusterInput(input)) {
+    const reliability = reliabilityOptions(options.timeoutMs)
+    client = new Cluster(input.cluster, {
+      ...input.options,
+      enableOfflineQueue: true,
+      clusterRetryStrategy: (attempt: number) => reliability.retryStrategy!(attempt) ?? 2_000,
+      redisOptions: { ...input.options?.redisOptions, ...reliability },
+    })
+  } else if (typeof input === 'string') {
+    client = new Redis(input, { ...reliabilityOptions(options.timeoutMs), enableOfflineQueue: true })
+  } else {
+    client = new Redis({ ...input, ...reliabilityOptions(options.timeoutMs), enableOfflineQueue: true })
+  }
+
+  attachListeners(client, options.onEvent)
+  if (owned) {
+    // Commands issued while the first connection is being made wait in the offline queue (still bounded
+    // by commandTimeout); after that, a disconnected client fails commands at once.
+    client.once('ready', () => {
+      client.options.enableOfflineQueue = false
+    })
+  }
+
+  return {
+    client,
+    isCluster: client instanceof Cluster || (client as { isCluster?: boolean }).isCluster === true,
+    owned,
+    duplicate() {
+      // The duplicate keeps an offline queue: a subscriber re-subscribes on reconnect and its PINGs
+      // are bounded by commandTimeout anyway.
+      const copy =
+        client instanceof Cluster
+          ? client.duplicate(undefined, { enableOfflineQueue: true })
+          : (client as Redis).duplicate({ enableOfflineQueue: true })
+      attachListeners(copy, options.onEvent)
+      duplicates.add(copy)
+      copy.once('end', () => duplicates.delete(copy))
+      return copy
+    },
+    async close() {
+      const closing = [...duplicates].map(closeClient)
+      if (owned) closing.push(closeClient(client))
+      await Promise.all(closing)
+    },
+  }
+}
+
+function attachListeners(client: Redis | Cluster, onEvent: ConnectOptions['onEvent']): void {
+  // An 'error' listener must always exist, or ioredis prints "Unhandled error event" on every retry.
+  for (const event of EVENTS) {
+    client.on(event, (error?: unknown) => {
+      onEvent?.(event, event === 'error' && error instanceof Error ? error : undefined)
+    })
+  }
+}
+
+/** QUIT politely; if Redis does not answer in time (frozen, dead), drop the socket. */
+async function closeClient(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'end') return
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_WAIT_MS)
+  })
+  await Promise.race([client.quit().then(noop, noop), timeout])
+  clearTimeout(timer)
+  client.disconnect()
+}
+
+function noop(): void {}

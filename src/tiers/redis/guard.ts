@@ -1,0 +1,136 @@
+import { L2Error } from '../../core/errors.js'
+
+/** Circuit breaker state: closed = calls pass, open = calls fail at once, half-open = one probe passes. */
+export type CircuitState = 'closed' | 'open' | 'half-open'
+
+/** Options of L2Guard. */
+export interface L2GuardOptions {
+  /** Deadline of one Redis round trip, in ms (the client's commandTimeout; the guard adds a margin). */
+  timeoutMs: number
+  /** Open after `threshold` consecutive failures for `durationMs`; false = never open. */
+  breaker: { threshold: number; durationMs: number } | false
+  /** Called on every state transition. */
+  onStateChange?: (state: CircuitState) => void
+}
+
+/**
+ * Bounds every Redis call: an app-level deadline over ioredis' own commandTimeout (belt and braces:
+ * a command stuck in a queue ioredis does not time out still settles here), and a circuit breaker
+ * so a dead Redis costs nothing after a few failures.
+ */
+export class L2Guard {
+  private current: CircuitState = 'closed'
+  private consecutive = 0
+  private failures = 0
+  private openUntil = 0
+  private probing = false
+  private readonly deadlineMs: number
+
+  constructor(private readonly options: L2GuardOptions) {
+    // The margin lets ioredis' commandTimeout fire first, so its more precise error wins.
+    this.deadlineMs = options.timeoutMs + Math.max(20, Math.round(options.timeoutMs * 0.2))
+  }
+
+  /** Breaker state now (an open circuit whose duration has passed reports half-open). */
+  get state(): CircuitState {
+    if (this.current === 'open' && Date.now() >= this.openUntil) this.transition('half-open')
+    return this.current
+  }
+
+  /** Failed calls since creation (timeouts, errors; not calls refused by an open circuit). */
+  get errors(): number {
+    return this.failures
+  }
+
+  /** Consecutive failures counted towards opening the circuit. */
+  get consecutiveFailures(): number {
+    return this.consecutive
+  }
+
+  /**
+   * Runs one Redis call. Rejects with L2Error naming `operation` when the circuit is open, when `fn`
+   * rejects, or when the deadline passes first (a late settlement is swallowed, never unhandled).
+   */
+  run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const state = this.state
+    if (state === 'open' || (state === 'half-open' && this.probing)) {
+      return Promise.reject(
+        new L2Error(
+          `Redis ${operation} skipped: circuit open after ${this.consecutive} consecutive failures`,
+        ),
+      )
+    }
+    const probe = state === 'half-open'
+    if (probe) this.probing = true
+
+    return new Promise<T>((resolve, reject) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        this.failed(probe, true)
+        reject(new L2Error(`Redis ${operation} timed out after ${this.deadlineMs} ms`))
+      }, this.deadlineMs)
+
+      let pending: Promise<T>
+      try {
+        pending = fn()
+      } catch (error) {
+        pending = Promise.reject(error)
+      }
+      pending.then(
+        (value) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          this.succeeded(probe)
+          resolve(value)
+        },
+        (error: unknown) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          // A reply error (WRONGTYPE, OOM, NOSCRIPT…) means Redis answered: it is alive, so it does
+          // not count towards opening the circuit.
+          this.failed(probe, !isReplyError(error))
+          reject(new L2Error(`Redis ${operation} failed: ${describe(error)}`, { cause: error }))
+        },
+      )
+    })
+  }
+
+  private succeeded(probe: boolean): void {
+    if (probe) this.probing = false
+    this.consecutive = 0
+    if (this.current !== 'closed') this.transition('closed')
+  }
+
+  private failed(probe: boolean, countsForBreaker: boolean): void {
+    this.failures++
+    if (probe) this.probing = false
+    if (!countsForBreaker) {
+      if (probe) this.succeeded(false)
+      return
+    }
+    this.consecutive++
+    const breaker = this.options.breaker
+    if (!breaker) return
+    if (probe || this.consecutive >= breaker.threshold) {
+      this.openUntil = Date.now() + breaker.durationMs
+      if (this.current !== 'open') this.transition('open')
+    }
+  }
+
+  private transition(state: CircuitState): void {
+    this.current = state
+    this.options.onStateChange?.(state)
+  }
+}
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError'
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

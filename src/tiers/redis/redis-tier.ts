@@ -1,0 +1,302 @@
+import { performance } from 'node:perf_hooks'
+import type { Cluster, Redis } from 'ioredis'
+import { InvalidKeyError } from '../../core/errors.js'
+import type { L2Tier, L2Write } from '../../core/types.js'
+import { type Op, runBatch, runPhases } from './batch.js'
+import type { RedisConnection } from './client.js'
+import type { L2Guard } from './guard.js'
+import { parseInfo } from './info.js'
+import { defineScripts } from './scripts.js'
+
+/** Keys per pipelined batch (tombstones, UNLINK) and the SCAN COUNT hint. */
+const BATCH = 500
+/** A tag's epoch key outlives any loader by far; it restarts from the clock when it expires (see scripts). */
+const EPOCH_TTL_MS = 30 * 86_400_000
+const MAX_SCAN_COUNT = 1_000
+
+/** Options of RedisTier. */
+export interface RedisTierOptions {
+  /** The cache's prefix: every pattern must start with `${prefix}:`. */
+  prefix: string
+}
+
+/**
+ * L2 on Redis (standalone or Cluster). Keys are full Redis keys. Every round trip goes through the
+ * guard, so each is bounded by the deadline and skipped while the circuit is open.
+ */
+export class RedisTier implements L2Tier {
+  private readonly client: Redis | Cluster
+  private readonly isCluster: boolean
+
+  constructor(
+    connection: RedisConnection,
+    private readonly guard: L2Guard,
+    private readonly options: RedisTierOptions,
+  ) {
+    this.client = defineScripts(connection.client)
+    this.isCluster = connection.isCluster
+  }
+
+  /** The key of a tag's index (a zset); the hash tag keeps it and its epoch in one Cluster slot. */
+  tagKey(tag: string): string {
+    return `${this.options.prefix}:__tag:{${tag}}`
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    const value = await this.guard.run('GET', () => this.client.getBuffer(key))
+    return value ?? undefined
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    if (keys.length === 0) return []
+    const values = await this.guard.run('MGET', async () => {
+      if (!this.isCluster) return this.client.mgetBuffer(...keys)
+      // MGET cannot span slots: one GET per key, routed by ioredis.
+      return Promise.all(keys.map((key) => this.client.getBuffer(key)))
+    })
+    return values.map((value) => value ?? undefined)
+  }
+
+  async set(write: L2Write): Promise<boolean> {
+    const [written] = await this.setMany([write])
+    return written!
+  }
+
+  async setMany(writes: readonly L2Write[]): Promise<boolean[]> {
+    if (writes.length === 0) return []
+    const now = Date.now()
+    const tagOps: Op[] = []
+    const writeOps: Op[] = []
+    for (const write of writes) {
+      for (const tag of new Set(write.tags)) {
+        tagOps.push(['cachetTagAdd', this.tagKey(tag), now + write.ttlMs, write.key, now])
+      }
+      const ttl = Math.max(1, Math.round(write.ttlMs))
+      writeOps.push(
+        write.ifVersion === undefined
+          ? ['set', write.key, write.bytes, 'PX', ttl]
+          : ['cachetSetIf', write.key, write.bytes, ttl, write.ifVersion ?? ''],
+      )
+    }
+    // Tags first: a failure leaves at worst a dangling index member, never an unindexed entry.
+    const [, results] = await this.guard.run('SET', () =>
+      runPhases(this.client, this.isCluster, [tagOps, writeOps]),
+    )
+    return results!.map((result) => result === 'OK' || result === 1)
+  }
+
+  async invalidate(
+    keys: readonly string[],
+    tombstone: (key: string) => Buffer,
+    ttlMs: number,
+  ): Promise<number> {
+    let live = 0
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const ops = this.tombstoneOps(keys.slice(i, i + BATCH), tombstone, ttlMs)
+      const results = await this.guard.run('invalidate', () => runBatch(this.client, this.isCluster, ops))
+      live += sum(results)
+    }
+    return live
+  }
+
+  async invalidateTags(
+    tags: readonly string[],
+    tombstone: (key: string) => Buffer,
+    ttlMs: number,
+  ): Promise<number> {
+    let live = 0
+    for (const tag of new Set(tags)) {
+      const key = this.tagKey(tag)
+      // Epoch first: a writer that loaded before this point sees the epoch move and drops its write.
+      await this.guard.run('invalidateTags', () =>
+        this.scripted().cachetEpochBump(`${key}:epoch`, Date.now(), EPOCH_TTL_MS),
+      )
+      // Bounded by the size seen now, so writers adding members concurrently cannot keep us looping.
+      let remaining = await this.guard.run('invalidateTags', () => this.client.zcard(key))
+      while (remaining > 0) {
+        const members = await this.guard.run('invalidateTags', () => this.client.zrange(key, 0, BATCH - 1))
+        if (members.length === 0) break
+        // Tombstones before ZREM: a failure in between leaves members to retry, never live orphans.
+        const [results] = await this.guard.run('invalidateTags', () =>
+          runPhases(this.client, this.isCluster, [
+            this.tombstoneOps(members, tombstone, ttlMs),
+            [['zrem', key, ...members]],
+          ]),
+        )
+        live += sum(results!)
+        remaining -= members.length
+      }
+    }
+    return live
+  }
+
+  async tagEpochs(tags: readonly string[]): Promise<number[]> {
+    if (tags.length === 0) return []
+    const keys = tags.map((tag) => `${this.tagKey(tag)}:epoch`)
+    const values = await this.guard.run('tagEpochs', async () => {
+      if (!this.isCluster) return this.client.mget(...keys)
+      return Promise.all(keys.map((key) => this.client.get(key)))
+    })
+    return values.map((value) => (value === null ? 0 : Number(value)))
+  }
+
+  async deleteByPattern(pattern: string): Promise<number> {
+    this.checkPattern(pattern)
+    let deleted = 0
+    for (const node of this.nodes()) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await this.guard.run('SCAN', () =>
+          node.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH),
+        )
+        cursor = next
+        const ours = this.own(keys)
+        if (ours.length > 0) deleted += await this.unlink(node, ours)
+      } while (cursor !== '0')
+    }
+    return deleted
+  }
+
+  async countByPattern(pattern: string, sampleSize = 20): Promise<{ count: number; sample: string[] }> {
+    this.checkPattern(pattern)
+    let count = 0
+    const sample: string[] = []
+    for (const node of this.nodes()) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await this.guard.run('SCAN', () =>
+          node.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH),
+        )
+        cursor = next
+        const ours = this.own(keys)
+        count += ours.length
+        for (const key of ours) if (sample.length < sampleSize) sample.push(key)
+      } while (cursor !== '0')
+    }
+    return { count, sample }
+  }
+
+  async pttl(key: string): Promise<number | undefined> {
+    const ms = await this.guard.run('PTTL', () => this.client.pttl(key))
+    return ms >= 0 ? ms : undefined
+  }
+
+  async pexpire(key: string, ttlMs: number): Promise<boolean> {
+    const done = await this.guard.run('PEXPIRE', () =>
+      this.client.pexpire(key, Math.max(1, Math.round(ttlMs))),
+    )
+    return done === 1
+  }
+
+  async scanPage(
+    pattern: string,
+    cursor: string,
+    count: number,
+  ): Promise<{ keys: string[]; cursor: string }> {
+    this.checkPattern(pattern)
+    const nodes = this.nodes()
+    // On a Cluster the opaque cursor is `<node index>:<node cursor>`, walking the masters in turn.
+    let index = 0
+    let nodeCursor = cursor
+    if (this.isCluster && cursor !== '0') {
+      const [at, rest] = cursor.split(':')
+      index = Number(at)
+      nodeCursor = rest ?? ''
+    }
+    const node = nodes[index]
+    if (!node || !/^\d+$/.test(nodeCursor))
+      throw new InvalidKeyError(`invalid scan cursor ${JSON.stringify(cursor)}`)
+    const hint = Math.min(MAX_SCAN_COUNT, Math.max(1, Math.floor(count)))
+    const [next, keys] = await this.guard.run('SCAN', () =>
+      node.scan(nodeCursor, 'MATCH', pattern, 'COUNT', hint),
+    )
+    if (!this.isCluster) return { keys: this.own(keys), cursor: next }
+    if (next !== '0') return { keys: this.own(keys), cursor: `${index}:${next}` }
+    return { keys: this.own(keys), cursor: index + 1 < nodes.length ? `${index + 1}:0` : '0' }
+  }
+
+  async describe(keys: readonly string[]): Promise<Array<{ type: string; pttl?: number; bytes?: number }>> {
+    if (keys.length === 0) return []
+    const ops: Op[] = keys.flatMap((key): Op[] => [
+      ['type', key],
+      ['pttl', key],
+      ['memory', 'USAGE', key],
+    ])
+    const results = await this.guard.run('describe', () => runBatch(this.client, this.isCluster, ops))
+    return keys.map((_, i) => {
+      const pttl = results[3 * i + 1] as number
+      const bytes = results[3 * i + 2] as number | null
+      return {
+        type: results[3 * i] as string,
+        ...(pttl >= 0 ? { pttl } : {}),
+        ...(typeof bytes === 'number' ? { bytes } : {}),
+      }
+    })
+  }
+
+  async ping(): Promise<number> {
+    const started = performance.now()
+    await this.guard.run('PING', () => this.client.ping())
+    return performance.now() - started
+  }
+
+  async info(): Promise<Record<string, string>> {
+    const text = await this.guard.run(
+      'INFO',
+      () => this.client.call('INFO', 'memory', 'stats', 'server', 'clients') as Promise<string>,
+    )
+    return parseInfo(text)
+  }
+
+  private scripted() {
+    return defineScripts(this.client)
+  }
+
+  private tombstoneOps(keys: readonly string[], tombstone: (key: string) => Buffer, ttlMs: number): Op[] {
+    const ttl = Math.max(1, Math.round(ttlMs))
+    return keys.map((key): Op => ['cachetInvalidate', key, tombstone(key), ttl])
+  }
+
+  /** The nodes a SCAN must visit: every master of a Cluster, in a stable order; else the client. */
+  private nodes(): Redis[] {
+    if (!this.isCluster) return [this.client as Redis]
+    return (this.client as Cluster).nodes('master').sort((a, b) => nodeName(a).localeCompare(nodeName(b)))
+  }
+
+  private async unlink(node: Redis, keys: string[]): Promise<number> {
+    let deleted = 0
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const chunk = keys.slice(i, i + BATCH)
+      // A multi-key UNLINK must stay within one slot on a Cluster: one UNLINK per key there.
+      const ops: Op[] = this.isCluster ? chunk.map((key): Op => ['unlink', key]) : [['unlink', ...chunk]]
+      const results = await this.guard.run('UNLINK', () => runBatch(node, false, ops))
+      deleted += sum(results)
+    }
+    return deleted
+  }
+
+  /** Patterns are full Redis globs and must stay inside the prefix (the prefix holds no glob characters). */
+  private checkPattern(pattern: string): void {
+    if (!pattern.startsWith(`${this.options.prefix}:`)) {
+      throw new InvalidKeyError(
+        `pattern ${JSON.stringify(pattern)} must start with "${this.options.prefix}:" (the cache's prefix)`,
+      )
+    }
+  }
+
+  /** Belt and braces: never hand back or delete a key outside the prefix. */
+  private own(keys: string[]): string[] {
+    const prefix = `${this.options.prefix}:`
+    return keys.filter((key) => key.startsWith(prefix))
+  }
+}
+
+function nodeName(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`
+}
+
+function sum(results: readonly unknown[]): number {
+  let total = 0
+  for (const result of results) total += Number(result) || 0
+  return total
+}

@@ -1,0 +1,108 @@
+import type { Cluster, Redis } from 'ioredis'
+
+/**
+ * cachet's Lua scripts. Each touches exactly one key, so each works on a Cluster. They are registered
+ * with ioredis defineCommand, which sends EVALSHA and falls back to EVAL on NOSCRIPT (also in pipelines).
+ */
+export const SCRIPTS = {
+  /**
+   * Conditional write. KEYS[1] entry; ARGV: bytes, ttl ms, expected version ('' = key must be absent).
+   * The version is bytes 1-16 of the envelope. Returns 1 when written, 0 when the condition failed.
+   */
+  cachetSetIf: `
+local key = KEYS[1]
+if ARGV[3] == '' then
+  if redis.call('EXISTS', key) == 1 then return 0 end
+elseif redis.call('GETRANGE', key, 1, 16) ~= ARGV[3] then
+  return 0
+end
+redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+return 1`,
+
+  /**
+   * Invalidation of one key. KEYS[1] entry; ARGV: tombstone bytes, ttl ms. Always leaves the tombstone;
+   * returns 1 when the key held a live entry. A tombstone is a cachet format byte (bits 5-7 = envelope
+   * version 1) with bit 4 set; any other existing value (a live entry, a foreign value) counts as live.
+   */
+  cachetInvalidate: `
+local key = KEYS[1]
+local live = 0
+if redis.call('EXISTS', key) == 1 then
+  live = 1
+  local first = redis.call('GETRANGE', key, 0, 0)
+  if first ~= '' then
+    local b = string.byte(first)
+    if math.floor(b / 32) == 1 and math.floor(b / 16) % 2 == 1 then live = 0 end
+  end
+end
+redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+return live`,
+
+  /**
+   * Tag index add. KEYS[1] tag zset; ARGV: score (the member's expiry, ms), member, now (ms).
+   * Adds the member, prunes members already expired, and keeps the set's TTL at least as long as its
+   * longest-lived member, in one atomic step: a tag set never lacks a TTL (RELIABILITY.md M3).
+   */
+  cachetTagAdd: `
+local key = KEYS[1]
+local now = tonumber(ARGV[3])
+redis.call('ZADD', key, ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[3])
+local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+if top[2] == nil then return 0 end
+local ttl = math.max(1, math.ceil(tonumber(top[2]) - now))
+local current = redis.call('PTTL', key)
+if current < 0 or current < ttl then redis.call('PEXPIRE', key, ttl) end
+return 1`,
+
+  /**
+   * Tag epoch bump. KEYS[1] epoch key; ARGV: now (ms), ttl ms. INCR when the key exists; otherwise starts
+   * at `now`, so an epoch that expired and restarts never repeats a value a reader may still hold.
+   * Returns the new epoch.
+   */
+  cachetEpochBump: `
+local key = KEYS[1]
+local epoch
+if redis.call('EXISTS', key) == 1 then
+  epoch = redis.call('INCR', key)
+else
+  epoch = tonumber(ARGV[1])
+  redis.call('SET', key, epoch)
+end
+redis.call('PEXPIRE', key, ARGV[2])
+return epoch`,
+
+  /** Lock release (compare-and-delete). KEYS[1] lock; ARGV: token. Returns 1 when deleted. */
+  cachetLockRelease: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+
+  /** Lock renewal (compare-and-pexpire). KEYS[1] lock; ARGV: token, ttl ms. Returns 1 when renewed. */
+  cachetLockRenew: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`,
+} as const
+
+/** The name of one of cachet's scripts, usable as a command on a client or pipeline after defineScripts(). */
+export type ScriptName = keyof typeof SCRIPTS
+
+type Arg = string | Buffer | number
+
+/** A client with cachet's scripts registered as commands. */
+export type ScriptedClient = (Redis | Cluster) & {
+  [name in ScriptName]: (key: string, ...args: Arg[]) => Promise<number>
+}
+
+const REGISTERED = Symbol.for('cachet.scripts')
+
+/** Registers cachet's scripts on a client (once; safe on a client the user passed in: names are prefixed). */
+export function defineScripts(client: Redis | Cluster): ScriptedClient {
+  const marked = client as unknown as Record<symbol, boolean>
+  if (!marked[REGISTERED]) {
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      client.defineCommand(name, { numberOfKeys: 1, lua })
+    }
+    marked[REGISTERED] = true
+  }
+  return client as ScriptedClient
+}
