@@ -45,6 +45,11 @@ export class L2Error extends CachetError {
   static override readonly code = 'E_L2'
 }
 
+/** Stored bytes cannot be decoded (bad header, truncated, bad compression or payload). The engine treats it as a miss. */
+export class CorruptEntryError extends CachetError {
+  static override readonly code = 'E_CORRUPT_ENTRY'
+}
+
 /** The cache was closed; no further calls are accepted. */
 export class CacheClosedError extends CachetError {
   static override readonly code = 'E_CACHE_CLOSED'
@@ -59,5 +64,6 @@ export const errors = {
   UndefinedValueError,
   LoaderTimeoutError,
   L2Error,
+  CorruptEntryError,
   CacheClosedError,
 } as const
