@@ -1,0 +1,163 @@
+import { LRUCache } from 'lru-cache'
+import type { Entry, L1Tier } from '../core/types.js'
+
+/** Bounds of the in-process tier. */
+export interface MemoryTierOptions {
+  /** Total budget: encoded bytes + key + per-entry overhead of every entry. */
+  maxBytes: number
+  /** Entries larger than this are not stored in L1 at all. */
+  maxEntryBytes: number
+  /** No L1 entry lives longer than this, whatever its staleUntil (last line of defence for coherence). */
+  maxTtlMs: number
+}
+
+/**
+ * Estimated heap cost of one entry beyond its value and key: the Entry object, its version string and
+ * tags array, lru-cache's slots (key map, value/next/prev/size/ttl arrays) and the tag index member.
+ */
+const ENTRY_OVERHEAD_BYTES = 256
+const TAG_OVERHEAD_BYTES = 64
+
+/**
+ * L1: a byte-bounded LRU of decoded entries (lru-cache). A hit returns the stored Entry itself, with no
+ * copy: values are deep-frozen on set so no caller can corrupt the shared copy. A tag index (tag → keys)
+ * is kept in step through lru-cache's dispose hook, so deleteByTags touches only the affected entries.
+ */
+export class MemoryTier implements L1Tier {
+  readonly maxBytes: number
+  readonly #maxEntryBytes: number
+  readonly #maxTtlMs: number
+  readonly #lru: LRUCache<string, Entry>
+  readonly #tagIndex = new Map<string, Set<string>>()
+
+  constructor(options: MemoryTierOptions) {
+    this.maxBytes = options.maxBytes
+    this.#maxEntryBytes = options.maxEntryBytes
+    this.#maxTtlMs = options.maxTtlMs
+    this.#lru = new LRUCache<string, Entry>({
+      maxSize: options.maxBytes,
+      maxEntrySize: options.maxEntryBytes,
+      ttl: options.maxTtlMs,
+      // Expired entries are dropped when read or evicted; no timers. The byte bound holds either way.
+      ttlAutopurge: false,
+      // Called on eviction, delete, expiry, overwrite and clear: the one place the tag index shrinks.
+      dispose: (entry, key) => this.#unindex(key, entry.tags),
+    })
+  }
+
+  /** The live entry, or undefined. The hot path: no allocation, no copy. */
+  get(key: string): Entry | undefined {
+    return this.#lru.get(key)
+  }
+
+  /**
+   * Stores an entry whose encoded size is `bytes`. Not stored (and any older copy dropped) when it is
+   * larger than maxEntryBytes or already past staleUntil. Deep-freezes `entry.value` in place.
+   */
+  set(key: string, entry: Entry, bytes: number): void {
+    const size = bytes + key.length + ENTRY_OVERHEAD_BYTES + entry.tags.length * TAG_OVERHEAD_BYTES
+    const ttl = Math.floor(Math.min(entry.staleUntil - Date.now(), this.#maxTtlMs))
+    if (size > this.#maxEntryBytes || ttl < 1) {
+      // The caller holds a newer value than any copy we have: never leave the older one behind.
+      this.#lru.delete(key)
+      return
+    }
+    deepFreeze(entry.value)
+    this.#lru.set(key, entry, { size, ttl })
+    for (const tag of entry.tags) {
+      let keys = this.#tagIndex.get(tag)
+      if (keys === undefined) {
+        keys = new Set()
+        this.#tagIndex.set(tag, keys)
+      }
+      keys.add(key)
+    }
+  }
+
+  /** Drops one entry; true when a live entry was there. */
+  delete(key: string): boolean {
+    const live = this.#lru.has(key)
+    this.#lru.delete(key)
+    return live
+  }
+
+  /** Drops every entry carrying one of these tags; returns how many live entries were dropped. */
+  deleteByTags(tags: readonly string[]): number {
+    let count = 0
+    for (const tag of tags) {
+      const keys = this.#tagIndex.get(tag)
+      if (keys === undefined) continue
+      // Copied: each delete runs dispose, which removes the key from this very set.
+      for (const key of [...keys]) if (this.delete(key)) count++
+    }
+    return count
+  }
+
+  /** Drops every entry whose key matches; returns how many live entries were dropped. */
+  deleteWhere(match: (key: string) => boolean): number {
+    const doomed: string[] = []
+    for (const key of this.#lru.keys()) if (match(key)) doomed.push(key)
+    let count = 0
+    for (const key of doomed) if (this.delete(key)) count++
+    return count
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.#lru.clear()
+    this.#tagIndex.clear()
+  }
+
+  /** Entries held (expired ones not yet dropped included). */
+  get size(): number {
+    return this.#lru.size
+  }
+
+  /** Accounted bytes held, ≤ maxBytes. */
+  get bytes(): number {
+    return this.#lru.calculatedSize
+  }
+
+  #unindex(key: string, tags: readonly string[]): void {
+    for (const tag of tags) {
+      const keys = this.#tagIndex.get(tag)
+      if (keys === undefined) continue
+      keys.delete(key)
+      if (keys.size === 0) this.#tagIndex.delete(tag)
+    }
+  }
+
+  /** Number of tags in the index (for tests and stats: the index must not outgrow the entries). */
+  get tagCount(): number {
+    return this.#tagIndex.size
+  }
+}
+
+/**
+ * Freezes plain objects and arrays, recursively and in place. Map, Set and Date cannot be frozen
+ * (Object.freeze does not stop map.set(), set.add() or date.setTime()), so they stay mutable, but the
+ * plain objects inside them are frozen. Class instances and typed arrays are left alone (freezing a typed
+ * array with elements throws). Iterative: a deeply nested value cannot overflow the stack.
+ */
+function deepFreeze(root: unknown): void {
+  const stack: unknown[] = [root]
+  const seenCollections = new Set<object>()
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value !== 'object' || value === null || Object.isFrozen(value)) continue
+    if (Array.isArray(value)) {
+      Object.freeze(value)
+      for (const item of value) stack.push(item)
+    } else if (value instanceof Map || value instanceof Set) {
+      // Never frozen, so a Map holding itself would loop without this.
+      if (seenCollections.has(value)) continue
+      seenCollections.add(value)
+      for (const item of value instanceof Map ? [...value.keys(), ...value.values()] : value) stack.push(item)
+    } else {
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) continue
+      Object.freeze(value)
+      for (const key of Object.keys(value)) stack.push((value as Record<string, unknown>)[key])
+    }
+  }
+}
