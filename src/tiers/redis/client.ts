@@ -130,8 +130,8 @@ function attachListeners(client: Redis | Cluster, onEvent: ConnectOptions['onEve
   }
 }
 
-/** QUIT politely; if Redis does not answer in time (frozen, dead), drop the socket. */
-async function closeClient(client: Redis | Cluster): Promise<void> {
+/** Closes a client: QUIT politely; if Redis does not answer in time (frozen, dead), drop the socket. */
+export async function closeClient(client: Redis | Cluster): Promise<void> {
   if (client.status === 'end') return
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<void>((resolve) => {

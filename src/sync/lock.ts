@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+import type { L2Guard } from '../tiers/redis/guard.js'
+import { defineScripts, type ScriptedClient } from '../tiers/redis/scripts.js'
+
+/** A held lock. */
+export interface LockHandle {
+  /** The random value stored in the lock key; only its holder can renew or release it. */
+  token: string
+  /** Stops renewal and deletes the lock if it is still ours. Never throws. */
+  release(): Promise<void>
+}
+
+/**
+ * Distributed stampede lock: `SET <prefix>:__lock:<key> <token> NX PX ttl`, renewed every ttl/3 while
+ * held, released by compare-and-delete. It only saves duplicate loader work; correctness never depends
+ * on it (a paused holder can outlive its lease: the conditional write is what prevents stale writes).
+ */
+export class DistributedLock {
+  private readonly client: ScriptedClient
+
+  constructor(
+    client: Redis | Cluster,
+    private readonly guard: L2Guard,
+    private readonly prefix: string,
+  ) {
+    this.client = defineScripts(client)
+  }
+
+  /** The Redis key of the lock on `key` (a cache key without the prefix). */
+  lockKey(key: string): string {
+    return `${this.prefix}:__lock:${key}`
+  }
+
+  /**
+   * Tries once to take the lock on `key` (a cache key without the prefix) for `ttlMs`.
+   * Resolves a handle, or undefined when someone else holds it; rejects with L2Error on Redis trouble.
+   */
+  async acquire(key: string, ttlMs: number): Promise<LockHandle | undefined> {
+    const lockKey = this.lockKey(key)
+    const token = randomBytes(16).toString('hex')
+    const ttl = Math.max(1, Math.round(ttlMs))
+    const reply = await this.guard.run('lock acquire', () => this.client.set(lockKey, token, 'PX', ttl, 'NX'))
+    if (reply !== 'OK') return undefined
+
+    let released = false
+    const renew = async () => {
+      try {
+        const renewed = await this.guard.run('lock renew', () =>
+          this.client.cachetLockRenew(lockKey, token, ttl),
+        )
+        // Lost (expired, or taken over after a pause): stop renewing; the holder finds out on write-back.
+        if (renewed !== 1) clearInterval(timer)
+      } catch {
+        // Redis trouble: keep trying while the lease may still be alive; release() stops the timer.
+      }
+    }
+    const timer = setInterval(
+      () => {
+        if (!released) void renew()
+      },
+      Math.max(1, Math.floor(ttl / 3)),
+    )
+    timer.unref()
+
+    return {
+      token,
+      release: async () => {
+        if (released) return
+        released = true
+        clearInterval(timer)
+        try {
+          await this.guard.run('lock release', () => this.client.cachetLockRelease(lockKey, token))
+        } catch {
+          // The lease expires on its own.
+        }
+      },
+    }
+  }
+}
