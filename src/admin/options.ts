@@ -1,0 +1,87 @@
+import type { Cluster, Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { CacheApi } from '../core/cache-api.js'
+import type { WarmupRegistry } from './warmup.js'
+
+/** Bounds the admin API enforces on every request. */
+export interface AdminLimits {
+  /** Largest accepted request body, in bytes; larger → 413. @default 1 MiB */
+  bodyBytes?: number
+  /** Most keys in one invalidate call (seed 004: 1,000). @default 1000 */
+  keysPerCall?: number
+  /** Most patterns, and most tags, in one invalidate call. @default 50 */
+  patternsPerCall?: number
+  /** Longest accepted pattern (RELIABILITY S6). @default 256 */
+  patternLength?: number
+  /** Most wildcards (`*`, `?`, `[`) in one pattern (RELIABILITY S6). @default 8 */
+  patternWildcards?: number
+  /** Longest accepted key. @default 1024 */
+  keyLength?: number
+  /** Failed authentications per IP and window before 429 (RELIABILITY S13). @default 10 */
+  authFailures?: number
+  /** Window of the brute-force guard, in ms. @default 60000 */
+  authWindowMs?: number
+  /** Keys scanned (at most) to compute per-namespace key counts and memory in GET /stats. @default 5000 */
+  statsScanKeys?: number
+  /** How long the per-namespace snapshot of GET /stats is reused, in ms. @default 30000 */
+  statsSnapshotMs?: number
+  /** Deadline of one warm-up run, in ms. @default 600000 */
+  warmupTimeoutMs?: number
+  /** Deadline of the audit sink and of Redis INFO, in ms. @default 1000 */
+  redisTimeoutMs?: number
+}
+
+/** JWT verification settings: HS256 with a shared secret, or RS256 with a PEM (SPKI) public key. */
+export interface AdminJwtOptions {
+  secret?: string
+  publicKey?: string
+  /** Accepted algorithms; anything else (including `none`) is refused. @default ['HS256'] with secret, ['RS256'] with publicKey */
+  algorithms?: Array<'HS256' | 'RS256'>
+  /** Claim holding the role (a string or an array of strings). @default 'role' */
+  roleClaim?: string
+  /** Role that grants admin access. @default 'admin' */
+  adminRole?: string
+  /** Expected `iss` and `aud`, when set. */
+  issuer?: string
+  audience?: string
+}
+
+/** Options of the admin plugin. */
+export interface AdminOptions {
+  /** The engine the API steers. */
+  cache: CacheApi
+  /** Static bearer tokens granting admin access. Compared in constant time. */
+  tokens?: string[]
+  /** Admin JWTs, verified with jose. */
+  jwt?: AdminJwtOptions
+  /** Redis client used for INFO figures in GET /stats (version, uptime, DBSIZE) and as the default audit sink. */
+  redis?: Redis | Cluster
+  /** Audit log sink: a capped Redis stream (default key `${prefix}:__audit`), else an in-memory ring. */
+  audit?: { redis?: Redis | Cluster; streamKey?: string; maxLen?: number }
+  /** Warm-up modules (seed 004 §2.3). */
+  warmers?: WarmupRegistry
+  limits?: AdminLimits
+  /** Defaults to the Fastify instance's logger. */
+  logger?: Logger
+}
+
+/** Limits with every default filled in. */
+export type ResolvedLimits = Required<AdminLimits>
+
+/** Fills in the defaults of AdminLimits. */
+export function resolveLimits(limits: AdminLimits = {}): ResolvedLimits {
+  return {
+    bodyBytes: limits.bodyBytes ?? 1024 * 1024,
+    keysPerCall: limits.keysPerCall ?? 1000,
+    patternsPerCall: limits.patternsPerCall ?? 50,
+    patternLength: limits.patternLength ?? 256,
+    patternWildcards: limits.patternWildcards ?? 8,
+    keyLength: limits.keyLength ?? 1024,
+    authFailures: limits.authFailures ?? 10,
+    authWindowMs: limits.authWindowMs ?? 60_000,
+    statsScanKeys: limits.statsScanKeys ?? 5000,
+    statsSnapshotMs: limits.statsSnapshotMs ?? 30_000,
+    warmupTimeoutMs: limits.warmupTimeoutMs ?? 600_000,
+    redisTimeoutMs: limits.redisTimeoutMs ?? 1000,
+  }
+}

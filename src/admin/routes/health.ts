@@ -1,0 +1,84 @@
+import type { FastifyInstance } from 'fastify'
+import type { CacheHealth } from '../../core/cache-api.js'
+import type { AdminContext } from '../context.js'
+import { formatBytes } from '../responses.js'
+
+const HEALTH_DEADLINE_MS = 2000
+
+/** cache.health(), but never slower than 2 s: no answer in time is 'unhealthy'. */
+export async function boundedHealth(ctx: AdminContext): Promise<CacheHealth> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<CacheHealth>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          status: 'unhealthy',
+          redis: { configured: true, connected: false, error: 'health check timed out' },
+          reasons: ['health check timed out'],
+        }),
+      HEALTH_DEADLINE_MS,
+    )
+  })
+  const checked = ctx.cache.health().catch(
+    (): CacheHealth => ({
+      status: 'unhealthy',
+      redis: { configured: true, connected: false, error: 'health check failed' },
+      reasons: ['health check failed'],
+    }),
+  )
+  try {
+    return await Promise.race([checked, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * A public endpoint must not leak where Redis lives (RELIABILITY S7): driver messages such as
+ * "connect ECONNREFUSED 10.0.0.5:6379" become a fixed category.
+ */
+export function publicError(error: string | undefined): string | undefined {
+  if (error === undefined) return undefined
+  if (/timed? ?out|timeout/i.test(error)) return 'Connection timeout'
+  if (/refused|ECONN|connect|closed|reset|ENOTFOUND|EHOSTUNREACH/i.test(error)) return 'Connection refused'
+  if (/circuit/i.test(error)) return 'Circuit open'
+  return 'Redis unavailable'
+}
+
+/** Strips anything that looks like an address, a URL or a credential from a health reason. */
+export function publicReason(reason: string): string {
+  return reason
+    .replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>')
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '<address>')
+    .replace(/\[[0-9a-f:]+\](:\d+)?/gi, '<address>')
+    .replace(/\b[\w.-]+:\d{2,5}\b/g, '<address>')
+    .slice(0, 200)
+}
+
+/** GET /health: public; 200 healthy or degraded, 503 unhealthy; no key names, hosts or credentials. */
+export function registerHealthRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  app.get('/health', { config: { public: true } }, async (_request, reply) => {
+    const health = await boundedHealth(ctx)
+    const redis = health.redis
+    reply.code(health.status === 'unhealthy' ? 503 : 200)
+    return {
+      success: health.status !== 'unhealthy',
+      status: health.status,
+      redis: {
+        configured: redis.configured,
+        connected: redis.connected,
+        latency: redis.latencyMs === undefined ? undefined : `${Math.round(redis.latencyMs)}ms`,
+        latencyMs: redis.latencyMs,
+        memoryUsage: formatBytes(redis.usedMemory),
+        maxMemory: formatBytes(redis.maxMemory),
+        usagePercent: redis.usagePercent,
+        evictionPolicy: redis.evictionPolicy,
+        circuit: redis.circuit,
+        error: publicError(redis.error),
+        lastSeen: redis.lastSeen,
+      },
+      reasons: health.reasons.map(publicReason),
+      timestamp: new Date().toISOString(),
+    }
+  })
+}

@@ -1,0 +1,138 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { type AdminContext, audited, type Mutation } from '../context.js'
+import { matchesEverything } from '../patterns.js'
+import { badRequest, formatDuration, ok } from '../responses.js'
+import { parse } from '../schemas.js'
+
+const KEY_BATCH = 100
+const SAMPLE = 20
+
+/** What DELETE /invalidate is asked to do, once validated. */
+interface InvalidateInput {
+  keys?: string[]
+  patterns?: string[]
+  tags?: string[]
+  confirm?: boolean
+  dryRun?: boolean
+}
+
+async function perKey(keys: readonly string[], run: (key: string) => Promise<boolean>) {
+  const counts: Array<[string, number]> = []
+  for (let i = 0; i < keys.length; i += KEY_BATCH) {
+    const batch = keys.slice(i, i + KEY_BATCH)
+    const results = await Promise.all(batch.map(run))
+    batch.forEach((key, j) => {
+      counts.push([key, results[j] ? 1 : 0])
+    })
+  }
+  return counts
+}
+
+/**
+ * Invalidates keys, patterns and tags, and reports a count per item (seed 004 §2.5). A dry run
+ * counts what would go; tags cannot be counted without invalidating them, so they show null.
+ */
+async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mutation> {
+  const keys = [...new Set(input.keys ?? [])]
+  const patterns = [...new Set(input.patterns ?? [])]
+  const tags = [...new Set(input.tags ?? [])]
+  patterns.forEach((pattern, i) => {
+    if (matchesEverything(pattern) && input.confirm !== true && !input.dryRun) {
+      throw badRequest(`body.patterns.${i}`, "'*' clears the whole cache: needs confirm: true")
+    }
+  })
+  const started = performance.now()
+
+  if (input.dryRun) {
+    const keyCounts = await perKey(keys, (key) => ctx.cache.has(key))
+    const patternCounts: Array<[string, number]> = []
+    const samples: Record<string, string[]> = {}
+    for (const pattern of patterns) {
+      const { count, sample } = await ctx.cache.countByPattern(pattern, SAMPLE)
+      patternCounts.push([pattern, count])
+      samples[pattern] = sample
+    }
+    const matched = [...keyCounts, ...patternCounts].reduce((sum, [, count]) => sum + count, 0)
+    return {
+      dryRun: true,
+      keysAffected: 0,
+      body: ok({
+        message: 'Dry run: nothing invalidated',
+        stats: {
+          keysMatched: matched,
+          keysProcessed: keys.length,
+          patternsProcessed: patterns.length,
+          tagsProcessed: tags.length,
+          duration: formatDuration(performance.now() - started),
+        },
+        details: {
+          keys: Object.fromEntries(keyCounts),
+          patterns: Object.fromEntries(patternCounts),
+          tags: Object.fromEntries(tags.map((tag) => [tag, null])),
+          samples,
+        },
+      }),
+    }
+  }
+
+  await ctx.audit.ensureWritable()
+  const keyCounts = await perKey(keys, (key) => ctx.cache.delete(key))
+  const patternCounts: Array<[string, number]> = []
+  for (const pattern of patterns) patternCounts.push([pattern, await ctx.cache.deleteByPattern(pattern)])
+  const tagCounts: Array<[string, number]> = []
+  for (const tag of tags) tagCounts.push([tag, await ctx.cache.invalidateTags([tag])])
+  const total = [...keyCounts, ...patternCounts, ...tagCounts].reduce((sum, [, count]) => sum + count, 0)
+  return {
+    keysAffected: total,
+    body: ok({
+      message: 'Cache invalidated',
+      stats: {
+        keysInvalidated: total,
+        keysProcessed: keys.length,
+        patternsProcessed: patterns.length,
+        tagsProcessed: tags.length,
+        duration: formatDuration(performance.now() - started),
+      },
+      details: {
+        keys: Object.fromEntries(keyCounts),
+        patterns: Object.fromEntries(patternCounts),
+        tags: Object.fromEntries(tagCounts),
+      },
+    }),
+  }
+}
+
+/**
+ * DELETE /invalidate (seed 004 §2.5; POST accepted for clients that cannot send a DELETE body) and
+ * seed 001's aliases: POST /invalidate/:type (every key of a cache type) and POST /invalidate-pattern.
+ */
+export function registerInvalidateRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  const handler = async (request: FastifyRequest) => {
+    const result = await audited(ctx, request, 'invalidate', async () =>
+      invalidate(ctx, parse(ctx.schemas.invalidate, request.body, 'body')),
+    )
+    return result.body
+  }
+  app.delete('/invalidate', handler)
+  app.post('/invalidate', handler)
+
+  app.post('/invalidate/:type', async (request) => {
+    const result = await audited(ctx, request, 'invalidate-type', async () => {
+      const { type } = parse(ctx.schemas.typeParams, request.params, 'params')
+      const body = parse(ctx.schemas.invalidateType, request.body, 'body')
+      return invalidate(ctx, { patterns: [`${type}:*`], dryRun: body.dryRun })
+    })
+    return result.body
+  })
+
+  app.post('/invalidate-pattern', async (request) => {
+    const result = await audited(ctx, request, 'invalidate-pattern', async () => {
+      const body = parse(ctx.schemas.invalidatePattern, request.body, 'body')
+      if (matchesEverything(body.pattern) && body.confirm !== true && !body.dryRun) {
+        throw badRequest('body.confirm', "must be true: pattern '*' clears the whole cache")
+      }
+      return invalidate(ctx, { patterns: [body.pattern], confirm: true, dryRun: body.dryRun })
+    })
+    return result.body
+  })
+}

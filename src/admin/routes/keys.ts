@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify'
+import { type AdminContext, audited } from '../context.js'
+import { formatBytes, HttpError, ok } from '../responses.js'
+import { parse } from '../schemas.js'
+
+const VALUE_PREVIEW_BYTES = 64 * 1024
+
+function notFound(key: string): HttpError {
+  return new HttpError(404, 'E_NOT_FOUND', `params.key: no such key in the cache (${JSON.stringify(key)})`)
+}
+
+/** The value as JSON when it is small enough to show, else a truncated preview. */
+function presentValue(value: unknown): { value?: unknown; preview?: string; truncated: boolean } {
+  let json: string | undefined
+  try {
+    json = JSON.stringify(value, (_key, item) => (typeof item === 'bigint' ? `${item}n` : item))
+  } catch {
+    return { preview: String(value).slice(0, VALUE_PREVIEW_BYTES), truncated: true }
+  }
+  if (json === undefined || json.length <= VALUE_PREVIEW_BYTES) return { value, truncated: false }
+  return { preview: json.slice(0, VALUE_PREVIEW_BYTES), truncated: true }
+}
+
+/** GET /keys (seed 004 §2.6), GET/PATCH/DELETE /keys/:key (inspect, new ttl, delete). */
+export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  app.get('/keys', async (request) => {
+    const query = parse(ctx.schemas.keysQuery, request.query, 'query')
+    const limit = query.limit ?? 100
+    const page = await ctx.cache.keys({ pattern: query.pattern ?? '*', cursor: query.cursor ?? '0', limit })
+    const keys = page.keys.map((info) => ({
+      key: info.key,
+      type: info.type,
+      ttl: info.ttlMs === undefined ? -1 : Math.ceil(info.ttlMs / 1000),
+      ttlMs: info.ttlMs,
+      size: formatBytes(info.bytes),
+      bytes: info.bytes,
+    }))
+    const hasMore = page.cursor !== '0'
+    return ok({
+      data: {
+        keys,
+        pagination: { returned: keys.length, limit, nextCursor: hasMore ? page.cursor : null, hasMore },
+      },
+    })
+  })
+
+  app.get('/keys/:key', async (request) => {
+    const { key } = parse(ctx.schemas.keyParams, request.params, 'params')
+    const details = await ctx.cache.inspect(key)
+    if (!details) throw notFound(key)
+    const { value, ...envelope } = details
+    return ok({
+      data: {
+        ...envelope,
+        ttl: details.ttlMs === undefined ? -1 : Math.ceil(details.ttlMs / 1000),
+        size: formatBytes(details.bytes ?? details.storedBytes),
+        ...presentValue(value),
+      },
+    })
+  })
+
+  app.patch('/keys/:key', async (request) => {
+    const result = await audited(ctx, request, 'expire', async () => {
+      const { key } = parse(ctx.schemas.keyParams, request.params, 'params')
+      const { ttl } = parse(ctx.schemas.patchKey, request.body, 'body')
+      await ctx.audit.ensureWritable()
+      if (!(await ctx.cache.expire(key, ttl))) throw notFound(key)
+      return { keysAffected: 1, body: ok({ message: `TTL of ${key} set`, data: { key, ttlMs: ttl } }) }
+    })
+    return result.body
+  })
+
+  app.delete('/keys/:key', async (request) => {
+    const result = await audited(ctx, request, 'delete', async () => {
+      const { key } = parse(ctx.schemas.keyParams, request.params, 'params')
+      await ctx.audit.ensureWritable()
+      if (!(await ctx.cache.delete(key))) throw notFound(key)
+      return { keysAffected: 1, body: ok({ message: `Key ${key} deleted`, data: { key, deleted: true } }) }
+    })
+    return result.body
+  })
+}

@@ -1,0 +1,125 @@
+import type { FastifyInstance } from 'fastify'
+import type { CacheHealth, Counters } from '../../core/cache-api.js'
+import type { AdminContext } from '../context.js'
+import { readRedisFigures } from '../redis-info.js'
+import { formatBytes, formatUptime, ok } from '../responses.js'
+import { boundedHealth } from './health.js'
+
+/** Keys and memory of one namespace (first key segment), from a bounded SCAN. */
+interface NamespaceUsage {
+  keys: number
+  bytes: number
+}
+
+const MAX_NAMESPACES = 100
+
+/**
+ * Walks the cache's keys (at most `limit`) and sums keys and MEMORY USAGE per namespace. Bounded so
+ * that a dashboard polling every 5 s does not turn into a full keyspace walk; `complete` says
+ * whether every key was seen.
+ */
+async function scanNamespaces(ctx: AdminContext, limit: number) {
+  const usage = new Map<string, NamespaceUsage>()
+  let cursor = '0'
+  let scanned = 0
+  do {
+    const page = await ctx.cache.keys({ pattern: '*', cursor, limit: 100 })
+    for (const key of page.keys) {
+      if (key.key.startsWith('__')) continue
+      const segment = key.key.split(':', 1)[0]!
+      const name = usage.has(segment) || usage.size < MAX_NAMESPACES ? segment : 'other'
+      const entry = usage.get(name) ?? { keys: 0, bytes: 0 }
+      entry.keys++
+      entry.bytes += key.bytes ?? 0
+      usage.set(name, entry)
+    }
+    scanned += page.keys.length
+    cursor = page.cursor
+  } while (cursor !== '0' && scanned < limit)
+  return { usage, scanned, complete: cursor === '0', at: Date.now() }
+}
+
+function percent(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`
+}
+
+/** GET /stats: seed 004 §2.1's figures, the engine's counters, and per-namespace counters, keys and memory. */
+export function registerStatsRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  let snapshot: ReturnType<typeof scanNamespaces> | undefined
+  let snapshotAt = 0
+  const namespaces = () => {
+    if (!snapshot || Date.now() - snapshotAt > ctx.limits.statsSnapshotMs) {
+      snapshotAt = Date.now()
+      snapshot = scanNamespaces(ctx, ctx.limits.statsScanKeys)
+      // A failed walk (Redis down) is not kept: the next call tries again.
+      snapshot.catch(() => {
+        snapshot = undefined
+      })
+    }
+    return snapshot.catch(() => undefined)
+  }
+
+  app.get('/stats', async () => {
+    const stats = ctx.cache.stats()
+    const [health, redis, scan] = await Promise.all([
+      boundedHealth(ctx),
+      ctx.redis ? readRedisFigures(ctx.redis, ctx.limits.redisTimeoutMs) : undefined,
+      namespaces(),
+    ])
+    const names = new Set([...Object.keys(stats.namespaces), ...(scan ? scan.usage.keys() : [])])
+    const perNamespace: Record<
+      string,
+      Partial<Counters> & { keys?: number; bytes?: number; memory?: string }
+    > = {}
+    for (const name of [...names].sort()) {
+      const usage = scan?.usage.get(name)
+      perNamespace[name] = {
+        ...stats.namespaces[name],
+        keys: usage?.keys ?? 0,
+        bytes: usage?.bytes ?? 0,
+        memory: formatBytes(usage?.bytes ?? 0),
+      }
+    }
+    const usedMemory = redis?.usedMemory ?? health.redis.usedMemory
+    return ok({
+      data: {
+        memory: redis?.usedMemoryHuman ?? formatBytes(usedMemory),
+        keyCount: redis?.dbSize ?? scan?.scanned ?? 0,
+        hitRate: percent(stats.hitRate),
+        uptime: redis?.uptimeSeconds === undefined ? undefined : formatUptime(redis.uptimeSeconds),
+        connected: health.redis.connected,
+        version: redis?.version,
+        status: health.status,
+        cache: stats,
+        redis: redisSection(health, redis, usedMemory),
+        namespaces: perNamespace,
+        namespaceScan: scan
+          ? { keysScanned: scan.scanned, complete: scan.complete, at: new Date(scan.at).toISOString() }
+          : null,
+      },
+    })
+  })
+}
+
+function redisSection(
+  health: CacheHealth,
+  redis: Awaited<ReturnType<typeof readRedisFigures>>,
+  usedMemory: number | undefined,
+) {
+  const maxMemory = redis?.maxMemory ?? health.redis.maxMemory
+  return {
+    configured: health.redis.configured,
+    connected: health.redis.connected,
+    latencyMs: health.redis.latencyMs,
+    usedMemory,
+    maxMemory,
+    usagePercent: health.redis.usagePercent,
+    evictedKeys: redis?.evictedKeys,
+    connectedClients: redis?.connectedClients,
+    opsPerSec: redis?.opsPerSec,
+    keyspaceHits: redis?.keyspaceHits,
+    keyspaceMisses: redis?.keyspaceMisses,
+    dbSize: redis?.dbSize,
+    circuit: health.redis.circuit,
+  }
+}
