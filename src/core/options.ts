@@ -87,7 +87,9 @@ export interface ResolvedOptions {
   l1: { maxBytes: number; maxEntryBytes: number; maxTtlMs: number } | false
   l2: { timeoutMs: number; breaker: { threshold: number; durationMs: number } | false; maxValueBytes: number }
   compression: CompressionOptions | false
+  /** Infinity when off; 0 = serve stale at once (stale-while-revalidate). */
   softTimeoutMs: number
+  /** Infinity when off. */
   hardTimeoutMs: number
   lock: { ttlMs: number; waitMs: number } | false
   earlyRefreshBeta: number
@@ -160,8 +162,8 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       maxValueBytes: positiveInt(l2.maxValueBytes ?? 1024 * 1024, 'l2.maxValueBytes'),
     },
     compression: compression && resolveCompression(compression),
-    softTimeoutMs: toMsOrOff(options.timeouts?.soft, 50, 'timeouts.soft'),
-    hardTimeoutMs: toMsOrOff(options.timeouts?.hard, 10_000, 'timeouts.hard'),
+    softTimeoutMs: timeoutMs(options.timeouts?.soft, 50, 'timeouts.soft'),
+    hardTimeoutMs: timeoutMs(options.timeouts?.hard, 10_000, 'timeouts.hard'),
     lock: lock && {
       ttlMs: positive(toMs(lock.ttl ?? '30s', 'lock.ttl'), 'lock.ttl'),
       waitMs: toMs(lock.wait ?? '5s', 'lock.wait'),
@@ -170,6 +172,12 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     graceBackoffMs: toMs(options.graceBackoff ?? '10s', 'graceBackoff'),
     bus: options.bus ?? options.redis !== undefined,
   }
+}
+
+/** A loader timeout: false = none (Infinity); 0 = at once (a soft timeout of 0 is plain stale-while-revalidate). */
+export function timeoutMs(input: Duration | false | undefined, fallback: number, name: string): number {
+  if (input === false) return Number.POSITIVE_INFINITY
+  return input === undefined ? fallback : toMs(input, name)
 }
 
 function resolveCompression(input: Partial<CompressionOptions>): CompressionOptions {

@@ -1,0 +1,191 @@
+import type { Engine, L2Read } from './engine.js'
+import { UndefinedValueError } from './errors.js'
+import { validateTag } from './keys.js'
+import type { CallOptions } from './options.js'
+import type { Entry, L2Write } from './types.js'
+
+type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
+
+/**
+ * Items per L2 round trip. Every round trip has the command deadline (100 ms by default), so a
+ * batch of thousands is sent as several pipelines rather than one that cannot meet it.
+ */
+const CHUNK = 100
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
+  return out
+}
+
+/** Fresh values of many keys: L1 first, the rest in one L2 round trip (MGET / pipeline). */
+export async function getMany<T>(engine: Engine, keys: readonly string[]): Promise<(T | undefined)[]> {
+  const found = await readMany<T>(engine, keys)
+  return found.map((hit, i) => {
+    const scope = engine.stats.scope(keys[i]!)
+    if (hit.entry) {
+      engine.stats.total.hits++
+      scope.hits++
+      return hit.entry.value
+    }
+    engine.stats.total.misses++
+    scope.misses++
+    return undefined
+  })
+}
+
+/** Stores many values: L1 at once, L2 in one pipeline. Resolves per item whether L2 took it. */
+export async function setMany<T>(
+  engine: Engine,
+  items: ReadonlyArray<{ key: string; value: T } & StoreOptions>,
+): Promise<boolean[]> {
+  engine.assertOpen()
+  const writes: L2Write[] = items.map((item) => {
+    if (item.value === undefined) {
+      throw new UndefinedValueError(`set('${item.key}') got undefined; use delete() or store null`, {
+        key: item.key,
+      })
+    }
+    item.tags?.forEach(validateTag)
+    const entry = engine.makeEntry(item.key, item.value, item)
+    const bytes = engine.encode(item.key, entry)
+    const record = engine.inflight.get(item.key)
+    if (record) record.invalidated = true
+    engine.l1?.delete(item.key)
+    engine.putL1(item.key, bytes, entry)
+    return {
+      key: engine.fullKey(item.key),
+      bytes,
+      ttlMs: entry.staleUntil - entry.createdAt,
+      tags: entry.tags,
+    }
+  })
+  engine.stats.sets += writes.length
+  for (const item of items) if (engine.emitter.has('set')) engine.emitter.emit('set', { key: item.key })
+  return persist(engine, writes)
+}
+
+/**
+ * Reads all keys in one round trip, calls `loadMissing` once with only the keys that had no fresh
+ * value, stores what it returned (conditionally, like getOrSet) and answers in the order asked.
+ * Keys the loader does not return are answered `undefined` and not cached.
+ */
+export async function getOrSetMany<T>(
+  engine: Engine,
+  keys: readonly string[],
+  loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
+  unscope: (key: string) => string,
+  options: StoreOptions,
+): Promise<T[]> {
+  engine.assertOpen()
+  options.tags?.forEach(validateTag)
+  const unique = [...new Set(keys)]
+  const found = await readMany<T>(engine, unique)
+  const values = new Map<string, T | undefined>()
+  const missing: string[] = []
+  const versions = new Map<string, string | null | undefined>()
+  found.forEach((hit, i) => {
+    const key = unique[i]!
+    if (hit.entry) values.set(key, hit.entry.value)
+    else {
+      missing.push(key)
+      versions.set(key, hit.version)
+    }
+  })
+  engine.stats.total.hits += unique.length - missing.length
+  engine.stats.total.misses += missing.length
+
+  if (missing.length > 0) {
+    const started = performance.now()
+    const loaded = await loadMissing(missing)
+    const loadMs = performance.now() - started
+    engine.stats.total.loads++
+    engine.stats.total.loaderMsTotal += loadMs
+    const writes: L2Write[] = []
+    missing.forEach((key, i) => {
+      const value = Array.isArray(loaded)
+        ? loaded[i]
+        : loaded instanceof Map
+          ? loaded.get(unscope(key))
+          : (loaded as Record<string, T>)[unscope(key)]
+      values.set(key, value)
+      if (value === undefined) return
+      const entry = engine.makeEntry(key, value, options, loadMs)
+      const bytes = engine.encode(key, entry)
+      values.set(key, engine.putL1(key, bytes, entry))
+      const version = versions.get(key)
+      if (version !== undefined) {
+        writes.push({
+          key: engine.fullKey(key),
+          bytes,
+          ttlMs: entry.staleUntil - entry.createdAt,
+          tags: entry.tags,
+          ifVersion: version,
+        })
+      }
+    })
+    engine.stats.sets += writes.length
+    engine.track(persist(engine, writes))
+  }
+  return keys.map((key) => values.get(key) as T)
+}
+
+async function persist(engine: Engine, writes: L2Write[]): Promise<boolean[]> {
+  const l2 = engine.l2
+  if (!l2) return writes.map(() => true)
+  const fitting = writes.filter((write) => write.bytes.length <= engine.options.l2.maxValueBytes)
+  if (fitting.length === 0) return writes.map(() => false)
+  const results: boolean[] = []
+  for (const chunk of chunks(fitting)) {
+    try {
+      results.push(...(await l2.setMany(chunk)))
+    } catch (error) {
+      engine.l2Failed('setMany', error)
+      results.push(...chunk.map(() => false))
+    }
+  }
+  const written = fitting.filter((_, i) => results[i]).map((write) => write.key)
+  if (written.length > 0) engine.publish({ t: 'set', k: written })
+  const byKey = new Map(fitting.map((write, i) => [write.key, results[i]!]))
+  return writes.map((write) => byKey.get(write.key) ?? false)
+}
+
+interface ManyRead<T> {
+  entry?: Entry<T>
+  /** The version an L2 write-back must match; undefined when L2 could not be read. */
+  version?: string | null
+}
+
+async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<ManyRead<T>[]> {
+  engine.assertOpen()
+  const now = Date.now()
+  const results: ManyRead<T>[] = keys.map((key) => {
+    const entry = engine.l1?.get(key) as Entry<T> | undefined
+    if (entry && now < entry.freshUntil) {
+      engine.stats.l1Hits++
+      return { entry }
+    }
+    return {}
+  })
+  const pending = keys.map((key, i) => ({ key, i })).filter(({ i }) => !results[i]!.entry)
+  if (pending.length === 0 || !engine.l2) return results
+  const raw: (Buffer | undefined)[] = []
+  try {
+    for (const chunk of chunks(pending))
+      raw.push(...(await engine.l2.getMany(chunk.map(({ key }) => engine.fullKey(key)))))
+  } catch (error) {
+    engine.l2Failed('getMany', error)
+    return results
+  }
+  pending.forEach(({ key, i }, j) => {
+    const read: L2Read = engine.decodeRead(key, raw[j])
+    results[i] = { version: read.version }
+    if (read.stored.kind === 'entry' && Date.now() < read.stored.entry.freshUntil) {
+      engine.stats.l2Hits++
+      results[i] = {
+        entry: { ...read.stored.entry, value: engine.keepL1(key, read.stored.entry, read.bytes) } as Entry<T>,
+      }
+    } else engine.stats.l2Misses++
+  })
+  return results
+}

@@ -1,0 +1,382 @@
+import { getMany, getOrSetMany, setMany } from './batch.js'
+import type {
+  CacheApi,
+  CacheEvents,
+  CacheHealth,
+  CacheStats,
+  KeyDetails,
+  KeyInfo,
+  Loader,
+} from './cache-api.js'
+import type { Duration } from './duration.js'
+import type { Engine } from './engine.js'
+import { positiveMs } from './engine.js'
+import { InvalidKeyError } from './errors.js'
+import { getOrSet } from './get-or-set.js'
+import { globToRegExp } from './glob.js'
+import { checkHealth } from './health.js'
+import { inspectKey, listKeys, scanKeys } from './inspect.js'
+import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
+import type { CallOptions } from './options.js'
+import type { Entry } from './types.js'
+import { wrap } from './wrap.js'
+
+type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
+
+/**
+ * The public engine: what createCache() returns. A namespace is the same engine seen through a key
+ * scope (`users:`), sharing tiers, stats and connections.
+ */
+export class Cache implements CacheApi {
+  #engine: Engine
+  #scope: string
+  #close: () => Promise<void>
+
+  constructor(engine: Engine, scope: string, close: () => Promise<void>) {
+    this.#engine = engine
+    this.#scope = scope
+    this.#close = close
+  }
+
+  get prefix(): string {
+    return this.#engine.options.prefix
+  }
+
+  /** The key prefix this view adds ('' at the root, 'users:' for namespace('users')). */
+  get scope(): string {
+    return this.#scope
+  }
+
+  getOrSet<T>(key: string, loader: Loader<T>, options: CallOptions = {}): Promise<T> {
+    try {
+      this.#engine.assertOpen()
+      validateKey(key)
+      if (typeof loader !== 'function')
+        throw new InvalidKeyError(`getOrSet('${key}') needs a loader function`, { key })
+      if (options.tags) options.tags.forEach(validateTag)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return getOrSet(this.#engine, this.#scope + key, loader, options)
+  }
+
+  async get<T>(key: string, options: { allowStale?: boolean } = {}): Promise<T | undefined> {
+    const scoped = this.#key(key)
+    const found = await this.#read<T>(scoped)
+    const stats = this.#engine.stats
+    const now = Date.now()
+    if (found && now < found.entry.freshUntil) {
+      stats.total.hits++
+      stats.scope(scoped).hits++
+      if (found.tier === 'l1') stats.l1Hits++
+      else stats.l2Hits++
+      return found.entry.value
+    }
+    if (found && options.allowStale && now < found.entry.staleUntil) {
+      stats.total.staleHits++
+      stats.scope(scoped).staleHits++
+      return found.entry.value
+    }
+    stats.total.misses++
+    stats.scope(scoped).misses++
+    return undefined
+  }
+
+  async set<T>(key: string, value: T, options: StoreOptions = {}): Promise<boolean> {
+    const [result] = await setMany(this.#engine, [{ key: this.#key(key), value, ...options }])
+    return result!
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.deleteMany([key])) > 0
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    const scoped = keys.map((key) => this.#key(key))
+    const engine = this.#engine
+    const dropped = scoped.filter((key) => engine.l1?.delete(key)).length
+    engine.invalidateInflight((key) => scoped.includes(key))
+    engine.stats.deletes += scoped.length
+    const count = await this.#invalidateL2Keys(scoped.map((key) => engine.fullKey(key)))
+    const total = engine.l2 ? count : dropped
+    this.#emitInvalidate({ keys: scoped, count: total })
+    return total
+  }
+
+  async has(key: string): Promise<boolean> {
+    const found = await this.#read(this.#key(key))
+    return found !== undefined && Date.now() < found.entry.freshUntil
+  }
+
+  /** Sets a new freshness (ttl from now) on an existing entry; grace is kept. False when absent. */
+  async expire(key: string, ttl: Duration): Promise<boolean> {
+    const scoped = this.#key(key)
+    const ttlMs = positiveMs(ttl, 'ttl')
+    const engine = this.#engine
+    const found = await this.#read(scoped)
+    if (!found) return false
+    const entry = found.entry
+    const now = Date.now()
+    const graceMs = Math.max(0, entry.staleUntil - entry.freshUntil)
+    const updated: Entry = { ...entry, freshUntil: now + ttlMs, staleUntil: now + ttlMs + graceMs }
+    const bytes = engine.encode(scoped, updated)
+    engine.l1?.delete(scoped)
+    engine.putL1(scoped, bytes, updated)
+    if (engine.l2) {
+      try {
+        await engine.l2.set({
+          key: engine.fullKey(scoped),
+          bytes,
+          ttlMs: ttlMs + graceMs,
+          tags: [],
+          ifVersion: entry.version,
+        })
+        engine.publish({ t: 'set', k: [engine.fullKey(scoped)] })
+      } catch (error) {
+        engine.l2Failed('expire', error, scoped)
+        return false
+      }
+    }
+    return true
+  }
+
+  async ttl(key: string): Promise<number | undefined> {
+    const found = await this.#read(this.#key(key))
+    if (!found) return undefined
+    return Math.max(0, found.entry.freshUntil - Date.now())
+  }
+
+  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    return getMany<T>(
+      this.#engine,
+      keys.map((key) => this.#key(key)),
+    )
+  }
+
+  setMany<T>(items: ReadonlyArray<{ key: string; value: T } & StoreOptions>): Promise<boolean[]> {
+    return setMany(
+      this.#engine,
+      items.map((item) => ({ ...item, key: this.#key(item.key) })),
+    )
+  }
+
+  async getOrSetMany<T>(
+    keys: readonly string[],
+    loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
+    options: StoreOptions = {},
+  ): Promise<T[]> {
+    const scoped = keys.map((key) => this.#key(key))
+    const unscope = (key: string) => key.slice(this.#scope.length)
+    return getOrSetMany(
+      this.#engine,
+      scoped,
+      (missing) => loadMissing(missing.map(unscope)),
+      unscope,
+      options,
+    )
+  }
+
+  wrap<A extends unknown[], R>(
+    fn: (...args: A) => Promise<R>,
+    options: StoreOptions & { key?: string | ((...args: A) => string) } = {},
+  ): (...args: A) => Promise<R> {
+    return wrap(this, fn, options)
+  }
+
+  async invalidateTags(tags: readonly string[]): Promise<number> {
+    tags.forEach(validateTag)
+    const engine = this.#engine
+    const dropped = engine.l1?.deleteByTags(tags) ?? 0
+    engine.invalidateInflight((_, record) => record.tags.some((tag) => tags.includes(tag)))
+    let count = dropped
+    if (engine.l2) {
+      try {
+        count = await engine.l2.invalidateTags(tags, engine.tombstone, engine.tombstoneTtlMs)
+      } catch (error) {
+        engine.l2Failed('invalidateTags', error)
+        engine.pending?.addTags(tags)
+      }
+    }
+    engine.publish({ t: 'tags', k: [...tags] })
+    engine.stats.invalidations++
+    this.#emitInvalidate({ tags, count })
+    return count
+  }
+
+  async deleteByPattern(pattern: string): Promise<number> {
+    const scopedPattern = this.#pattern(pattern)
+    const engine = this.#engine
+    const regexp = globToRegExp(scopedPattern)
+    const dropped = engine.l1?.deleteWhere((key) => regexp.test(key)) ?? 0
+    engine.invalidateInflight((key) => regexp.test(key))
+    engine.publish({ t: 'pattern', k: [engine.fullKey(scopedPattern)] })
+    let count = dropped
+    if (engine.l2) {
+      count = 0
+      try {
+        // SCAN, skip cachet's own keys (tags, locks, audit), tombstone in batches: SCAN-consistent, never KEYS.
+        for await (const batch of scanKeys(engine, scopedPattern)) {
+          count += await engine.l2.invalidate(
+            batch.map((key) => engine.fullKey(key)),
+            engine.tombstone,
+            engine.tombstoneTtlMs,
+          )
+        }
+      } catch (error) {
+        engine.l2Failed('deleteByPattern', error)
+      }
+    }
+    engine.stats.invalidations++
+    this.#emitInvalidate({ pattern: scopedPattern, count })
+    return count
+  }
+
+  async countByPattern(pattern: string, sampleSize = 10): Promise<{ count: number; sample: string[] }> {
+    const scopedPattern = this.#pattern(pattern)
+    const sample: string[] = []
+    let count = 0
+    for await (const batch of scanKeys(this.#engine, scopedPattern)) {
+      count += batch.length
+      for (const key of batch) if (sample.length < sampleSize) sample.push(key.slice(this.#scope.length))
+    }
+    return { count, sample }
+  }
+
+  async clear(): Promise<number> {
+    const engine = this.#engine
+    if (this.#scope !== '') return this.deleteByPattern('*')
+    engine.l1?.clear()
+    engine.invalidateInflight(() => true)
+    engine.publish({ t: 'clear', k: [] })
+    let count = 0
+    if (engine.l2) {
+      const prefix = escapeGlob(engine.options.prefix)
+      try {
+        // Every key under the prefix except cachet's reserved `__` ones; UNLINK frees memory at once.
+        for (const pattern of [`${prefix}:[^_]*`, `${prefix}:_[^_]*`, `${prefix}:_`]) {
+          count += await engine.l2.deleteByPattern(pattern)
+        }
+      } catch (error) {
+        engine.l2Failed('clear', error)
+      }
+    }
+    engine.stats.invalidations++
+    this.#emitInvalidate({ pattern: '*', count })
+    return count
+  }
+
+  namespace(name: string): Cache {
+    validateKey(name)
+    return new Cache(this.#engine, `${this.#scope}${name}:`, this.#close)
+  }
+
+  async keys(
+    options: { pattern?: string; cursor?: string; limit?: number } = {},
+  ): Promise<{ keys: KeyInfo[]; cursor: string }> {
+    const page = await listKeys(
+      this.#engine,
+      this.#pattern(options.pattern ?? '*'),
+      options.cursor ?? '0',
+      options.limit ?? 100,
+    )
+    return {
+      cursor: page.cursor,
+      keys: page.keys.map((info) => ({ ...info, key: info.key.slice(this.#scope.length) })),
+    }
+  }
+
+  async inspect(key: string): Promise<KeyDetails | undefined> {
+    const details = await inspectKey(this.#engine, this.#key(key))
+    return details && { ...details, key }
+  }
+
+  stats(): CacheStats {
+    return snapshotStats(this.#engine)
+  }
+
+  resetStats(): void {
+    this.#engine.stats.reset()
+  }
+
+  health(): Promise<CacheHealth> {
+    return checkHealth(this.#engine)
+  }
+
+  on<E extends keyof CacheEvents>(event: E, listener: (payload: CacheEvents[E]) => void): this {
+    this.#engine.emitter.on(event, listener)
+    return this
+  }
+
+  off<E extends keyof CacheEvents>(event: E, listener: (payload: CacheEvents[E]) => void): this {
+    this.#engine.emitter.off(event, listener)
+    return this
+  }
+
+  close(): Promise<void> {
+    return this.#close()
+  }
+
+  #key(key: string): string {
+    this.#engine.assertOpen()
+    validateKey(key)
+    return this.#scope + key
+  }
+
+  #pattern(pattern: string): string {
+    this.#engine.assertOpen()
+    validatePattern(pattern)
+    return escapeGlob(this.#scope) + pattern
+  }
+
+  /** The entry for a key, from L1 or else L2 (kept in L1), fresh or stale; undefined when none. */
+  async #read<T>(key: string): Promise<{ entry: Entry<T>; tier: 'l1' | 'l2' } | undefined> {
+    const engine = this.#engine
+    const local = engine.l1?.get(key) as Entry<T> | undefined
+    if (local && Date.now() < local.freshUntil) return { entry: local, tier: 'l1' }
+    const read = await engine.readL2(key)
+    if (read?.stored.kind === 'entry') {
+      const entry = read.stored.entry as Entry<T>
+      if (Date.now() < entry.staleUntil) {
+        engine.keepL1(key, entry, read.bytes)
+        return { entry, tier: 'l2' }
+      }
+    }
+    return local && Date.now() < local.staleUntil ? { entry: local, tier: 'l1' } : undefined
+  }
+
+  async #invalidateL2Keys(fullKeys: string[]): Promise<number> {
+    const engine = this.#engine
+    engine.publish({ t: 'del', k: fullKeys })
+    if (!engine.l2 || fullKeys.length === 0) return 0
+    try {
+      return await engine.l2.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs)
+    } catch (error) {
+      engine.l2Failed('delete', error)
+      engine.pending?.addKeys(fullKeys)
+      return 0
+    }
+  }
+
+  #emitInvalidate(payload: CacheEvents['invalidate']): void {
+    if (this.#engine.emitter.has('invalidate')) this.#engine.emitter.emit('invalidate', payload)
+  }
+}
+
+function snapshotStats(engine: Engine): CacheStats {
+  const stats = engine.stats
+  const l1 = engine.l1
+  return {
+    ...stats.total.snapshot(),
+    l1: l1
+      ? { hits: stats.l1Hits, misses: stats.l1Misses, size: l1.size, bytes: l1.bytes, maxBytes: l1.maxBytes }
+      : null,
+    l2: engine.l2
+      ? { hits: stats.l2Hits, misses: stats.l2Misses, errors: stats.l2Errors, circuit: engine.circuitState() }
+      : null,
+    sets: stats.sets,
+    deletes: stats.deletes,
+    invalidations: stats.invalidations,
+    lockWaits: stats.lockWaits,
+    namespaces: stats.namespaces(),
+  }
+}

@@ -1,0 +1,108 @@
+import { type Logger, pino } from 'pino'
+import { Bus } from '../sync/bus.js'
+import { DistributedLock } from '../sync/lock.js'
+import { MemoryTier } from '../tiers/memory-tier.js'
+import { connectRedis, type RedisConnection } from '../tiers/redis/client.js'
+import { L2Guard } from '../tiers/redis/guard.js'
+import { RedisTier } from '../tiers/redis/redis-tier.js'
+import { Cache } from './cache.js'
+import { createCodec } from './codec/envelope.js'
+import { Emitter } from './emitter.js'
+import { Engine } from './engine.js'
+import { type CacheOptions, resolveOptions } from './options.js'
+import { PendingInvalidations } from './pending-invalidations.js'
+import { TtlPolicy } from './ttl-policy.js'
+
+/** How long close() waits for background writes before closing connections anyway. */
+const CLOSE_DRAIN_MS = 5_000
+
+/**
+ * Creates a cache: L1 in memory, L2 on Redis (when `redis` is given), stampede protection,
+ * fail-safe, tags, invalidation across instances. Options are validated here, once.
+ */
+export function createCache(options: CacheOptions = {}): Cache {
+  const resolved = resolveOptions(options)
+  const logger = createLogger(options.logger)
+  const emitter = new Emitter((error) => logger.error({ err: error }, 'cachet: an event listener threw'))
+  let connection: RedisConnection | undefined
+  let guard: L2Guard | undefined
+
+  if (options.redis) {
+    guard = new L2Guard({
+      timeoutMs: resolved.l2.timeoutMs,
+      breaker: resolved.l2.breaker,
+      onStateChange: (state) => {
+        logger.warn({ state }, `cachet: redis circuit ${state}`)
+        emitter.emit('circuit', { state })
+      },
+    })
+    connection = connectRedis(options.redis, {
+      timeoutMs: resolved.l2.timeoutMs,
+      onEvent: (state, error) => onRedisEvent(engine, state, error),
+    })
+  }
+
+  const engine: Engine = new Engine({
+    options: resolved,
+    codec: createCodec({ serializer: options.serializer ?? 'json', compression: resolved.compression }),
+    policy: new TtlPolicy(resolved),
+    emitter,
+    logger,
+    l1: resolved.l1 ? new MemoryTier(resolved.l1) : undefined,
+    l2: connection && guard ? new RedisTier(connection, guard, { prefix: resolved.prefix }) : undefined,
+    lock:
+      connection && guard && resolved.lock
+        ? new DistributedLock(connection.client, guard, resolved.prefix)
+        : undefined,
+  })
+  engine.pending = new PendingInvalidations(engine)
+  if (guard) engine.circuitState = () => guard.state
+  if (connection && resolved.bus) {
+    const bus = new Bus({
+      connection,
+      prefix: resolved.prefix,
+      onMessage: (message) => engine.onBusMessage(message),
+      onGap: (reason) => engine.onBusGap(reason),
+    })
+    engine.bus = bus
+    engine.track(bus.start())
+  }
+  if (!resolved.l1 && !connection)
+    logger.warn('cachet: neither L1 nor Redis is enabled: nothing will be cached')
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      await Promise.race([
+        engine.drain(),
+        new Promise((resolve) => setTimeout(resolve, CLOSE_DRAIN_MS).unref()),
+      ])
+      await engine.pending?.flush()
+      engine.pending?.close()
+      engine.closed = true
+      await engine.bus?.close()
+      await connection?.close()
+    })()
+    return closing
+  }
+  return new Cache(engine, '', close)
+}
+
+function createLogger(option: Logger | false | undefined): Logger {
+  if (option === false) return pino({ enabled: false })
+  return option ?? pino({ name: 'cachet', level: process.env.LOG_LEVEL ?? 'warn' })
+}
+
+function onRedisEvent(engine: Engine, state: string, error?: Error): void {
+  if (state === 'ready') {
+    engine.redisState.connected = true
+    engine.redisState.lastSeen = Date.now()
+    void engine.pending?.flush()
+  } else if (state === 'close' || state === 'end') {
+    engine.redisState.connected = false
+  }
+  if (error) engine.redisState.lastError = error.message
+  const level = state === 'error' ? 'warn' : 'debug'
+  engine.logger[level]({ state, err: error }, `cachet: redis ${state}`)
+  if (engine.emitter.has('redis')) engine.emitter.emit('redis', { state: state as 'ready', error })
+}

@@ -1,0 +1,289 @@
+import type { Logger } from 'pino'
+import type { Bus, BusMessage } from '../sync/bus.js'
+import type { DistributedLock } from '../sync/lock.js'
+import type { Codec } from './codec/envelope.js'
+import { newVersion } from './codec/envelope.js'
+import { type Duration, toMs, toMsOrOff } from './duration.js'
+import type { Emitter } from './emitter.js'
+import { CacheClosedError, InvalidOptionError, SerializationError } from './errors.js'
+import { globToRegExp } from './glob.js'
+import type { CallOptions, ResolvedOptions } from './options.js'
+import type { PendingInvalidations } from './pending-invalidations.js'
+import { Stats } from './stats.js'
+import type { TtlPolicy } from './ttl-policy.js'
+import type { Entry, L1Tier, L2Tier, Stored } from './types.js'
+
+/** A load in flight for one key; an invalidation meanwhile flags it so its result is not cached. */
+export interface Inflight {
+  promise: Promise<unknown>
+  tags: readonly string[]
+  invalidated: boolean
+}
+
+/** What an L2 read gave: the decoded content, the version the key held (null = absent), its size. */
+export interface L2Read {
+  stored: Stored
+  version: string | null
+  bytes: number
+}
+
+/** The parts one engine is made of; shared by a cache and all its namespaces. */
+export interface EngineParts {
+  options: ResolvedOptions
+  codec: Codec
+  policy: TtlPolicy
+  emitter: Emitter
+  logger: Logger
+  l1?: L1Tier
+  l2?: L2Tier
+  lock?: DistributedLock
+}
+
+/**
+ * The shared state and primitives of the engine: tier reads and writes, envelope building,
+ * invalidation fan-out (L1, L2, bus), background work. Keys here are relative to the prefix.
+ */
+export class Engine {
+  readonly options: ResolvedOptions
+  readonly codec: Codec
+  readonly policy: TtlPolicy
+  readonly emitter: Emitter
+  readonly logger: Logger
+  readonly l1?: L1Tier
+  readonly l2?: L2Tier
+  readonly lock?: DistributedLock
+  readonly stats = new Stats()
+  readonly inflight = new Map<string, Inflight>()
+  /** Keys whose loader failed recently: stale values are served until then (grace backoff). */
+  readonly failedUntil = new Map<string, number>()
+  readonly lockWaiters = new Map<string, Set<() => void>>()
+  readonly tombstoneTtlMs: number
+  bus?: Bus
+  pending?: PendingInvalidations
+  /** The L2 circuit breaker's state (closed when there is no L2). */
+  circuitState: () => 'closed' | 'open' | 'half-open' = () => 'closed'
+  /** What the connection last said, for health(). */
+  readonly redisState: { connected: boolean; lastSeen?: number; lastError?: string } = { connected: false }
+  closed = false
+  #background = new Set<Promise<unknown>>()
+  #keyPrefix: string
+
+  constructor(parts: EngineParts) {
+    this.options = parts.options
+    this.codec = parts.codec
+    this.policy = parts.policy
+    this.emitter = parts.emitter
+    this.logger = parts.logger
+    this.l1 = parts.l1
+    this.l2 = parts.l2
+    this.lock = parts.lock
+    this.#keyPrefix = `${parts.options.prefix}:`
+    // A tombstone must outlive any loader that started before the invalidation (docs/architecture.md).
+    const longestLoad = Math.min(parts.options.hardTimeoutMs, 10 * 60_000)
+    this.tombstoneTtlMs = Math.max(
+      60_000,
+      2 * longestLoad,
+      2 * (parts.options.lock ? parts.options.lock.ttlMs : 0),
+    )
+  }
+
+  fullKey(key: string): string {
+    return this.#keyPrefix + key
+  }
+
+  /** The key relative to the prefix, or undefined for a key that is not ours. */
+  relativeKey(full: string): string | undefined {
+    return full.startsWith(this.#keyPrefix) ? full.slice(this.#keyPrefix.length) : undefined
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new CacheClosedError('the cache was closed; create a new one')
+  }
+
+  /** Builds an entry for a value about to be stored. */
+  makeEntry<T>(
+    key: string,
+    value: T,
+    call: Pick<CallOptions, 'ttl' | 'grace' | 'tags' | 'adaptiveTtl'>,
+    loadMs = 0,
+  ): Entry<T> {
+    const now = Date.now()
+    const freshMs = this.policy.freshMs(key, {
+      ttlMs: call.ttl === undefined ? undefined : positiveMs(call.ttl, 'ttl'),
+      loadMs: loadMs > 0 ? loadMs : undefined,
+      adaptive: call.adaptiveTtl,
+    })
+    const graceMs = toMsOrOff(call.grace, this.options.graceMs, 'grace')
+    return {
+      value,
+      createdAt: now,
+      freshUntil: now + freshMs,
+      staleUntil: now + freshMs + graceMs,
+      tags: call.tags ?? [],
+      version: newVersion(),
+      loadMs: Math.round(loadMs),
+    }
+  }
+
+  /** Encodes an entry; a value that cannot be serialized becomes a SerializationError naming the key. */
+  encode(key: string, entry: Entry): Buffer {
+    try {
+      return this.codec.encode(entry)
+    } catch (error) {
+      if (error instanceof SerializationError) throw error
+      throw new SerializationError(
+        `the value for key '${key}' cannot be serialized: ${(error as Error).message}`,
+        {
+          key,
+          cause: error,
+        },
+      )
+    }
+  }
+
+  /**
+   * Puts the decoded copy of `bytes` in L1 and returns its value: every caller gets that one frozen
+   * copy, never the object a loader returned (which its owner may still mutate).
+   */
+  putL1<T>(key: string, bytes: Buffer, fallback: Entry<T>): T {
+    if (!this.l1 || bytes.length > (this.options.l1 ? this.options.l1.maxEntryBytes : 0))
+      return fallback.value
+    const copy = this.codec.decode(bytes)
+    if (copy.kind !== 'entry') return fallback.value
+    this.l1.set(key, copy.entry, bytes.length)
+    return copy.entry.value as T
+  }
+
+  /**
+   * Keeps an entry freshly decoded from L2 in L1 (it is nobody else's object, so no copy is needed)
+   * and returns its value, now frozen by L1.
+   */
+  keepL1<T>(key: string, entry: Entry<T>, bytes: number): T {
+    if (this.l1 && bytes <= (this.options.l1 ? this.options.l1.maxEntryBytes : 0))
+      this.l1.set(key, entry, bytes)
+    return entry.value
+  }
+
+  /** A tombstone with a fresh version: any loader that captured an older one can no longer write. */
+  tombstone = (): Buffer => this.codec.encodeTombstone(newVersion())
+
+  /** Reads L2; undefined when L2 is absent or unavailable (the error is counted, never thrown). */
+  async readL2(key: string): Promise<L2Read | undefined> {
+    if (!this.l2) return undefined
+    let bytes: Buffer | undefined
+    try {
+      bytes = await this.l2.get(this.fullKey(key))
+    } catch (error) {
+      this.l2Failed('get', error, key)
+      return undefined
+    }
+    return this.decodeRead(key, bytes)
+  }
+
+  /** Decodes raw L2 bytes into what they hold and the version a conditional write must match. */
+  decodeRead(key: string, bytes: Buffer | undefined): L2Read {
+    if (!bytes) return { stored: { kind: 'absent' }, version: null, bytes: 0 }
+    // Bytes 1..16 are what the Lua guard compares, whatever the key holds (legacy or corrupt too).
+    const rawVersion = bytes.subarray(1, 17).toString('latin1')
+    try {
+      const stored = this.codec.decode(bytes)
+      return { stored, version: rawVersion, bytes: bytes.length }
+    } catch (error) {
+      this.logger.warn({ key, err: error }, 'cachet: unreadable entry in Redis treated as a miss')
+      this.emitError('decode', error, key)
+      return { stored: { kind: 'absent' }, version: rawVersion, bytes: bytes.length }
+    }
+  }
+
+  /** Counts an L2 failure; the caller carries on without L2. */
+  l2Failed(operation: string, error: unknown, key?: string): void {
+    this.stats.l2Errors++
+    this.emitError(operation, error, key)
+    this.logger.debug({ key, operation, err: error }, 'cachet: redis operation failed')
+  }
+
+  emitError(operation: string, error: unknown, key?: string): void {
+    this.stats.total.errors++
+    if (key !== undefined) this.stats.scope(key).errors++
+    if (this.emitter.has('error')) {
+      this.emitter.emit('error', {
+        key,
+        operation,
+        error: error instanceof Error ? error : new Error(String(error)),
+      })
+    }
+  }
+
+  /** Runs work off the request path; close() waits for it. Its failures are logged, never unhandled. */
+  track(work: Promise<unknown>): void {
+    const tracked = work.catch((error) => this.logger.debug({ err: error }, 'cachet: background work failed'))
+    this.#background.add(tracked)
+    tracked.finally(() => this.#background.delete(tracked))
+  }
+
+  async drain(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+  }
+
+  publish(message: BusMessage): void {
+    this.bus?.publish(message)
+  }
+
+  /** Flags loads in flight whose result an invalidation has made obsolete. */
+  invalidateInflight(match: (key: string, record: Inflight) => boolean): void {
+    for (const [key, record] of this.inflight) if (match(key, record)) record.invalidated = true
+  }
+
+  /** Wakes the callers waiting for another process to fill this key. */
+  wake(key: string): void {
+    const waiters = this.lockWaiters.get(key)
+    if (!waiters) return
+    this.lockWaiters.delete(key)
+    for (const wake of waiters) wake()
+  }
+
+  /** Applies an invalidation message from another instance to this one's L1. */
+  onBusMessage(message: BusMessage): void {
+    if (message.t === 'clear') {
+      this.l1?.clear()
+      this.invalidateInflight(() => true)
+      return
+    }
+    if (message.t === 'tags') {
+      this.l1?.deleteByTags(message.k)
+      this.invalidateInflight((_, record) => record.tags.some((tag) => message.k.includes(tag)))
+      return
+    }
+    if (message.t === 'pattern') {
+      for (const pattern of message.k) {
+        const regexp = globToRegExp(pattern)
+        const matches = (key: string) => regexp.test(this.fullKey(key))
+        this.l1?.deleteWhere(matches)
+        this.invalidateInflight(matches)
+      }
+      return
+    }
+    for (const full of message.k) {
+      const key = this.relativeKey(full)
+      if (key === undefined) continue
+      this.l1?.delete(key)
+      const record = this.inflight.get(key)
+      if (record) record.invalidated = true
+      if (message.t === 'set') this.wake(key)
+    }
+  }
+
+  /** A bus gap means messages may have been lost: flush L1 so staleness stays bounded. */
+  onBusGap(reason: string): void {
+    this.l1?.clear()
+    this.logger.warn({ reason }, 'cachet: invalidation bus gap, L1 flushed')
+    if (this.emitter.has('l1-flush')) this.emitter.emit('l1-flush', { reason })
+  }
+}
+
+/** A per-call ttl: a duration greater than zero. */
+export function positiveMs(input: Duration, name: string): number {
+  const ms = toMs(input, name)
+  if (ms <= 0) throw new InvalidOptionError(`${name} must be greater than 0, got ${JSON.stringify(input)}`)
+  return ms
+}

@@ -1,0 +1,367 @@
+import type { LockHandle } from '../sync/lock.js'
+import type { Loader } from './cache-api.js'
+import type { Engine, Inflight } from './engine.js'
+import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
+import type { CallOptions } from './options.js'
+import { timeoutMs } from './options.js'
+import { race, sleep } from './timeouts.js'
+import type { Entry } from './types.js'
+
+/**
+ * Cache-aside with every safety net: L1 → L2 → (stampede lock) → loader, serving stale values on
+ * loader failure or slowness, refreshing hot keys early, and never writing back an older value
+ * than an invalidation that happened meanwhile.
+ */
+export function getOrSet<T>(engine: Engine, key: string, loader: Loader<T>, call: CallOptions): Promise<T> {
+  const now = Date.now()
+  if (!call.forceRefresh) {
+    const entry = engine.l1?.get(key) as Entry<T> | undefined
+    if (entry !== undefined && now < entry.freshUntil) {
+      recordHit(engine, key, 'l1')
+      maybeRefreshEarly(engine, key, loader, call, entry, now)
+      return Promise.resolve(entry.value)
+    }
+    const running = engine.inflight.get(key)
+    if (running) return running.promise as Promise<T>
+  }
+  const record: Inflight = {
+    promise: undefined as unknown as Promise<unknown>,
+    tags: call.tags ?? [],
+    invalidated: false,
+  }
+  const promise = lead(engine, key, loader, call, record).finally(() => {
+    if (engine.inflight.get(key) === record) engine.inflight.delete(key)
+  })
+  record.promise = promise
+  engine.inflight.set(key, record)
+  return promise
+}
+
+/** Refreshes in the background, for XFetch; joins nothing and throws nothing. */
+export function refreshInBackground<T>(
+  engine: Engine,
+  key: string,
+  loader: Loader<T>,
+  call: CallOptions,
+): void {
+  if (engine.inflight.has(key) || engine.closed) return
+  const record: Inflight = {
+    promise: undefined as unknown as Promise<unknown>,
+    tags: call.tags ?? [],
+    invalidated: false,
+  }
+  const promise = lead(engine, key, loader, { ...call, forceRefresh: true }, record, true).finally(() => {
+    if (engine.inflight.get(key) === record) engine.inflight.delete(key)
+  })
+  record.promise = promise
+  engine.inflight.set(key, record)
+  engine.track(promise)
+}
+
+/** XFetch (Vattani et al.): refresh before expiry with a probability that grows as expiry nears. */
+function maybeRefreshEarly<T>(
+  engine: Engine,
+  key: string,
+  loader: Loader<T>,
+  call: CallOptions,
+  entry: Entry<T>,
+  now: number,
+) {
+  const beta = engine.options.earlyRefreshBeta
+  if (beta === 0 || entry.loadMs === 0) return
+  const remaining = entry.freshUntil - now
+  // Skip the random draw while expiry is far away: the probability there is negligible.
+  if (remaining > entry.loadMs * beta * 10) return
+  if (now - entry.loadMs * beta * Math.log(Math.random()) >= entry.freshUntil) {
+    refreshInBackground(engine, key, loader, call)
+  }
+}
+
+function recordHit(engine: Engine, key: string, tier: 'l1' | 'l2', startedAt?: number): void {
+  const stats = engine.stats
+  stats.total.hits++
+  const scope = stats.scope(key)
+  scope.hits++
+  if (tier === 'l1') stats.l1Hits++
+  else {
+    stats.l2Hits++
+    if (startedAt !== undefined) {
+      const ms = performance.now() - startedAt
+      stats.total.cacheHits++
+      stats.total.cacheMsTotal += ms
+      scope.cacheHits++
+      scope.cacheMsTotal += ms
+    }
+  }
+  if (engine.emitter.has('hit')) engine.emitter.emit('hit', { key, tier })
+}
+
+function serveStale<T>(
+  engine: Engine,
+  key: string,
+  entry: Entry<T>,
+  reason: 'swr' | 'fail-safe' | 'soft-timeout',
+): T {
+  engine.stats.total.staleHits++
+  engine.stats.scope(key).staleHits++
+  if (engine.emitter.has('stale')) engine.emitter.emit('stale', { key, reason })
+  return entry.value
+}
+
+async function lead<T>(
+  engine: Engine,
+  key: string,
+  loader: Loader<T>,
+  call: CallOptions,
+  record: Inflight,
+  background = false,
+): Promise<T> {
+  engine.assertOpen()
+  const startedAt = performance.now()
+  const tags = call.tags ?? []
+  const l1Entry = engine.l1?.get(key) as Entry<T> | undefined
+  let stale = l1Entry !== undefined && Date.now() < l1Entry.staleUntil ? l1Entry : undefined
+  if (engine.l1) engine.stats.l1Misses++
+
+  // One round trip: the entry, and the tag epochs a tagged write must re-check after writing.
+  const [read, epochs] = await Promise.all([engine.readL2(key), readEpochs(engine, tags)])
+  // undefined = L2 unreadable: then nothing is written back (its state is unknown).
+  const captured = read?.version
+  if (read?.stored.kind === 'entry') {
+    const entry = read.stored.entry as Entry<T>
+    const now = Date.now()
+    if (!call.forceRefresh && now < entry.freshUntil) {
+      const value = engine.keepL1(key, entry, read.bytes)
+      recordHit(engine, key, 'l2', startedAt)
+      return value
+    }
+    if (now < entry.staleUntil && (!stale || entry.createdAt > stale.createdAt)) stale = entry
+  }
+  if (engine.l2 && read) engine.stats.l2Misses++
+
+  if (stale && !call.forceRefresh && (engine.failedUntil.get(key) ?? 0) > Date.now()) {
+    return serveStale(engine, key, stale, 'fail-safe')
+  }
+
+  let lock: LockHandle | undefined
+  let version = captured
+  if (engine.lock && captured !== undefined) {
+    const outcome = await acquireOrWait(engine, key, stale, background, call.forceRefresh === true)
+    if (outcome.kind === 'value') return outcome.value as T
+    if (outcome.kind === 'stale') return serveStale(engine, key, stale!, 'swr')
+    if (outcome.kind === 'skip') return stale?.value as T
+    lock = outcome.lock
+    if (outcome.version !== undefined) version = outcome.version
+  }
+
+  if (!stale && !call.forceRefresh) {
+    engine.stats.total.misses++
+    engine.stats.scope(key).misses++
+    if (engine.emitter.has('miss')) engine.emitter.emit('miss', { key })
+  }
+
+  const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock)
+  engine.track(completion)
+  const hardMs = timeoutMs(call.timeouts?.hard, engine.options.hardTimeoutMs, 'timeouts.hard')
+  if (stale) {
+    const softMs = Math.min(
+      hardMs,
+      timeoutMs(call.timeouts?.soft, engine.options.softTimeoutMs, 'timeouts.soft'),
+    )
+    if (softMs === 0) return serveStale(engine, key, stale, 'swr')
+    const outcome = await race(completion, softMs)
+    if (outcome.state === 'done') return outcome.value
+    return serveStale(engine, key, stale, outcome.state === 'timeout' ? 'soft-timeout' : 'fail-safe')
+  }
+  const outcome = await race(completion, hardMs)
+  if (outcome.state === 'done') return outcome.value
+  if (outcome.state === 'failed') throw outcome.error
+  throw new LoaderTimeoutError(`the loader for key '${key}' did not finish within ${hardMs} ms`, { key })
+}
+
+async function readEpochs(engine: Engine, tags: readonly string[]): Promise<number[] | undefined> {
+  if (!engine.l2 || tags.length === 0) return undefined
+  try {
+    return await engine.l2.tagEpochs(tags)
+  } catch (error) {
+    engine.l2Failed('tagEpochs', error)
+    return undefined
+  }
+}
+
+type LockOutcome =
+  | { kind: 'locked'; lock: LockHandle | undefined; version?: string | null }
+  | { kind: 'value'; value: unknown }
+  | { kind: 'stale' }
+  | { kind: 'skip' }
+
+/**
+ * Takes the distributed lock, or — when another process holds it — serves stale, or waits to be
+ * woken by its write (bus), trying the lock again as a fallback, for at most lock.wait.
+ */
+async function acquireOrWait(
+  engine: Engine,
+  key: string,
+  stale: Entry | undefined,
+  background: boolean,
+  force: boolean,
+): Promise<LockOutcome> {
+  const lockOptions = engine.options.lock as { ttlMs: number; waitMs: number }
+  const tryLock = async (): Promise<LockHandle | undefined | null> => {
+    try {
+      return await engine.lock!.acquire(key, lockOptions.ttlMs)
+    } catch (error) {
+      engine.l2Failed('lock', error, key)
+      return null // Redis trouble: load without the lock.
+    }
+  }
+  const first = await tryLock()
+  if (first !== undefined) return { kind: 'locked', lock: first ?? undefined }
+  if (background) return { kind: 'skip' }
+  if (stale && !force) return { kind: 'stale' }
+
+  const waitStarted = Date.now()
+  const deadline = waitStarted + lockOptions.waitMs
+  let pause = 25
+  while (Date.now() < deadline) {
+    await waitForWake(engine, key, Math.min(pause, deadline - Date.now()))
+    pause = Math.min(pause * 2, 500)
+    const read = await engine.readL2(key)
+    if (read?.stored.kind === 'entry' && Date.now() < read.stored.entry.freshUntil && !force) {
+      const entry = read.stored.entry
+      engine.stats.lockWaits++
+      if (engine.emitter.has('lock-wait'))
+        engine.emitter.emit('lock-wait', { key, waitedMs: Date.now() - waitStarted })
+      const value = engine.keepL1(key, entry, read.bytes)
+      recordHit(engine, key, 'l2')
+      return { kind: 'value', value }
+    }
+    const again = await tryLock()
+    if (again !== undefined) return { kind: 'locked', lock: again ?? undefined, version: read?.version }
+  }
+  // The holder is slow or gone: load anyway (bounded wait, RELIABILITY P2).
+  const read = await engine.readL2(key)
+  return { kind: 'locked', lock: undefined, version: read?.version }
+}
+
+function waitForWake(engine: Engine, key: string, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const waiters = engine.lockWaiters.get(key) ?? new Set()
+    engine.lockWaiters.set(key, waiters)
+    const done = () => {
+      clearTimeout(timer)
+      waiters.delete(done)
+      resolve()
+    }
+    const timer = setTimeout(done, Math.max(ms, 1))
+    timer.unref()
+    waiters.add(done)
+  })
+}
+
+/** Runs the loader, stores its value (L1 now, L2 in the background), releases the lock after the L2 write. */
+async function runLoader<T>(
+  engine: Engine,
+  key: string,
+  loader: Loader<T>,
+  call: CallOptions,
+  stale: Entry<T> | undefined,
+  record: Inflight,
+  version: string | null | undefined,
+  epochs: number[] | undefined,
+  lock: LockHandle | undefined,
+): Promise<T> {
+  const started = performance.now()
+  let value: T
+  try {
+    value = await loader({ key, stale: stale?.value })
+    if (value === undefined) {
+      throw new UndefinedValueError(
+        `the loader for key '${key}' returned undefined; return null to cache "nothing"`,
+        {
+          key,
+        },
+      )
+    }
+  } catch (error) {
+    lock?.release()
+    loaderDone(engine, key, performance.now() - started, false)
+    if (stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
+    engine.emitError('loader', error, key)
+    throw error
+  }
+  const loadMs = performance.now() - started
+  loaderDone(engine, key, loadMs, true)
+  engine.failedUntil.delete(key)
+  try {
+    const entry = engine.makeEntry(key, value, call, loadMs)
+    const bytes = engine.encode(key, entry)
+    if (record.invalidated) {
+      lock?.release()
+      return value
+    }
+    const shared = engine.putL1(key, bytes, entry)
+    engine.stats.sets++
+    const persisted = writeBack(engine, key, entry, bytes, version, epochs, record)
+    engine.track(persisted.finally(() => lock?.release()))
+    return shared
+  } catch (error) {
+    lock?.release()
+    throw error
+  }
+}
+
+function loaderDone(engine: Engine, key: string, ms: number, ok: boolean): void {
+  const scope = engine.stats.scope(key)
+  engine.stats.total.loads++
+  engine.stats.total.loaderMsTotal += ms
+  scope.loads++
+  scope.loaderMsTotal += ms
+  if (engine.emitter.has('load')) engine.emitter.emit('load', { key, durationMs: ms, ok })
+}
+
+/**
+ * The conditional L2 write: only if the key still holds the version seen before loading
+ * (RELIABILITY E4, C1). Tagged writes re-check the tags' epochs and undo themselves if one moved.
+ */
+async function writeBack(
+  engine: Engine,
+  key: string,
+  entry: Entry,
+  bytes: Buffer,
+  version: string | null | undefined,
+  epochs: number[] | undefined,
+  record: Inflight,
+): Promise<void> {
+  const l2 = engine.l2
+  if (!l2 || version === undefined || bytes.length > engine.options.l2.maxValueBytes) return
+  const full = engine.fullKey(key)
+  let written: boolean
+  try {
+    written = await l2.set({
+      key: full,
+      bytes,
+      ttlMs: Math.max(1, entry.staleUntil - Date.now()),
+      tags: entry.tags,
+      ifVersion: version,
+    })
+  } catch (error) {
+    engine.l2Failed('set', error, key)
+    return
+  }
+  if (!written) {
+    // Someone invalidated or rewrote the key while we loaded: our value must not stay in L1 either.
+    if (engine.l1?.get(key)?.version === entry.version) engine.l1.delete(key)
+    return
+  }
+  if (epochs && entry.tags.length > 0) {
+    const now = await l2.tagEpochs(entry.tags).catch(() => epochs)
+    if (now.some((epoch, i) => epoch !== epochs[i]) || record.invalidated) {
+      await l2.invalidate([full], engine.tombstone, engine.tombstoneTtlMs)
+      engine.l1?.delete(key)
+      engine.publish({ t: 'del', k: [full] })
+      return
+    }
+  }
+  engine.publish({ t: 'set', k: [full] })
+}

@@ -1,0 +1,69 @@
+import type { CacheHealth } from './cache-api.js'
+import type { Engine } from './engine.js'
+
+/** Seed 004 §2.4: latency above this is degraded. */
+export const LATENCY_DEGRADED_MS = 100
+/** Seed 004 §2.4: memory use above this share of maxmemory is degraded. */
+export const MEMORY_DEGRADED_PERCENT = 90
+
+/**
+ * PING latency and INFO memory against seed 004's thresholds: healthy, degraded (slow or nearly
+ * full), unhealthy (no answer or circuit open). An L1-only cache is healthy without Redis.
+ */
+export async function checkHealth(engine: Engine): Promise<CacheHealth> {
+  const l2 = engine.l2
+  if (!l2) return { status: 'healthy', redis: { configured: false, connected: false }, reasons: [] }
+  const circuit = engine.circuitState()
+  const lastSeen = engine.redisState.lastSeen ? new Date(engine.redisState.lastSeen).toISOString() : undefined
+  try {
+    const [latencyMs, info] = await Promise.all([l2.ping(), l2.info()])
+    engine.redisState.lastSeen = Date.now()
+    const usedMemory = Number(info.used_memory ?? 0)
+    const maxMemory = Number(info.maxmemory ?? 0)
+    // maxmemory 0 means unbounded: there is no percentage to compare.
+    const usagePercent = maxMemory > 0 ? Math.round((usedMemory / maxMemory) * 1000) / 10 : undefined
+    const reasons: string[] = []
+    if (latencyMs > LATENCY_DEGRADED_MS)
+      reasons.push(`redis latency ${latencyMs} ms > ${LATENCY_DEGRADED_MS} ms`)
+    if (usagePercent !== undefined && usagePercent > MEMORY_DEGRADED_PERCENT) {
+      reasons.push(`redis memory ${usagePercent}% of maxmemory > ${MEMORY_DEGRADED_PERCENT}%`)
+    }
+    if (circuit !== 'closed') reasons.push(`circuit ${circuit}`)
+    const evictionPolicy = info.maxmemory_policy
+    return {
+      status: reasons.length > 0 ? 'degraded' : 'healthy',
+      redis: {
+        configured: true,
+        connected: true,
+        latencyMs,
+        usedMemory,
+        maxMemory,
+        usagePercent,
+        evictionPolicy,
+        circuit,
+      },
+      reasons,
+    }
+  } catch (error) {
+    return {
+      status: 'unhealthy',
+      redis: {
+        configured: true,
+        connected: false,
+        circuit,
+        error: describe(error),
+        lastSeen,
+      },
+      reasons: ['redis does not answer'],
+    }
+  }
+}
+
+/** An error message safe to show: no hostnames or credentials (RELIABILITY S12). */
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  if (/timed? ?out|timeout/i.test(message)) return 'timeout'
+  if (/circuit/i.test(message)) return 'circuit open'
+  if (/ECONNREFUSED|connect|closed|Connection/i.test(message)) return 'connection refused or closed'
+  return 'redis error'
+}

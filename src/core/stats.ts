@@ -1,0 +1,74 @@
+import type { Counters } from './cache-api.js'
+
+const MAX_NAMESPACES = 100
+
+/** Mutable counters of one scope; derived figures (rates, averages) are computed on read. */
+export class ScopeCounters {
+  hits = 0
+  misses = 0
+  staleHits = 0
+  errors = 0
+  loads = 0
+  loaderMsTotal = 0
+  cacheHits = 0
+  cacheMsTotal = 0
+
+  snapshot(): Counters {
+    const lookups = this.hits + this.staleHits + this.misses
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      staleHits: this.staleHits,
+      errors: this.errors,
+      hitRate: lookups === 0 ? 0 : (this.hits + this.staleHits) / lookups,
+      loads: this.loads,
+      loaderMs: this.loads === 0 ? 0 : round(this.loaderMsTotal / this.loads),
+      cacheMs: this.cacheHits === 0 ? 0 : round(this.cacheMsTotal / this.cacheHits),
+    }
+  }
+}
+
+/** The engine's counters: global, per tier, and per namespace (first key segment, bounded). */
+export class Stats {
+  total = new ScopeCounters()
+  l1Hits = 0
+  l1Misses = 0
+  l2Hits = 0
+  l2Misses = 0
+  l2Errors = 0
+  sets = 0
+  deletes = 0
+  invalidations = 0
+  lockWaits = 0
+  #namespaces = new Map<string, ScopeCounters>()
+
+  /** Counters of the namespace of a key relative to the prefix ('dashboard' for 'dashboard:abc'). */
+  scope(key: string): ScopeCounters {
+    const colon = key.indexOf(':')
+    const name = colon === -1 ? '' : key.slice(0, colon)
+    let counters = this.#namespaces.get(name)
+    if (!counters) {
+      const bounded = this.#namespaces.size >= MAX_NAMESPACES ? 'other' : name
+      counters = this.#namespaces.get(bounded) ?? new ScopeCounters()
+      this.#namespaces.set(bounded, counters)
+    }
+    return counters
+  }
+
+  namespaces(): Record<string, Counters> {
+    const out: Record<string, Counters> = {}
+    for (const [name, counters] of this.#namespaces) out[name || '(root)'] = counters.snapshot()
+    return out
+  }
+
+  reset(): void {
+    this.total = new ScopeCounters()
+    this.l1Hits = this.l1Misses = this.l2Hits = this.l2Misses = this.l2Errors = 0
+    this.sets = this.deletes = this.invalidations = this.lockWaits = 0
+    this.#namespaces.clear()
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}

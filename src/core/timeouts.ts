@@ -1,0 +1,28 @@
+/** How a raced promise ended. */
+export type RaceResult<T> =
+  | { state: 'done'; value: T }
+  | { state: 'failed'; error: unknown }
+  | { state: 'timeout' }
+
+/**
+ * Waits for `promise` at most `ms` (Infinity = no limit). Never rejects, so a late failure of the
+ * raced promise cannot become an unhandled rejection here; the timer never keeps the process alive.
+ */
+export function race<T>(promise: Promise<T>, ms: number): Promise<RaceResult<T>> {
+  const settled = promise.then(
+    (value): RaceResult<T> => ({ state: 'done', value }),
+    (error: unknown): RaceResult<T> => ({ state: 'failed', error }),
+  )
+  if (ms === Number.POSITIVE_INFINITY) return settled
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<RaceResult<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ state: 'timeout' }), ms)
+    timer.unref()
+  })
+  return Promise.race([settled, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}

@@ -1,0 +1,34 @@
+/** cachet: a caching layer for Node.js services on Redis. */
+
+export { Cache } from './core/cache.js'
+export type {
+  CacheApi,
+  CacheEvents,
+  CacheHealth,
+  CacheStats,
+  Counters,
+  KeyDetails,
+  KeyInfo,
+  Loader,
+  Tier,
+} from './core/cache-api.js'
+export { createCache } from './core/create-cache.js'
+export type { Duration } from './core/duration.js'
+export { toMs } from './core/duration.js'
+export {
+  CacheClosedError,
+  CachetError,
+  CorruptEntryError,
+  errors,
+  InvalidKeyError,
+  InvalidOptionError,
+  L2Error,
+  LoaderTimeoutError,
+  SerializationError,
+  UndefinedValueError,
+} from './core/errors.js'
+export { escapeGlob, hashKey, stableStringify } from './core/keys.js'
+export type { AdaptiveTtlRule, CacheOptions, CallOptions, RedisInput } from './core/options.js'
+export { SEED_ADAPTIVE_TTL } from './core/options.js'
+export type { Serializer } from './core/types.js'
+export { argumentsKey, cached } from './core/wrap.js'
