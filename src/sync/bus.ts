@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+import { closeClient, type RedisConnection } from '../tiers/redis/client.js'
+
+/** An L1 invalidation: full Redis keys ('set', 'del'), tags ('tags'), a full glob ('pattern'), or all ('clear'). */
+export interface BusMessage {
+  t: 'set' | 'del' | 'tags' | 'pattern' | 'clear'
+  k: string[]
+}
+
+/** Options of Bus. */
+export interface BusOptions {
+  connection: RedisConnection
+  prefix: string
+  /** A message from another instance. */
+  onMessage: (message: BusMessage) => void
+  /** Messages may have been lost (sequence gap, re-subscribe, missed PINGs): flush L1. */
+  onGap: (reason: string) => void
+  /** Failed publishes kept for retry; on overflow one 'clear' replaces them. @default 1000 */
+  maxQueue?: number
+  /** Subscriber PING and publish-retry interval in ms. @default 1000 */
+  intervalMs?: number
+}
+
+/** What travels on the channel: the message plus its origin and that origin's sequence number. */
+interface WireMessage extends BusMessage {
+  o: string
+  s: number
+}
+
+const TYPES = new Set(['set', 'del', 'tags', 'pattern', 'clear'])
+/** PING intervals without a PONG before the subscriber is considered cut off (RELIABILITY.md C4). */
+const MISSED_PINGS = 2
+
+/**
+ * L1 coherence over Redis pub/sub (at-most-once, RELIABILITY.md E5). Loss is detected rather than
+ * prevented: per-origin sequence numbers expose gaps, a re-subscribe after a disconnect and unanswered
+ * PINGs expose blind spots; each is reported through onGap so the engine flushes L1.
+ */
+export class Bus {
+  /** Identifies this instance's messages; a new one per process start, so sequences never restart. */
+  readonly origin = randomBytes(8).toString('hex')
+  private readonly channel: string
+  private readonly maxQueue: number
+  private readonly intervalMs: number
+  private seq = 0
+  private readonly lastSeen = new Map<string, number>()
+  private readonly queue: string[] = []
+  private draining = false
+  private subscriber: Redis | Cluster | undefined
+  private timer: NodeJS.Timeout | undefined
+  private connected = false
+  private pingPending = false
+  private missed = 0
+  private closed = false
+
+  constructor(private readonly options: BusOptions) {
+    this.channel = `${options.prefix}:__bus`
+    this.maxQueue = options.maxQueue ?? 1_000
+    this.intervalMs = options.intervalMs ?? 1_000
+  }
+
+  /** Subscribes (resolves once subscribed) and starts the PING and retry timer. */
+  async start(): Promise<void> {
+    const subscriber = this.options.connection.duplicate()
+    this.subscriber = subscriber
+    subscriber.on('message', (channel: string, text: string) => {
+      if (channel === this.channel) this.receive(text)
+    })
+    subscriber.on('close', () => this.lost('subscriber connection lost'))
+    await subscriber.subscribe(this.channel)
+    this.connected = true
+    // Registered after the first subscription, so only a reconnect triggers it.
+    subscriber.on('ready', () => {
+      if (!this.connected && !this.closed) void this.resubscribe()
+    })
+    this.timer = setInterval(() => this.tick(), this.intervalMs)
+    this.timer.unref()
+  }
+
+  /** Publishes to the other instances, fire-and-forget; a failed publish is queued and retried. */
+  publish(message: BusMessage): void {
+    if (this.closed) return
+    const text = JSON.stringify({
+      o: this.origin,
+      s: ++this.seq,
+      t: message.t,
+      k: message.k,
+    } satisfies WireMessage)
+    // While older messages wait for retry, newer ones queue behind them so receivers see them in order.
+    if (this.queue.length > 0) {
+      this.enqueue(text)
+      return
+    }
+    this.options.connection.client.publish(this.channel, text).catch(() => this.enqueue(text))
+  }
+
+  /** Messages waiting to be re-published. */
+  get pending(): number {
+    return this.queue.length
+  }
+
+  /** Stops timers and closes the subscriber connection. Queued messages are dropped. */
+  async close(): Promise<void> {
+    this.closed = true
+    clearInterval(this.timer)
+    this.queue.length = 0
+    if (this.subscriber) await closeClient(this.subscriber)
+  }
+
+  private receive(text: string): void {
+    const message = parse(text)
+    if (!message || message.o === this.origin) return
+    const last = this.lastSeen.get(message.o)
+    if (last === undefined || message.s > last) {
+      if (last !== undefined && message.s !== last + 1) {
+        this.options.onGap(`sequence gap from ${message.o}: ${last} then ${message.s}`)
+      }
+      this.lastSeen.set(message.o, message.s)
+    }
+    try {
+      this.options.onMessage({ t: message.t, k: message.k })
+    } catch {
+      // A failing handler must not break the subscriber's event loop; the engine logs its own errors.
+    }
+  }
+
+  private lost(reason: string): void {
+    if (!this.connected || this.closed) return
+    this.connected = false
+    this.options.onGap(reason)
+  }
+
+  /** After a reconnect: subscribe (again; harmless if ioredis already did), then report the blind spot. */
+  private async resubscribe(): Promise<void> {
+    try {
+      await this.subscriber!.subscribe(this.channel)
+    } catch {
+      return // The next 'ready' retries.
+    }
+    if (this.connected || this.closed) return
+    this.connected = true
+    this.missed = 0
+    this.options.onGap('resubscribed after a disconnect')
+  }
+
+  private tick(): void {
+    void this.drain()
+    if (!this.subscriber || !this.connected) return
+    if (this.pingPending) {
+      // One PING in flight at most: a frozen server never piles them up.
+      if (++this.missed === MISSED_PINGS) this.options.onGap(`${MISSED_PINGS} PINGs unanswered`)
+      return
+    }
+    this.pingPending = true
+    this.subscriber.ping().then(
+      () => {
+        this.pingPending = false
+        this.missed = 0
+      },
+      () => {
+        this.pingPending = false
+        if (++this.missed === MISSED_PINGS) this.options.onGap(`${MISSED_PINGS} PINGs failed`)
+      },
+    )
+  }
+
+  private enqueue(text: string): void {
+    if (this.closed) return
+    if (this.queue.length < this.maxQueue) {
+      this.queue.push(text)
+      return
+    }
+    // Never drop invalidations silently (RELIABILITY.md C6): replace the backlog with one 'clear'.
+    this.queue.length = 0
+    this.queue.push(
+      JSON.stringify({ o: this.origin, s: ++this.seq, t: 'clear', k: [] } satisfies WireMessage),
+    )
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return
+    this.draining = true
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        await this.options.connection.client.publish(this.channel, this.queue[0]!)
+        this.queue.shift()
+      }
+    } catch {
+      // Still failing: retried on the next tick.
+    } finally {
+      this.draining = false
+    }
+  }
+}
+
+/** Validates a wire message; anything malformed is ignored (undefined), never thrown. */
+function parse(text: string): WireMessage | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null) return undefined
+  const { o, s, t, k } = value as Record<string, unknown>
+  if (typeof o !== 'string' || !Number.isSafeInteger(s) || typeof t !== 'string' || !TYPES.has(t))
+    return undefined
+  if (!Array.isArray(k) || !k.every((item) => typeof item === 'string')) return undefined
+  return { o, s: s as number, t: t as BusMessage['t'], k }
+}
