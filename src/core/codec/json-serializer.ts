@@ -33,9 +33,8 @@ export function serializeJson(value: unknown): JsonPayload {
   return { id: tagged ? JSON_TAGGED_ID : JSON_PLAIN_ID, bytes: Buffer.from(text, 'utf8') }
 }
 
-/** Reads a payload written by serializeJson. Throws CorruptEntryError on bad JSON or a bad tag. */
-export function deserializeJson(bytes: Buffer, id: number): unknown {
-  const text = bytes.toString('utf8')
+/** Reads the text of a payload written by serializeJson. Throws on bad JSON or a bad tag. */
+export function deserializeJson(text: string, id: number): unknown {
   if (id === JSON_PLAIN_ID) return parseSafeJson(text)
   return revive(JSON.parse(text))
 }
