@@ -1,0 +1,379 @@
+// cachet dashboard: plain JS, no build step. Every server-provided string (key names, values, tags,
+// error messages) is rendered with textContent, never innerHTML: key names are attacker-influenced
+// (RELIABILITY S14). The admin token travels as a bearer header only, so there is no cookie to forge (no CSRF).
+
+const API = document.querySelector('meta[name="cachet-api"]').content
+const TOKEN_KEY = 'cachet.adminToken'
+const REFRESH_MS = 5000
+const PAGE_SIZE = 50
+
+const $ = (id) => document.getElementById(id)
+const state = { cursor: '0', pattern: '*', clearPattern: undefined, timer: undefined }
+
+/** Builds an element; string children become text nodes, never markup. */
+function el(tag, props, ...children) {
+  const node = document.createElement(tag)
+  for (const [name, value] of Object.entries(props || {})) {
+    if (name === 'className') node.className = value
+    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value)
+    else node.setAttribute(name, String(value))
+  }
+  for (const child of children) {
+    if (child === undefined || child === null) continue
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)))
+  }
+  return node
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || ''
+}
+
+function showMessage(text, kind) {
+  const box = $('message')
+  box.textContent = text
+  box.className = kind === 'info' ? 'message info' : 'message'
+  box.hidden = !text
+}
+
+/** Calls the admin API; resolves the parsed body, throws an Error carrying the server's message. */
+async function api(method, path, body) {
+  const headers = { accept: 'application/json' }
+  if (token()) headers.authorization = `Bearer ${token()}`
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  const response = await fetch(API + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'omit',
+  })
+  let data
+  try {
+    data = await response.json()
+  } catch {
+    data = {}
+  }
+  if (!response.ok && !(path === '/health' && response.status === 503)) {
+    const reason = data.message || data.error || response.statusText
+    const error = new Error(
+      response.status === 401 ? `Not authorised (401): ${reason}` : `${response.status}: ${reason}`,
+    )
+    error.status = response.status
+    throw error
+  }
+  return data
+}
+
+// ---- formatting -------------------------------------------------------------------------------
+
+function fmtNumber(value) {
+  return typeof value === 'number' ? value.toLocaleString('en-US') : value === undefined ? '—' : String(value)
+}
+
+function fmtPercent(value) {
+  if (typeof value === 'string') return value
+  if (typeof value !== 'number') return '—'
+  // The engine reports a 0..1 fraction; seed 004 reports a percentage.
+  return `${(value <= 1 ? value * 100 : value).toFixed(1)}%`
+}
+
+function fmtMs(value) {
+  return typeof value === 'number'
+    ? `${value.toFixed(value < 10 ? 2 : 0)} ms`
+    : value === undefined
+      ? '—'
+      : String(value)
+}
+
+function fmtBytes(value) {
+  if (typeof value === 'string') return value
+  if (typeof value !== 'number') return '—'
+  const units = ['B', 'KB', 'MB', 'GB']
+  let n = value
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024
+    i++
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`
+}
+
+function fmtTtl(item) {
+  const ms = item.ttlMs ?? (typeof item.ttl === 'number' && item.ttl >= 0 ? item.ttl * 1000 : undefined)
+  if (ms === undefined) return item.ttl === -1 ? 'none' : '—'
+  const s = Math.round(ms / 1000)
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m ${s % 60}s`
+      : `${s}s`
+}
+
+/** First defined value among several field names (the API's shape may carry either). */
+function pick(obj, ...names) {
+  for (const name of names) {
+    const value = name.split('.').reduce((o, part) => (o == null ? undefined : o[part]), obj)
+    if (value !== undefined && value !== null) return value
+  }
+  return undefined
+}
+
+// ---- health and stats -------------------------------------------------------------------------
+
+async function refreshHealth() {
+  const badge = $('health')
+  try {
+    const body = await api('GET', '/health')
+    const status = body.status || 'unknown'
+    badge.textContent = `health: ${status}`
+    badge.className = `badge badge-${status}`
+    const reasons = body.reasons
+    badge.title = Array.isArray(reasons) ? reasons.join('; ') : ''
+  } catch (error) {
+    badge.textContent = 'health: unreachable'
+    badge.className = 'badge badge-unhealthy'
+    badge.title = error.message
+  }
+}
+
+function card(label, value) {
+  return el(
+    'div',
+    { className: 'card' },
+    el('div', { className: 'label' }, label),
+    el('div', { className: 'value' }, value),
+  )
+}
+
+async function refreshStats() {
+  if (!token()) return
+  const body = await api('GET', '/stats')
+  const d = body.data || body.stats || body
+  const cards = $('stats')
+  cards.replaceChildren(
+    card('hit rate', fmtPercent(pick(d, 'cache.hitRate', 'hitRate'))),
+    card('hits', fmtNumber(pick(d, 'cache.hits', 'hits'))),
+    card('misses', fmtNumber(pick(d, 'cache.misses', 'misses'))),
+    card('stale hits', fmtNumber(pick(d, 'cache.staleHits', 'staleHits'))),
+    card('errors', fmtNumber(pick(d, 'cache.errors', 'errors'))),
+    card('keys', fmtNumber(pick(d, 'keyCount', 'redis.keyCount', 'keys'))),
+    card('memory', fmtBytes(pick(d, 'memory', 'redis.memory', 'redis.usedMemory'))),
+    card('loader avg', fmtMs(pick(d, 'cache.loaderMs', 'loaderMs'))),
+    card('cache avg', fmtMs(pick(d, 'cache.cacheMs', 'cacheMs'))),
+  )
+  renderNamespaces(pick(d, 'namespaces', 'cache.namespaces'))
+  $('stats-updated').textContent = `updated ${new Date().toLocaleTimeString()}`
+}
+
+function renderNamespaces(namespaces) {
+  const table = $('namespaces')
+  const rows = namespaces && typeof namespaces === 'object' ? Object.entries(namespaces) : []
+  table.hidden = rows.length === 0
+  table.tBodies[0].replaceChildren(
+    ...rows.map(([name, n]) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, name),
+        el('td', {}, fmtNumber(n.hits)),
+        el('td', {}, fmtNumber(n.misses)),
+        el('td', {}, fmtPercent(n.hitRate)),
+        el('td', {}, fmtNumber(pick(n, 'keys', 'keyCount'))),
+        el('td', {}, fmtBytes(pick(n, 'memory', 'bytes'))),
+      ),
+    ),
+  )
+}
+
+// ---- key browser ------------------------------------------------------------------------------
+
+async function loadKeys(reset) {
+  if (reset) state.cursor = '0'
+  const query = new URLSearchParams({
+    pattern: state.pattern,
+    limit: String(PAGE_SIZE),
+    cursor: state.cursor,
+  })
+  const body = await api('GET', `/keys?${query}`)
+  const d = body.data || body
+  const keys = d.keys || []
+  const next = pick(d, 'pagination.nextCursor', 'cursor', 'nextCursor')
+  const hasMore = pick(d, 'pagination.hasMore') ?? (next !== undefined && String(next) !== '0')
+  state.cursor = hasMore ? String(next) : '0'
+  $('keys-next').disabled = !hasMore
+  $('keys-empty').hidden = keys.length > 0
+  $('keys').tBodies[0].replaceChildren(...keys.map(keyRow))
+}
+
+function keyRow(item) {
+  const key = typeof item === 'string' ? item : item.key
+  return el(
+    'tr',
+    {},
+    el('td', { className: 'key' }, key),
+    el('td', {}, item.type || '—'),
+    el('td', {}, fmtTtl(item)),
+    el('td', {}, fmtBytes(pick(item, 'size', 'bytes'))),
+    el(
+      'td',
+      {},
+      el('button', { type: 'button', onclick: () => run(() => inspectKey(key)) }, 'Inspect'),
+      ' ',
+      el(
+        'button',
+        { type: 'button', className: 'danger', onclick: () => run(() => deleteKey(key)) },
+        'Delete',
+      ),
+    ),
+  )
+}
+
+async function inspectKey(key) {
+  const body = await api('GET', `/keys/${encodeURIComponent(key)}`)
+  const d = body.data || body
+  $('inspect-key').textContent = key
+  const meta = [
+    ['state', d.state],
+    ['type', d.type],
+    ['ttl', fmtTtl(d)],
+    ['tags', Array.isArray(d.tags) ? d.tags.join(', ') || '—' : '—'],
+    ['stored', `${fmtBytes(pick(d, 'storedBytes', 'size'))}${d.compressed ? ' (compressed)' : ''}`],
+    ['created', d.createdAt ? new Date(d.createdAt).toISOString() : '—'],
+  ]
+  $('inspect-meta').replaceChildren(
+    ...meta.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value ?? '—')]),
+  )
+  // Large values come back as a truncated JSON preview instead of the value itself.
+  $('inspect-value').textContent = d.truncated
+    ? `${d.preview}… (truncated)`
+    : (JSON.stringify(d.value, null, 2) ?? 'undefined')
+  $('inspect').hidden = false
+}
+
+async function deleteKey(key) {
+  await api('DELETE', `/keys/${encodeURIComponent(key)}`)
+  showMessage(`Deleted ${key}`, 'info')
+  await loadKeys(true)
+}
+
+// ---- clear (dry run first) --------------------------------------------------------------------
+
+async function previewClear(pattern) {
+  const body = await api('POST', '/clear', { pattern, dryRun: true })
+  const count = pick(body, 'stats.keysMatched', 'data.count') ?? 0
+  const sample = pick(body, 'details.sample', 'data.sample') || []
+  state.clearPattern = pattern
+  $('clear-count').textContent = `${count} key(s) match ${pattern}`
+  $('clear-sample').replaceChildren(...sample.map((key) => el('li', {}, key)))
+  $('clear-confirm').textContent = `Delete ${count} key(s)`
+  $('clear-confirm').disabled = count === 0
+  $('clear-preview').hidden = false
+}
+
+async function confirmClear() {
+  const pattern = state.clearPattern
+  const body = await api('POST', '/clear', { pattern, confirm: true })
+  const d = body.stats || body.data || body
+  $('clear-preview').hidden = true
+  showMessage(`Cleared ${fmtNumber(pick(d, 'keysDeleted', 'count'))} key(s) for ${pattern}`, 'info')
+  await Promise.all([loadKeys(true), refreshStats()])
+}
+
+// ---- warm-up ----------------------------------------------------------------------------------
+
+async function warmup(modules, force) {
+  const bar = $('warmup-progress')
+  bar.hidden = false
+  bar.removeAttribute('value') // indeterminate until the server reports progress
+  $('warmup-result').textContent = 'warming…'
+  try {
+    const body = await api('POST', '/warmup', { modules: modules.length ? modules : undefined, force })
+    const s = body.stats || body.data || body
+    bar.max = 1
+    bar.value = 1
+    const warmed = pick(s, 'modulesWarmed') || []
+    $('warmup-result').textContent =
+      `warmed ${warmed.join(', ') || 'nothing'}: ${fmtNumber(pick(s, 'keysCreated'))} key(s) created, ` +
+      `${fmtNumber(pick(s, 'errors'))} error(s) in ${pick(s, 'duration') ?? '—'}`
+  } catch (error) {
+    bar.hidden = true
+    throw error
+  }
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+
+/** Runs an action and shows its failure in the message box instead of an unhandled rejection. */
+async function run(action) {
+  try {
+    showMessage('')
+    await action()
+  } catch (error) {
+    showMessage(error.message)
+    if (error.status === 401) stopRefresh()
+  }
+}
+
+function stopRefresh() {
+  clearInterval(state.timer)
+  state.timer = undefined
+}
+
+function startRefresh() {
+  stopRefresh()
+  state.timer = setInterval(() => {
+    refreshHealth()
+    run(refreshStats)
+  }, REFRESH_MS)
+}
+
+function connect() {
+  $('token').value = ''
+  $('token').placeholder = token() ? 'token saved for this tab' : 'paste the admin token'
+  if (!token()) return
+  run(async () => {
+    await Promise.all([refreshStats(), loadKeys(true)])
+    startRefresh()
+  })
+}
+
+$('auth-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const value = $('token').value.trim()
+  if (value) sessionStorage.setItem(TOKEN_KEY, value)
+  connect()
+})
+$('forget').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_KEY)
+  stopRefresh()
+  $('stats').replaceChildren()
+  $('keys').tBodies[0].replaceChildren()
+  connect()
+})
+$('keys-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  state.pattern = $('keys-pattern').value.trim() || '*'
+  run(() => loadKeys(true))
+})
+$('keys-next').addEventListener('click', () => run(() => loadKeys(false)))
+$('clear-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const pattern = $('clear-pattern').value.trim()
+  if (!pattern) return showMessage('Enter a pattern to clear (e.g. search:*); * clears everything.')
+  run(() => previewClear(pattern))
+})
+$('clear-confirm').addEventListener('click', () => run(confirmClear))
+$('clear-cancel').addEventListener('click', () => {
+  $('clear-preview').hidden = true
+})
+$('warmup-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const modules = $('warmup-modules')
+    .value.split(',')
+    .map((m) => m.trim())
+    .filter(Boolean)
+  run(() => warmup(modules, $('warmup-force').checked))
+})
+
+refreshHealth()
+connect()

@@ -1,0 +1,64 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { type Logger, pino } from 'pino'
+import { dashboardPlugin } from '../admin/dashboard/plugin.js'
+import { adminPlugin } from '../admin/index.js'
+import { fastifyCache } from '../http/fastify.js'
+import type { ServerConfig } from './config.js'
+import { registerDemoWarmers } from './demo-warmers.js'
+import type { ServerResources } from './resources.js'
+import { dashboardRoute } from './routes/dashboard.js'
+import { demoTokenRoute } from './routes/demo-token.js'
+import { meDashboardRoute, requestUser } from './routes/me-dashboard.js'
+import { searchRoute } from './routes/search.js'
+import { addServerTiming } from './timing.js'
+
+/** Options of build() beyond the environment. */
+export interface BuildOptions {
+  logger?: Logger
+}
+
+/**
+ * Builds the server's Fastify app on opened resources, without listening (tests use inject):
+ * the demo routes, the admin API at /api/cache, the dashboard at /cache and /metrics.
+ */
+export async function build(
+  config: ServerConfig,
+  resources: ServerResources,
+  options: BuildOptions = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: (options.logger ?? pino({ level: config.logLevel })) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // Slow or idle clients cannot hold connections forever (RELIABILITY M7, Slowloris).
+    requestTimeout: 30_000,
+    connectionTimeout: 10_000,
+    // Keep-alive sockets with no request in flight are closed at shutdown instead of holding it open.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  })
+  const { cache, db, auth } = resources
+  addServerTiming(app)
+
+  await app.register(fastifyCache, {
+    cache,
+    // The response cache keys user-scoped routes on the VERIFIED JWT subject, never on a raw header.
+    getUser: (request) => requestUser(auth, request),
+  })
+  await app.register(dashboardRoute, { db })
+  await app.register(searchRoute, { db })
+  await app.register(demoTokenRoute, { auth })
+  await app.register(meDashboardRoute, { db, auth })
+
+  registerDemoWarmers(resources.warmers, app, db)
+  await app.register(adminPlugin, {
+    prefix: '/api/cache',
+    cache,
+    tokens: [resources.adminToken],
+    redis: resources.adminRedis,
+    warmers: resources.warmers,
+  })
+  await app.register(dashboardPlugin, { prefix: '/cache', apiPrefix: '/api/cache' })
+
+  app.get('/', async (_request, reply) => reply.redirect('/cache'))
+  return app
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** Environment of the runnable server (DESIGN.md, "The runnable server"). */
+const envSchema = z.object({
+  PORT: z.coerce
+    .number({ error: 'PORT must be a number' })
+    .int('PORT must be an integer')
+    .min(0, 'PORT must be between 0 and 65535')
+    .max(65535, 'PORT must be between 0 and 65535')
+    .default(3000),
+  HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')
+    .optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
+    .optional(),
+  CACHET_ADMIN_TOKEN: z.string().min(16, 'CACHET_ADMIN_TOKEN must be at least 16 characters').optional(),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
+    .default('info'),
+  CACHET_DEMO_ROWS: z.coerce
+    .number({ error: 'CACHET_DEMO_ROWS must be a number' })
+    .int()
+    .min(1_000, 'CACHET_DEMO_ROWS must be at least 1000')
+    .max(5_000_000, 'CACHET_DEMO_ROWS must be at most 5000000')
+    .default(300_000),
+})
+
+/** The server's resolved configuration. */
+export interface ServerConfig {
+  port: number
+  host: string
+  /** External Redis; when absent the server spawns its own redis-server, or runs L1-only. */
+  redisUrl?: string
+  /** External PostgreSQL; when absent the demo data lives in an in-memory PGlite. */
+  databaseUrl?: string
+  /** Admin bearer token; when absent one is generated at start and printed. */
+  adminToken?: string
+  logLevel: (typeof LOG_LEVELS)[number]
+  /** Rows generated in the demo `logs` table. */
+  demoRows: number
+}
+
+/** Thrown when the environment holds a bad value; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads the server configuration from environment variables, or throws ConfigError naming the bad ones. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  // Empty strings count as unset: `PORT= npm start` should mean the default, not an error.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''))
+  const parsed = envSchema.safeParse(present)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`)
+  }
+  const e = parsed.data
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    adminToken: e.CACHET_ADMIN_TOKEN,
+    logLevel: e.LOG_LEVEL,
+    demoRows: e.CACHET_DEMO_ROWS,
+  }
+}

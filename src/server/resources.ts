@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { createWarmupRegistry, type WarmupRegistry } from '../admin/warmup.js'
+import type { CacheApi } from '../core/cache-api.js'
+import { createCache } from '../index.js'
+import { connectRedis, type RedisConnection } from '../tiers/redis/index.js'
+import type { ServerConfig } from './config.js'
+import { type Database, openDatabase } from './database.js'
+import { DemoAuth } from './demo-auth.js'
+import { type SeedResult, seedLogs } from './demo-data.js'
+import { findRedisServer, type RedisProcess, spawnRedis } from './redis-process.js'
+
+/** Where the cache's Redis came from. */
+export type RedisSource =
+  | { kind: 'external'; url: string }
+  | { kind: 'embedded'; url: string; process: RedisProcess }
+  | { kind: 'absent'; reason: string }
+
+/** Everything the server opens before it builds the app, and closes after it. */
+export interface ServerResources {
+  cache: CacheApi
+  db: Database
+  redis: RedisSource
+  /** A separate client for the admin API's INFO/DBSIZE and audit stream; absent in L1-only mode. */
+  adminRedis?: Redis | Cluster
+  adminToken: string
+  /** True when CACHET_ADMIN_TOKEN was unset and the token was generated (it is printed at start). */
+  adminTokenGenerated: boolean
+  auth: DemoAuth
+  warmers: WarmupRegistry
+  seed: SeedResult
+  /** Closes the cache, the admin client, the database, then stops the spawned redis-server. */
+  close(): Promise<void>
+}
+
+/** Test and CLI hooks that the environment does not cover. */
+export interface ResourceOptions {
+  /** PATH used to look for redis-server (an empty string simulates a machine without it). */
+  redisSearchPath?: string
+  logger?: Logger
+}
+
+/** Opens Redis (external, spawned, or none), the cache, and the seeded demo database, in parallel. */
+export async function openResources(
+  config: ServerConfig,
+  options: ResourceOptions = {},
+): Promise<ServerResources> {
+  const [redisResult, dbResult] = await Promise.allSettled([
+    resolveRedis(config, options),
+    openDemoDatabase(config),
+  ])
+  if (dbResult.status === 'rejected') {
+    // Do not leave a spawned redis-server behind when the database cannot be opened.
+    if (redisResult.status === 'fulfilled' && redisResult.value.kind === 'embedded') {
+      await redisResult.value.process.stop()
+    }
+    throw dbResult.reason
+  }
+  if (redisResult.status === 'rejected') {
+    await dbResult.value.db.close().catch(() => {})
+    throw redisResult.reason
+  }
+  const redis = redisResult.value
+  const { db, seed } = dbResult.value
+  const url = redis.kind === 'absent' ? undefined : redis.url
+  const cache = createCache({
+    redis: url ?? false,
+    prefix: 'cache',
+    // Seed 004's smart TTL by key prefix for the demo's warm-up modules; HTTP routes carry their own.
+    ttlRules: { 'config:': '1h', 'users:': '30m' },
+    logger: options.logger ?? false,
+  })
+  let admin: RedisConnection | undefined
+  if (url) admin = connectRedis(url, { timeoutMs: 1_000 })
+  const adminTokenGenerated = !config.adminToken
+  return {
+    cache,
+    db,
+    redis,
+    adminRedis: admin?.client,
+    adminToken: config.adminToken ?? randomBytes(24).toString('base64url'),
+    adminTokenGenerated,
+    auth: new DemoAuth(),
+    warmers: createWarmupRegistry(),
+    seed,
+    async close() {
+      // Each step runs even if an earlier one failed: a stuck cache must not leave redis-server behind.
+      const steps = [() => cache.close(), () => admin?.close(), () => db.close()]
+      for (const step of steps)
+        await Promise.resolve()
+          .then(step)
+          .catch(() => {})
+      if (redis.kind === 'embedded') await redis.process.stop()
+    },
+  }
+}
+
+async function resolveRedis(config: ServerConfig, options: ResourceOptions): Promise<RedisSource> {
+  if (config.redisUrl) return { kind: 'external', url: config.redisUrl }
+  const binary = findRedisServer(options.redisSearchPath ?? process.env.PATH)
+  if (!binary) return { kind: 'absent', reason: 'redis-server was not found on PATH' }
+  try {
+    const process = await spawnRedis({ binary })
+    return { kind: 'embedded', url: process.url, process }
+  } catch (error) {
+    return { kind: 'absent', reason: `redis-server failed to start: ${(error as Error).message}` }
+  }
+}
+
+async function openDemoDatabase(config: ServerConfig): Promise<{ db: Database; seed: SeedResult }> {
+  const db = await openDatabase(config.databaseUrl)
+  try {
+    return { db, seed: await seedLogs(db, config.demoRows) }
+  } catch (error) {
+    await db.close().catch(() => {})
+    throw error
+  }
+}
