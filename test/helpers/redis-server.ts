@@ -62,11 +62,14 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
 
 /**
  * Starts redis-server on a free loopback port: no persistence, DEBUG allowed locally.
- * Extra arguments (e.g. ['--maxmemory', '50mb']) are appended.
+ * Extra arguments (e.g. ['--maxmemory', '50mb']) are appended; `options.port` picks the port.
  */
-export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
+export async function startRedis(
+  extraArgs: string[] = [],
+  options: { port?: number } = {},
+): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'cachet-redis-'))
-  let port = await freePort()
+  let port = options.port ?? (await freePort())
   let child: ChildProcess
 
   const launch = async () => {
@@ -99,7 +102,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
       break
     } catch (error) {
       child!.kill('SIGKILL')
-      if (attempt >= 3) throw error
+      if (attempt >= 3 || options.port !== undefined) throw error
       port = await freePort()
     }
   }

@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cached, createCache } from '../../src/index.js'
+import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+
+let redis: TestRedis
+beforeAll(async () => {
+  redis = await startRedis()
+})
+afterAll(async () => {
+  await redis.stop()
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+let n = 0
+function newCache(overrides: Parameters<typeof createCache>[0] = {}) {
+  return createCache({ redis: redis.url, prefix: `api${n++}`, logger: false, ...overrides })
+}
+
+describe('batch operations', () => {
+  it('getOrSetMany reads all keys at once and calls the loader once with only the missing keys', async () => {
+    const cache = newCache()
+    await cache.setMany([
+      { key: 'user:1', value: { id: 1 } },
+      { key: 'user:3', value: { id: 3 } },
+    ])
+    const asked: string[][] = []
+    const users = await cache.getOrSetMany(['user:1', 'user:2', 'user:3', 'user:4'], async (missing) => {
+      asked.push(missing)
+      return new Map(missing.map((key) => [key, { id: Number(key.split(':')[1]) }]))
+    })
+    expect(asked).toEqual([['user:2', 'user:4']])
+    expect(users).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }])
+    await sleep(50)
+    const again = await cache.getOrSetMany(['user:2', 'user:4'], async (missing) => {
+      asked.push(missing)
+      return []
+    })
+    expect(again).toEqual([{ id: 2 }, { id: 4 }])
+    expect(asked).toHaveLength(1)
+    await cache.close()
+  })
+
+  it('getMany and setMany round-trip through one pipeline, from a second instance too', async () => {
+    const a = newCache({ prefix: 'batch-shared' })
+    const b = newCache({ prefix: 'batch-shared', l1: false })
+    expect(
+      await a.setMany([
+        { key: 'p:1', value: 'one' },
+        { key: 'p:2', value: 'two', ttl: '1m' },
+      ]),
+    ).toEqual([true, true])
+    expect(await b.getMany(['p:1', 'p:2', 'p:3'])).toEqual(['one', 'two', undefined])
+    await Promise.all([a.close(), b.close()])
+  })
+})
+
+describe('TTL', () => {
+  it('applies smart TTL rules by key prefix (seed 004), per-call ttl, expire() and ttl()', async () => {
+    const cache = newCache({
+      jitter: 0,
+      ttl: '5m',
+      ttlRules: { 'stock:available': '1m', 'dashboard:': '5m', 'search:': '1h' },
+    })
+    await cache.set('stock:available:42', 7)
+    await cache.set('search:laptop', [])
+    await cache.set('other', 1, { ttl: '10s' })
+    const near = (value: number | undefined, expected: number) => Math.abs((value ?? 0) - expected) < 2_000
+    expect(near(await cache.ttl('stock:available:42'), 60_000)).toBe(true)
+    expect(near(await cache.ttl('search:laptop'), 3_600_000)).toBe(true)
+    expect(near(await cache.ttl('other'), 10_000)).toBe(true)
+    expect(await cache.expire('other', '2h')).toBe(true)
+    expect(near(await cache.ttl('other'), 7_200_000)).toBe(true)
+    expect(await cache.expire('missing', '1m')).toBe(false)
+    expect(await cache.ttl('missing')).toBeUndefined()
+    await cache.close()
+  })
+
+  it('adaptive TTL follows the loader duration (seed 003 §5.3)', async () => {
+    const cache = newCache({
+      jitter: 0,
+      adaptiveTtl: [
+        { slowerThan: 100, ttl: '30m' },
+        { slowerThan: 0, ttl: '1m' },
+      ],
+    })
+    await cache.getOrSet('fast', async () => 1)
+    await cache.getOrSet('slow', async () => {
+      await sleep(150)
+      return 2
+    })
+    expect((await cache.ttl('fast'))!).toBeLessThanOrEqual(60_000)
+    expect((await cache.ttl('slow'))!).toBeGreaterThan(29 * 60_000)
+    await cache.close()
+  })
+})
+
+describe('wrap and the method decorator', () => {
+  it('wrap memoizes by function name and arguments', async () => {
+    const cache = newCache()
+    let calls = 0
+    async function revenue(period: string, options: { currency: string }) {
+      calls++
+      return `${period}-${options.currency}`
+    }
+    const cachedRevenue = cache.wrap(revenue, { ttl: '10m', tags: ['revenue'] })
+    expect(await cachedRevenue('30d', { currency: 'EUR' })).toBe('30d-EUR')
+    expect(await cachedRevenue('30d', { currency: 'EUR' })).toBe('30d-EUR')
+    expect(await cachedRevenue('7d', { currency: 'EUR' })).toBe('7d-EUR')
+    expect(calls).toBe(2)
+    await cache.invalidateTags(['revenue'])
+    await cachedRevenue('30d', { currency: 'EUR' })
+    expect(calls).toBe(3)
+    await cache.close()
+  })
+
+  it('a TC39 method decorator caches a class method', async () => {
+    const cache = newCache()
+    let calls = 0
+    class Reports {
+      factor = 2
+      async double(x: number) {
+        calls++
+        return x * this.factor
+      }
+    }
+    const decorate = cached(cache, { ttl: '1m' })
+    const method = decorate(Reports.prototype.double, { name: 'double' } as ClassMethodDecoratorContext<
+      Reports,
+      (this: Reports, x: number) => Promise<number>
+    >)
+    const reports = new Reports()
+    expect(await method.call(reports, 21)).toBe(42)
+    expect(await method.call(reports, 21)).toBe(42)
+    expect(calls).toBe(1)
+    await cache.close()
+  })
+})
+
+describe('stats, events, health', () => {
+  it('counts hits, misses and loads per namespace and emits events', async () => {
+    const cache = newCache()
+    const events: string[] = []
+    cache.on('hit', ({ tier }) => events.push(`hit:${tier}`))
+    cache.on('miss', () => events.push('miss'))
+    cache.on('invalidate', ({ count }) => events.push(`invalidate:${count}`))
+    await cache.getOrSet('dashboard:a', async () => 1)
+    await cache.getOrSet('dashboard:a', async () => 1)
+    await cache.getOrSet('search:q', async () => 2)
+    await cache.delete('search:q')
+    const stats = cache.stats()
+    expect(stats.hits).toBe(1)
+    expect(stats.misses).toBe(2)
+    expect(stats.loads).toBe(2)
+    expect(stats.hitRate).toBeCloseTo(1 / 3)
+    expect(stats.namespaces.dashboard).toMatchObject({ hits: 1, misses: 1 })
+    expect(events).toEqual(['miss', 'hit:l1', 'miss', 'invalidate:1'])
+    const health = await cache.health()
+    expect(health.status).toBe('healthy')
+    expect(health.redis.latencyMs).toBeGreaterThanOrEqual(0)
+    await cache.close()
+  })
+
+  it('rejects calls after close() with a typed error', async () => {
+    const cache = newCache()
+    await cache.close()
+    await expect(cache.getOrSet('k', async () => 1)).rejects.toMatchObject({ code: 'E_CACHE_CLOSED' })
+  })
+})

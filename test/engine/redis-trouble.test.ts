@@ -1,0 +1,129 @@
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createCache } from '../../src/index.js'
+import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+let redis: TestRedis | undefined
+afterEach(async () => {
+  await redis?.stop()
+  redis = undefined
+})
+
+function countUnhandled() {
+  let count = 0
+  const listener = () => {
+    count++
+  }
+  process.on('unhandledRejection', listener)
+  return {
+    get count() {
+      return count
+    },
+    stop: () => process.off('unhandledRejection', listener),
+  }
+}
+
+describe('Redis trouble never fails a request', () => {
+  it('Redis SIGSTOPped for 5 s, then SIGCONTed, while calls keep coming: no call fails or hangs', async () => {
+    redis = await startRedis()
+    const unhandled = countUnhandled()
+    const cache = createCache({ redis: redis.url, prefix: 'frozen', logger: false })
+    for (let i = 0; i < 20; i++) await cache.getOrSet(`warm:${i}`, async () => i)
+    await sleep(100)
+
+    const durations: number[] = []
+    let failures = 0
+    let call = 0
+    const loader = async () => {
+      await sleep(10)
+      return 'loaded'
+    }
+    const fire = async () => {
+      const started = Date.now()
+      const key = call % 2 === 0 ? `warm:${call % 20}` : `cold:${call}`
+      call++
+      try {
+        await cache.getOrSet(key, loader)
+      } catch {
+        failures++
+      }
+      durations.push(Date.now() - started)
+    }
+
+    const healthBefore = await cache.health()
+    redis.pause()
+    const pausedAt = Date.now()
+    const inflight: Promise<void>[] = []
+    while (Date.now() - pausedAt < 5_000) {
+      inflight.push(fire())
+      await sleep(25)
+    }
+    const healthDuring = await cache.health()
+    redis.resume()
+    const resumedAt = Date.now()
+    while (Date.now() - resumedAt < 1_000) {
+      inflight.push(fire())
+      await sleep(25)
+    }
+    await Promise.all(inflight)
+
+    expect(healthBefore.status).toBe('healthy')
+    expect(healthDuring.status).toBe('unhealthy')
+    expect(failures).toBe(0)
+    expect(call).toBeGreaterThan(100)
+    // Bounded: a call pays at most the command deadline (plus the loader), never the 5 s freeze.
+    expect(Math.max(...durations)).toBeLessThan(2_000)
+    expect(cache.stats().errors).toBeGreaterThan(0)
+
+    // Recovers by itself: once the circuit closes again, values reach Redis.
+    await sleep(5_500)
+    await cache.getOrSet('after', async () => 'back')
+    await sleep(200)
+    const raw = new Redis(redis.url)
+    expect(await raw.exists('frozen:after')).toBe(1)
+    raw.disconnect()
+    expect((await cache.health()).status).toBe('healthy')
+    await cache.close()
+    unhandled.stop()
+    expect(unhandled.count).toBe(0)
+  }, 30_000)
+
+  it('starts without Redis, serves from the loader, and attaches L2 once Redis appears (R8)', async () => {
+    const port = await freePort()
+    const cache = createCache({ redis: `redis://127.0.0.1:${port}`, prefix: 'late', logger: false })
+    expect(await cache.getOrSet('a', async () => 1)).toBe(1)
+    expect((await cache.health()).status).toBe('unhealthy')
+    redis = await startRedis([], { port })
+    await sleep(6_000) // reconnect backoff + circuit half-open probe
+    await cache.set('b', 2)
+    const raw = new Redis(`redis://127.0.0.1:${port}`)
+    expect(await raw.exists('late:b')).toBe(1)
+    raw.disconnect()
+    await cache.close()
+  }, 30_000)
+
+  it('stores a 500 KB JSON value at under a third of its size', async () => {
+    redis = await startRedis()
+    const cache = createCache({ redis: redis.url, prefix: 'big', logger: false })
+    const rows = Array.from({ length: 5_000 }, (_, i) => ({
+      day: `2026-01-${String((i % 28) + 1).padStart(2, '0')}`,
+      category: ['books', 'games', 'tools', 'garden'][i % 4],
+      unique_customers: 100 + (i % 977),
+      order_count: 1_000 + i,
+      revenue: Math.round(i * 1234.56) / 100,
+      p95_order_value: 99.99,
+    }))
+    const json = JSON.stringify(rows)
+    expect(json.length).toBeGreaterThan(500_000)
+    await cache.set('report:revenue', rows)
+    const raw = new Redis(redis.url)
+    const stored = await raw.strlen('big:report:revenue')
+    raw.disconnect()
+    expect(stored).toBeLessThan(json.length / 3)
+    expect(
+      await createCache({ redis: redis.url, prefix: 'big', logger: false, l1: false }).get('report:revenue'),
+    ).toEqual(rows)
+    await cache.close()
+  })
+})
