@@ -166,3 +166,34 @@ describe('stats, events, health', () => {
     await expect(cache.getOrSet('k', async () => 1)).rejects.toMatchObject({ code: 'E_CACHE_CLOSED' })
   })
 })
+
+describe('probabilistic early refresh and serializers', () => {
+  it('refreshes a hot key before it expires (XFetch), so callers never wait on the loader', async () => {
+    const cache = newCache({ jitter: 0, ttl: 400, grace: false, earlyRefresh: { beta: 2 } })
+    let calls = 0
+    const loader = async () => {
+      calls++
+      await sleep(60)
+      return calls
+    }
+    await cache.getOrSet('hot', loader)
+    const started = Date.now()
+    while (Date.now() - started < 1_500) {
+      await cache.getOrSet('hot', loader)
+      await sleep(5)
+    }
+    // The key lived 1.5 s on a 400 ms ttl: refreshed several times, yet only the first call missed.
+    expect(calls).toBeGreaterThan(2)
+    expect(cache.stats().misses).toBe(1)
+    await cache.close()
+  })
+
+  it('round-trips values with msgpack across tiers', async () => {
+    const a = newCache({ prefix: 'mp', serializer: 'msgpack' })
+    const b = newCache({ prefix: 'mp', serializer: 'msgpack', l1: false })
+    const value = { when: new Date(7), list: [1, 'two', null], nested: { ok: true } }
+    await a.set('v', value)
+    expect(await b.get('v')).toEqual(value)
+    await Promise.all([a.close(), b.close()])
+  })
+})
