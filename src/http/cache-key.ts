@@ -1,0 +1,84 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { hashKey, InvalidKeyError } from '../index.js'
+import type { ResolvedRoute } from './options.js'
+
+/** What the key is built from: the request as the router understood it, never the raw URL bytes. */
+export interface KeyInput {
+  /** The route's pattern as the router registered it ('/api/users/:id'), or the routed path. */
+  route: string
+  /** Route parameters as the router decoded them. */
+  params: unknown
+  /** The query as the framework parsed it (the object the handler reads). */
+  query: unknown
+  headers: IncomingHttpHeaders
+}
+
+/** The scope segment of a key: '' (public), 'u:<id>:' or 'r:<role>:'. */
+export function scopeSegment(scope: 'public' | 'user' | 'role', principal?: string): string {
+  if (scope === 'public') return ''
+  return `${scope === 'user' ? 'u' : 'r'}:${encodePrincipal(principal!)}:`
+}
+
+/**
+ * Percent-encodes a user id or role so it holds no ':' (one id can never read as another id plus a
+ * key suffix); escapeGlob() then makes it literal in a pattern.
+ */
+export function encodePrincipal(principal: string): string {
+  return encodeURIComponent(principal)
+}
+
+/**
+ * The key of a response, relative to the cache prefix: `${type}:${scope}${hash}` where the hash
+ * covers GET (HEAD shares it), the route, its params, the (sorted) query and the varied headers;
+ * or `${type}:${scope}k:${custom}` with a custom key function.
+ */
+export function buildCacheKey(route: ResolvedRoute, input: KeyInput, scope: string, custom?: string): string {
+  if (custom !== undefined) return `${route.type}:${scope}k:${checkCustomKey(custom)}`
+  const material = JSON.stringify([
+    'GET',
+    input.route,
+    canonical(input.params ?? {}),
+    route.query === false ? null : canonical(pickQuery(input.query ?? {}, route.query)),
+    route.varyBy.map((name) => headerValue(input.headers, name)),
+  ])
+  return `${route.type}:${scope}${hashKey(material, 32)}`
+}
+
+function checkCustomKey(custom: unknown): string {
+  // Printable ASCII only: no spaces or control characters that could forge log lines or keys.
+  if (typeof custom !== 'string' || !/^[\x21-\x7e]{1,512}$/.test(custom)) {
+    throw new InvalidKeyError(
+      `a custom key function must return 1..512 printable ASCII characters without spaces; got ${JSON.stringify(custom)}`,
+    )
+  }
+  return custom
+}
+
+function pickQuery(query: unknown, allowed: 'all' | string[]): unknown {
+  if (allowed === 'all' || query === null || typeof query !== 'object') return query
+  const picked: Record<string, unknown> = {}
+  for (const name of allowed) {
+    if (Object.hasOwn(query, name)) picked[name] = (query as Record<string, unknown>)[name]
+  }
+  return picked
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | null {
+  const value = headers[name]
+  if (value === undefined) return null
+  return Array.isArray(value) ? value.join(', ') : value
+}
+
+/**
+ * A stable form of a parsed query or params object: keys sorted at every level, array order kept
+ * (`?a=1&a=2` and `?a=2&a=1` may mean different things), so `?a=1&b=2` equals `?b=2&a=1`.
+ */
+export function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical)
+  if (value !== null && typeof value === 'object') {
+    return Object.keys(value)
+      .sort()
+      .map((key) => [key, canonical((value as Record<string, unknown>)[key])])
+  }
+  return value === undefined ? null : value
+}

@@ -1,0 +1,107 @@
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onSendHookHandler,
+  preHandlerHookHandler,
+} from 'fastify'
+import fp from 'fastify-plugin'
+import type { ResolvedRoute, ResponseCacheOptions, RouteCacheOptions } from './options.js'
+import { type Fill, type Reply, ResponseCache } from './response-cache.js'
+
+export { invalidatePattern, invalidateTags, invalidateType, invalidateUser } from './invalidate.js'
+export type { CacheScope, ResponseCacheOptions, RouteCacheOptions } from './options.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Cache this route's responses (cachet/fastify). */
+    cache?: RouteCacheOptions<FastifyRequest>
+  }
+}
+
+/** Options of the fastifyCache plugin: the engine and the settings shared by every cached route. */
+export type FastifyCacheOptions = ResponseCacheOptions<FastifyRequest>
+
+const kFill = Symbol('cachet.fill')
+type WithFill = FastifyRequest & { [kFill]?: Fill }
+
+/**
+ * Fastify plugin: caches the responses of routes declaring `config: { cache: { type } }`. Register it
+ * before the routes (it hooks each route as it is declared). Its lookup runs as the route's last
+ * preHandler, after your authentication hooks; the handler's response is captured in onSend.
+ */
+export const fastifyCache = fp(
+  async (app: FastifyInstance, options: FastifyCacheOptions) => {
+    const responses = new ResponseCache<FastifyRequest>(options)
+    app.addHook('onRoute', (route) => {
+      const config = (route.config as { cache?: RouteCacheOptions<FastifyRequest> } | undefined)?.cache
+      if (!config) return
+      const resolved = responses.route(config)
+      route.preHandler = [...toArray(route.preHandler), lookupHook(responses, resolved)]
+      route.onSend = [...toArray(route.onSend), captureHook]
+      route.onResponse = [...toArray(route.onResponse), releaseHook]
+      route.onRequestAbort = [...toArray(route.onRequestAbort), releaseHook]
+    })
+  },
+  { name: 'cachet', fastify: '5.x' },
+)
+
+function toArray<T>(hooks: T | T[] | undefined): T[] {
+  if (hooks === undefined) return []
+  return Array.isArray(hooks) ? hooks : [hooks]
+}
+
+function lookupHook(
+  responses: ResponseCache<FastifyRequest>,
+  route: ResolvedRoute<FastifyRequest>,
+): preHandlerHookHandler {
+  return async function cachetLookup(request, reply) {
+    const decision = await responses.begin(
+      {
+        request,
+        method: request.method,
+        route: request.routeOptions.url ?? request.url.split('?')[0]!,
+        params: request.params,
+        query: request.query,
+        headers: request.headers,
+      },
+      route,
+    )
+    if (decision.action === 'reply') {
+      send(reply, decision.reply)
+      return reply
+    }
+    if (decision.action === 'handle') reply.headers(decision.headers)
+    else (request as WithFill)[kFill] = decision.fill
+  }
+}
+
+const captureHook: onSendHookHandler = async function cachetCapture(request, reply, payload) {
+  const fill = (request as WithFill)[kFill]
+  if (!fill) return payload
+  ;(request as WithFill)[kFill] = undefined
+  // Only a body produced in one piece can be stored; streams pass through untouched.
+  if (typeof payload !== 'string' && !Buffer.isBuffer(payload) && payload !== null && payload !== undefined) {
+    reply.headers(fill.abort('streamed'))
+    return payload
+  }
+  const body = typeof payload === 'string' ? Buffer.from(payload) : (payload ?? Buffer.alloc(0))
+  const final = await fill.complete({ status: reply.statusCode, headers: reply.getHeaders(), body })
+  for (const name of final.remove) reply.removeHeader(name)
+  reply.code(final.status).headers(final.headers)
+  return final.body
+}
+
+// A request that ended without reaching onSend (hijacked, aborted) must still release its waiters.
+async function releaseHook(request: FastifyRequest): Promise<void> {
+  const fill = (request as WithFill)[kFill]
+  if (!fill) return
+  ;(request as WithFill)[kFill] = undefined
+  fill.abort('handler-error')
+}
+
+function send(reply: FastifyReply, final: Reply): void {
+  for (const name of final.remove) reply.removeHeader(name)
+  reply.code(final.status).headers(final.headers)
+  reply.send(final.status === 304 ? undefined : final.body)
+}

@@ -1,0 +1,308 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { CallOptions } from '../index.js'
+import { buildCacheKey, scopeSegment } from './cache-key.js'
+import { type BypassReason, requestBypass, responseBypass } from './cache-policy.js'
+import { type CacheSignals, cacheSignals } from './cache-signals.js'
+import { isNotModified, NOT_MODIFIED_HEADERS } from './conditional.js'
+import { NotStorableError, PendingFill } from './fill.js'
+import { type CacheState, cacheHeaders } from './headers.js'
+import {
+  type ResolvedResponseCacheOptions,
+  type ResolvedRoute,
+  type ResponseCacheOptions,
+  type RouteCacheOptions,
+  resolveResponseCacheOptions,
+  resolveRoute,
+} from './options.js'
+import {
+  type CapturedResponse,
+  isStoredResponse,
+  type StoredResponse,
+  storedBody,
+  toStored,
+} from './stored-response.js'
+
+/** A request as an adapter sees it: the router's view (pattern, params, parsed query), never raw bytes. */
+export interface RequestView<R> {
+  /** The framework's request, handed to getUser, getRole, key and tags functions. */
+  request: R
+  method: string
+  /** The matched route pattern ('/api/users/:id'). */
+  route: string
+  params: unknown
+  query: unknown
+  headers: IncomingHttpHeaders
+}
+
+/** What the adapter sends: status, headers to remove then set, body (ignored by the server for HEAD). */
+export interface Reply {
+  status: number
+  headers: Record<string, string>
+  remove: readonly string[]
+  body: Buffer
+}
+
+/** The part of a request that runs the handler and hands its response to the cache. */
+export interface Fill {
+  /** The reply to send for the handler's response: the same response plus cache headers, a 304, or a stale entry in place of a failure. */
+  complete(response: CapturedResponse): Promise<Reply>
+  /** The response cannot be captured (a stream, a lost connection): release waiters; returns headers to add. */
+  abort(reason: BypassReason): Record<string, string>
+}
+
+/** What to do with a request: answer from the cache, run the handler untouched, or run it and fill the cache. */
+export type Decision =
+  | { action: 'reply'; reply: Reply }
+  | { action: 'handle'; headers: Record<string, string> }
+  | { action: 'fill'; fill: Fill }
+
+type Lookup =
+  | { kind: 'owner'; fill: PendingFill; result: Promise<unknown> }
+  | { kind: 'value'; value: unknown; collapsed: boolean; stale: boolean }
+  | { kind: 'error'; error: unknown }
+
+interface Context<R> {
+  view: RequestView<R>
+  route: ResolvedRoute<R>
+  key: string
+  /** The key as the engine's events name it (a namespace view adds its scope). */
+  eventKey: string
+  fullKey: string
+}
+
+/** Content headers of a handler's response that a replacing reply (stale entry, 304) removes. */
+const CONTENT_HEADERS = [
+  'cache-control',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'last-modified',
+  'set-cookie',
+  'vary',
+]
+/** Upper bound on how long waiters wait for a handler whose response never reaches the cache. */
+const FILL_TIMEOUT_MS = 60_000
+
+/** The framework-agnostic response cache: one per adapter instance; adapters are thin wrappers. */
+export class ResponseCache<R = any> {
+  readonly options: ResolvedResponseCacheOptions<R>
+  readonly #signals: CacheSignals
+  /** The namespace scope of the cache view ('' at the root). */
+  readonly #scope: string
+
+  constructor(options: ResponseCacheOptions<R>) {
+    this.options = resolveResponseCacheOptions(options)
+    this.#signals = cacheSignals(this.options.cache)
+    this.#scope = (this.options.cache as { scope?: string }).scope ?? ''
+  }
+
+  /** Validates a route's options once, when the route is declared. */
+  route(options: RouteCacheOptions<R>): ResolvedRoute<R> {
+    return resolveRoute(options, this.options)
+  }
+
+  /** Decides how to answer a request on a cached route. */
+  async begin(view: RequestView<R>, route: ResolvedRoute<R>): Promise<Decision> {
+    const reason = requestBypass(view.method, view.headers, route, this.options.credentialCookies)
+    if (reason) return this.#bypass(reason, reason === 'method' ? 'method' : 'bypass', route)
+    let scope = ''
+    if (route.scope !== 'public') {
+      const getter = route.scope === 'user' ? this.options.getUser! : this.options.getRole!
+      const principal = await getter(view.request)
+      if (principal === null || principal === undefined || principal === '') {
+        return this.#bypass('no-principal', 'bypass', route)
+      }
+      scope = scopeSegment(route.scope, String(principal))
+    }
+    const key = buildCacheKey(route, view, scope, route.key?.(view.request))
+    const eventKey = this.#scope + key
+    const context: Context<R> = {
+      view,
+      route,
+      key,
+      eventKey,
+      fullKey: `${this.options.cache.prefix}:${eventKey}`,
+    }
+    return view.method === 'HEAD' ? this.#head(context) : this.#get(context)
+  }
+
+  // HEAD reads GET's entry but never fills it: the server drops the body, so there is nothing to store.
+  async #head(context: Context<R>): Promise<Decision> {
+    const entry = await this.options.cache.get(context.key).catch(() => undefined)
+    if (isStoredResponse(entry))
+      return { action: 'reply', reply: this.#fromEntry(context, entry, { outcome: 'HIT', collapsed: false }) }
+    return { action: 'handle', headers: this.#headers(context, { outcome: 'MISS', stored: false }) }
+  }
+
+  async #get(context: Context<R>): Promise<Decision> {
+    const found = await this.#lookup(context)
+    if (found.kind === 'owner') return { action: 'fill', fill: this.#fill(context, found) }
+    if (found.kind === 'value' && isStoredResponse(found.value)) {
+      const state: CacheState = found.stale
+        ? { outcome: 'STALE' }
+        : { outcome: 'HIT', collapsed: found.collapsed }
+      return { action: 'reply', reply: this.#fromEntry(context, found.value, state) }
+    }
+    const reason =
+      found.kind === 'error' && found.error instanceof NotStorableError
+        ? found.error.reason
+        : 'cache-unavailable'
+    return this.#bypass(reason, 'miss', context.route, context)
+  }
+
+  /**
+   * getOrSet with this request's handler as the loader. The engine calls the loader at most once per
+   * key (in this process and, with its lock, across processes): if it calls ours while we wait, this
+   * request runs the handler; otherwise we get the value another request (or process) produced.
+   */
+  #lookup(context: Context<R>): Promise<Lookup> {
+    const { route, view, key } = context
+    const startedAt = Date.now()
+    return new Promise<Lookup>((resolve) => {
+      let decided = false
+      const loader = (): Promise<StoredResponse> => {
+        // A background (early) refresh started after this request was answered: no handler is left
+        // to run. Declining costs a loader error in the engine's stats; the entry stays as it is.
+        if (decided) return Promise.reject(new NotStorableError('handler-error', key))
+        decided = true
+        const fill = new PendingFill(key, FILL_TIMEOUT_MS)
+        resolve({ kind: 'owner', fill, result })
+        return fill.promise
+      }
+      const tags = typeof route.tags === 'function' ? route.tags(view.request) : route.tags
+      const options: CallOptions = { ttl: route.ttlMs }
+      if (route.grace !== undefined) options.grace = route.grace
+      if (tags !== undefined) options.tags = tags
+      const result = this.options.cache.getOrSet<StoredResponse>(key, loader, options)
+      result.then(
+        (value) => {
+          if (decided) return
+          decided = true
+          // Produced while we waited: another request ran the handler for us.
+          const collapsed = isStoredResponse(value) && value.storedAt >= startedAt
+          resolve({
+            kind: 'value',
+            value,
+            collapsed,
+            stale: this.#signals.servedStale(context.eventKey, startedAt),
+          })
+        },
+        (error: unknown) => {
+          if (decided) return
+          decided = true
+          resolve({ kind: 'error', error })
+        },
+      )
+    })
+  }
+
+  #fill(context: Context<R>, owner: Extract<Lookup, { kind: 'owner' }>): Fill {
+    const { fill, result } = owner
+    // The owner answers from its own response; the engine's result only matters after a failure.
+    result.catch(() => {})
+    return {
+      complete: async (response) => {
+        const reason = responseBypass(response, context.route)
+        if (reason === undefined) {
+          const entry = toStored(response, this.options.storeHeaders, context.route.ttlMs)
+          fill.resolve(entry)
+          return this.#fromOwn(context, response, entry)
+        }
+        fill.reject(new NotStorableError(reason, context.key))
+        if (reason === 'status' && response.status >= 500) {
+          // Fail-safe: the engine answers a failed loader with the stale entry when it has one.
+          const fallback = await result.catch(() => undefined)
+          if (isStoredResponse(fallback))
+            return this.#fromEntry(context, fallback, { outcome: 'STALE' }, true)
+        }
+        return {
+          status: response.status,
+          headers: this.#headers(context, { outcome: 'BYPASS', reason, forwarded: 'miss' }),
+          remove: [],
+          body: response.body,
+        }
+      },
+      abort: (reason) => {
+        fill.reject(new NotStorableError(reason, context.key))
+        return this.#headers(context, { outcome: 'BYPASS', reason, forwarded: 'miss' })
+      },
+    }
+  }
+
+  #fromOwn(context: Context<R>, response: CapturedResponse, entry: StoredResponse): Reply {
+    // Redis unreachable: the response was produced without the shared tier; say so.
+    const state: CacheState = this.#signals.redisUnavailable
+      ? { outcome: 'BYPASS', reason: 'cache-unavailable', forwarded: 'miss' }
+      : { outcome: 'MISS', stored: true }
+    const headers = { ...this.#headers(context, state, entry), etag: entry.etag }
+    return this.#conditional(
+      context,
+      { status: response.status, headers, remove: [], body: response.body },
+      entry,
+    )
+  }
+
+  #fromEntry(context: Context<R>, entry: StoredResponse, state: CacheState, replacing = false): Reply {
+    const headers = { ...entry.headers, ...this.#headers(context, state, entry) }
+    const reply = {
+      status: entry.status,
+      headers,
+      remove: replacing ? CONTENT_HEADERS : [],
+      body: storedBody(entry),
+    }
+    return this.#conditional(context, reply, entry)
+  }
+
+  #conditional(context: Context<R>, reply: Reply, entry: StoredResponse): Reply {
+    if (
+      reply.status !== 200 ||
+      !isNotModified(context.view.headers, entry.etag, entry.headers['last-modified'])
+    ) {
+      return reply
+    }
+    const headers: Record<string, string> = {}
+    for (const [name, value] of Object.entries(reply.headers)) {
+      if (
+        NOT_MODIFIED_HEADERS.has(name) ||
+        name.startsWith('x-cache') ||
+        name === 'cache-status' ||
+        name === 'age'
+      ) {
+        headers[name] = value
+      }
+    }
+    return { status: 304, headers, remove: CONTENT_HEADERS, body: Buffer.alloc(0) }
+  }
+
+  #headers(
+    context: Context<R> | undefined,
+    state: CacheState,
+    entry?: StoredResponse,
+  ): Record<string, string> {
+    const route = context?.route
+    const headers = cacheHeaders(state, {
+      fullKey: context?.fullKey,
+      exposeKey: route?.exposeKey ?? this.options.exposeKey,
+      scope: route?.scope ?? 'public',
+      entry,
+    })
+    if (route && route.varyBy.length > 0 && state.outcome !== 'BYPASS') headers.vary = route.varyBy.join(', ')
+    return headers
+  }
+
+  #bypass(
+    reason: BypassReason,
+    forwarded: 'bypass' | 'method' | 'miss',
+    route: ResolvedRoute<R>,
+    context?: Context<R>,
+  ): Decision {
+    const headers = cacheHeaders(
+      { outcome: 'BYPASS', reason, forwarded },
+      { fullKey: context?.fullKey, exposeKey: route.exposeKey, scope: route.scope },
+    )
+    return { action: 'handle', headers }
+  }
+}
