@@ -114,7 +114,7 @@ export class Bus {
     const last = this.lastSeen.get(message.o)
     if (last === undefined || message.s > last) {
       if (last !== undefined && message.s !== last + 1) {
-        this.options.onGap(`sequence gap from ${message.o}: ${last} then ${message.s}`)
+        this.gap(`sequence gap from ${message.o}: ${last} then ${message.s}`)
       }
       this.lastSeen.set(message.o, message.s)
     }
@@ -125,10 +125,19 @@ export class Bus {
     }
   }
 
+  /** Reports a gap; a throwing handler must not break ioredis' event emitter. */
+  private gap(reason: string): void {
+    try {
+      this.options.onGap(reason)
+    } catch {
+      // The engine handles its own errors.
+    }
+  }
+
   private lost(reason: string): void {
     if (!this.connected || this.closed) return
     this.connected = false
-    this.options.onGap(reason)
+    this.gap(reason)
   }
 
   /** After a reconnect: subscribe (again; harmless if ioredis already did), then report the blind spot. */
@@ -141,7 +150,7 @@ export class Bus {
     if (this.connected || this.closed) return
     this.connected = true
     this.missed = 0
-    this.options.onGap('resubscribed after a disconnect')
+    this.gap('resubscribed after a disconnect')
   }
 
   private tick(): void {
@@ -149,7 +158,7 @@ export class Bus {
     if (!this.subscriber || !this.connected) return
     if (this.pingPending) {
       // One PING in flight at most: a frozen server never piles them up.
-      if (++this.missed === MISSED_PINGS) this.options.onGap(`${MISSED_PINGS} PINGs unanswered`)
+      if (++this.missed === MISSED_PINGS) this.gap(`${MISSED_PINGS} PINGs unanswered`)
       return
     }
     this.pingPending = true
@@ -160,7 +169,7 @@ export class Bus {
       },
       () => {
         this.pingPending = false
-        if (++this.missed === MISSED_PINGS) this.options.onGap(`${MISSED_PINGS} PINGs failed`)
+        if (++this.missed === MISSED_PINGS) this.gap(`${MISSED_PINGS} PINGs failed`)
       },
     )
   }
