@@ -4,9 +4,22 @@ import { refuseKey, refusePattern, stripPrefix } from './patterns.js'
 import { badRequest } from './responses.js'
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
-const DURATION = /^\d{1,9}(\.\d{1,3})?\s*(ms|s|m|h|d)$/
+const DURATION = /^(\d{1,9}(?:\.\d{1,3})?)\s*(ms|s|m|h|d)$/
 const MAX_TTL_MS = 365 * 86_400_000
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A TTL in ms from a number of ms or a duration string; undefined when not in (0, 365 days]. */
+function toTtlMs(input: number | string): number | undefined {
+  let ms = input
+  if (typeof input === 'string') {
+    const match = DURATION.exec(input.trim())
+    if (!match) return undefined
+    ms = Math.round(Number(match[1]) * UNIT_MS[match[2]!]!)
+  }
+  return Number.isInteger(ms) && (ms as number) > 0 && (ms as number) <= MAX_TTL_MS
+    ? (ms as number)
+    : undefined
+}
 
 /** The zod schemas of every admin request, bound to one cache prefix and one set of limits. */
 export function createSchemas(prefix: string, limits: ResolvedLimits) {
@@ -84,19 +97,20 @@ export function createSchemas(prefix: string, limits: ResolvedLimits) {
     }),
     keyParams: z.strictObject({ key }),
     patchKey: z.strictObject({
-      ttl: z.union([
-        z.number().int().positive().max(MAX_TTL_MS),
-        z
-          .string()
-          .regex(DURATION, "must be milliseconds or a duration such as '30s', '5m', '2h', '7d'")
-          .transform((input, ctx) => {
-            const [, amount, unit] = DURATION.exec(input)!
-            const ms = Math.round(Number(amount) * UNIT_MS[unit!]!)
-            if (ms > 0 && ms <= MAX_TTL_MS) return ms
-            ctx.issues.push({ code: 'custom', message: 'must be more than 0 and at most 365 days', input })
-            return z.NEVER
-          }),
-      ]),
+      ttl: z
+        .union([z.number(), z.string().max(32)], {
+          error: "must be milliseconds or a duration such as '30s', '5m', '2h', '7d'",
+        })
+        .transform((input, ctx) => {
+          const ms = toTtlMs(input)
+          if (ms !== undefined) return ms
+          ctx.issues.push({
+            code: 'custom',
+            message: "must be more than 0 and at most 365 days: milliseconds or '30s', '5m', '2h', '7d'",
+            input,
+          })
+          return z.NEVER
+        }),
     }),
     auditQuery: z.strictObject({
       limit,
