@@ -9,6 +9,11 @@ export interface MemoryTierOptions {
   maxEntryBytes: number
   /** No L1 entry lives longer than this, whatever its staleUntil (last line of defence for coherence). */
   maxTtlMs: number
+  /**
+   * Epoch-ms clock, for tests. An injected clock is read on every TTL check (lru-cache otherwise caches
+   * performance.now() for 1 ms). @default Date.now for staleUntil, performance.now inside lru-cache
+   */
+  now?: () => number
 }
 
 /**
@@ -29,17 +34,20 @@ export class MemoryTier implements L1Tier {
   readonly #maxTtlMs: number
   readonly #lru: LRUCache<string, Entry>
   readonly #tagIndex = new Map<string, Set<string>>()
+  readonly #now: () => number
 
   constructor(options: MemoryTierOptions) {
     this.maxBytes = options.maxBytes
     this.#maxEntryBytes = options.maxEntryBytes
     this.#maxTtlMs = options.maxTtlMs
+    this.#now = options.now ?? Date.now
     this.#lru = new LRUCache<string, Entry>({
       maxSize: options.maxBytes,
       maxEntrySize: options.maxEntryBytes,
       ttl: options.maxTtlMs,
       // Expired entries are dropped when read or evicted; no timers. The byte bound holds either way.
       ttlAutopurge: false,
+      ...(options.now && { perf: { now: options.now }, ttlResolution: 0 }),
       // Called on eviction, delete, expiry, overwrite and clear: the one place the tag index shrinks.
       dispose: (entry, key) => this.#unindex(key, entry.tags),
     })
@@ -56,7 +64,7 @@ export class MemoryTier implements L1Tier {
    */
   set(key: string, entry: Entry, bytes: number): void {
     const size = bytes + key.length + ENTRY_OVERHEAD_BYTES + entry.tags.length * TAG_OVERHEAD_BYTES
-    const ttl = Math.floor(Math.min(entry.staleUntil - Date.now(), this.#maxTtlMs))
+    const ttl = Math.floor(Math.min(entry.staleUntil - this.#now(), this.#maxTtlMs))
     if (size > this.#maxEntryBytes || ttl < 1) {
       // The caller holds a newer value than any copy we have: never leave the older one behind.
       this.#lru.delete(key)
