@@ -1,5 +1,4 @@
-import type { CacheApi } from '../index.js'
-import { type Duration, InvalidOptionError, toMs, toMsOrOff } from '../index.js'
+import { type CacheApi, type Duration, InvalidOptionError, toMs } from '../index.js'
 import { DEFAULT_CACHE_TYPES, TYPE_PATTERN } from './cache-types.js'
 import { STORED_HEADERS } from './stored-response.js'
 

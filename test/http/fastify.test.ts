@@ -1,0 +1,4 @@
+import { responseCacheContract } from './contract.js'
+import { buildFastifyApp } from './fastify-app.js'
+
+responseCacheContract('fastify', buildFastifyApp)
