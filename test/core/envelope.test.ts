@@ -11,7 +11,7 @@ import {
   newVersion,
   readVersion,
 } from '../../src/core/codec/envelope.js'
-import { CorruptEntryError, SerializationError } from '../../src/core/errors.js'
+import { CorruptEntryError, errors, SerializationError } from '../../src/core/errors.js'
 import type { Entry, Serializer } from '../../src/core/types.js'
 
 const gzip = { threshold: 64, algorithm: 'gzip', level: 6 } as const
@@ -350,6 +350,18 @@ describe('legacy and hostile bytes', () => {
     ['raw msgpack from another system', Buffer.from([0x82, 0xa1, 0x61, 0x01, 0xa1, 0x62, 0x02])],
   ])('throws CorruptEntryError on %s', (_name, bytes) => {
     expect(() => codec.decode(bytes)).toThrow(CorruptEntryError)
+  })
+
+  it('throws an error with the stable code E_CORRUPT_ENTRY, exported in the errors map', () => {
+    const error = (() => {
+      try {
+        codec.decode(Buffer.from('not json'))
+      } catch (caught) {
+        return caught
+      }
+    })()
+    expect(error).toBeInstanceOf(errors.CorruptEntryError)
+    expect((error as CorruptEntryError).code).toBe('E_CORRUPT_ENTRY')
   })
 
   it('bounds decompression, so a zip bomb fails instead of exhausting memory', () => {
