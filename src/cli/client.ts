@@ -43,6 +43,9 @@ export class AdminClient {
   readonly #timeoutMs: number
 
   constructor(options: ClientOptions) {
+    if (!URL.canParse(options.url) || !/^https?:$/.test(new URL(options.url).protocol)) {
+      throw new CliError(`--url must be an http(s) URL, got ${JSON.stringify(options.url)}`, EXIT.usage)
+    }
     this.#base = `${options.url.replace(/\/+$/, '')}/api/cache`
     this.#token = options.token
     this.#timeoutMs = options.timeoutMs ?? 30_000
@@ -67,9 +70,13 @@ export class AdminClient {
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message
+      // undici hides the reason (ECONNREFUSED, a timeout…) in `cause`, sometimes inside an AggregateError.
+      const cause = (
+        error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }
+      ).cause
+      const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).message
       throw new CliError(
-        `cannot reach the cachet server at ${this.#base} (${cause}); is it running? (--url / CACHET_URL)`,
+        `cannot reach the cachet server at ${this.#base} (${reason}); is it running? (--url / CACHET_URL)`,
         EXIT.unreachable,
       )
     }
@@ -87,14 +94,19 @@ export class AdminClient {
     return { status: response.status, body: parsed as T }
   }
 
-  /** Opens a server-sent-events stream; yields each event's parsed data. */
-  async *events(path: string, body: unknown): AsyncGenerator<{ event: string; data: any }> {
-    const headers: Record<string, string> = {
-      accept: 'text/event-stream',
-      'content-type': 'application/json',
-    }
+  /** Follows a server-sent-events stream (GET); yields each event's name and parsed data. */
+  async *events(path: string): AsyncGenerator<{ event: string; data: any }> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' }
     if (this.#token) headers.authorization = `Bearer ${this.#token}`
-    const response = await fetch(this.#base + path, { method: 'POST', headers, body: JSON.stringify(body) })
+    let response: Response
+    try {
+      response = await fetch(this.#base + path, { headers })
+    } catch (error) {
+      throw new CliError(
+        `cannot reach the cachet server at ${this.#base}: ${(error as Error).message}`,
+        EXIT.unreachable,
+      )
+    }
     if (!response.ok || !response.body) {
       const parsed = await readJson(response)
       const code = response.status === 401 || response.status === 403 ? EXIT.auth : EXIT.failed

@@ -3,6 +3,7 @@ import { type Logger, pino } from 'pino'
 import { dashboardPlugin } from '../admin/dashboard/plugin.js'
 import { adminPlugin } from '../admin/index.js'
 import { fastifyCache } from '../http/fastify.js'
+import { createMetrics, metricsPlugin } from '../metrics/prometheus.js'
 import type { ServerConfig } from './config.js'
 import { registerDemoWarmers } from './demo-warmers.js'
 import type { ServerResources } from './resources.js'
@@ -58,6 +59,11 @@ export async function build(
     warmers: resources.warmers,
   })
   await app.register(dashboardPlugin, { prefix: '/cache', apiPrefix: '/api/cache' })
+
+  // Public like most scrape targets: it carries counters per namespace, never key names or values.
+  const metrics = createMetrics(cache, { redis: resources.adminRedis })
+  await app.register(metricsPlugin, { metrics })
+  app.addHook('onClose', async () => metrics.close())
 
   app.get('/', async (_request, reply) => reply.redirect('/cache'))
   return app
