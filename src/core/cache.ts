@@ -8,6 +8,7 @@ import type {
   KeyInfo,
   Loader,
 } from './cache-api.js'
+import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
 import type { Engine } from './engine.js'
 import { positiveMs } from './engine.js'
@@ -113,31 +114,34 @@ export class Cache implements CacheApi {
     const scoped = this.#key(key)
     const ttlMs = positiveMs(ttl, 'ttl')
     const engine = this.#engine
-    const found = await this.#read(scoped)
-    if (!found) return false
-    const entry = found.entry
+    // L2 is the truth when there is one; its raw version guards the rewrite against a racing write.
+    const read = await engine.readL2(scoped)
+    const stored =
+      read?.stored.kind === 'entry' ? read.stored.entry : engine.l2 ? undefined : engine.l1?.get(scoped)
+    if (!stored || Date.now() >= stored.staleUntil) return false
     const now = Date.now()
-    const graceMs = Math.max(0, entry.staleUntil - entry.freshUntil)
-    const updated: Entry = { ...entry, freshUntil: now + ttlMs, staleUntil: now + ttlMs + graceMs }
+    const graceMs = Math.max(0, stored.staleUntil - stored.freshUntil)
+    // A legacy (pre-envelope) value has no version of its own: it gets one now.
+    const version = stored.version === '' ? newVersion() : stored.version
+    const updated: Entry = { ...stored, version, freshUntil: now + ttlMs, staleUntil: now + ttlMs + graceMs }
     const bytes = engine.encode(scoped, updated)
     engine.l1?.delete(scoped)
     engine.putL1(scoped, bytes, updated)
-    if (engine.l2) {
-      try {
-        await engine.l2.set({
-          key: engine.fullKey(scoped),
-          bytes,
-          ttlMs: ttlMs + graceMs,
-          tags: [],
-          ifVersion: entry.version,
-        })
-        engine.publish({ t: 'set', k: [engine.fullKey(scoped)] })
-      } catch (error) {
-        engine.l2Failed('expire', error, scoped)
-        return false
-      }
+    if (!engine.l2 || !read) return engine.l2 === undefined
+    try {
+      const written = await engine.l2.set({
+        key: engine.fullKey(scoped),
+        bytes,
+        ttlMs: ttlMs + graceMs,
+        tags: [],
+        ifVersion: read.version,
+      })
+      engine.publish({ t: 'set', k: [engine.fullKey(scoped)] })
+      return written
+    } catch (error) {
+      engine.l2Failed('expire', error, scoped)
+      return false
     }
-    return true
   }
 
   async ttl(key: string): Promise<number | undefined> {

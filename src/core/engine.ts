@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Bus, BusMessage } from '../sync/bus.js'
 import type { DistributedLock } from '../sync/lock.js'
 import type { Codec } from './codec/envelope.js'
-import { newVersion } from './codec/envelope.js'
+import { decodedSize, newVersion } from './codec/envelope.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
 import type { Emitter } from './emitter.js'
 import { CacheClosedError, InvalidOptionError, SerializationError } from './errors.js'
@@ -20,7 +20,7 @@ export interface Inflight {
   invalidated: boolean
 }
 
-/** What an L2 read gave: the decoded content, the version the key held (null = absent), its size. */
+/** What an L2 read gave: the decoded content, the version the key held (null = absent), its decoded size. */
 export interface L2Read {
   stored: Stored
   version: string | null
@@ -146,11 +146,11 @@ export class Engine {
    * copy, never the object a loader returned (which its owner may still mutate).
    */
   putL1<T>(key: string, bytes: Buffer, fallback: Entry<T>): T {
-    if (!this.l1 || bytes.length > (this.options.l1 ? this.options.l1.maxEntryBytes : 0))
-      return fallback.value
+    const size = decodedSize(bytes)
+    if (!this.l1 || size > (this.options.l1 ? this.options.l1.maxEntryBytes : 0)) return fallback.value
     const copy = this.codec.decode(bytes)
     if (copy.kind !== 'entry') return fallback.value
-    this.l1.set(key, copy.entry, bytes.length)
+    this.l1.set(key, copy.entry, size)
     return copy.entry.value as T
   }
 
@@ -187,7 +187,7 @@ export class Engine {
     const rawVersion = bytes.subarray(1, 17).toString('latin1')
     try {
       const stored = this.codec.decode(bytes)
-      return { stored, version: rawVersion, bytes: bytes.length }
+      return { stored, version: rawVersion, bytes: decodedSize(bytes) }
     } catch (error) {
       this.logger.warn({ key, err: error }, 'cachet: unreadable entry in Redis treated as a miss')
       this.emitError('decode', error, key)

@@ -61,6 +61,17 @@ describe('invalidation', () => {
     await cache.close()
   })
 
+  it('reads plain JSON written by the seed system, and can give it a new ttl', async () => {
+    const cache = newCache({ prefix: 'legacy' })
+    await raw.set('legacy:dashboard:old', '{"total_logs":15847}', 'EX', 300)
+    expect(await cache.get('dashboard:old')).toEqual({ total_logs: 15847 })
+    expect(await cache.expire('dashboard:old', '1h')).toBe(true)
+    expect(await cache.ttl('dashboard:old')).toBeGreaterThan(3_500_000)
+    const other = createCache({ redis: redis.url, prefix: 'legacy', l1: false, logger: false })
+    expect(await other.get('dashboard:old')).toEqual({ total_logs: 15847 })
+    await Promise.all([cache.close(), other.close()])
+  })
+
   it('clear() removes only this prefix, never other data', async () => {
     const cache = newCache()
     await raw.set('bull:job:1', 'queued')
