@@ -5,7 +5,7 @@ import { createFailureLimiter } from './brute-force.js'
 import type { AdminContext } from './context.js'
 import { createErrorHandler } from './error-handler.js'
 import { type AdminOptions, resolveLimits } from './options.js'
-import { errorBody, HttpError } from './responses.js'
+import { badRequest, errorBody, HttpError } from './responses.js'
 import { registerAuditRoutes } from './routes/audit.js'
 import { registerClearRoutes } from './routes/clear.js'
 import { registerHealthRoutes } from './routes/health.js'
@@ -73,10 +73,18 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
 
   // Only JSON bodies, bounded: anything else is 415, anything larger is 413 (RELIABILITY M7).
   app.removeAllContentTypeParsers()
+  const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit: limits.bodyBytes },
-    app.getDefaultJsonParser('error', 'error'),
+    (request, body, done) => {
+      parseJson(request, body as string, (error, value) => {
+        // Fastify reports prototype poisoning as "not valid JSON": say what was refused.
+        if (error && /"(__proto__|constructor)"\s*:/.test(String(body))) {
+          done(badRequest('body', '__proto__ and constructor.prototype properties are refused'), undefined)
+        } else done(error, value)
+      })
+    },
   )
   app.setErrorHandler(createErrorHandler(logger))
 

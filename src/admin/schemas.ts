@@ -25,7 +25,7 @@ function toTtlMs(input: number | string): number | undefined {
 export function createSchemas(prefix: string, limits: ResolvedLimits) {
   const key = z
     .string()
-    .max(limits.keyLength + prefix.length + 1)
+    .max(limits.keyLength + prefix.length + 1, `must be at most ${limits.keyLength} characters`)
     .transform((input, ctx) => {
       const relative = stripPrefix(input, prefix)
       const refusal = refuseKey(relative, limits.keyLength)
@@ -37,7 +37,7 @@ export function createSchemas(prefix: string, limits: ResolvedLimits) {
     })
   const pattern = z
     .string()
-    .max(limits.patternLength + prefix.length + 1)
+    .max(limits.patternLength + prefix.length + 1, `must be at most ${limits.patternLength} characters`)
     .transform((input, ctx) => {
       const relative = stripPrefix(input, prefix)
       const refusal = refusePattern(relative, limits.patternLength, limits.patternWildcards)

@@ -120,7 +120,7 @@ async function snapshot() {
     keys.map(async (key) => [
       key,
       await h.client.type(key),
-      await h.client.dump(key)?.then((b) => b?.toString('hex')),
+      (await h.client.dumpBuffer(key))?.toString('hex'),
     ]),
   )
   return JSON.stringify(values)
