@@ -1,0 +1,4 @@
+import { responseCacheContract } from './contract.js'
+import { buildExpressApp } from './express-app.js'
+
+responseCacheContract('express', buildExpressApp)

@@ -1,0 +1,4 @@
+import { responseCacheContract } from './contract.js'
+import { buildNestApp } from './nestjs-app.js'
+
+responseCacheContract('nestjs', buildNestApp)
