@@ -4,7 +4,7 @@ import type { Engine, Inflight } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
 import type { CallOptions } from './options.js'
 import { timeoutMs } from './options.js'
-import { race, sleep } from './timeouts.js'
+import { race } from './timeouts.js'
 import type { Entry } from './types.js'
 
 /**

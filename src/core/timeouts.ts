@@ -21,8 +21,3 @@ export function race<T>(promise: Promise<T>, ms: number): Promise<RaceResult<T>>
   })
   return Promise.race([settled, timeout]).finally(() => clearTimeout(timer))
 }
-
-/** Resolves after `ms`, without keeping the process alive. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref())
-}
