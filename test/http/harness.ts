@@ -47,7 +47,7 @@ export interface Harness {
 export type BuildApp = (options: { cache: CacheApi; routes: TestRoute[] }) => Promise<Harness>
 
 /** The test apps' getUser: the verified principal their auth layer put on the request. */
-export const getUser = (request: { user?: string }) => request.user
+export const getUser = (request: object) => (request as { user?: string }).user
 
 /** The test apps' auth layer: `Bearer <id>` authenticates <id>, `Bearer bad` is refused. */
 export function authenticate(authorization: string | undefined): { user?: string; refused: boolean } {
