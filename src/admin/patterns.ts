@@ -31,6 +31,35 @@ export function matchesEverything(pattern: string): boolean {
   return /^\*+$/.test(pattern)
 }
 
+/**
+ * Why a `[...]` class cannot be used, if it cannot: a range out of order (`[z-a]`) or a backslash
+ * inside the class. Redis accepts both, but cachet mirrors every pattern on L1 as a RegExp, where
+ * they do not translate reliably: refuse them rather than let the two tiers disagree.
+ */
+export function refuseClasses(pattern: string): Refusal {
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] === '\\') {
+      i++
+      continue
+    }
+    if (pattern[i] !== '[') continue
+    const chars: string[] = []
+    let j = i + 1
+    if (pattern[j] === '^') j++
+    for (; j < pattern.length && !(pattern[j] === ']' && chars.length > 0); j++) {
+      if (pattern[j] === '\\') return 'must not use a backslash inside [...]'
+      chars.push(pattern[j]!)
+    }
+    if (j >= pattern.length) continue
+    for (let k = 1; k + 1 < chars.length; k++) {
+      if (chars[k] === '-' && chars[k - 1]! > chars[k + 1]!)
+        return 'has a character range out of order (such as [z-a])'
+    }
+    i = j
+  }
+  return undefined
+}
+
 /** Checks a relative key; keys starting with `__` are cachet's own (tags, locks, audit). */
 export function refuseKey(key: string, maxLength: number): Refusal {
   if (key.length === 0) return 'must not be empty'
@@ -49,5 +78,5 @@ export function refusePattern(pattern: string, maxLength: number, maxWildcards: 
   if ((pattern.length - pattern.replace(/\\+$/, '').length) % 2 === 1)
     return 'must not end with a lone backslash'
   if (countWildcards(pattern) > maxWildcards) return `must contain at most ${maxWildcards} wildcards`
-  return undefined
+  return refuseClasses(pattern)
 }
