@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { ADMIN, type AdminHarness, plainClient, seed, startAdmin, TOKEN } from './setup.js'
+
+let h: AdminHarness
+let auditServer: TestRedis
+let auditClient: ReturnType<typeof plainClient>
+
+beforeAll(async () => {
+  auditServer = await startRedis()
+  auditClient = plainClient(auditServer.url)
+  await new Promise((resolve) => auditClient.once('ready', resolve))
+  h = await startAdmin({ audit: { redis: auditClient } })
+  await seed(h.cache, 'users', 3)
+})
+afterAll(async () => {
+  await h.close()
+  auditClient.disconnect()
+  await auditServer.stop()
+})
+
+function leaks(body: string): string[] {
+  const found: string[] = []
+  for (const secret of [
+    TOKEN,
+    '127.0.0.1',
+    String(h.redis.port),
+    String(auditServer.port),
+    'users:',
+    'redis://',
+  ]) {
+    if (body.includes(secret)) found.push(secret)
+  }
+  return found
+}
+
+describe('GET /health', () => {
+  it('is public, healthy, and reveals no key names, addresses or credentials', async () => {
+    const response = await h.app.inject({ method: 'GET', url: '/api/cache/health' })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toMatchObject({
+      status: 'healthy',
+      redis: { connected: true, circuit: 'closed' },
+    })
+    expect(response.json().redis.latency).toMatch(/^\d+ms$/)
+    expect(response.headers['cache-control']).toBe('no-store')
+    expect(leaks(response.body)).toEqual([])
+  })
+})
+
+describe('audit sink down (RELIABILITY S9)', () => {
+  it('fails destructive calls closed with 503 and deletes nothing; reads still answer', async () => {
+    await auditServer.kill()
+    for (const [method, url, payload] of [
+      ['POST', '/clear', { pattern: 'users:*' }],
+      ['POST', '/clear', { confirm: true }],
+      ['DELETE', '/invalidate', { keys: ['users:0'] }],
+      ['POST', '/invalidate/users', undefined],
+      ['DELETE', '/keys/users:1', undefined],
+      ['PATCH', '/keys/users:1', { ttl: 1000 }],
+      ['POST', '/warmup', { force: true }],
+    ] as const) {
+      const response = await h.app.inject({ method, url: `/api/cache${url}`, headers: ADMIN, payload })
+      expect(response.statusCode, `${method} ${url}`).toBe(503)
+      expect(response.json()).toMatchObject({ success: false, error: 'E_AUDIT_UNAVAILABLE' })
+    }
+    const { count } = await h.cache.countByPattern('users:*')
+    expect(count).toBe(3)
+    expect(await h.cache.get('users:1')).toEqual({ namespace: 'users', i: 1 })
+    const stats = await h.app.inject({ method: 'GET', url: '/api/cache/stats', headers: ADMIN })
+    expect(stats.statusCode).toBe(200)
+    const dryRun = await h.app.inject({
+      method: 'POST',
+      url: '/api/cache/clear',
+      headers: ADMIN,
+      payload: { pattern: 'users:*', dryRun: true },
+    })
+    expect(dryRun.json().stats.keysMatched).toBe(3)
+    const denied = await h.app.inject({ method: 'POST', url: '/api/cache/clear', payload: { confirm: true } })
+    expect(denied.statusCode).toBe(401)
+  })
+})
+
+describe('Redis killed', () => {
+  it('answers 503 unhealthy on /health without leaking where Redis was, and never a 500 elsewhere', async () => {
+    await h.redis.kill()
+    const response = await h.app.inject({ method: 'GET', url: '/api/cache/health' })
+    expect(response.statusCode).toBe(503)
+    const body = response.json()
+    expect(body.status).toBe('unhealthy')
+    expect(body.redis.connected).toBe(false)
+    expect(['Connection refused', 'Connection timeout', 'Circuit open', 'Redis unavailable']).toContain(
+      body.redis.error,
+    )
+    expect(leaks(response.body)).toEqual([])
+    for (const url of ['/stats', '/keys', '/keys/users:1', '/audit']) {
+      const answer = await h.app.inject({ method: 'GET', url: `/api/cache${url}`, headers: ADMIN })
+      expect(answer.statusCode, url).not.toBe(500)
+      expect(answer.statusCode, url).toBeLessThanOrEqual(503)
+      expect(leaks(answer.body), url).toEqual([])
+    }
+  })
+})
