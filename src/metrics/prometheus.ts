@@ -148,9 +148,8 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
       registers,
       async collect() {
         const current = await value()
-        // No figure (Redis down, L1 only): leave the series absent rather than report a false 0.
-        if (current === undefined || !Number.isFinite(current)) this.reset()
-        else this.set(current)
+        // No figure (Redis down, L1 off): NaN, not a false 0 that would look like an empty Redis.
+        this.set(current === undefined || !Number.isFinite(current) ? Number.NaN : current)
       },
     })
 
@@ -225,7 +224,11 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
   return {
     registry,
     contentType: registry.contentType,
-    metrics: () => registry.metrics(),
+    metrics: () => {
+      // A scrape reads Redis afresh; the memo only spares the gauges of one scrape a read each.
+      snapshot = undefined
+      return registry.metrics()
+    },
     close() {
       for (const [event, listener] of subscriptions) cache.off(event, listener)
     },

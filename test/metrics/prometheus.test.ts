@@ -1,0 +1,128 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CacheApi } from '../../src/core/cache-api.js'
+import { createCache } from '../../src/index.js'
+import { type CachetMetrics, createMetrics, metricsPlugin } from '../../src/metrics/prometheus.js'
+import { plainClient } from '../admin/setup.js'
+import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+
+let redis: TestRedis
+let client: Redis
+let cache: CacheApi
+let metrics: CachetMetrics
+let app: FastifyInstance
+
+beforeAll(async () => {
+  redis = await startRedis(['--maxmemory', '64mb'])
+  client = plainClient(redis.url)
+  await new Promise((resolve) => client.once('ready', resolve))
+  cache = createCache({ redis: redis.url, prefix: 'cache', logger: false, bus: false })
+  metrics = createMetrics(cache, { redis: client, registry: new Registry(), maxNamespaces: 5 })
+  app = Fastify({ logger: false })
+  await app.register(metricsPlugin, { metrics })
+  await app.ready()
+})
+afterAll(async () => {
+  metrics.close()
+  await app.close()
+  await cache.close()
+  client.disconnect()
+  await redis.stop()
+})
+
+async function scrape(): Promise<string> {
+  const response = await app.inject({ method: 'GET', url: '/metrics' })
+  expect(response.statusCode).toBe(200)
+  expect(response.headers['content-type']).toMatch(/^text\/plain/)
+  return response.body
+}
+
+function value(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+describe('createMetrics', () => {
+  it('counts hits, misses, loads, sets and invalidations per namespace and tier', async () => {
+    await cache.getOrSet('users:1', async () => ({ id: 1 }), { tags: ['people'] })
+    await cache.getOrSet('users:1', async () => ({ id: 1 }))
+    // get() counts misses in stats() but emits no event (engine gap, reported); getOrSet does.
+    await cache.getOrSet('users:2', async () => null)
+    await cache.set('products:1', { id: 1 })
+    await cache.invalidateTags(['people'])
+    await cache.deleteByPattern('products:*')
+    const text = await scrape()
+    expect(value(text, 'cachet_hits_total{namespace="users",tier="l1"}')).toBe(1)
+    expect(value(text, 'cachet_misses_total{namespace="users"}')).toBeGreaterThanOrEqual(2)
+    expect(value(text, 'cachet_loads_total{namespace="users",result="ok"}')).toBe(2)
+    expect(value(text, 'cachet_loader_duration_seconds_count{namespace="users"}')).toBe(2)
+    expect(value(text, 'cachet_sets_total{namespace="products"}')).toBe(1)
+    expect(value(text, 'cachet_invalidations_total{kind="tags"}')).toBe(1)
+    expect(value(text, 'cachet_invalidated_keys_total{kind="tags"}')).toBe(1)
+    expect(value(text, 'cachet_invalidations_total{kind="pattern"}')).toBe(1)
+  })
+
+  it('reads gauges on scrape: hit ratio, L1, circuit and Redis figures', async () => {
+    const text = await scrape()
+    expect(value(text, 'cachet_hit_ratio')).toBeGreaterThan(0)
+    expect(value(text, 'cachet_l1_max_bytes')).toBeGreaterThan(0)
+    expect(value(text, 'cachet_circuit_state')).toBe(0)
+    expect(value(text, 'cachet_redis_up')).toBe(1)
+    expect(value(text, 'cachet_redis_latency_seconds')).toBeGreaterThanOrEqual(0)
+    expect(value(text, 'cachet_redis_memory_used_bytes')).toBeGreaterThan(0)
+    expect(value(text, 'cachet_redis_memory_max_bytes')).toBe(64 * 1024 * 1024)
+    expect(value(text, 'cachet_redis_keys')).toBeGreaterThanOrEqual(1)
+    expect(value(text, 'cachet_redis_evicted_keys')).toBe(0)
+    expect(value(text, 'cachet_redis_connected_clients')).toBeGreaterThanOrEqual(1)
+    expect(value(text, 'cachet_redis_ops_per_second')).toBeGreaterThanOrEqual(0)
+  })
+
+  it('caps namespace label values', async () => {
+    for (let i = 0; i < 20; i++) await cache.getOrSet(`tenant${i}:x`, async () => i)
+    const text = await scrape()
+    const namespaces = new Set(
+      [...text.matchAll(/cachet_misses_total\{namespace="([^"]+)"\}/g)].map((m) => m[1]),
+    )
+    expect(namespaces.size).toBeLessThanOrEqual(6)
+    expect(namespaces.has('other')).toBe(true)
+  })
+
+  it('stops counting after close()', async () => {
+    const registry = new Registry()
+    const scoped = createMetrics(cache, { registry, prefix: 'scoped_' })
+    scoped.close()
+    await cache.getOrSet('users:after-close', async () => 1)
+    expect(await registry.metrics()).not.toMatch(/scoped_misses_total\{/)
+  })
+})
+
+describe('metricsPlugin', () => {
+  it('can require a bearer token', async () => {
+    const guarded = Fastify({ logger: false })
+    await guarded.register(metricsPlugin, { metrics, path: '/internal/metrics', token: 'scrape-secret' })
+    const refused = await guarded.inject({ method: 'GET', url: '/internal/metrics' })
+    expect(refused.statusCode).toBe(401)
+    const wrong = await guarded.inject({
+      method: 'GET',
+      url: '/internal/metrics',
+      headers: { authorization: 'Bearer nope' },
+    })
+    expect(wrong.statusCode).toBe(401)
+    const allowed = await guarded.inject({
+      method: 'GET',
+      url: '/internal/metrics',
+      headers: { authorization: 'Bearer scrape-secret' },
+    })
+    expect(allowed.body).toContain('cachet_hits_total')
+    await guarded.close()
+  })
+
+  it('reports Redis down and still answers', async () => {
+    await redis.kill()
+    const text = await scrape()
+    expect(value(text, 'cachet_redis_up')).toBe(0)
+    expect(value(text, 'cachet_redis_keys')).toBeNaN()
+  })
+})
