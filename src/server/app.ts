@@ -6,6 +6,7 @@ import { fastifyCache } from '../http/fastify.js'
 import { createMetrics, metricsPlugin } from '../metrics/prometheus.js'
 import type { ServerConfig } from './config.js'
 import { registerDemoWarmers } from './demo-warmers.js'
+import { drainOnClose } from './drain.js'
 import type { ServerResources } from './resources.js'
 import { dashboardRoute } from './routes/dashboard.js'
 import { demoTokenRoute } from './routes/demo-token.js'
@@ -39,6 +40,7 @@ export async function build(
   })
   const { cache, db, auth } = resources
   addServerTiming(app)
+  drainOnClose(app)
 
   await app.register(fastifyCache, {
     cache,

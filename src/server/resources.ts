@@ -69,6 +69,10 @@ export async function openResources(
     prefix: 'cache',
     // Seed 004's smart TTL by key prefix for the demo's warm-up modules; HTTP routes carry their own.
     ttlRules: { 'config:': '1h', 'users:': '30m' },
+    // PGlite runs its queries on the main thread: a query blocks the event loop for tens of ms (more
+    // on a busy machine), and a Redis reply that arrives meanwhile is only read afterwards. The default
+    // 100 ms deadline would count those as Redis failures and open the circuit; 1 s does not.
+    l2: { timeout: '1s' },
     logger: options.logger ?? false,
   })
   let admin: RedisConnection | undefined
