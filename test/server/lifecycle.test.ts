@@ -68,7 +68,7 @@ describe('embedded redis-server', () => {
     const stopped = server.stop()
     const response = await inFlight
     expect(response.status).toBe(200)
-    expect((await response.json()).totalLogs).toBe(5000)
+    expect(((await response.json()) as { totalLogs: number }).totalLogs).toBe(5000)
     await stopped
     await expect(fetch(`${server.url}/api/dashboard`)).rejects.toThrow()
   })

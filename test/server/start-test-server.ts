@@ -14,7 +14,7 @@ export function startTestServer(
 }
 
 /** The `app;dur=` figure of a Server-Timing header, in ms. */
-export function serverTiming(header: string | string[] | undefined): number {
+export function serverTiming(header: unknown): number {
   const match = /app;dur=([\d.]+)/.exec(String(header))
   if (!match) throw new Error(`no Server-Timing app figure in ${String(header)}`)
   return Number(match[1])
