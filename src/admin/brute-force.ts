@@ -4,6 +4,8 @@ export interface FailureLimiter {
   blockedFor(ip: string): number
   /** Records one failed attempt from the IP. */
   fail(ip: string): void
+  /** True for the first refusal of a blocked IP in its window, false after: one audit record per block. */
+  firstRefusal(ip: string): boolean
 }
 
 const MAX_TRACKED_IPS = 10_000
@@ -14,7 +16,7 @@ const MAX_TRACKED_IPS = 10_000
  * spoofed source addresses cannot grow memory without bound.
  */
 export function createFailureLimiter(maxFailures: number, windowMs: number, now = Date.now): FailureLimiter {
-  const windows = new Map<string, { start: number; failures: number }>()
+  const windows = new Map<string, { start: number; failures: number; refused?: boolean }>()
   const current = (ip: string) => {
     const window = windows.get(ip)
     if (window && now() - window.start >= windowMs) {
@@ -36,6 +38,12 @@ export function createFailureLimiter(maxFailures: number, windowMs: number, now 
       }
       if (windows.size >= MAX_TRACKED_IPS) windows.delete(windows.keys().next().value!)
       windows.set(ip, { start: now(), failures: 1 })
+    },
+    firstRefusal(ip) {
+      const window = current(ip)
+      if (!window || window.refused) return false
+      window.refused = true
+      return true
     },
   }
 }

@@ -110,7 +110,14 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
     if (request.routeOptions.config?.public === true) return
     const waitMs = failures.blockedFor(request.ip)
     if (waitMs > 0) {
-      await deny(request, 429, 'too many failed authentications')
+      // One stream record per blocked IP and window: a flood must not push real records out of
+      // the capped stream. Every refusal still reaches the pino log.
+      if (failures.firstRefusal(request.ip)) await deny(request, 429, 'too many failed authentications')
+      else
+        logger.warn(
+          { ip: request.ip, url: escapeControl(request.url.slice(0, 300)) },
+          'cachet admin: refused (blocked IP)',
+        )
       throw new HttpError(429, 'E_TOO_MANY_ATTEMPTS', 'too many failed authentications; try again later', {
         'retry-after': String(Math.ceil(waitMs / 1000)),
       })

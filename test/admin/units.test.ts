@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createAuditLog } from '../../src/admin/audit-log.js'
 import { createAuthenticator, matchesToken } from '../../src/admin/auth.js'
@@ -154,5 +155,36 @@ describe('in-memory audit log', () => {
     const second = await log.list({ limit: 2, cursor: first.nextCursor! })
     expect(second.records.map((r) => r.keysAffected)).toEqual([2])
     expect((await log.list({ limit: 10, action: 'clear' })).records.map((r) => r.keysAffected)).toEqual([3])
+  })
+})
+
+describe('audit log lines', () => {
+  it('logs each record as one pino line with control characters escaped', async () => {
+    const lines: string[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) })
+    const log = createAuditLog({ streamKey: 'x', maxLen: 10, logger, timeoutMs: 100 })
+    await log.write({
+      at: Date.UTC(2026, 0, 1),
+      who: 'token:abcd1234',
+      ip: '10.0.0.1',
+      action: 'clear',
+      params: sanitizeParams({ pattern: 'users:*\r\n{"forged":true}' }),
+      outcome: 'ok',
+      status: 200,
+      keysAffected: 2,
+      durationMs: 1.5,
+      reason: 'line\nbreak',
+    })
+    expect(lines).toHaveLength(1)
+    expect(lines[0]!.trim().split('\n')).toHaveLength(1)
+    const line = JSON.parse(lines[0]!)
+    expect(line.audit).toMatchObject({
+      who: 'token:abcd1234',
+      action: 'clear',
+      outcome: 'ok',
+      keysAffected: 2,
+    })
+    expect(line.audit.params.pattern).toBe('users:*\\x0d\\x0a{"forged":true}')
+    expect(line.audit.reason).toBe('line\\x0abreak')
   })
 })
