@@ -1,0 +1,81 @@
+import type { Cluster, Redis } from 'ioredis'
+import { parseSafeJson } from '../core/codec/safe-json.js'
+
+/** One entity change as carried on a stream (seed 002: user.profile.created/updated/deleted). */
+export interface EntityEvent {
+  /** e.g. 'user.profile.updated'. */
+  type: string
+  /** The entity id. */
+  id: string
+  /** The entity after the change (absent for deletions). */
+  payload?: unknown
+  /** Version of the entity after the change (e.g. updatedAt in ms); orders out-of-order deliveries. */
+  version?: number
+}
+
+/** Options of publishEntityEvent(). */
+export interface PublishOptions {
+  /**
+   * Approximate cap on the stream length (`XADD … MAXLEN ~ n`); false = never trim. Trimming can drop
+   * entries a slow consumer group has not read yet; the consumer detects it (Redis 7
+   * max-deleted-entry-id past its last delivered id) and resyncs by flushing its namespace, so the loss
+   * is never silent, but it costs a cold cache. Size it for the longest consumer outage you tolerate.
+   * @default 100_000
+   */
+  maxLen?: number | false
+}
+
+/**
+ * Appends an entity event for consumers (XADD with approximate trimming). Re-sending after a dropped
+ * connection is harmless: consumers apply by version, so a duplicate is a no-op. Resolves the entry id.
+ */
+export async function publishEntityEvent(
+  redis: Redis | Cluster,
+  stream: string,
+  event: EntityEvent,
+  options: PublishOptions = {},
+): Promise<string> {
+  const maxLen = options.maxLen ?? 100_000
+  const fields = ['type', event.type, 'id', event.id]
+  if (event.version !== undefined) fields.push('version', String(event.version))
+  if (event.payload !== undefined) fields.push('payload', JSON.stringify(event.payload))
+  const id =
+    maxLen === false
+      ? await redis.xadd(stream, '*', ...fields)
+      : await redis.xadd(stream, 'MAXLEN', '~', maxLen, '*', ...fields)
+  return id!
+}
+
+/** Stream entry fields ([k, v, k, v…]) → event, or a reason why the entry is unusable (poison). */
+export function parseEntityEvent(fields: readonly string[]): { event: EntityEvent } | { error: string } {
+  const map = new Map<string, string>()
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!)
+  const type = map.get('type')
+  const id = map.get('id')
+  if (!type || !id) return { error: 'missing type or id' }
+  const event: EntityEvent = { type, id }
+  const version = map.get('version')
+  if (version !== undefined) {
+    const parsed = Number(version)
+    if (version === '' || !Number.isFinite(parsed)) return { error: `bad version "${version}"` }
+    event.version = parsed
+  }
+  const payload = map.get('payload')
+  if (payload !== undefined) {
+    try {
+      event.payload = parseSafeJson(payload)
+    } catch {
+      return { error: 'payload is not JSON' }
+    }
+  }
+  return { event }
+}
+
+/** Compares two stream ids ('ms-seq'): negative, 0 or positive. */
+export function compareStreamIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(BigInt)
+  const [bMs, bSeq] = b.split('-').map(BigInt)
+  if (aMs !== bMs) return aMs! < bMs! ? -1 : 1
+  if (aSeq !== bSeq) return (aSeq ?? 0n) < (bSeq ?? 0n) ? -1 : 1
+  return 0
+}

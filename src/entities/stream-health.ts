@@ -1,0 +1,87 @@
+import type { Redis } from 'ioredis'
+import { compareStreamIds } from './stream-events.js'
+
+/** What XINFO STREAM / XINFO GROUPS (Redis 7) say about a stream and one group. */
+export interface StreamInfo {
+  /** Entries ever added: only a re-created (or restored-from-old-snapshot) stream sees it go down. */
+  entriesAdded: number
+  /** Highest id ever deleted or trimmed ('0-0' when none). */
+  maxDeletedId: string
+  group?: {
+    lastDeliveredId: string
+    /** Entries the group has read; null when Redis cannot tell. */
+    entriesRead: number | null
+    /** Entries not yet delivered to the group; null when Redis cannot tell (e.g. after trimming). */
+    lag: number | null
+    pending: number
+  }
+}
+
+/** Why a consumer must resync: the cache may hold data the stream can no longer correct. */
+export type ResetReason = 'stream-missing' | 'group-missing' | 'stream-rewound' | 'entries-trimmed'
+
+/** Reads the stream and group state; undefined when the stream does not exist. */
+export async function inspectStream(
+  client: Redis,
+  stream: string,
+  group: string,
+): Promise<StreamInfo | undefined> {
+  let streamReply: unknown
+  try {
+    streamReply = await client.call('XINFO', 'STREAM', stream)
+  } catch (error) {
+    if (error instanceof Error && /no such key/i.test(error.message)) return undefined
+    throw error
+  }
+  const info = toRecord(streamReply)
+  const groups = ((await client.call('XINFO', 'GROUPS', stream)) as unknown[]).map(toRecord)
+  const mine = groups.find((entry) => entry.name === group)
+  return {
+    entriesAdded: Number(info['entries-added'] ?? 0),
+    maxDeletedId: String(info['max-deleted-entry-id'] ?? '0-0'),
+    group: mine && {
+      lastDeliveredId: String(mine['last-delivered-id']),
+      entriesRead: nullableNumber(mine['entries-read']),
+      lag: nullableNumber(mine.lag),
+      pending: Number(mine.pending ?? 0),
+    },
+  }
+}
+
+/** What a consumer remembers between two inspections. */
+export interface HealthMemory {
+  entriesAdded?: number
+  /** The max-deleted id a resync already covered, so one trim loss triggers one resync. */
+  resyncedDeletedId?: string
+}
+
+/**
+ * Decides whether the cache can still trust the stream (RELIABILITY §B.4 X2/X3): the stream or group
+ * vanished (Redis restarted empty), the stream went back in time (restored from an older snapshot), or
+ * entries the group never received were trimmed. Updates `memory`.
+ */
+export function judgeStream(info: StreamInfo | undefined, memory: HealthMemory): ResetReason | undefined {
+  if (!info) return 'stream-missing'
+  if (!info.group) return 'group-missing'
+  const previous = memory.entriesAdded
+  memory.entriesAdded = info.entriesAdded
+  if (previous !== undefined && info.entriesAdded < previous) return 'stream-rewound'
+  const deleted = info.maxDeletedId
+  const undelivered = compareStreamIds(deleted, info.group.lastDeliveredId) > 0
+  if (undelivered && deleted !== memory.resyncedDeletedId) {
+    memory.resyncedDeletedId = deleted
+    return 'entries-trimmed'
+  }
+  return undefined
+}
+
+function toRecord(reply: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const list = reply as unknown[]
+  for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = list[i + 1]
+  return out
+}
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value)
+}
