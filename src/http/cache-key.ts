@@ -4,6 +4,8 @@ import type { ResolvedRoute } from './options.js'
 
 /** What the key is built from: the request as the router understood it, never the raw URL bytes. */
 export interface KeyInput {
+  /** The host the framework resolved (honours its trust-proxy setting): one app may serve several sites. */
+  host: string
   /** The route's pattern as the router registered it ('/api/users/:id'), or the routed path. */
   route: string
   /** Route parameters as the router decoded them. */
@@ -29,13 +31,14 @@ export function encodePrincipal(principal: string): string {
 
 /**
  * The key of a response, relative to the cache prefix: `${type}:${scope}${hash}` where the hash
- * covers GET (HEAD shares it), the route, its params, the (sorted) query and the varied headers;
+ * covers GET (HEAD shares it), the host, the route, its params, the (sorted) query and the varied headers;
  * or `${type}:${scope}k:${custom}` with a custom key function.
  */
 export function buildCacheKey(route: ResolvedRoute, input: KeyInput, scope: string, custom?: string): string {
   if (custom !== undefined) return `${route.type}:${scope}k:${checkCustomKey(custom)}`
   const material = JSON.stringify([
     'GET',
+    input.host.toLowerCase(),
     input.route,
     canonical(input.params ?? {}),
     route.query === false ? null : canonical(pickQuery(input.query ?? {}, route.query)),

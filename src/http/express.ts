@@ -44,6 +44,8 @@ export function expressView(req: Request): RequestView<Request> {
   return {
     request: req,
     method: req.method,
+    // req.host honours Express's 'trust proxy' setting, as the handler's view of the host does.
+    host: req.host ?? '',
     route: pattern,
     params: req.params,
     query: req.query,

@@ -60,6 +60,7 @@ function lookupHook(
       {
         request,
         method: request.method,
+        host: request.host,
         route: request.routeOptions.url ?? request.url.split('?')[0]!,
         params: request.params,
         query: request.query,

@@ -27,7 +27,7 @@ export function cacheHeaders(
   const now = options.now ?? Date.now()
   const headers: Record<string, string> = { 'x-cache': state.outcome }
   const params: string[] = []
-  const ttlSeconds = entry ? Math.floor((entry.storedAt + entry.ttlMs - now) / 1000) : undefined
+  const ttlSeconds = entry ? Math.round((entry.storedAt + entry.ttlMs - now) / 1000) : undefined
   switch (state.outcome) {
     case 'HIT':
       params.push(state.collapsed ? 'fwd=miss; collapsed' : 'hit')

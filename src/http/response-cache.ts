@@ -27,6 +27,8 @@ export interface RequestView<R> {
   /** The framework's request, handed to getUser, getRole, key and tags functions. */
   request: R
   method: string
+  /** The host as the framework resolved it (request.hostname). */
+  host: string
   /** The matched route pattern ('/api/users/:id'). */
   route: string
   params: unknown

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { resolveResponseCacheOptions, resolveRoute } from '../../src/http/options.js'
+import { createCache, InvalidOptionError } from '../../src/index.js'
+
+const cache = createCache({ l1: { maxBytes: 1024 * 1024 }, logger: false })
+
+describe('response cache options', () => {
+  it('uses the seed 001 ttls per type, overridable, with custom types', () => {
+    const shared = resolveResponseCacheOptions({ cache, types: { search: '10m', report: '15m' } })
+    expect(resolveRoute({ type: 'dashboard' }, shared).ttlMs).toBe(300_000)
+    expect(resolveRoute({ type: 'user' }, shared).ttlMs).toBe(1_800_000)
+    expect(resolveRoute({ type: 'product' }, shared).ttlMs).toBe(7_200_000)
+    expect(resolveRoute({ type: 'analytics' }, shared).ttlMs).toBe(600_000)
+    expect(resolveRoute({ type: 'search' }, shared).ttlMs).toBe(600_000)
+    expect(resolveRoute({ type: 'report' }, shared).ttlMs).toBe(900_000)
+    expect(resolveRoute({ type: 'dashboard', ttl: '1m' }, shared).ttlMs).toBe(60_000)
+  })
+
+  it('rejects bad options with errors that name them', () => {
+    const shared = resolveResponseCacheOptions({ cache })
+    expect(() => resolveResponseCacheOptions({ cache: {} as never })).toThrow(/createCache/)
+    expect(() => resolveRoute({ type: 'nope' }, shared)).toThrow(/unknown cache type 'nope'/)
+    expect(() => resolveRoute({ type: 'a:b', ttl: 1 }, shared)).toThrow(InvalidOptionError)
+    expect(() => resolveRoute({ type: 'user', scope: 'user' }, shared)).toThrow(/getUser/)
+    expect(() => resolveRoute({ type: 'user', scope: 'role' }, shared)).toThrow(/getRole/)
+    expect(() => resolveRoute({ type: 'dashboard', ttl: 0 }, shared)).toThrow(/ttl/)
+    expect(() => resolveRoute({ type: 'dashboard', varyBy: ['bad header'] }, shared)).toThrow(/varyBy/)
+    expect(() => resolveRoute({ type: 'dashboard', query: 'some' as never }, shared)).toThrow(/query/)
+  })
+})

@@ -1,0 +1,154 @@
+import express, { type Request } from 'express'
+import Fastify, { type FastifyRequest } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createCacheResponse } from '../../src/http/express.js'
+import { fastifyCache } from '../../src/http/fastify.js'
+import { type CacheApi, createCache } from '../../src/index.js'
+import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { fetchHarness } from './harness.js'
+
+let redis: TestRedis
+let cache: CacheApi
+
+beforeAll(async () => {
+  redis = await startRedis()
+})
+afterAll(async () => {
+  await redis.stop()
+})
+
+async function freshCache(): Promise<CacheApi> {
+  await cache?.close()
+  cache = createCache({ redis: redis.url, logger: false })
+  await cache.clear()
+  return cache
+}
+
+const userOf = (request: object) => (request as { user?: string }).user
+
+/** Every key in Redis, relative to the prefix. */
+async function storedKeys(): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const page = await cache.keys({ cursor, limit: 500 })
+    keys.push(...page.keys.map((k) => k.key))
+    cursor = page.cursor
+  } while (cursor !== '0')
+  return keys
+}
+
+describe('poisoning with unkeyed inputs (RELIABILITY S2, S4)', () => {
+  it('a clean request after attacker requests still gets the baseline body', async () => {
+    await freshCache()
+    const app = Fastify()
+    await app.register(fastifyCache, { cache })
+    // The handler reflects inputs an attacker controls: only keyed ones may change a shared entry.
+    app.get('/api/page', { config: { cache: { type: 'dashboard' } } }, async (request, reply) => {
+      const h = request.headers
+      const marker = [
+        h['x-forwarded-host'],
+        h['x-original-url'],
+        h['x-http-method-override'],
+        h.cookie,
+        h.authorization,
+      ]
+      if ((h['content-length'] ?? '0') !== '0') return reply.code(400).send('bad body')
+      if (String(h['x-oversized'] ?? '').length > 1000) return reply.code(431).send('too large')
+      return { host: request.host, reflected: marker.filter(Boolean).join('|') || 'clean' }
+    })
+    const attacks: Array<Record<string, string>> = [
+      { 'x-forwarded-host': 'evil.test' },
+      { 'x-original-url': '/admin' },
+      { 'x-http-method-override': 'POST' },
+      { cookie: 'sid=attacker' },
+      { authorization: 'Bearer attacker' },
+      { 'x-oversized': 'x'.repeat(5000) },
+      { host: 'evil.test' },
+      { 'content-type': 'text/plain', 'content-length': '3' },
+    ]
+    for (const headers of attacks) {
+      const body = headers['content-length'] ? 'abc' : undefined
+      await app.inject({ method: 'GET', url: '/api/page', headers, body })
+    }
+    const clean = await app.inject({ method: 'GET', url: '/api/page', headers: { host: 'example.test' } })
+    expect(clean.statusCode).toBe(200)
+    expect(clean.json()).toEqual({ host: 'example.test', reflected: 'clean' })
+    await app.close()
+  })
+})
+
+describe('deception and path confusion (RELIABILITY S3)', () => {
+  it('never stores a private response under a shared key, whatever the path variant', async () => {
+    await freshCache()
+    const app = express()
+    app.use((req, _res, next) => {
+      ;(req as Request & { user?: string }).user = req.headers.authorization?.replace('Bearer ', '')
+      next()
+    })
+    const cached = createCacheResponse({ cache, getUser: userOf })
+    app.get('/api/me', cached({ type: 'user', scope: 'user' }), (req, res) => {
+      res.json({ secret: `of ${(req as Request & { user?: string }).user}` })
+    })
+    app.get(
+      '/static/:file',
+      cached({ type: 'product' }),
+      (req, res) => void res.send(`file ${req.params.file}`),
+    )
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise<void>((resolve) => server.once('listening', resolve))
+    const { port } = server.address() as { port: number }
+    const http = fetchHarness(`http://127.0.0.1:${port}`, async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    })
+    const variants = [
+      '/api/me/x.css',
+      '/api/me;x.css',
+      '/api/me%23x.css',
+      '/api/me%2fx.css',
+      '/api/me/..%2fme',
+      '//api/me',
+      '/API/ME',
+      '/api/me/',
+      '/api/me.',
+    ]
+    for (const path of variants) {
+      const response = await http.request(path, { headers: { authorization: 'Bearer alice' } })
+      if (response.status === 200) expect(response.body).toContain('of alice')
+    }
+    await http.request('/static/app.css')
+    const keys = await storedKeys()
+    // Only the user-scoped entry of alice and the static file: no private body under a shared key.
+    expect(keys.filter((key) => !key.startsWith('user:u:alice:') && !key.startsWith('product:'))).toEqual([])
+    const bob = await http.request('/api/me/', { headers: { authorization: 'Bearer bob' } })
+    expect(bob.body).toContain('of bob')
+    await http.close()
+  })
+})
+
+describe('Fastify user scope without a principal', () => {
+  it('bypasses the cache instead of sharing an anonymous entry', async () => {
+    await freshCache()
+    const app = Fastify()
+    await app.register(fastifyCache, { cache, getUser: (request: FastifyRequest) => userOf(request) })
+    app.get('/api/me', { config: { cache: { type: 'user', scope: 'user' } } }, async () => ({
+      anonymous: true,
+    }))
+    const response = await app.inject({ method: 'GET', url: '/api/me' })
+    expect(response.headers['x-cache']).toBe('BYPASS')
+    expect(response.headers['cache-status']).toContain('detail=no-principal')
+    expect(await storedKeys()).toEqual([])
+    await app.close()
+    await cache.close()
+  })
+
+  it('rejects a route whose options are wrong when it is declared', async () => {
+    const app = Fastify()
+    await app.register(fastifyCache, { cache: createCache({ logger: false }) })
+    expect(() =>
+      app.get('/x', { config: { cache: { type: 'user', scope: 'user' } } }, async () => 'x'),
+    ).toThrow(/getUser/)
+    await app.close()
+  })
+})
