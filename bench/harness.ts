@@ -21,6 +21,21 @@ export interface Measurement {
   nsPerOp: number
   /** ops/s of every sample, in the order taken. */
   samples: number[]
+  /**
+   * CPU time of this process (user + system) per op, median over samples: unlike ops/s, it hardly
+   * moves when other processes compete for the cores, so it shows a contender's own cost.
+   */
+  cpuNsPerOp: number
+}
+
+interface Sample {
+  opsPerSec: number
+  cpuNsPerOp: number
+}
+
+function cpuMicros(): number {
+  const usage = process.cpuUsage()
+  return usage.user + usage.system
 }
 
 /** How a comparison is run: one at a time (concurrency 1) or with N operations in flight. */
@@ -45,9 +60,10 @@ export function plan(concurrency: number, overrides: Partial<RunPlan> = {}): Run
 }
 
 /** Runs `op` one at a time for about `ms`; checks the clock every `batch` ops. Returns ops/s. */
-async function serialSample(op: Op, ms: number, settle?: () => Promise<unknown>): Promise<number> {
+async function serialSample(op: Op, ms: number, settle?: () => Promise<unknown>): Promise<Sample> {
   let batch = 64
   let count = 0
+  const cpu = cpuMicros()
   const start = performance.now()
   let elapsed = 0
   while (elapsed < ms) {
@@ -61,7 +77,7 @@ async function serialSample(op: Op, ms: number, settle?: () => Promise<unknown>)
     await settle()
     elapsed = performance.now() - start
   }
-  return (count / elapsed) * 1000
+  return { opsPerSec: (count / elapsed) * 1000, cpuNsPerOp: ((cpuMicros() - cpu) * 1000) / count }
 }
 
 /** Runs `op` with `concurrency` operations in flight for about `ms`. Returns ops/s. */
@@ -70,8 +86,9 @@ async function concurrentSample(
   concurrency: number,
   ms: number,
   settle?: () => Promise<unknown>,
-): Promise<number> {
+): Promise<Sample> {
   let count = 0
+  const cpu = cpuMicros()
   const start = performance.now()
   const end = start + ms
   const worker = async () => {
@@ -83,10 +100,13 @@ async function concurrentSample(
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   if (settle) await settle()
-  return (count / (performance.now() - start)) * 1000
+  return {
+    opsPerSec: (count / (performance.now() - start)) * 1000,
+    cpuNsPerOp: ((cpuMicros() - cpu) * 1000) / count,
+  }
 }
 
-function sample(contender: Contender, concurrency: number, ms: number): Promise<number> {
+function sample(contender: Contender, concurrency: number, ms: number): Promise<Sample> {
   return concurrency <= 1
     ? serialSample(contender.op, ms, contender.settle)
     : concurrentSample(contender.op, concurrency, ms, contender.settle)
@@ -104,7 +124,7 @@ export function median(values: readonly number[]): number {
  */
 export async function compare(contenders: readonly Contender[], run: RunPlan): Promise<Measurement[]> {
   for (const contender of contenders) await sample(contender, run.concurrency, run.warmupMs)
-  const samples = contenders.map(() => [] as number[])
+  const samples = contenders.map(() => [] as Sample[])
   for (let round = 0; round < run.rounds; round++) {
     for (let i = 0; i < contenders.length; i++) {
       const index = (i + round) % contenders.length
@@ -112,7 +132,13 @@ export async function compare(contenders: readonly Contender[], run: RunPlan): P
     }
   }
   return contenders.map((contender, i) => {
-    const opsPerSec = median(samples[i]!)
-    return { name: contender.name, opsPerSec, nsPerOp: 1e9 / opsPerSec, samples: samples[i]! }
+    const opsPerSec = median(samples[i]!.map((s) => s.opsPerSec))
+    return {
+      name: contender.name,
+      opsPerSec,
+      nsPerOp: 1e9 / opsPerSec,
+      samples: samples[i]!.map((s) => Math.round(s.opsPerSec)),
+      cpuNsPerOp: median(samples[i]!.map((s) => s.cpuNsPerOp)),
+    }
   })
 }

@@ -1,7 +1,7 @@
 import { bento, cacheManager, cachet, cachetClient, rawClient, TTL_MS } from '../contenders.js'
 import { profileValue } from '../fixtures.js'
 import { compare, plan } from '../harness.js'
-import { goal, type ScenarioResult, throughputRows } from '../report.js'
+import { cachetNote, goal, type ScenarioResult, throughputRows } from '../report.js'
 
 /**
  * Distinct keys, read round-robin: 64 calls in flight are 64 different keys, so no contender's
@@ -49,8 +49,16 @@ export async function l2Hit(port: number): Promise<ScenarioResult> {
       },
       { name: 'cache-manager wrap (Keyv on ioredis)', op: () => manager.wrap(keys[next()]!, loader) },
     ]
-    const concurrent = throughputRows(await compare(contenders, plan(64)), contenders[0]!.name)
-    const serial = throughputRows(await compare(contenders, plan(1)), contenders[0]!.name)
+    cache.resetStats()
+    const concurrentRun = await compare(contenders, plan(64))
+    const concurrent = throughputRows(concurrentRun, contenders[0]!.name, {
+      [contenders[1]!.name]: cachetNote(cache.stats()),
+    })
+    cache.resetStats()
+    const serialRun = await compare(contenders, plan(1))
+    const serial = throughputRows(serialRun, contenders[0]!.name, {
+      [contenders[1]!.name]: cachetNote(cache.stats()),
+    })
     return {
       id: 'l2-hit',
       title: '2. L2 hit with L1 off, 1 KB JSON value',

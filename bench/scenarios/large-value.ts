@@ -78,6 +78,7 @@ export async function largeValue(port: number): Promise<ScenarioResult> {
       contender: m.name,
       opsPerSec: m.opsPerSec,
       nsPerOp: m.nsPerOp,
+      cpuNsPerOp: m.cpuNsPerOp,
       ratio: m.nsPerOp / limit.nsPerOp,
     }))
     return {
