@@ -1,0 +1,22 @@
+/** cachet/sql: seed 003's SQL query cache on the cachet engine, for pg and PGlite. */
+
+export { sqlTables } from './analyze.js'
+export { type CachedQueryOptions, cachedQuery } from './cached-query.js'
+export type { Driver, Queryable, SqlResult } from './driver.js'
+export { MutationInQueryError } from './errors.js'
+export type { SqlParams } from './params.js'
+export {
+  createQueryCache,
+  type ExecuteOptions,
+  QueryCache,
+  type QueryCacheOptions,
+  type QueryOptions,
+  type SqlTransaction,
+  type WarmUpQuery,
+  type WarmUpResult,
+} from './query-cache.js'
+export { queryKey, tableTag } from './query-key.js'
+export type { QueryCacheStats, QueryFigures } from './query-stats.js'
+export { tableName } from './table-name.js'
+export type { SqlTables } from './tables.js'
+export { normalizeSql, type Token, tokenize } from './tokenizer.js'

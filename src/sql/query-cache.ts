@@ -1,0 +1,259 @@
+import type { CacheApi, CallOptions, Duration } from '../index.js'
+import { analyzeSql } from './analyze.js'
+import { type Driver, type Queryable, type Run, type SqlResult, toDriver } from './driver.js'
+import { MutationInQueryError } from './errors.js'
+import { bindParams, type SqlParams } from './params.js'
+import { queryKey, tableTag, validateNamespace } from './query-key.js'
+import { type QueryCacheStats, QueryStats } from './query-stats.js'
+import { RunningLoads } from './running-loads.js'
+import { tableName } from './table-name.js'
+
+/** Options of createQueryCache(). */
+export interface QueryCacheOptions {
+  /** The engine (createCache()); the query cache stores through it. */
+  cache: CacheApi
+  /** A `pg` Pool or Client, a PGlite instance, or anything with `query(text, values)`. */
+  db: Queryable
+  /** First segment of every key. @default 'query' */
+  namespace?: string
+  /** TTL of cached results when adaptiveTtl is false (else the engine's ttl). */
+  defaultTtl?: Duration
+  /** TTL from the measured query time (seed 003 §5.3, or the engine's adaptiveTtl rules). @default true */
+  adaptiveTtl?: boolean
+  /** Per-query figures are kept for at most this many keys. @default 500 */
+  maxTrackedQueries?: number
+}
+
+/** Options of one query(). */
+export interface QueryOptions {
+  /** Overrides the adaptive and default TTL. */
+  ttl?: Duration
+  /** Added to the automatic `table:<name>` tags. */
+  tags?: readonly string[]
+  /** Run the SQL even when a fresh result is cached (an admin action, not a request header). */
+  forceRefresh?: boolean
+}
+
+/** Options of execute(). */
+export interface ExecuteOptions {
+  /** Tables to invalidate besides those the statement visibly writes (e.g. written by a trigger or function). */
+  invalidates?: readonly string[]
+}
+
+/** What a transaction() callback gets: statements run on the transaction's connection, uncached. */
+export interface SqlTransaction {
+  query<T = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<T[]>
+  execute<T = Record<string, unknown>>(
+    sql: string,
+    params?: SqlParams,
+    options?: ExecuteOptions,
+  ): Promise<SqlResult<T>>
+}
+
+/** One query of warmUp(). */
+export interface WarmUpQuery {
+  sql: string
+  params?: SqlParams
+  ttl?: Duration
+  tags?: readonly string[]
+}
+
+/** What warmUp() did. */
+export interface WarmUpResult {
+  warmed: number
+  failed: number
+  durationMs: number
+  /** The failures, by index in the input. */
+  errors: Array<{ index: number; error: unknown }>
+}
+
+/** Creates seed 003's QueryCache on the engine: cached reads, table tags, invalidating writes and transactions. */
+export function createQueryCache(options: QueryCacheOptions): QueryCache {
+  return new QueryCache(options)
+}
+
+/** SQL results cached in the engine under `${namespace}:${hash}`, tagged with the tables they read. */
+export class QueryCache {
+  readonly cache: CacheApi
+  readonly namespace: string
+  readonly adaptiveTtl: boolean
+  readonly defaultTtl: Duration | undefined
+  readonly #driver: Driver
+  readonly #stats: QueryStats
+  readonly #running: RunningLoads
+
+  constructor(options: QueryCacheOptions) {
+    this.cache = options.cache
+    this.namespace = options.namespace ?? 'query'
+    validateNamespace(this.namespace)
+    this.adaptiveTtl = options.adaptiveTtl ?? true
+    this.defaultTtl = options.defaultTtl
+    this.#driver = toDriver(options.db)
+    this.#stats = new QueryStats(options.maxTrackedQueries)
+    this.#running = new RunningLoads(options.cache)
+  }
+
+  /** Which driver was detected: 'pglite', 'pg-pool', 'pg-client' or 'custom'. */
+  get driver(): Driver['kind'] {
+    return this.#driver.kind
+  }
+
+  /** The cache key of a query: `${namespace}:${sha256(normalized SQL + stable JSON of params)}`. */
+  key(sql: string, params?: SqlParams): string {
+    return queryKey(this.namespace, analyzeSql(sql).normalized, params)
+  }
+
+  /** Rows of a read-only statement, from the cache when fresh; the SQL runs once however many callers wait. */
+  async query<T = Record<string, unknown>>(
+    sql: string,
+    params?: SqlParams,
+    options: QueryOptions = {},
+  ): Promise<T[]> {
+    const info = analyzeSql(sql)
+    if (info.writes.length > 0) {
+      throw new MutationInQueryError(
+        `query() caches reads; this statement writes ${info.writes.join(', ')}: use execute()`,
+      )
+    }
+    const bound = bindParams(sql, info.tokens, params)
+    const key = queryKey(this.namespace, info.normalized, params)
+    const tags = [...new Set([...info.reads.map(tableTag), ...(options.tags ?? [])])]
+    const started = performance.now()
+    let ran = false
+    const load = async () => {
+      ran = true
+      const running = this.#running.start(key, tags)
+      try {
+        const loadStarted = performance.now()
+        const { rows } = await this.#driver.run(bound.text, bound.values)
+        this.#stats.load(key, info.normalized, performance.now() - loadStarted)
+        return rows
+      } finally {
+        this.#running.end(key, running)
+      }
+    }
+    const rows = await this.cache.getOrSet(key, load, {
+      ...this.#ttlOptions(options.ttl),
+      tags,
+      forceRefresh: options.forceRefresh === true || this.#running.isObsolete(key),
+    })
+    if (ran) this.#stats.miss(key, info.normalized)
+    else this.#stats.hit(key, info.normalized, performance.now() - started)
+    return rows as T[]
+  }
+
+  /**
+   * Runs a statement uncached, then — once it has settled, never concurrently with it — invalidates the
+   * tables it writes and `options.invalidates`. Invalidates even when it failed: a lost connection can
+   * hide a commit, and an extra invalidation only costs a reload.
+   */
+  async execute<T = Record<string, unknown>>(
+    sql: string,
+    params?: SqlParams,
+    options: ExecuteOptions = {},
+  ): Promise<SqlResult<T>> {
+    const info = analyzeSql(sql)
+    const bound = bindParams(sql, info.tokens, params)
+    const tables = [...info.writes, ...(options.invalidates ?? []).map(tableName)]
+    try {
+      return (await this.#driver.run(bound.text, bound.values)) as SqlResult<T>
+    } finally {
+      if (tables.length > 0) await this.#invalidateNames(tables)
+    }
+  }
+
+  /**
+   * Runs `fn` in BEGIN … COMMIT on one connection and invalidates the tables written inside after the
+   * COMMIT; a rollback (fn throws) invalidates nothing.
+   */
+  async transaction<R>(fn: (tx: SqlTransaction) => Promise<R>): Promise<R> {
+    const written = new Set<string>()
+    let committing = false
+    try {
+      return await this.#driver.transaction(async (run) => {
+        const result = await fn(transactionHandle(run, written))
+        committing = true
+        return result
+      })
+    } finally {
+      // A failed COMMIT may still have committed (lost connection): invalidate once COMMIT was sent.
+      if (committing && written.size > 0) await this.#invalidateNames([...written])
+    }
+  }
+
+  /** Drops one cached query. */
+  invalidate(sql: string, params?: SqlParams): Promise<boolean> {
+    return this.cache.delete(this.key(sql, params))
+  }
+
+  /** Drops every cached query reading one of these tables ('orders', 'sales.orders', '"Orders"'). */
+  invalidateTables(tables: readonly string[]): Promise<number> {
+    return this.#invalidateNames(tables.map(tableName))
+  }
+
+  /** Drops every cached entry carrying one of these tags. */
+  invalidateTags(tags: readonly string[]): Promise<number> {
+    return this.cache.invalidateTags(tags)
+  }
+
+  /** Runs each query (fresh, sequentially) and caches its rows; failures are counted, not thrown. */
+  async warmUp(queries: readonly WarmUpQuery[]): Promise<WarmUpResult> {
+    const started = performance.now()
+    const errors: WarmUpResult['errors'] = []
+    for (const [index, item] of queries.entries()) {
+      try {
+        await this.query(item.sql, item.params, { ttl: item.ttl, tags: item.tags, forceRefresh: true })
+      } catch (error) {
+        errors.push({ index, error })
+      }
+    }
+    return {
+      warmed: queries.length - errors.length,
+      failed: errors.length,
+      durationMs: performance.now() - started,
+      errors,
+    }
+  }
+
+  /** Seed 003's figures for this process, and the `top` queries by database time saved. */
+  stats(top = 10): QueryCacheStats {
+    return this.#stats.snapshot(top)
+  }
+
+  resetStats(): void {
+    this.#stats.reset()
+  }
+
+  /** Stops listening to the cache's events; closes neither the cache nor the database. */
+  close(): void {
+    this.#running.close()
+  }
+
+  #invalidateNames(tables: readonly string[]): Promise<number> {
+    return this.cache.invalidateTags([...new Set(tables)].map(tableTag))
+  }
+
+  /** A per-call ttl wins; else the adaptive TTL; else defaultTtl; else the engine's. */
+  #ttlOptions(ttl: Duration | undefined): Pick<CallOptions, 'ttl' | 'adaptiveTtl'> {
+    if (ttl !== undefined) return { ttl, adaptiveTtl: false }
+    if (this.adaptiveTtl) return { adaptiveTtl: true }
+    return this.defaultTtl === undefined
+      ? { adaptiveTtl: false }
+      : { ttl: this.defaultTtl, adaptiveTtl: false }
+  }
+}
+
+function transactionHandle(run: Run, written: Set<string>): SqlTransaction {
+  const execute = async <T>(sql: string, params?: SqlParams, options: ExecuteOptions = {}) => {
+    const info = analyzeSql(sql)
+    const bound = bindParams(sql, info.tokens, params)
+    // Recorded before running: a statement that fails aborts the transaction, so nothing is invalidated.
+    for (const table of info.writes) written.add(table)
+    for (const table of options.invalidates ?? []) written.add(tableName(table))
+    return (await run(bound.text, bound.values)) as SqlResult<T>
+  }
+  return {
+    execute,
+    query: async <T>(sql: string, params?: SqlParams) => (await execute<T>(sql, params)).rows,
+  }
+}
