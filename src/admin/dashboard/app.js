@@ -281,24 +281,36 @@ async function confirmClear() {
 
 // ---- warm-up ----------------------------------------------------------------------------------
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Starts a warm-up job and follows it by polling (EventSource cannot send the bearer header). */
 async function warmup(modules, force) {
   const bar = $('warmup-progress')
+  const result = $('warmup-result')
   bar.hidden = false
-  bar.removeAttribute('value') // indeterminate until the server reports progress
-  $('warmup-result').textContent = 'warming…'
-  try {
-    const body = await api('POST', '/warmup', { modules: modules.length ? modules : undefined, force })
-    const s = body.stats || body.data || body
-    bar.max = 1
-    bar.value = 1
-    const warmed = pick(s, 'modulesWarmed') || []
-    $('warmup-result').textContent =
-      `warmed ${warmed.join(', ') || 'nothing'}: ${fmtNumber(pick(s, 'keysCreated'))} key(s) created, ` +
-      `${fmtNumber(pick(s, 'errors'))} error(s) in ${pick(s, 'duration') ?? '—'}`
-  } catch (error) {
-    bar.hidden = true
-    throw error
-  }
+  bar.value = 0
+  result.textContent = 'starting…'
+  const started = await api('POST', '/warmup', {
+    modules: modules.length ? modules : undefined,
+    force,
+    wait: false,
+  })
+  const jobId = started.data.jobId
+  let state
+  do {
+    await sleep(300)
+    state = (await api('GET', `/warmup/${encodeURIComponent(jobId)}`)).data
+    bar.max = Math.max(1, state.modules.length)
+    bar.value = state.results.length
+    result.textContent = state.current
+      ? `warming ${state.current.module}: ${state.current.keys} key(s)…`
+      : `${state.results.length}/${state.modules.length} module(s) done`
+  } while (state.status === 'running')
+  bar.value = bar.max
+  const failed = state.results.filter((r) => !r.ok).map((r) => `${r.module} (${r.error})`)
+  result.textContent =
+    `${state.status}: warmed ${state.modulesWarmed.join(', ') || 'nothing'}, ${state.keysCreated} key(s) created, ` +
+    `${state.errors} error(s) in ${(state.durationMs / 1000).toFixed(1)} s${failed.length ? `; failed: ${failed.join(', ')}` : ''}`
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
@@ -321,10 +333,7 @@ function stopRefresh() {
 
 function startRefresh() {
   stopRefresh()
-  state.timer = setInterval(() => {
-    refreshHealth()
-    run(refreshStats)
-  }, REFRESH_MS)
+  state.timer = setInterval(() => run(refreshStats), REFRESH_MS)
 }
 
 function connect() {
@@ -375,5 +384,7 @@ $('warmup-form').addEventListener('submit', (event) => {
   run(() => warmup(modules, $('warmup-force').checked))
 })
 
+// Health is public: it refreshes with or without a token.
 refreshHealth()
+setInterval(refreshHealth, REFRESH_MS)
 connect()

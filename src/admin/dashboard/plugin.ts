@@ -20,7 +20,7 @@ function asset(name: string): string {
 }
 
 /**
- * Serves the admin dashboard (seed 004 §5): one static page plus app.js and app.css.
+ * Serves the admin dashboard (seed 004 §5): one static page plus app.js, app.css and its icon.
  * Register it with `{ prefix: '/cache' }`.
  */
 export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app, options) => {
@@ -33,6 +33,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   const html = asset('./index.html').replaceAll('%BASE%', base).replaceAll('%API%', apiPrefix)
   const js = asset('./app.js')
   const css = asset('./app.css')
+  const icon = asset('./favicon.svg')
 
   const send = (reply: FastifyReply, type: string, body: string) =>
     reply
@@ -48,4 +49,5 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   app.get('/', async (_request, reply) => send(reply, 'text/html; charset=utf-8', html))
   app.get('/app.js', async (_request, reply) => send(reply, 'text/javascript; charset=utf-8', js))
   app.get('/app.css', async (_request, reply) => send(reply, 'text/css; charset=utf-8', css))
+  app.get('/favicon.svg', async (_request, reply) => send(reply, 'image/svg+xml', icon))
 }
