@@ -144,11 +144,13 @@ describe('Fastify user scope without a principal', () => {
   })
 
   it('rejects a route whose options are wrong when it is declared', async () => {
+    const localOnly = createCache({ logger: false })
     const app = Fastify()
-    await app.register(fastifyCache, { cache: createCache({ logger: false }) })
+    await app.register(fastifyCache, { cache: localOnly })
     expect(() =>
       app.get('/x', { config: { cache: { type: 'user', scope: 'user' } } }, async () => 'x'),
     ).toThrow(/getUser/)
     await app.close()
+    await localOnly.close()
   })
 })
