@@ -78,7 +78,7 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
       await page.locator('#keys td.key', { hasText: key }).waitFor()
     }
     await page.locator('#keys td.key', { hasText: /^dashboard:/ }).waitFor()
-    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined()
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
     expect(await page.$$('#keys img, #keys script')).toHaveLength(0)
   })
 
@@ -88,7 +88,7 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
     await expect.poll(() => page.textContent('#inspect-value')).toContain('<script>window.__xss=3</script>')
     expect(await page.textContent('#inspect-key')).toBe(HOSTILE_KEYS[0])
     expect(await page.textContent('#inspect-meta')).toContain('hostile')
-    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined()
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
   })
 
   it('previews a clear with a dry-run count, then clears after confirmation', async () => {
@@ -118,7 +118,7 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
 
   it('runs under its CSP without errors, and never executed injected script', async () => {
     expect(problems).toEqual([])
-    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined()
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
   })
 
   it('reports a wrong token instead of failing silently', async () => {
