@@ -56,7 +56,7 @@ export interface StreamConsumerStats {
   deadLettered: number
   resets: number
   errors: number
-  /** From XINFO GROUPS (Redis 7): entries not yet delivered to the group; null when unknown. */
+  /** From XINFO GROUPS (Redis 7): entries not yet delivered; null when unknown. Trimmed entries stay counted. */
   lag: number | null
   entriesRead: number | null
   pending: number | null

@@ -5,8 +5,11 @@ import { compareStreamIds } from './stream-events.js'
 export interface StreamInfo {
   /** Entries ever added: only a re-created (or restored-from-old-snapshot) stream sees it go down. */
   entriesAdded: number
-  /** Highest id ever deleted or trimmed ('0-0' when none). */
+  /** Highest id removed by XDEL ('0-0' when none; trimming does not move it). */
   maxDeletedId: string
+  /** Id of the oldest entry still in the stream; undefined when empty. */
+  firstEntryId?: string
+  length: number
   group?: {
     lastDeliveredId: string
     /** Entries the group has read; null when Redis cannot tell. */
@@ -39,6 +42,8 @@ export async function inspectStream(
   return {
     entriesAdded: Number(info['entries-added'] ?? 0),
     maxDeletedId: String(info['max-deleted-entry-id'] ?? '0-0'),
+    firstEntryId: Array.isArray(info['first-entry']) ? String(info['first-entry'][0]) : undefined,
+    length: Number(info.length ?? 0),
     group: mine && {
       lastDeliveredId: String(mine['last-delivered-id']),
       entriesRead: nullableNumber(mine['entries-read']),
@@ -51,8 +56,8 @@ export async function inspectStream(
 /** What a consumer remembers between two inspections. */
 export interface HealthMemory {
   entriesAdded?: number
-  /** The max-deleted id a resync already covered, so one trim loss triggers one resync. */
-  resyncedDeletedId?: string
+  /** The loss a resync already covered, so one trim or delete loss triggers one resync. */
+  resyncedLoss?: string
 }
 
 /**
@@ -66,13 +71,27 @@ export function judgeStream(info: StreamInfo | undefined, memory: HealthMemory):
   const previous = memory.entriesAdded
   memory.entriesAdded = info.entriesAdded
   if (previous !== undefined && info.entriesAdded < previous) return 'stream-rewound'
-  const deleted = info.maxDeletedId
-  const undelivered = compareStreamIds(deleted, info.group.lastDeliveredId) > 0
-  if (undelivered && deleted !== memory.resyncedDeletedId) {
-    memory.resyncedDeletedId = deleted
+  const loss = undeliveredLoss(info, info.group)
+  if (loss !== undefined && loss !== memory.resyncedLoss) {
+    memory.resyncedLoss = loss
     return 'entries-trimmed'
   }
   return undefined
+}
+
+/**
+ * Names a loss of entries the group never received, or undefined. XDEL moves max-deleted-entry-id past
+ * the group's last delivered id. Trimming does not, but it moves the first entry past it: entries were
+ * lost when more were added after our last one (entries-added - entries-read) than remain (length).
+ * When Redis cannot count (entries-read null) a moved first entry is taken as a loss: a needless flush
+ * costs a cold cache, a missed one serves stale data.
+ */
+function undeliveredLoss(info: StreamInfo, group: NonNullable<StreamInfo['group']>): string | undefined {
+  if (compareStreamIds(info.maxDeletedId, group.lastDeliveredId) > 0) return `deleted:${info.maxDeletedId}`
+  const first = info.firstEntryId
+  if (first === undefined || compareStreamIds(first, group.lastDeliveredId) <= 0) return undefined
+  const unseen = group.entriesRead === null ? Number.POSITIVE_INFINITY : info.entriesAdded - group.entriesRead
+  return unseen > info.length ? `trimmed:${first}` : undefined
 }
 
 function toRecord(reply: unknown): Record<string, unknown> {
