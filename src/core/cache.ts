@@ -16,7 +16,7 @@ import { InvalidKeyError } from './errors.js'
 import { getOrSet } from './get-or-set.js'
 import { globToRegExp } from './glob.js'
 import { checkHealth } from './health.js'
-import { inspectKey, listKeys, scanKeys } from './inspect.js'
+import { countKeys, inspectKey, listKeys, scanKeys } from './inspect.js'
 import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
 import type { CallOptions } from './options.js'
 import type { Entry } from './types.js'
@@ -66,11 +66,13 @@ export class Cache implements CacheApi {
     const found = await this.#read<T>(scoped)
     const stats = this.#engine.stats
     const now = Date.now()
+    const emitter = this.#engine.emitter
     if (found && now < found.entry.freshUntil) {
       stats.total.hits++
       stats.scope(scoped).hits++
       if (found.tier === 'l1') stats.l1Hits++
       else stats.l2Hits++
+      if (emitter.has('hit')) emitter.emit('hit', { key: scoped, tier: found.tier })
       return found.entry.value
     }
     if (found && options.allowStale && now < found.entry.staleUntil) {
@@ -80,6 +82,7 @@ export class Cache implements CacheApi {
     }
     stats.total.misses++
     stats.scope(scoped).misses++
+    if (emitter.has('miss')) emitter.emit('miss', { key: scoped })
     return undefined
   }
 
@@ -236,14 +239,8 @@ export class Cache implements CacheApi {
   }
 
   async countByPattern(pattern: string, sampleSize = 10): Promise<{ count: number; sample: string[] }> {
-    const scopedPattern = this.#pattern(pattern)
-    const sample: string[] = []
-    let count = 0
-    for await (const batch of scanKeys(this.#engine, scopedPattern)) {
-      count += batch.length
-      for (const key of batch) if (sample.length < sampleSize) sample.push(key.slice(this.#scope.length))
-    }
-    return { count, sample }
+    const { count, sample } = await countKeys(this.#engine, this.#pattern(pattern), sampleSize)
+    return { count, sample: sample.map((key) => key.slice(this.#scope.length)) }
   }
 
   async clear(): Promise<number> {

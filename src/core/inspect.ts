@@ -1,6 +1,7 @@
 import type { KeyDetails, KeyInfo } from './cache-api.js'
 import { isCompressed } from './codec/envelope.js'
 import type { Engine } from './engine.js'
+import { InvalidKeyError } from './errors.js'
 
 const SCAN_COUNT = 500
 const MAX_SCANS_PER_PAGE = 20
@@ -30,7 +31,12 @@ export async function* scanKeys(engine: Engine, pattern: string): AsyncGenerator
   } while (cursor !== '0')
 }
 
-/** One page of the key browser: up to `limit` keys with their type, TTL and memory. */
+/**
+ * One page of the key browser: up to `limit` live keys (tombstones left by invalidations are not
+ * listed) with their type, TTL and memory. The cursor is `<scan cursor>` or `<scan cursor>.<skip>`
+ * when a SCAN batch held more than the page: the next page replays that batch and skips what was
+ * shown, so walking the pages loses nothing SCAN returned.
+ */
 export async function listKeys(
   engine: Engine,
   pattern: string,
@@ -39,29 +45,48 @@ export async function listKeys(
 ): Promise<{ keys: KeyInfo[]; cursor: string }> {
   const l2 = engine.l2
   if (!l2) return { keys: [], cursor: '0' }
-  const found: string[] = []
-  let next = cursor
-  for (let scans = 0; scans < MAX_SCANS_PER_PAGE && found.length < limit; scans++) {
-    const page = await l2.scanPage(engine.fullKey(pattern), next, Math.max(limit, 100))
-    next = page.cursor
-    for (const full of page.keys) {
-      const key = engine.relativeKey(full)
-      if (key !== undefined && !isReserved(key)) found.push(key)
+  const [start, skipText] = cursor.split('.') as [string, string | undefined]
+  let scanCursor = start
+  let skip = skipText === undefined ? 0 : Number.parseInt(skipText, 10)
+  if (!/^\d*$/.test(skipText ?? '') || !Number.isSafeInteger(skip)) {
+    throw new InvalidKeyError(`invalid cursor ${JSON.stringify(cursor)}: use one a previous page returned`)
+  }
+  const keys: KeyInfo[] = []
+  for (let scans = 0; scans < MAX_SCANS_PER_PAGE; scans++) {
+    const page = await l2.scanPage(engine.fullKey(pattern), scanCursor, Math.max(limit, 100))
+    const batch = page.keys.slice(skip)
+    const described = await l2.describe(batch)
+    for (let i = 0; i < batch.length; i++) {
+      if (keys.length === limit) return { keys, cursor: `${scanCursor}.${skip + i}` }
+      const key = engine.relativeKey(batch[i]!)
+      const info = described[i]!
+      if (key === undefined || isReserved(key) || info.tombstone || info.type === 'none') continue
+      keys.push({ key, type: info.type, ttlMs: info.pttl, bytes: info.bytes })
     }
-    if (next === '0') break
+    scanCursor = page.cursor
+    skip = 0
+    if (scanCursor === '0' || keys.length === limit) break
   }
-  // SCAN may return more than asked; the rest is not lost, only listed on no page (SCAN semantics).
-  const keys = found.slice(0, limit)
-  const described = await l2.describe(keys.map((key) => engine.fullKey(key)))
-  return {
-    cursor: next,
-    keys: keys.map((key, i) => ({
-      key,
-      type: described[i]!.type,
-      ttlMs: described[i]!.pttl,
-      bytes: described[i]!.bytes,
-    })),
+  return { keys, cursor: scanCursor }
+}
+
+/** How many live keys (and a sample) match a pattern relative to the prefix; tombstones do not count. */
+export async function countKeys(
+  engine: Engine,
+  pattern: string,
+  sampleSize: number,
+): Promise<{ count: number; sample: string[] }> {
+  const sample: string[] = []
+  let count = 0
+  for await (const batch of scanKeys(engine, pattern)) {
+    const described = await engine.l2!.describe(batch.map((key) => engine.fullKey(key)))
+    batch.forEach((key, i) => {
+      if (described[i]!.tombstone || described[i]!.type === 'none') return
+      count++
+      if (sample.length < sampleSize) sample.push(key)
+    })
   }
+  return { count, sample }
 }
 
 /** A decoded view of one key: its state, value, tags and timings. */

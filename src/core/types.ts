@@ -111,8 +111,13 @@ export interface L2Tier {
    * on a Cluster it walks every master in turn.
    */
   scanPage(pattern: string, cursor: string, count: number): Promise<{ keys: string[]; cursor: string }>
-  /** Redis type, remaining TTL (ms, undefined = none/absent) and MEMORY USAGE bytes of each key. */
-  describe(keys: readonly string[]): Promise<Array<{ type: string; pttl?: number; bytes?: number }>>
+  /**
+   * Redis type, remaining TTL (ms, undefined = none/absent), MEMORY USAGE bytes of each key, and for
+   * strings whether they hold a tombstone.
+   */
+  describe(
+    keys: readonly string[],
+  ): Promise<Array<{ type: string; pttl?: number; bytes?: number; tombstone?: boolean }>>
   /** PING round trip in ms. */
   ping(): Promise<number>
   /** INFO fields the health check and metrics read (used_memory, maxmemory, evicted_keys, …). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cached, createCache } from '../../src/index.js'
-import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
 beforeAll(async () => {
@@ -13,7 +13,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let n = 0
 function newCache(overrides: Parameters<typeof createCache>[0] = {}) {
-  return createCache({ redis: redis.url, prefix: `api${n++}`, logger: false, ...overrides })
+  return createCache({ redis: redis.url, prefix: `api${n++}`, logger: false, l2: RELAXED_L2, ...overrides })
 }
 
 describe('batch operations', () => {

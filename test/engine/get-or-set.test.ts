@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache } from '../../src/index.js'
-import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache } from '../../src/index.js'
-import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
 let raw: Redis
@@ -17,7 +17,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let n = 0
 function newCache(overrides: Parameters<typeof createCache>[0] = {}) {
-  return createCache({ redis: redis.url, prefix: `inv${n++}`, logger: false, ...overrides })
+  return createCache({ redis: redis.url, prefix: `inv${n++}`, logger: false, l2: RELAXED_L2, ...overrides })
 }
 
 describe('invalidation', () => {

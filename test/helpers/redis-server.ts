@@ -21,6 +21,12 @@ export interface TestRedis {
   stop(): Promise<void>
 }
 
+/**
+ * L2 settings for tests that do not exercise Redis deadlines: a loaded 2-core CI machine can take
+ * longer than the production default (100 ms) to answer a large pipeline.
+ */
+export const RELAXED_L2 = { timeout: '1s' } as const
+
 /** Finds a free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
