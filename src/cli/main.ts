@@ -27,12 +27,14 @@ export function createProgram(output: Output, exit: (code: number) => void): Com
 
   // Wraps an admin command: builds its context from the global options and records its exit code.
   const admin =
-    <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number | void>) =>
+    <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<unknown>) =>
     async (...args: A) => {
       const command = args[args.length - 1] as Command
       const globals = command.optsWithGlobals<{ url: string; token?: string; json?: boolean }>()
       const client = new AdminClient({ url: globals.url, token: globals.token })
-      exit((await fn({ client, output, json: Boolean(globals.json) }, ...args)) ?? EXIT.ok)
+      // Commands that can fail softly (health, warmup) resolve their exit code; the others resolve nothing.
+      const result = await fn({ client, output, json: Boolean(globals.json) }, ...args)
+      exit(typeof result === 'number' ? result : EXIT.ok)
     }
 
   program
