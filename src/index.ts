@@ -10,6 +10,7 @@ export type {
   KeyDetails,
   KeyInfo,
   Loader,
+  LoaderContext,
   Tier,
 } from './core/cache-api.js'
 export { createCache } from './core/create-cache.js'

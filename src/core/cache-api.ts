@@ -89,12 +89,26 @@ export interface CacheEvents {
   'l1-flush': { reason: string }
 }
 
-/** A value from getMany: undefined on a miss. */
-export type Loader<T> = (context: { key: string; stale?: T }) => Promise<T> | T
+/** What a loader is told about the call it serves. */
+export interface LoaderContext<T> {
+  /** The key relative to the prefix. */
+  key: string
+  /** The stale value being refreshed, if any. */
+  stale?: T
+  /** True for an early refresh (XFetch) that nobody is waiting for. */
+  background: boolean
+  /** Return the value to the callers, but do not cache it (e.g. an error page, a private response). */
+  noStore(): void
+}
+
+/** Produces the value of a key on a miss. Must not resolve `undefined` (use `null`). */
+export type Loader<T> = (context: LoaderContext<T>) => Promise<T> | T
 
 /** The public engine, as returned by createCache(). Keys are relative to the prefix. */
 export interface CacheApi {
   readonly prefix: string
+  /** The key prefix a namespace view adds ('' at the root, 'users:' for namespace('users')). */
+  readonly scope: string
   getOrSet<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<T>
   get<T>(key: string, options?: { allowStale?: boolean }): Promise<T | undefined>
   set<T>(key: string, value: T, options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>): Promise<boolean>

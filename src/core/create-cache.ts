@@ -28,6 +28,10 @@ export function createCache(options: CacheOptions = {}): Cache {
   let guard: L2Guard | undefined
 
   if (options.redis) {
+    connection = connectRedis(options.redis, {
+      timeoutMs: resolved.l2.timeoutMs,
+      onEvent: (state, error) => onRedisEvent(engine, state, error),
+    })
     guard = new L2Guard({
       timeoutMs: resolved.l2.timeoutMs,
       breaker: resolved.l2.breaker,
@@ -35,10 +39,6 @@ export function createCache(options: CacheOptions = {}): Cache {
         logger.warn({ state }, `cachet: redis circuit ${state}`)
         emitter.emit('circuit', { state })
       },
-    })
-    connection = connectRedis(options.redis, {
-      timeoutMs: resolved.l2.timeoutMs,
-      onEvent: (state, error) => onRedisEvent(engine, state, error),
     })
   }
 
@@ -61,6 +61,7 @@ export function createCache(options: CacheOptions = {}): Cache {
     const bus = new Bus({
       connection,
       prefix: resolved.prefix,
+      timeoutMs: resolved.l2.timeoutMs,
       onMessage: (message) => engine.onBusMessage(message),
       onGap: (reason) => engine.onBusGap(reason),
     })

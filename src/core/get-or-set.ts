@@ -68,7 +68,7 @@ function maybeRefreshEarly<T>(
   now: number,
 ) {
   const beta = engine.options.earlyRefreshBeta
-  if (beta === 0 || entry.loadMs === 0) return
+  if (beta === 0 || entry.loadMs === 0 || call.earlyRefresh === false) return
   const remaining = entry.freshUntil - now
   // Skip the random draw while expiry is far away: the probability there is negligible.
   if (remaining > entry.loadMs * beta * 10) return
@@ -124,7 +124,10 @@ async function lead<T>(
   if (engine.l1) engine.stats.l1Misses++
 
   // One round trip: the entry, and the tag epochs a tagged write must re-check after writing.
-  const [read, epochs] = await Promise.all([engine.readL2(key), readEpochs(engine, tags)])
+  const [read, epochs] =
+    tags.length === 0
+      ? [await engine.readL2(key), undefined]
+      : await Promise.all([engine.readL2(key), readEpochs(engine, tags)])
   // undefined = L2 unreadable: then nothing is written back (its state is unknown).
   const captured = read?.version
   if (read?.stored.kind === 'entry') {
@@ -160,7 +163,7 @@ async function lead<T>(
     if (engine.emitter.has('miss')) engine.emitter.emit('miss', { key })
   }
 
-  const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock)
+  const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, background)
   engine.track(completion)
   const hardMs = timeoutMs(call.timeouts?.hard, engine.options.hardTimeoutMs, 'timeouts.hard')
   if (stale) {
@@ -227,7 +230,10 @@ async function acquireOrWait(
     await waitForWake(engine, key, Math.min(pause, deadline - Date.now()))
     pause = Math.min(pause * 2, 500)
     const read = await engine.readL2(key)
-    if (read?.stored.kind === 'entry' && Date.now() < read.stored.entry.freshUntil && !force) {
+    // A forced refresh accepts only a value written after it started (by the holder it waited for).
+    const usable = (entry: Entry) =>
+      Date.now() < entry.freshUntil && (!force || entry.createdAt >= waitStarted)
+    if (read?.stored.kind === 'entry' && usable(read.stored.entry)) {
       const entry = read.stored.entry
       engine.stats.lockWaits++
       if (engine.emitter.has('lock-wait'))
@@ -270,11 +276,16 @@ async function runLoader<T>(
   version: string | null | undefined,
   epochs: number[] | undefined,
   lock: LockHandle | undefined,
+  background: boolean,
 ): Promise<T> {
   const started = performance.now()
+  let store = true
+  const noStore = () => {
+    store = false
+  }
   let value: T
   try {
-    value = await loader({ key, stale: stale?.value })
+    value = await loader({ key, stale: stale?.value, background, noStore })
     if (value === undefined) {
       throw new UndefinedValueError(
         `the loader for key '${key}' returned undefined; return null to cache "nothing"`,
@@ -294,6 +305,10 @@ async function runLoader<T>(
   loaderDone(engine, key, loadMs, true)
   engine.failedUntil.delete(key)
   try {
+    if (!store) {
+      lock?.release()
+      return value
+    }
     const entry = engine.makeEntry(key, value, call, loadMs)
     const bytes = engine.encode(key, entry)
     if (record.invalidated) {

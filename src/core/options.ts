@@ -74,6 +74,8 @@ export interface CallOptions {
   forceRefresh?: boolean
   /** Override the cache's adaptive TTL for this call. */
   adaptiveTtl?: boolean
+  /** false: no probabilistic early refresh for this call (e.g. a loader that needs a live request). */
+  earlyRefresh?: boolean
 }
 
 /** Options resolved once: every duration in ms, every default filled in. */

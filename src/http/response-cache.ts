@@ -98,7 +98,7 @@ export class ResponseCache<R = any> {
   constructor(options: ResponseCacheOptions<R>) {
     this.options = resolveResponseCacheOptions(options)
     this.#signals = cacheSignals(this.options.cache)
-    this.#scope = (this.options.cache as { scope?: string }).scope ?? ''
+    this.#scope = this.options.cache.scope
   }
 
   /** Validates a route's options once, when the route is declared. */
@@ -166,8 +166,8 @@ export class ResponseCache<R = any> {
     return new Promise<Lookup>((resolve) => {
       let decided = false
       const loader = (): Promise<StoredResponse> => {
-        // A background (early) refresh started after this request was answered: no handler is left
-        // to run. Declining costs a loader error in the engine's stats; the entry stays as it is.
+        // Only a loader call that reaches us after this request was answered (which earlyRefresh: false
+        // prevents) finds no handler left to run: it declines, and the entry stays as it is.
         if (decided) return Promise.reject(new NotStorableError('handler-error', key))
         decided = true
         const fill = new PendingFill(key, FILL_TIMEOUT_MS)
@@ -175,7 +175,8 @@ export class ResponseCache<R = any> {
         return fill.promise
       }
       const tags = typeof route.tags === 'function' ? route.tags(view.request) : route.tags
-      const options: CallOptions = { ttl: route.ttlMs }
+      // No early (background) refresh: the loader is a live request's handler, absent by then.
+      const options: CallOptions = { ttl: route.ttlMs, earlyRefresh: false }
       if (route.grace !== undefined) options.grace = route.grace
       if (tags !== undefined) options.tags = tags
       const result = this.options.cache.getOrSet<StoredResponse>(key, loader, options)

@@ -18,6 +18,8 @@ export interface BusOptions {
   onGap: (reason: string) => void
   /** Failed publishes kept for retry; on overflow one 'clear' replaces them. @default 1000 */
   maxQueue?: number
+  /** A publish not acknowledged within this many ms is queued for retry. @default 1000 */
+  timeoutMs?: number
   /** Subscriber PING and publish-retry interval in ms. @default 1000 */
   intervalMs?: number
 }
@@ -92,7 +94,29 @@ export class Bus {
       this.enqueue(text)
       return
     }
-    this.options.connection.client.publish(this.channel, text).catch(() => this.enqueue(text))
+    this.send(text).catch(() => this.enqueue(text))
+  }
+
+  /**
+   * PUBLISH with a deadline: a frozen Redis must not hold messages forever. A timed-out publish may
+   * still land later (RELIABILITY E4), so a receiver can see a message twice; dropping L1 keys twice
+   * is harmless.
+   */
+  private send(text: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('publish timed out')), this.options.timeoutMs ?? 1_000)
+      timer.unref()
+      this.options.connection.client.publish(this.channel, text).then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
   }
 
   /** Messages waiting to be re-published. */
@@ -192,7 +216,7 @@ export class Bus {
     this.draining = true
     try {
       while (this.queue.length > 0 && !this.closed) {
-        await this.options.connection.client.publish(this.channel, this.queue[0]!)
+        await this.send(this.queue[0]!)
         this.queue.shift()
       }
     } catch {

@@ -127,3 +127,24 @@ describe('Redis trouble never fails a request', () => {
     await cache.close()
   })
 })
+
+describe('a busy process is not a slow Redis', () => {
+  it('blocking the event loop past the Redis deadline neither fails calls nor opens the circuit', async () => {
+    redis = await startRedis()
+    const cache = createCache({ redis: redis.url, prefix: 'busy', logger: false, l1: false })
+    await cache.set('k', 'v')
+    const circuit: string[] = []
+    cache.on('circuit', ({ state }) => circuit.push(state))
+    for (let round = 0; round < 5; round++) {
+      const reads = Array.from({ length: 10 }, () => cache.get('k'))
+      const until = Date.now() + 300 // a synchronous 300 ms task, 3× the 100 ms deadline
+      while (Date.now() < until) {
+        // busy
+      }
+      expect(await Promise.all(reads)).toEqual(Array(10).fill('v'))
+    }
+    expect(circuit).toEqual([])
+    expect(cache.stats().errors).toBe(0)
+    await cache.close()
+  })
+})

@@ -6,7 +6,7 @@ export type RedisEvent = 'connect' | 'ready' | 'error' | 'close' | 'reconnecting
 
 /** Options of connectRedis(). */
 export interface ConnectOptions {
-  /** Deadline of every command, in ms (ioredis commandTimeout). */
+  /** Deadline of every command, in ms (enforced by L2Guard; here it sizes the socket timeout). */
   timeoutMs: number
   /** Lifecycle events of the data connection (and of its duplicates). */
   onEvent?: (state: RedisEvent, error?: Error) => void
@@ -34,16 +34,24 @@ const CLOSE_WAIT_MS = 1_000
  */
 function reliabilityOptions(timeoutMs: number): RedisOptions {
   return {
-    commandTimeout: timeoutMs,
+    // The guard bounds every engine call at timeoutMs and, unlike a bare timer, does not mistake a busy
+    // event loop for a slow Redis (see L2Guard.run). ioredis' own timeout is only a looser backstop for
+    // calls made outside the guard.
+    commandTimeout: backstopMs(timeoutMs),
     maxRetriesPerRequest: 1,
     autoResendUnfulfilledCommands: false,
     connectTimeout: 1_000,
     // Destroys the socket when a written command gets no byte back in time (frozen server,
     // half-open connection); ioredis then reconnects.
-    socketTimeout: Math.max(1_000, 2 * timeoutMs),
+    socketTimeout: backstopMs(timeoutMs) + 1_000,
     keepAlive: 10_000,
     retryStrategy: (attempt: number) => Math.min(50 * attempt, 2_000) + Math.floor(Math.random() * 50),
   }
+}
+
+/** The client-side command timeout: well past the guard's deadline, so the guard decides first. */
+function backstopMs(timeoutMs: number): number {
+  return Math.max(1_000, 4 * timeoutMs)
 }
 
 /** True for an ioredis Redis or Cluster instance (duck-typed: the user's ioredis copy may differ from ours). */

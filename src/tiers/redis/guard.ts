@@ -27,8 +27,7 @@ export class L2Guard {
   private readonly deadlineMs: number
 
   constructor(private readonly options: L2GuardOptions) {
-    // The margin lets ioredis' commandTimeout fire first, so its more precise error wins.
-    this.deadlineMs = options.timeoutMs + Math.max(20, Math.round(options.timeoutMs * 0.2))
+    this.deadlineMs = options.timeoutMs
   }
 
   /** Breaker state now (an open circuit whose duration has passed reports half-open). */
@@ -67,9 +66,15 @@ export class L2Guard {
       let settled = false
       const timer = setTimeout(() => {
         if (settled) return
-        settled = true
-        this.failed(probe, true)
-        reject(new L2Error(`Redis ${operation} timed out after ${this.deadlineMs} ms`))
+        // Timers run before I/O in an event-loop turn: after a long synchronous task (a heavy query,
+        // a big JSON.parse) the deadline fires before the reply sitting in the socket is read. Give I/O
+        // one turn first, so a busy process is not mistaken for a slow Redis (and the circuit stays closed).
+        setImmediate(() => {
+          if (settled) return
+          settled = true
+          this.failed(probe, true)
+          reject(new L2Error(`Redis ${operation} timed out after ${this.deadlineMs} ms`))
+        })
       }, this.deadlineMs)
 
       let pending: Promise<T>

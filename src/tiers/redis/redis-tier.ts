@@ -7,7 +7,7 @@ import { type Op, runBatch, runPhases } from './batch.js'
 import type { RedisConnection } from './client.js'
 import type { L2Guard } from './guard.js'
 import { parseInfo } from './info.js'
-import { defineScripts } from './scripts.js'
+import { defineScripts, type ScriptedClient } from './scripts.js'
 
 /** Keys per pipelined batch (tombstones, UNLINK) and the SCAN COUNT hint. */
 const BATCH = 500
@@ -61,8 +61,19 @@ export class RedisTier implements L2Tier {
   }
 
   async set(write: L2Write): Promise<boolean> {
-    const [written] = await this.setMany([write])
-    return written!
+    if (write.tags.length > 0) {
+      const [written] = await this.setMany([write])
+      return written!
+    }
+    // The common case, one untagged write: one command, no pipeline.
+    const ttl = Math.max(1, Math.round(write.ttlMs))
+    const client = this.client as ScriptedClient
+    const result = await this.guard.run<unknown>('SET', () =>
+      write.ifVersion === undefined
+        ? client.set(write.key, write.bytes, 'PX', ttl)
+        : client.cachetSetIf(write.key, write.bytes, ttl, write.ifVersion ?? ''),
+    )
+    return result === 'OK' || result === 1
   }
 
   async setMany(writes: readonly L2Write[]): Promise<boolean[]> {
