@@ -15,6 +15,7 @@ function newCache(overrides: Parameters<typeof createCache>[0] = {}) {
     redis: redis.url,
     prefix: `t${Math.random().toString(36).slice(2, 8)}`,
     logger: false,
+    l2: RELAXED_L2,
     ...overrides,
   })
 }
