@@ -247,7 +247,8 @@ function transactionHandle(run: Run, written: Set<string>): SqlTransaction {
   const execute = async <T>(sql: string, params?: SqlParams, options: ExecuteOptions = {}) => {
     const info = analyzeSql(sql)
     const bound = bindParams(sql, info.tokens, params)
-    // Recorded before running: a statement that fails aborts the transaction, so nothing is invalidated.
+    // Recorded before running: if the statement fails, the transaction cannot commit it, and an
+    // invalidation after a COMMIT that PostgreSQL turned into ROLLBACK only costs a reload.
     for (const table of info.writes) written.add(table)
     for (const table of options.invalidates ?? []) written.add(tableName(table))
     return (await run(bound.text, bound.values)) as SqlResult<T>
