@@ -21,8 +21,10 @@ export function getOrSet<T>(engine: Engine, key: string, loader: Loader<T>, call
       maybeRefreshEarly(engine, key, loader, call, entry, now)
       return Promise.resolve(entry.value)
     }
+    // Join a load in flight, unless an invalidation made it obsolete: a caller that starts after an
+    // invalidation completed must see data read after it.
     const running = engine.inflight.get(key)
-    if (running) return running.promise as Promise<T>
+    if (running && !running.invalidated) return running.promise as Promise<T>
   }
   const record: Inflight = {
     promise: undefined as unknown as Promise<unknown>,

@@ -5,7 +5,6 @@ import { MutationInQueryError } from './errors.js'
 import { bindParams, type SqlParams } from './params.js'
 import { queryKey, tableTag, validateNamespace } from './query-key.js'
 import { type QueryCacheStats, QueryStats } from './query-stats.js'
-import { RunningLoads } from './running-loads.js'
 import { tableName } from './table-name.js'
 
 /** Options of createQueryCache(). */
@@ -80,7 +79,6 @@ export class QueryCache {
   readonly defaultTtl: Duration | undefined
   readonly #driver: Driver
   readonly #stats: QueryStats
-  readonly #running: RunningLoads
 
   constructor(options: QueryCacheOptions) {
     this.cache = options.cache
@@ -90,7 +88,6 @@ export class QueryCache {
     this.defaultTtl = options.defaultTtl
     this.#driver = toDriver(options.db)
     this.#stats = new QueryStats(options.maxTrackedQueries)
-    this.#running = new RunningLoads(options.cache)
   }
 
   /** Which driver was detected: 'pglite', 'pg-pool', 'pg-client' or 'custom'. */
@@ -122,20 +119,15 @@ export class QueryCache {
     let ran = false
     const load = async () => {
       ran = true
-      const running = this.#running.start(key, tags)
-      try {
-        const loadStarted = performance.now()
-        const { rows } = await this.#driver.run(bound.text, bound.values)
-        this.#stats.load(key, info.normalized, performance.now() - loadStarted)
-        return rows
-      } finally {
-        this.#running.end(key, running)
-      }
+      const loadStarted = performance.now()
+      const { rows } = await this.#driver.run(bound.text, bound.values)
+      this.#stats.load(key, info.normalized, performance.now() - loadStarted)
+      return rows
     }
     const rows = await this.cache.getOrSet(key, load, {
       ...this.#ttlOptions(options.ttl),
       tags,
-      forceRefresh: options.forceRefresh === true || this.#running.isObsolete(key),
+      forceRefresh: options.forceRefresh === true,
     })
     if (ran) this.#stats.miss(key, info.normalized)
     else this.#stats.hit(key, info.normalized, performance.now() - started)
@@ -224,10 +216,8 @@ export class QueryCache {
     this.#stats.reset()
   }
 
-  /** Stops listening to the cache's events; closes neither the cache nor the database. */
-  close(): void {
-    this.#running.close()
-  }
+  /** Nothing to release today (closes neither the cache nor the database); kept for symmetry with the other parts. */
+  close(): void {}
 
   #invalidateNames(tables: readonly string[]): Promise<number> {
     return this.cache.invalidateTags([...new Set(tables)].map(tableTag))

@@ -3,9 +3,16 @@ import { L2Error } from '../../core/errors.js'
 /** Circuit breaker state: closed = calls pass, open = calls fail at once, half-open = one probe passes. */
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
+/** A call in flight, until it settles or its deadline passes. */
+interface PendingCall {
+  deadline: number
+  settled: boolean
+  expire: () => void
+}
+
 /** Options of L2Guard. */
 export interface L2GuardOptions {
-  /** Deadline of one Redis round trip, in ms (the client's commandTimeout; the guard adds a margin). */
+  /** Deadline of one Redis round trip, in ms (checked within a fifth of it). */
   timeoutMs: number
   /** Open after `threshold` consecutive failures for `durationMs`; false = never open. */
   breaker: { threshold: number; durationMs: number } | false
@@ -14,9 +21,9 @@ export interface L2GuardOptions {
 }
 
 /**
- * Bounds every Redis call: an app-level deadline over ioredis' own commandTimeout (belt and braces:
- * a command stuck in a queue ioredis does not time out still settles here), and a circuit breaker
- * so a dead Redis costs nothing after a few failures.
+ * Bounds every Redis call: an app-level deadline (tighter than ioredis' own commandTimeout, which is
+ * only a backstop, and also covering commands stuck in a queue), and a circuit breaker so a dead
+ * Redis costs nothing after a few failures.
  */
 export class L2Guard {
   private current: CircuitState = 'closed'
@@ -25,6 +32,8 @@ export class L2Guard {
   private openUntil = 0
   private probing = false
   private readonly deadlineMs: number
+  private readonly pending = new Set<PendingCall>()
+  private sweeper: NodeJS.Timeout | undefined
 
   constructor(private readonly options: L2GuardOptions) {
     this.deadlineMs = options.timeoutMs
@@ -63,20 +72,15 @@ export class L2Guard {
     if (probe) this.probing = true
 
     return new Promise<T>((resolve, reject) => {
-      let settled = false
-      const timer = setTimeout(() => {
-        if (settled) return
-        // Timers run before I/O in an event-loop turn: after a long synchronous task (a heavy query,
-        // a big JSON.parse) the deadline fires before the reply sitting in the socket is read. Give I/O
-        // one turn first, so a busy process is not mistaken for a slow Redis (and the circuit stays closed).
-        setImmediate(() => {
-          if (settled) return
-          settled = true
+      const call: PendingCall = {
+        deadline: performance.now() + this.deadlineMs,
+        settled: false,
+        expire: () => {
           this.failed(probe, true)
           reject(new L2Error(`Redis ${operation} timed out after ${this.deadlineMs} ms`))
-        })
-      }, this.deadlineMs)
-
+        },
+      }
+      this.watch(call)
       let pending: Promise<T>
       try {
         pending = fn()
@@ -85,22 +89,60 @@ export class L2Guard {
       }
       pending.then(
         (value) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
+          if (call.settled) return
+          call.settled = true
+          this.pending.delete(call)
           this.succeeded(probe)
           resolve(value)
         },
         (error: unknown) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
+          if (call.settled) return
+          call.settled = true
+          this.pending.delete(call)
           // A reply error (WRONGTYPE, OOM, NOSCRIPT…) means Redis answered: it is alive, so it does
           // not count towards opening the circuit.
           this.failed(probe, !isReplyError(error))
           reject(new L2Error(`Redis ${operation} failed: ${describe(error)}`, { cause: error }))
         },
       )
+    })
+  }
+
+  /**
+   * Deadlines are checked by one sweeper for all calls rather than a timer per call (a timer per
+   * Redis command costs more than the command's own bookkeeping). Calls share one deadline length,
+   * so the set is in deadline order and a sweep stops at the first call still in time.
+   */
+  private watch(call: PendingCall): void {
+    this.pending.add(call)
+    if (this.sweeper) return
+    this.sweeper = setInterval(() => this.sweep(), Math.max(5, Math.round(this.deadlineMs / 5)))
+    this.sweeper.unref()
+  }
+
+  private sweep(): void {
+    if (this.pending.size === 0) {
+      clearInterval(this.sweeper)
+      this.sweeper = undefined
+      return
+    }
+    const now = performance.now()
+    const overdue: PendingCall[] = []
+    for (const call of this.pending) {
+      if (call.deadline > now) break
+      overdue.push(call)
+    }
+    if (overdue.length === 0) return
+    // Timers run before I/O in an event-loop turn: after a long synchronous task (a heavy query, a
+    // big JSON.parse) the deadline passes before the reply sitting in the socket is read. Give I/O one
+    // turn first, so a busy process is not mistaken for a slow Redis (and the circuit stays closed).
+    setImmediate(() => {
+      for (const call of overdue) {
+        if (call.settled) continue
+        call.settled = true
+        this.pending.delete(call)
+        call.expire()
+      }
     })
   }
 
