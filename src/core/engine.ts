@@ -20,11 +20,22 @@ export interface Inflight {
   invalidated: boolean
 }
 
-/** What an L2 read gave: the decoded content, the version the key held (null = absent), its decoded size. */
-export interface L2Read {
-  stored: Stored
-  version: string | null
-  bytes: number
+/** What an L2 read gave: the decoded content, its decoded size, and the version the key held. */
+export class L2Read {
+  constructor(
+    readonly stored: Stored,
+    readonly bytes: number,
+    readonly raw?: Buffer,
+  ) {}
+
+  /**
+   * What a conditional write must find in bytes 1..16 (the Lua guard compares them whatever the key
+   * holds: an entry, a tombstone, a legacy or corrupt value); null when the key was absent. Computed
+   * only when asked: a hit never needs it.
+   */
+  get version(): string | null {
+    return this.raw ? this.raw.subarray(1, 17).toString('latin1') : null
+  }
 }
 
 /** The parts one engine is made of; shared by a cache and all its namespaces. */
@@ -182,16 +193,13 @@ export class Engine {
 
   /** Decodes raw L2 bytes into what they hold and the version a conditional write must match. */
   decodeRead(key: string, bytes: Buffer | undefined): L2Read {
-    if (!bytes) return { stored: { kind: 'absent' }, version: null, bytes: 0 }
-    // Bytes 1..16 are what the Lua guard compares, whatever the key holds (legacy or corrupt too).
-    const rawVersion = bytes.subarray(1, 17).toString('latin1')
+    if (!bytes) return new L2Read({ kind: 'absent' }, 0)
     try {
-      const stored = this.codec.decode(bytes)
-      return { stored, version: rawVersion, bytes: decodedSize(bytes) }
+      return new L2Read(this.codec.decode(bytes), decodedSize(bytes), bytes)
     } catch (error) {
       this.logger.warn({ key, err: error }, 'cachet: unreadable entry in Redis treated as a miss')
       this.emitError('decode', error, key)
-      return { stored: { kind: 'absent' }, version: rawVersion, bytes: bytes.length }
+      return new L2Read({ kind: 'absent' }, bytes.length, bytes)
     }
   }
 

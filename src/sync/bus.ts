@@ -31,6 +31,8 @@ interface WireMessage extends BusMessage {
 }
 
 const TYPES = new Set(['set', 'del', 'tags', 'pattern', 'clear'])
+/** Keys merged into one message at most, so a message stays small. */
+const MAX_KEYS_PER_MESSAGE = 1_000
 /** PING intervals without a PONG before the subscriber is considered cut off (RELIABILITY.md C4). */
 const MISSED_PINGS = 2
 
@@ -55,6 +57,8 @@ export class Bus {
   private pingPending = false
   private missed = 0
   private closed = false
+  private outbox: BusMessage[] = []
+  private flushScheduled = false
 
   constructor(private readonly options: BusOptions) {
     this.channel = `${options.prefix}:__bus`
@@ -80,9 +84,33 @@ export class Bus {
     this.timer.unref()
   }
 
-  /** Publishes to the other instances, fire-and-forget; a failed publish is queued and retried. */
+  /**
+   * Publishes to the other instances, fire-and-forget; a failed publish is queued and retried.
+   * Messages of one event-loop turn are merged (consecutive ones of the same type become one), so a
+   * burst of writes costs one PUBLISH rather than one per key.
+   */
   publish(message: BusMessage): void {
     if (this.closed) return
+    const last = this.outbox[this.outbox.length - 1]
+    if (last && last.t === message.t && message.t !== 'clear' && last.k.length < MAX_KEYS_PER_MESSAGE) {
+      last.k.push(...message.k)
+    } else {
+      this.outbox.push({ t: message.t, k: [...message.k] })
+    }
+    if (this.outbox.length === 1 && !this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    const messages = this.outbox
+    this.outbox = []
+    for (const message of messages) this.publishNow(message)
+  }
+
+  private publishNow(message: BusMessage): void {
     const text = JSON.stringify({
       o: this.origin,
       s: ++this.seq,
@@ -126,6 +154,7 @@ export class Bus {
 
   /** Stops timers and closes the subscriber connection. Queued messages are dropped. */
   async close(): Promise<void> {
+    this.flush()
     this.closed = true
     clearInterval(this.timer)
     this.queue.length = 0

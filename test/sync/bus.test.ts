@@ -146,12 +146,23 @@ describe('Bus', () => {
     await waitFor(() => b.messages.some((m) => m.k[0] === 'bus:back'), 5_000)
   })
 
+  it('merges a burst of messages of one event-loop turn into one publish', async () => {
+    const a = await node('burst')
+    const b = await node('burst')
+    for (let i = 0; i < 100; i++) a.bus.publish({ t: 'set', k: [`burst:${i}`] })
+    await waitFor(() => b.messages.length > 0, 3_000)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(b.messages).toHaveLength(1)
+    expect(b.messages[0]!.k).toHaveLength(100)
+  })
+
   it('failed publishes are retried; on overflow one clear replaces the backlog', async () => {
     const a = await node('ovf', { maxQueue: 5 })
     const b = await node('ovf')
     // PUBLISH blocks during a write pause: each one times out on the publisher and is queued.
     await raw.client('PAUSE', 1_500, 'WRITE')
-    for (let i = 0; i < 8; i++) a.bus.publish({ t: 'del', k: [`ovf:${i}`] })
+    // Alternating types, so the burst is not merged into one message.
+    for (let i = 0; i < 8; i++) a.bus.publish({ t: i % 2 === 0 ? 'del' : 'set', k: [`ovf:${i}`] })
     await waitFor(() => a.bus.pending > 0, 3_000)
     expect(a.bus.pending).toBeLessThanOrEqual(5)
     await waitFor(() => b.messages.some((m) => m.t === 'clear'), 10_000)
