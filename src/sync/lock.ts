@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
+import { newVersion } from '../core/codec/envelope.js'
 import type { L2Guard } from '../tiers/redis/guard.js'
 import { defineScripts, type ScriptedClient } from '../tiers/redis/scripts.js'
 
@@ -38,7 +38,8 @@ export class DistributedLock {
    */
   async acquire(key: string, ttlMs: number): Promise<LockHandle | undefined> {
     const lockKey = this.lockKey(key)
-    const token = randomBytes(16).toString('hex')
+    // 128 random bits, drawn from the codec's pool rather than a randomBytes call per lock.
+    const token = newVersion() + newVersion()
     const ttl = Math.max(1, Math.round(ttlMs))
     const reply = await this.guard.run('lock acquire', () => this.client.set(lockKey, token, 'PX', ttl, 'NX'))
     if (reply !== 'OK') return undefined

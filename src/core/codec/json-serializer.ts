@@ -23,7 +23,7 @@ export interface JsonPayload {
  * Throws SerializationError naming the path of a function, a symbol or a cycle.
  */
 export function serializeJson(value: unknown): JsonPayload {
-  const tagged = needsTags(value)
+  const tagged = isPlainJson(value, 0) ? false : needsTags(value)
   let text: string
   try {
     text = tagged ? JSON.stringify(value, replaceTyped) : JSON.stringify(value)
@@ -37,6 +37,44 @@ export function serializeJson(value: unknown): JsonPayload {
 export function deserializeJson(text: string, id: number): unknown {
   if (id === JSON_PLAIN_ID) return parseSafeJson(text)
   return revive(JSON.parse(text))
+}
+
+/** Deepest nesting the fast check walks before leaving the value to the thorough one. */
+const FAST_DEPTH = 64
+
+/**
+ * The fast check of the common case: only strings, finite numbers, booleans, null, arrays and plain
+ * objects. No path or cycle bookkeeping: anything else (or a deep value) goes to needsTags, which
+ * says precisely what it found.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth > FAST_DEPTH) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (value[i] === undefined || !isPlainJson(value[i], depth + 1)) return false
+    }
+    return true
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key]
+    // JSON drops undefined properties, as the plain form does.
+    if (item !== undefined && !isPlainJson(item, depth + 1)) return false
+  }
+  return true
 }
 
 /** Walks the value once: true when it holds something plain JSON would lose; throws on what JSON cannot hold. */

@@ -39,6 +39,8 @@ function reliabilityOptions(timeoutMs: number): RedisOptions {
     // calls made outside the guard.
     commandTimeout: backstopMs(timeoutMs),
     maxRetriesPerRequest: 1,
+    // No enableAutoPipelining: it defers single commands to the next tick but sends explicit pipelines
+    // at once, so a set followed by an invalidation could reach Redis in the opposite order.
     autoResendUnfulfilledCommands: false,
     connectTimeout: 1_000,
     // Destroys the socket when a written command gets no byte back in time (frozen server,
