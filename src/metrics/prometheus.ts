@@ -3,8 +3,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { CacheApi, CacheEvents, CacheHealth } from '../core/cache-api.js'
+import { type RedisFigures, readRedisFigures } from '../tiers/redis/info.js'
 import { createLabelCap, namespaceOf } from './label-cap.js'
-import { type RedisInfoFigures, readInfoFigures } from './redis-info.js'
 
 /** Options of createMetrics(). */
 export interface MetricsOptions {
@@ -128,14 +128,14 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
     registers,
   })
 
-  let snapshot: { at: number; value: Promise<{ health?: CacheHealth; info?: RedisInfoFigures }> } | undefined
+  let snapshot: { at: number; value: Promise<{ health?: CacheHealth; info?: RedisFigures }> } | undefined
   const read = () => {
     if (!snapshot || Date.now() - snapshot.at > SNAPSHOT_REUSE_MS) {
       snapshot = {
         at: Date.now(),
         value: Promise.all([
           withDeadline(cache.health(), timeoutMs),
-          options.redis ? readInfoFigures(options.redis, timeoutMs) : undefined,
+          options.redis ? readRedisFigures(options.redis, timeoutMs) : undefined,
         ]).then(([health, info]) => ({ health, info })),
       }
     }
@@ -182,7 +182,7 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
   gauge('redis_memory_max_bytes', 'Redis maxmemory (0 = unbounded)', async () => {
     return (await read()).health?.redis.maxMemory
   })
-  gauge('redis_keys', 'Keys in the Redis database (DBSIZE)', async () => (await read()).info?.keys)
+  gauge('redis_keys', 'Keys in the Redis database (DBSIZE)', async () => (await read()).info?.dbSize)
   gauge('redis_evicted_keys', 'Keys Redis evicted since it started (INFO evicted_keys)', async () => {
     return (await read()).info?.evictedKeys
   })

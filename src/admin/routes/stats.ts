@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { CacheHealth, Counters } from '../../core/cache-api.js'
+import { readRedisFigures } from '../../tiers/redis/info.js'
 import type { AdminContext } from '../context.js'
-import { readRedisFigures } from '../redis-info.js'
 import { formatBytes, formatUptime, ok } from '../responses.js'
 import { boundedHealth } from './health.js'
 
