@@ -2,6 +2,7 @@ import type { KeyDetails, KeyInfo } from './cache-api.js'
 import { isCompressed } from './codec/envelope.js'
 import type { Engine } from './engine.js'
 import { InvalidKeyError } from './errors.js'
+import type { Entry } from './types.js'
 
 const SCAN_COUNT = 500
 const MAX_SCANS_PER_PAGE = 20
@@ -91,54 +92,41 @@ export async function countKeys(
 
 /** A decoded view of one key: its state, value, tags and timings. */
 export async function inspectKey(engine: Engine, key: string): Promise<KeyDetails | undefined> {
-  const now = Date.now()
   if (!engine.l2) {
     const entry = engine.l1?.get(key)
     if (!entry) return undefined
-    return {
+    const base = {
       key,
       type: 'string',
-      state: now < entry.freshUntil ? 'fresh' : 'stale',
-      value: entry.value,
-      tags: entry.tags,
-      createdAt: entry.createdAt,
-      freshUntil: entry.freshUntil,
-      staleUntil: entry.staleUntil,
-      ttlMs: Math.max(0, entry.staleUntil - now),
+      ttlMs: Math.max(0, entry.staleUntil - Date.now()),
       storedBytes: 0,
       compressed: false,
     }
+    return { ...base, ...entryDetails(entry) }
   }
   const full = engine.fullKey(key)
   const [bytes, [described]] = await Promise.all([engine.l2.get(full), engine.l2.describe([full])])
-  if (!bytes) {
-    if (!described || described.type === 'none') return undefined
-    return {
-      key,
-      type: described.type,
-      ttlMs: described.pttl,
-      bytes: described.bytes,
-      state: 'foreign',
-      tags: [],
-      storedBytes: 0,
-      compressed: false,
-    }
-  }
-  const read = engine.decodeRead(key, bytes)
+  if (!bytes && (!described || described.type === 'none')) return undefined
   const base = {
     key,
     type: described?.type ?? 'string',
     ttlMs: described?.pttl,
     bytes: described?.bytes,
-    storedBytes: bytes.length,
-    compressed: isCompressed(bytes),
+    storedBytes: bytes?.length ?? 0,
+    compressed: bytes ? isCompressed(bytes) : false,
   }
+  // Not a string of ours (another type, or bytes no codec reads): shown, never decoded.
+  const read = bytes ? engine.decodeRead(key, bytes) : undefined
+  if (!read || read.stored.kind === 'absent') return { ...base, state: 'foreign', tags: [] }
   if (read.stored.kind === 'tombstone') return { ...base, state: 'tombstone', tags: [] }
-  if (read.stored.kind === 'absent') return { ...base, state: 'foreign', tags: [] }
-  const entry = read.stored.entry
+  return { ...base, ...entryDetails(read.stored.entry) }
+}
+
+function entryDetails(
+  entry: Entry,
+): Pick<KeyDetails, 'state' | 'value' | 'tags' | 'createdAt' | 'freshUntil' | 'staleUntil'> {
   return {
-    ...base,
-    state: now < entry.freshUntil ? 'fresh' : 'stale',
+    state: Date.now() < entry.freshUntil ? 'fresh' : 'stale',
     value: entry.value,
     tags: entry.tags,
     createdAt: entry.createdAt,

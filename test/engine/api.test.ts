@@ -197,3 +197,35 @@ describe('probabilistic early refresh and serializers', () => {
     await Promise.all([a.close(), b.close()])
   })
 })
+
+describe('key browser', () => {
+  it('pages through every live key once, hides tombstones, and inspects entries', async () => {
+    const cache = newCache()
+    await cache.setMany(
+      Array.from({ length: 250 }, (_, i) => ({ key: `page:${i}`, value: i, tags: ['pages'] })),
+    )
+    await cache.delete('page:0') // leaves a tombstone behind in Redis
+    const seen: string[] = []
+    let cursor = '0'
+    do {
+      const page = await cache.keys({ pattern: 'page:*', cursor, limit: 40 })
+      expect(page.keys.length).toBeLessThanOrEqual(40)
+      seen.push(...page.keys.map((info) => info.key))
+      cursor = page.cursor
+    } while (cursor !== '0')
+    expect(seen.sort()).toEqual(Array.from({ length: 249 }, (_, i) => `page:${i + 1}`).sort())
+    expect(await cache.countByPattern('page:*')).toMatchObject({ count: 249 })
+    const details = await cache.inspect('page:7')
+    expect(details).toMatchObject({
+      key: 'page:7',
+      state: 'fresh',
+      value: 7,
+      tags: ['pages'],
+      compressed: false,
+    })
+    expect(await cache.inspect('page:0')).toMatchObject({ state: 'tombstone' })
+    expect(await cache.inspect('missing')).toBeUndefined()
+    await expect(cache.keys({ cursor: '12.x' })).rejects.toMatchObject({ code: 'E_INVALID_KEY' })
+    await cache.close()
+  })
+})
