@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "cachet: installing npm dependencies (npm ci)…"
-  npm ci --no-audit --no-fund
+  echo "cachet: installing npm dependencies…"
+  # `npm install` with the committed lock, not `npm ci`: npm 11 leaves other platforms' optional
+  # packages (Biome, msgpackr binaries) out of the lock and `npm ci` then refuses it as out of sync.
+  npm install --no-audit --no-fund
 fi
 
 missing=()
