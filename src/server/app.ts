@@ -11,7 +11,10 @@ import type { ServerResources } from './resources.js'
 import { dashboardRoute } from './routes/dashboard.js'
 import { demoTokenRoute } from './routes/demo-token.js'
 import { meDashboardRoute, requestUser } from './routes/me-dashboard.js'
+import { ordersRoute } from './routes/orders.js'
+import { revenueRoute } from './routes/revenue.js'
 import { searchRoute } from './routes/search.js'
+import { usersRoute } from './routes/users.js'
 import { addServerTiming } from './timing.js'
 
 /** Options of build() beyond the environment. */
@@ -21,7 +24,7 @@ export interface BuildOptions {
 
 /**
  * Builds the server's Fastify app on opened resources, without listening (tests use inject):
- * the demo routes, the admin API at /api/cache, the dashboard at /cache and /metrics.
+ * the demo routes (seeds 001–003), the admin API at /api/cache, the dashboard at /cache and /metrics.
  */
 export async function build(
   config: ServerConfig,
@@ -51,8 +54,11 @@ export async function build(
   await app.register(searchRoute, { db })
   await app.register(demoTokenRoute, { auth })
   await app.register(meDashboardRoute, { db, auth })
+  await app.register(revenueRoute, { queries: resources.queries })
+  await app.register(ordersRoute, { queries: resources.queries })
+  await app.register(usersRoute, { db, sync: resources.userSync })
 
-  registerDemoWarmers(resources.warmers, app, db)
+  registerDemoWarmers(resources.warmers, app, resources.userSync)
   await app.register(adminPlugin, {
     prefix: '/api/cache',
     cache,

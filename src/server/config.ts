@@ -29,6 +29,12 @@ const envSchema = z.object({
     .min(1_000, 'CACHET_DEMO_ROWS must be at least 1000')
     .max(5_000_000, 'CACHET_DEMO_ROWS must be at most 5000000')
     .default(300_000),
+  CACHET_DEMO_ORDER_ITEMS: z.coerce
+    .number({ error: 'CACHET_DEMO_ORDER_ITEMS must be a number' })
+    .int()
+    .min(1_000, 'CACHET_DEMO_ORDER_ITEMS must be at least 1000')
+    .max(5_000_000, 'CACHET_DEMO_ORDER_ITEMS must be at most 5000000')
+    .default(300_000),
 })
 
 /** The server's resolved configuration. */
@@ -44,6 +50,8 @@ export interface ServerConfig {
   logLevel: (typeof LOG_LEVELS)[number]
   /** Rows generated in the demo `logs` table. */
   demoRows: number
+  /** Rows generated in the demo `order_items` table (a quarter as many orders). */
+  demoOrderItems: number
 }
 
 /** Thrown when the environment holds a bad value; the message names every bad variable. */
@@ -69,5 +77,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     adminToken: e.CACHET_ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
     demoRows: e.CACHET_DEMO_ROWS,
+    demoOrderItems: e.CACHET_DEMO_ORDER_ITEMS,
   }
 }

@@ -1,10 +1,13 @@
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
+import type { Queryable } from '../sql/index.js'
 
 /** The little the demo needs from PostgreSQL, over PGlite or a `pg` Pool. */
 export interface Database {
   /** 'pglite' (embedded, in memory) or 'postgres' (DATABASE_URL). */
   readonly kind: 'pglite' | 'postgres'
+  /** The underlying PGlite or pg Pool, for the SQL query cache (which needs its transactions). */
+  readonly driver: Queryable
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>
   close(): Promise<void>
 }
@@ -17,6 +20,7 @@ export async function openDatabase(url?: string): Promise<Database> {
     await pool.query('SELECT 1')
     return {
       kind: 'postgres',
+      driver: pool,
       query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
       close: () => pool.end(),
     }
@@ -25,6 +29,7 @@ export async function openDatabase(url?: string): Promise<Database> {
   await lite.waitReady
   return {
     kind: 'pglite',
+    driver: lite,
     query: async <T>(sql: string, params?: unknown[]) => (await lite.query<T>(sql, params)).rows,
     close: () => lite.close(),
   }

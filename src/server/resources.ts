@@ -1,15 +1,20 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import type { Logger } from 'pino'
+import { type Logger, pino } from 'pino'
 import { createWarmupRegistry, type WarmupRegistry } from '../admin/warmup.js'
 import type { CacheApi } from '../core/cache-api.js'
 import { createCache } from '../index.js'
+import { createQueryCache, type QueryCache } from '../sql/index.js'
 import { connectRedis, type RedisConnection } from '../tiers/redis/index.js'
 import type { ServerConfig } from './config.js'
 import { type Database, openDatabase } from './database.js'
 import { DemoAuth } from './demo-auth.js'
 import { type SeedResult, seedLogs } from './demo-data.js'
+import { seedShop } from './demo-shop-data.js'
+import { seedUsers } from './demo-user-data.js'
+import { countingQueryable } from './load-tracker.js'
 import { findRedisServer, type RedisProcess, spawnRedis } from './redis-process.js'
+import { openUserSync, type UserSync } from './user-sync.js'
 
 /** Where the cache's Redis came from. */
 export type RedisSource =
@@ -29,8 +34,16 @@ export interface ServerResources {
   adminTokenGenerated: boolean
   auth: DemoAuth
   warmers: WarmupRegistry
+  /** The `logs` table. */
   seed: SeedResult
-  /** Closes the cache, the admin client, the database, then stops the spawned redis-server. */
+  /** The shop tables (rows counts `order_items`) and `user_profiles`. */
+  shopSeed: SeedResult
+  userSeed: SeedResult
+  /** Seed 003's SQL query cache over the demo database (the revenue dashboard, orders). */
+  queries: QueryCache
+  /** Seed 002's user entity cache and its stream consumer; absent in L1-only mode (they need Redis). */
+  userSync?: UserSync
+  /** Closes the user sync, the query cache, the cache, the admin client, the database, then stops the spawned redis-server. */
   close(): Promise<void>
 }
 
@@ -62,7 +75,8 @@ export async function openResources(
     throw redisResult.reason
   }
   const redis = redisResult.value
-  const { db, seed } = dbResult.value
+  const { db, seed, shopSeed, userSeed } = dbResult.value
+  const logger = options.logger ?? pino({ level: 'silent' })
   const url = redis.kind === 'absent' ? undefined : redis.url
   const cache = createCache({
     redis: url ?? false,
@@ -75,8 +89,11 @@ export async function openResources(
     l2: { timeout: '1s' },
     logger: options.logger ?? false,
   })
+  // Counting the SQL that reaches the database is how the revenue route tells a MISS from a HIT.
+  const queries = createQueryCache({ cache, db: countingQueryable(db.driver) })
   let admin: RedisConnection | undefined
   if (url) admin = connectRedis(url, { timeoutMs: 1_000 })
+  const userSync = url ? openUserSync(url, db, logger) : undefined
   const adminTokenGenerated = !config.adminToken
   return {
     cache,
@@ -88,9 +105,20 @@ export async function openResources(
     auth: new DemoAuth(),
     warmers: createWarmupRegistry(),
     seed,
+    shopSeed,
+    userSeed,
+    queries,
+    userSync,
     async close() {
       // Each step runs even if an earlier one failed: a stuck cache must not leave redis-server behind.
-      const steps = [() => cache.close(), () => admin?.close(), () => db.close()]
+      // The consumer stops before the database closes: an event it is applying may still load from it.
+      const steps = [
+        () => userSync?.close(),
+        () => queries.close(),
+        () => cache.close(),
+        () => admin?.close(),
+        () => db.close(),
+      ]
       for (const step of steps)
         await Promise.resolve()
           .then(step)
@@ -112,10 +140,21 @@ async function resolveRedis(config: ServerConfig, options: ResourceOptions): Pro
   }
 }
 
-async function openDemoDatabase(config: ServerConfig): Promise<{ db: Database; seed: SeedResult }> {
+interface DemoDatabase {
+  db: Database
+  seed: SeedResult
+  shopSeed: SeedResult
+  userSeed: SeedResult
+}
+
+async function openDemoDatabase(config: ServerConfig): Promise<DemoDatabase> {
   const db = await openDatabase(config.databaseUrl)
   try {
-    return { db, seed: await seedLogs(db, config.demoRows) }
+    // One after the other: PGlite runs one statement at a time anyway.
+    const seed = await seedLogs(db, config.demoRows)
+    const shopSeed = await seedShop(db, config.demoOrderItems)
+    const userSeed = await seedUsers(db)
+    return { db, seed, shopSeed, userSeed }
   } catch (error) {
     await db.close().catch(() => {})
     throw error
