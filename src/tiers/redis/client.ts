@@ -18,7 +18,10 @@ export interface RedisConnection {
   isCluster: boolean
   /** True when cachet created the client (and so closes it); false for a client the user passed in. */
   owned: boolean
-  /** A new connection with the same settings, for pub/sub. Closed by close() unless closed before. */
+  /**
+   * A new connection with the same settings, for pub/sub; it does not re-subscribe after a reconnect
+   * (the caller does, handling errors). Closed by close() unless closed before.
+   */
   duplicate(): Redis | Cluster
   /** Closes the owned client and every duplicate; leaves a user's client open. */
   close(): Promise<void>
@@ -112,12 +115,14 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
     isCluster: client instanceof Cluster || (client as { isCluster?: boolean }).isCluster === true,
     owned,
     duplicate() {
-      // The duplicate keeps an offline queue: a subscriber re-subscribes on reconnect and its PINGs
-      // are bounded by commandTimeout anyway.
+      // The duplicate keeps an offline queue (its PINGs are bounded by commandTimeout anyway). It does
+      // not re-subscribe by itself: ioredis does that without handling the reply, so a connection that
+      // closes right after 'ready' raises an unhandled "Connection is closed" rejection — which ends a
+      // Node process. The Bus re-subscribes on 'ready' itself, and handles the failure.
       const copy =
         client instanceof Cluster
-          ? client.duplicate(undefined, { enableOfflineQueue: true })
-          : (client as Redis).duplicate({ enableOfflineQueue: true })
+          ? client.duplicate(undefined, { enableOfflineQueue: true, autoResubscribe: false })
+          : (client as Redis).duplicate({ enableOfflineQueue: true, autoResubscribe: false })
       attachListeners(copy, options.onEvent)
       duplicates.add(copy)
       copy.once('end', () => duplicates.delete(copy))
