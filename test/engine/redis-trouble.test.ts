@@ -148,3 +148,53 @@ describe('a busy process is not a slow Redis', () => {
     await cache.close()
   })
 })
+
+describe('invalidations during an outage are not lost (R6)', () => {
+  it('a delete made while Redis is frozen reaches Redis and the other instances once it is back', async () => {
+    redis = await startRedis()
+    const a = createCache({ redis: redis.url, prefix: 'r6', logger: false })
+    const b = createCache({ redis: redis.url, prefix: 'r6', logger: false })
+    await sleep(200) // subscribers ready
+    await a.set('k', 'v1')
+    expect(await b.get('k')).toBe('v1') // now in b's L1 too
+    redis.pause()
+    expect(await a.delete('k')).toBe(false) // L2 unreachable: queued, not forgotten
+    expect(await a.get('k')).toBeUndefined() // gone from a's L1 at once
+    redis.resume()
+    let bSees: unknown = 'v1'
+    for (let waited = 0; waited < 10_000 && bSees !== undefined; waited += 200) {
+      await sleep(200)
+      bSees = await b.get('k')
+    }
+    expect(bSees).toBeUndefined()
+    const reader = createCache({ redis: redis.url, prefix: 'r6', logger: false, l1: false })
+    expect(await reader.get('k')).toBeUndefined()
+    await Promise.all([a.close(), b.close(), reader.close()])
+  }, 30_000)
+})
+
+describe('a lost bus message never leaves L1 stale (C4)', () => {
+  it('flushes L1 when the subscriber was cut off, so a change published meanwhile is not missed', async () => {
+    redis = await startRedis()
+    const { Redis } = await import('ioredis')
+    const raw = new Redis(redis.url)
+    const a = createCache({ redis: redis.url, prefix: 'c4', logger: false })
+    const b = createCache({ redis: redis.url, prefix: 'c4', logger: false })
+    const flushes: string[] = []
+    b.on('l1-flush', ({ reason }) => flushes.push(reason))
+    await sleep(200)
+    await a.set('k', 'v1')
+    expect(await b.get('k')).toBe('v1')
+    await raw.client('KILL', 'TYPE', 'pubsub') // both subscribers are cut off
+    await a.set('k', 'v2') // published while b cannot hear it
+    let bSees: unknown = 'v1'
+    for (let waited = 0; waited < 5_000 && bSees !== 'v2'; waited += 100) {
+      await sleep(100)
+      bSees = await b.get('k')
+    }
+    expect(bSees).toBe('v2')
+    expect(flushes.length).toBeGreaterThan(0)
+    raw.disconnect()
+    await Promise.all([a.close(), b.close()])
+  }, 20_000)
+})
