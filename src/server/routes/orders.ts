@@ -30,7 +30,11 @@ const bodySchema = z.strictObject(
       .min(1, 'must hold at least one item')
       .max(50, 'must hold at most 50 items'),
   },
-  { error: 'the body must be a JSON object { customerId, items }' },
+  // Only for a body that is not an object: unknown keys keep zod's message, which names them.
+  {
+    error: (issue) =>
+      issue.code === 'invalid_type' ? 'the body must be a JSON object { customerId, items }' : undefined,
+  },
 )
 
 /**

@@ -23,6 +23,9 @@ const batchSchema = z.strictObject({
     .pipe(z.array(userId).max(MAX_BATCH, `must hold at most ${MAX_BATCH} ids`)),
 })
 
+// Only for a body that is not an object: unknown keys keep zod's message, which names them.
+const BODY_SHAPE = 'the body must be a JSON object with fullName, avatar or ministere'
+
 const changesSchema = z
   .strictObject(
     {
@@ -44,7 +47,7 @@ const changesSchema = z
         .max(20, 'must be at most 20 characters')
         .optional(),
     },
-    { error: 'the body must be a JSON object with fullName, avatar or ministere' },
+    { error: (issue) => (issue.code === 'invalid_type' ? BODY_SHAPE : undefined) },
   )
   .refine((changes) => Object.keys(changes).length > 0, 'the body must change fullName, avatar or ministere')
 
