@@ -58,7 +58,7 @@ export async function build(
   await app.register(ordersRoute, { queries: resources.queries })
   await app.register(usersRoute, { db, sync: resources.userSync })
 
-  registerDemoWarmers(resources.warmers, app, resources.userSync)
+  registerDemoWarmers(resources.warmers, app, db, resources.userSync)
   await app.register(adminPlugin, {
     prefix: '/api/cache',
     cache,

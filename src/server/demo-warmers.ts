@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { WarmupRegistry } from '../admin/warmup.js'
 import type { CacheApi } from '../core/cache-api.js'
+import type { Database } from './database.js'
 import type { UserSync } from './user-sync.js'
 
 /** Searches the demo pre-computes (seed 004 §2.3 "popular data"). */
@@ -9,12 +10,13 @@ export const POPULAR_SEARCHES = ['error', 'upload', 'billing', 'auth', 'search']
 /**
  * Registers the demo's warm-up modules, in priority order (seed 004 §6.3: critical data first).
  * 'config' runs at start-up. 'dashboard' and 'search' warm the HTTP routes through app.inject, so the
- * entries are exactly the ones real requests hit (same key, same headers). 'users' prewarms the user
- * entity cache (nothing to do in L1-only mode, where there is none).
+ * entries are exactly the ones real requests hit (same key, same headers). 'user-profiles' prewarms the
+ * user entity cache (nothing to do in L1-only mode, where there is none).
  */
 export function registerDemoWarmers(
   registry: WarmupRegistry,
   app: FastifyInstance,
+  db: Database,
   userSync: UserSync | undefined,
 ): void {
   registry.register(
@@ -59,9 +61,23 @@ export function registerDemoWarmers(
     return { keys }
   })
 
+  registry.register('users', async (ctx) => {
+    const [row] = await db.query<{ users: number; active: number }>(
+      `SELECT count(DISTINCT user_id)::int AS users,
+              count(DISTINCT user_id) FILTER (WHERE ts >= now() - interval '1 day')::int AS active
+       FROM logs`,
+    )
+    const written = await ctx.set('users:stats', row ?? { users: 0, active: 0 }, {
+      ttl: '30m',
+      tags: ['users'],
+    })
+    return { keys: written ? 1 : 0 }
+  })
+
   // Seed 002 scenario 4: the profiles of users active in the last 7 days, in batches of 500. Cached
   // profiles are kept current by the stream consumer, so even a forced run only loads the missing ones.
-  registry.register('users', async (ctx) => {
+  // Not onStart: a start-up run would hold the warm-up lock while the first admin requests arrive.
+  registry.register('user-profiles', async (ctx) => {
     if (!userSync) return { keys: 0 }
     let reported = 0
     const result = await userSync.prewarmer.run({

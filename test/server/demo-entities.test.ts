@@ -163,7 +163,7 @@ describe('PUT /api/users/:id', () => {
   })
 })
 
-describe('warm-up module users', () => {
+describe('warm-up module user-profiles', () => {
   it('prewarms the profiles of users active in the last 7 days', async () => {
     const [active] = await db().query<{ ids: string[] }>(
       `SELECT array_agg(id::text ORDER BY id) AS ids FROM user_profiles
@@ -176,10 +176,10 @@ describe('warm-up module users', () => {
       method: 'POST',
       url: '/api/cache/warmup',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-      payload: { modules: ['users'] },
+      payload: { modules: ['user-profiles'] },
     })
     expect(response.statusCode).toBe(200)
-    expect(response.json().stats).toMatchObject({ modulesWarmed: ['users'], keysCreated: ids.length })
+    expect(response.json().stats).toMatchObject({ modulesWarmed: ['user-profiles'], keysCreated: ids.length })
     const exists = await client.exists(...ids.map((id) => `cache:user:profile:${id}`))
     expect(exists).toBe(ids.length)
     expect((await get(`/api/users/${ids.at(-1)}`)).headers['x-cache']).toBe('HIT')

@@ -154,7 +154,13 @@ describe('mounted parts', () => {
   it('runs the start-up warmer and lists the demo modules', async () => {
     const response = await get('/api/cache/warmup', admin)
     const modules = response.json().data.modules
-    expect(modules.map((m: { name: string }) => m.name)).toEqual(['config', 'dashboard', 'search', 'users'])
+    expect(modules.map((m: { name: string }) => m.name)).toEqual([
+      'config',
+      'dashboard',
+      'search',
+      'users',
+      'user-profiles',
+    ])
     expect(modules.find((m: { name: string }) => m.name === 'config').onStart).toBe(true)
     const inspect = await get('/api/cache/keys/config:features', admin)
     expect(inspect.statusCode).toBe(200)
