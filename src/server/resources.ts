@@ -93,7 +93,7 @@ export async function openResources(
   const queries = createQueryCache({ cache, db: countingQueryable(db.driver) })
   let admin: RedisConnection | undefined
   if (url) admin = connectRedis(url, { timeoutMs: 1_000 })
-  const userSync = url ? openUserSync(url, db, logger) : undefined
+  const userSync = url ? await openUserSync(url, db, logger) : undefined
   const adminTokenGenerated = !config.adminToken
   return {
     cache,

@@ -37,9 +37,10 @@ export interface UserSync {
 /**
  * Opens seed 002's user cache on Redis at `url`, with the demo database as the owning service: misses
  * are loaded from `user_profiles`, and profile changes arrive through the events:users stream. The
- * consumer starts now; if Redis refuses, it retries in the background rather than failing the start.
+ * consumer is started before this resolves; if Redis refuses, it retries in the background rather
+ * than failing the server's start.
  */
-export function openUserSync(url: string, db: Database, logger: Logger): UserSync {
+export async function openUserSync(url: string, db: Database, logger: Logger): Promise<UserSync> {
   const users = createEntityCache<UserProfile>({
     redis: url,
     prefix: 'cache',
@@ -73,15 +74,15 @@ export function openUserSync(url: string, db: Database, logger: Logger): UserSyn
   const publisher = connectRedis(url, { timeoutMs: 1_000 })
   let closed = false
   let retry: NodeJS.Timeout | undefined
-  const start = () => {
+  const start = () =>
     consumer.start().catch((error: Error) => {
       if (closed) return
       logger.warn({ err: error }, 'user stream consumer could not start; retrying')
       retry = setTimeout(start, RETRY_START_MS)
       retry.unref()
     })
-  }
-  start()
+  // Awaited once, so the group exists (reading from '$') before the first PUT can publish an event.
+  await start()
 
   return {
     users,
