@@ -213,7 +213,12 @@ export function createStreamConsumer<T>(options: StreamConsumerOptions<T>): Stre
       loop = run()
     },
     async stop() {
-      if (!stats.running && !loop) return
+      if (!stats.running && !loop) {
+        // Never started (or start failed): its connections are still open.
+        blocking.disconnect()
+        await connection.close()
+        return
+      }
       stats.running = false
       // Cuts a blocked XREADGROUP short; entries it delivered stay pending and are claimed later.
       blocking.disconnect()

@@ -12,7 +12,11 @@ let server: RunningServer
 
 beforeAll(async () => {
   redis = await startRedis()
-  server = await startTestServer({ REDIS_URL: redis.url, CACHET_DEMO_ROWS: '5000' })
+  server = await startTestServer({
+    REDIS_URL: redis.url,
+    CACHET_DEMO_ROWS: '5000',
+    CACHET_DEMO_ORDER_ITEMS: '1000',
+  })
   // One cached response to browse.
   await fetch(`${server.url}/api/dashboard`)
 }, 60_000)

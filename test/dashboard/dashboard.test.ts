@@ -30,7 +30,11 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
 
   beforeAll(async () => {
     redis = await startRedis()
-    server = await startTestServer({ REDIS_URL: redis.url, CACHET_DEMO_ROWS: '5000' })
+    server = await startTestServer({
+      REDIS_URL: redis.url,
+      CACHET_DEMO_ROWS: '5000',
+      CACHET_DEMO_ORDER_ITEMS: '1000',
+    })
     for (const key of HOSTILE_KEYS)
       await server.resources.cache.set(key, HOSTILE_VALUE, { tags: ['hostile'] })
     await fetch(`${server.url}/api/dashboard`)
