@@ -16,8 +16,19 @@ export async function checkHealth(engine: Engine): Promise<CacheHealth> {
   const circuit = engine.circuitState()
   const lastSeen = engine.redisState.lastSeen ? new Date(engine.redisState.lastSeen).toISOString() : undefined
   try {
-    const [latencyMs, info] = await Promise.all([l2.ping(), l2.info()])
+    // INFO is in @dangerous: a least-privilege ACL user may not run it. Then memory is unknown, not bad.
+    const [latencyMs, info] = await Promise.all([l2.ping(), l2.info().catch(() => undefined)])
     engine.redisState.lastSeen = Date.now()
+    if (!info) {
+      const reasons =
+        latencyMs > LATENCY_DEGRADED_MS ? [`redis latency ${latencyMs} ms > ${LATENCY_DEGRADED_MS} ms`] : []
+      if (circuit !== 'closed') reasons.push(`circuit ${circuit}`)
+      return {
+        status: reasons.length > 0 ? 'degraded' : 'healthy',
+        redis: { configured: true, connected: true, latencyMs, circuit },
+        reasons: [...reasons, 'INFO not available (ACL?): memory not checked'],
+      }
+    }
     const usedMemory = Number(info.used_memory ?? 0)
     const maxMemory = Number(info.maxmemory ?? 0)
     // maxmemory 0 means unbounded: there is no percentage to compare.

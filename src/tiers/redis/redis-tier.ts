@@ -290,13 +290,13 @@ export class RedisTier implements L2Tier {
     return (this.client as Cluster).nodes('master').sort((a, b) => nodeName(a).localeCompare(nodeName(b)))
   }
 
+  /** UNLINKs keys (one script per key: single-key, so Cluster-safe); resolves how many held a live entry. */
   private async unlink(node: Redis, keys: string[]): Promise<number> {
+    const scripted = defineScripts(node)
     let deleted = 0
     for (let i = 0; i < keys.length; i += BATCH) {
-      const chunk = keys.slice(i, i + BATCH)
-      // A multi-key UNLINK must stay within one slot on a Cluster: one UNLINK per key there.
-      const ops: Op[] = this.isCluster ? chunk.map((key): Op => ['unlink', key]) : [['unlink', ...chunk]]
-      const results = await this.guard.run('UNLINK', () => runBatch(node, false, ops))
+      const ops = keys.slice(i, i + BATCH).map((key): Op => ['cachetDelete', key])
+      const results = await this.guard.run('UNLINK', () => runBatch(scripted as Redis, false, ops))
       deleted += sum(results)
     }
     return deleted

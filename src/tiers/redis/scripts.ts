@@ -4,6 +4,24 @@ import type { Cluster, Redis } from 'ioredis'
  * cachet's Lua scripts. Each touches exactly one key, so each works on a Cluster. They are registered
  * with ioredis defineCommand, which sends EVALSHA and falls back to EVAL on NOSCRIPT (also in pipelines).
  */
+/**
+ * Sets `live`: 1 when KEYS[1] exists and is not a tombstone. Only strings are read (GETRANGE on a hash
+ * would fail the script): a hash or list under the prefix (e.g. the entity cache's) counts as live.
+ */
+const LIVE = `
+local live = 0
+local kind = redis.call('TYPE', key)['ok']
+if kind ~= 'none' then
+  live = 1
+  if kind == 'string' then
+    local first = redis.call('GETRANGE', key, 0, 0)
+    if first ~= '' then
+      local b = string.byte(first)
+      if math.floor(b / 32) == 1 and math.floor(b / 16) % 2 == 1 then live = 0 end
+    end
+  end
+end`
+
 export const SCRIPTS = {
   /**
    * Conditional write. KEYS[1] entry; ARGV: bytes, ttl ms, expected version ('' = key must be absent).
@@ -26,16 +44,18 @@ return 1`,
    */
   cachetInvalidate: `
 local key = KEYS[1]
-local live = 0
-if redis.call('EXISTS', key) == 1 then
-  live = 1
-  local first = redis.call('GETRANGE', key, 0, 0)
-  if first ~= '' then
-    local b = string.byte(first)
-    if math.floor(b / 32) == 1 and math.floor(b / 16) % 2 == 1 then live = 0 end
-  end
-end
+${LIVE}
 redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+return live`,
+
+  /**
+   * Deletion of one key (UNLINK), for pattern deletes and clear. KEYS[1] any key; returns 1 when it held
+   * a live entry, 0 for a tombstone or nothing, so counts say how many values were removed.
+   */
+  cachetDelete: `
+local key = KEYS[1]
+${LIVE}
+redis.call('UNLINK', key)
 return live`,
 
   /**

@@ -85,7 +85,8 @@ describe('RedisTier on a Cluster', () => {
       cursor = page.cursor
     } while (cursor !== '0')
     expect(seen.size).toBe(300)
-    expect(await l2.deleteByPattern('cl:k:*')).toBe(300)
+    // The previous test left all 300 as tombstones: they are removed, and none counts as a value.
+    expect(await l2.deleteByPattern('cl:k:*')).toBe(0)
     expect((await l2.countByPattern('cl:k:*')).count).toBe(0)
   })
 
