@@ -229,3 +229,42 @@ describe('key browser', () => {
     await cache.close()
   })
 })
+
+describe('loader context', () => {
+  it('noStore() returns the value to every caller of that load without caching it', async () => {
+    const cache = newCache()
+    let calls = 0
+    const loader = async ({ noStore }: { noStore(): void }) => {
+      calls++
+      await sleep(20)
+      noStore()
+      return { error: 'upstream answered 503' }
+    }
+    const answers = await Promise.all([cache.getOrSet('k', loader), cache.getOrSet('k', loader)])
+    expect(answers).toEqual([{ error: 'upstream answered 503' }, { error: 'upstream answered 503' }])
+    expect(calls).toBe(1)
+    expect(await cache.has('k')).toBe(false)
+    expect(cache.stats().errors).toBe(0)
+    await cache.getOrSet('k', loader)
+    expect(calls).toBe(2)
+    await cache.close()
+  })
+
+  it('tells the loader the key, the stale value it refreshes, and whether anyone waits', async () => {
+    const cache = newCache({ jitter: 0, ttl: 50, timeouts: { soft: 0 } })
+    const seen: Array<{ key: string; stale: unknown; background: boolean }> = []
+    const loader = async (context: { key: string; stale?: number; background: boolean }) => {
+      seen.push({ key: context.key, stale: context.stale, background: context.background })
+      return (context.stale ?? 0) + 1
+    }
+    await cache.getOrSet('counter', loader)
+    await sleep(80)
+    expect(await cache.getOrSet('counter', loader)).toBe(1) // stale at once; refresh runs behind
+    await sleep(50)
+    expect(seen).toEqual([
+      { key: 'counter', stale: undefined, background: false },
+      { key: 'counter', stale: 1, background: false },
+    ])
+    await cache.close()
+  })
+})
