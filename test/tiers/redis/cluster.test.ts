@@ -1,42 +1,21 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import type { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Bus, type BusMessage } from '../../../src/sync/bus.js'
 import { connectRedis, type RedisConnection } from '../../../src/tiers/redis/client.js'
 import { L2Guard } from '../../../src/tiers/redis/guard.js'
 import { RedisTier } from '../../../src/tiers/redis/redis-tier.js'
-import { startRedis, type TestRedis } from '../../helpers/redis-server.js'
+import { startRedisCluster, type TestCluster } from '../../helpers/redis-cluster.js'
 import { entryBytes, isTombstone, tombstoneBytes, version } from './envelope-bytes.js'
 
-const run = promisify(execFile)
-let nodes: TestRedis[] = []
+let cluster: TestCluster
 let connection: RedisConnection
 let l2: RedisTier
 
 /** Three masters, no replicas: enough to spread keys over several nodes. */
 beforeAll(async () => {
-  nodes = await Promise.all(
-    [0, 1, 2].map(() => startRedis(['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'])),
-  )
-  await run('redis-cli', [
-    '--cluster',
-    'create',
-    ...nodes.map((node) => `127.0.0.1:${node.port}`),
-    '--cluster-replicas',
-    '0',
-    '--cluster-yes',
-  ])
-  // Wait until every node agrees the cluster is up.
-  for (const node of nodes) {
-    for (;;) {
-      const { stdout } = await run('redis-cli', ['-p', String(node.port), 'CLUSTER', 'INFO'])
-      if (stdout.includes('cluster_state:ok')) break
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
+  cluster = await startRedisCluster(3)
   connection = connectRedis(
-    { cluster: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })) },
+    { cluster: cluster.startupNodes },
     {
       timeoutMs: 2_000,
     },
@@ -47,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await connection?.close()
-  await Promise.all(nodes.map((node) => node.stop()))
+  await cluster?.stop()
 })
 
 const keys = Array.from({ length: 300 }, (_, i) => `cl:k:${i}`)
@@ -101,7 +80,7 @@ describe('RedisTier on a Cluster', () => {
   it('the bus works over a Cluster', async () => {
     const received: BusMessage[] = []
     const other = connectRedis(
-      { cluster: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })) },
+      { cluster: cluster.startupNodes },
       {
         timeoutMs: 2_000,
       },
