@@ -174,7 +174,7 @@ describe('entity cache: batchGet', () => {
     const median = runs[10]!
     console.log(`batchGet(100 hits): median ${median.toFixed(2)} ms, min ${runs[0]!.toFixed(2)} ms`)
     // Generous bound for a shared 2-core machine; typical is ~1 ms.
-    expect(median).toBeLessThan(50)
+    expect(median).toBeLessThan(200)
   })
 
   it('deduplicates ids and leaves out ids the source does not know', async () => {

@@ -90,7 +90,8 @@ describe('Redis frozen (SIGSTOP)', () => {
     expect(guard.errors).toBeGreaterThanOrEqual(3)
 
     const refused = await timeRejection(l2.get('f:d'))
-    expect(refused.ms).toBeLessThan(50)
+    // Refused at once: well under the 100 ms a deadline would take (generous for a loaded machine).
+    expect(refused.ms).toBeLessThan(90)
     expect((refused.error as Error).message).toMatch(/circuit open/)
 
     redis.resume()
@@ -141,7 +142,7 @@ describe('Redis killed and restarted', () => {
     expect(down.ms).toBeLessThan(1_000)
     for (let i = 0; i < 3; i++) await l2.get('f:a').catch(() => {})
     const refused = await timeRejection(l2.get('f:a'))
-    expect(refused.ms).toBeLessThan(100)
+    expect(refused.ms).toBeLessThan(90)
 
     // Stay down across a few reconnect attempts.
     await sleep(500)
