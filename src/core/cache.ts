@@ -14,9 +14,9 @@ import type { Engine } from './engine.js'
 import { positiveMs } from './engine.js'
 import { InvalidKeyError } from './errors.js'
 import { getOrSet } from './get-or-set.js'
-import { globToRegExp } from './glob.js'
 import { checkHealth } from './health.js'
-import { countKeys, inspectKey, listKeys, scanKeys } from './inspect.js'
+import { countKeys, inspectKey, listKeys } from './inspect.js'
+import { clearAll, invalidateKeys, invalidatePattern, invalidateTags } from './invalidation.js'
 import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
 import type { CallOptions } from './options.js'
 import type { Entry } from './types.js'
@@ -95,16 +95,15 @@ export class Cache implements CacheApi {
     return (await this.deleteMany([key])) > 0
   }
 
-  async deleteMany(keys: readonly string[]): Promise<number> {
-    const scoped = keys.map((key) => this.#key(key))
-    const engine = this.#engine
-    const dropped = scoped.filter((key) => engine.l1?.delete(key)).length
-    engine.invalidateInflight((key) => scoped.includes(key))
-    engine.stats.deletes += scoped.length
-    const count = await this.#invalidateL2Keys(scoped.map((key) => engine.fullKey(key)))
-    const total = engine.l2 ? count : dropped
-    this.#emitInvalidate({ keys: scoped, count: total })
-    return total
+  deleteMany(keys: readonly string[]): Promise<number> {
+    try {
+      return invalidateKeys(
+        this.#engine,
+        keys.map((key) => this.#key(key)),
+      )
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   async has(key: string): Promise<boolean> {
@@ -192,50 +191,12 @@ export class Cache implements CacheApi {
 
   async invalidateTags(tags: readonly string[]): Promise<number> {
     tags.forEach(validateTag)
-    const engine = this.#engine
-    const dropped = engine.l1?.deleteByTags(tags) ?? 0
-    engine.invalidateInflight((_, record) => record.tags.some((tag) => tags.includes(tag)))
-    let count = dropped
-    if (engine.l2) {
-      try {
-        count = await engine.l2.invalidateTags(tags, engine.tombstone, engine.tombstoneTtlMs)
-      } catch (error) {
-        engine.l2Failed('invalidateTags', error)
-        engine.pending?.addTags(tags)
-      }
-    }
-    engine.publish({ t: 'tags', k: [...tags] })
-    engine.stats.invalidations++
-    this.#emitInvalidate({ tags, count })
-    return count
+    this.#engine.assertOpen()
+    return invalidateTags(this.#engine, tags)
   }
 
   async deleteByPattern(pattern: string): Promise<number> {
-    const scopedPattern = this.#pattern(pattern)
-    const engine = this.#engine
-    const regexp = globToRegExp(scopedPattern)
-    const dropped = engine.l1?.deleteWhere((key) => regexp.test(key)) ?? 0
-    engine.invalidateInflight((key) => regexp.test(key))
-    engine.publish({ t: 'pattern', k: [engine.fullKey(scopedPattern)] })
-    let count = dropped
-    if (engine.l2) {
-      count = 0
-      try {
-        // SCAN, skip cachet's own keys (tags, locks, audit), tombstone in batches: SCAN-consistent, never KEYS.
-        for await (const batch of scanKeys(engine, scopedPattern)) {
-          count += await engine.l2.invalidate(
-            batch.map((key) => engine.fullKey(key)),
-            engine.tombstone,
-            engine.tombstoneTtlMs,
-          )
-        }
-      } catch (error) {
-        engine.l2Failed('deleteByPattern', error)
-      }
-    }
-    engine.stats.invalidations++
-    this.#emitInvalidate({ pattern: scopedPattern, count })
-    return count
+    return invalidatePattern(this.#engine, this.#pattern(pattern))
   }
 
   async countByPattern(pattern: string, sampleSize = 10): Promise<{ count: number; sample: string[] }> {
@@ -244,26 +205,8 @@ export class Cache implements CacheApi {
   }
 
   async clear(): Promise<number> {
-    const engine = this.#engine
-    if (this.#scope !== '') return this.deleteByPattern('*')
-    engine.l1?.clear()
-    engine.invalidateInflight(() => true)
-    engine.publish({ t: 'clear', k: [] })
-    let count = 0
-    if (engine.l2) {
-      const prefix = escapeGlob(engine.options.prefix)
-      try {
-        // Every key under the prefix except cachet's reserved `__` ones; UNLINK frees memory at once.
-        for (const pattern of [`${prefix}:[^_]*`, `${prefix}:_[^_]*`, `${prefix}:_`]) {
-          count += await engine.l2.deleteByPattern(pattern)
-        }
-      } catch (error) {
-        engine.l2Failed('clear', error)
-      }
-    }
-    engine.stats.invalidations++
-    this.#emitInvalidate({ pattern: '*', count })
-    return count
+    this.#engine.assertOpen()
+    return this.#scope === '' ? clearAll(this.#engine) : this.deleteByPattern('*')
   }
 
   namespace(name: string): Cache {
@@ -343,23 +286,6 @@ export class Cache implements CacheApi {
       }
     }
     return local && Date.now() < local.staleUntil ? { entry: local, tier: 'l1' } : undefined
-  }
-
-  async #invalidateL2Keys(fullKeys: string[]): Promise<number> {
-    const engine = this.#engine
-    engine.publish({ t: 'del', k: fullKeys })
-    if (!engine.l2 || fullKeys.length === 0) return 0
-    try {
-      return await engine.l2.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs)
-    } catch (error) {
-      engine.l2Failed('delete', error)
-      engine.pending?.addKeys(fullKeys)
-      return 0
-    }
-  }
-
-  #emitInvalidate(payload: CacheEvents['invalidate']): void {
-    if (this.#engine.emitter.has('invalidate')) this.#engine.emitter.emit('invalidate', payload)
   }
 }
 

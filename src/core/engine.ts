@@ -250,6 +250,26 @@ export class Engine {
     for (const wake of waiters) wake()
   }
 
+  /** Counts a hit (global, namespace, tier; L2 hits also time the cache) and emits it. */
+  recordHit(key: string, tier: 'l1' | 'l2', startedAt?: number): void {
+    const stats = this.stats
+    stats.total.hits++
+    const scope = stats.scope(key)
+    scope.hits++
+    if (tier === 'l1') stats.l1Hits++
+    else {
+      stats.l2Hits++
+      if (startedAt !== undefined) {
+        const ms = performance.now() - startedAt
+        stats.total.cacheHits++
+        stats.total.cacheMsTotal += ms
+        scope.cacheHits++
+        scope.cacheMsTotal += ms
+      }
+    }
+    if (this.emitter.has('hit')) this.emitter.emit('hit', { key, tier })
+  }
+
   /** Applies an invalidation message from another instance to this one's L1. */
   onBusMessage(message: BusMessage): void {
     if (message.t === 'clear') {

@@ -2,10 +2,12 @@ import type { LockHandle } from '../sync/lock.js'
 import type { Loader } from './cache-api.js'
 import type { Engine, Inflight } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
+import { acquireOrWait } from './lock-wait.js'
 import type { CallOptions } from './options.js'
 import { timeoutMs } from './options.js'
 import { race } from './timeouts.js'
 import type { Entry } from './types.js'
+import { writeBack } from './write-back.js'
 
 /**
  * Cache-aside with every safety net: L1 → L2 → (stampede lock) → loader, serving stale values on
@@ -17,7 +19,7 @@ export function getOrSet<T>(engine: Engine, key: string, loader: Loader<T>, call
   if (!call.forceRefresh) {
     const entry = engine.l1?.get(key) as Entry<T> | undefined
     if (entry !== undefined && now < entry.freshUntil) {
-      recordHit(engine, key, 'l1')
+      engine.recordHit(key, 'l1')
       maybeRefreshEarly(engine, key, loader, call, entry, now)
       return Promise.resolve(entry.value)
     }
@@ -79,25 +81,6 @@ function maybeRefreshEarly<T>(
   }
 }
 
-function recordHit(engine: Engine, key: string, tier: 'l1' | 'l2', startedAt?: number): void {
-  const stats = engine.stats
-  stats.total.hits++
-  const scope = stats.scope(key)
-  scope.hits++
-  if (tier === 'l1') stats.l1Hits++
-  else {
-    stats.l2Hits++
-    if (startedAt !== undefined) {
-      const ms = performance.now() - startedAt
-      stats.total.cacheHits++
-      stats.total.cacheMsTotal += ms
-      scope.cacheHits++
-      scope.cacheMsTotal += ms
-    }
-  }
-  if (engine.emitter.has('hit')) engine.emitter.emit('hit', { key, tier })
-}
-
 function serveStale<T>(
   engine: Engine,
   key: string,
@@ -137,7 +120,7 @@ async function lead<T>(
     const now = Date.now()
     if (!call.forceRefresh && now < entry.freshUntil) {
       const value = engine.keepL1(key, entry, read.bytes)
-      recordHit(engine, key, 'l2', startedAt)
+      engine.recordHit(key, 'l2', startedAt)
       return value
     }
     if (now < entry.staleUntil && (!stale || entry.createdAt > stale.createdAt)) stale = entry
@@ -192,79 +175,6 @@ async function readEpochs(engine: Engine, tags: readonly string[]): Promise<numb
     engine.l2Failed('tagEpochs', error)
     return undefined
   }
-}
-
-type LockOutcome =
-  | { kind: 'locked'; lock: LockHandle | undefined; version?: string | null }
-  | { kind: 'value'; value: unknown }
-  | { kind: 'stale' }
-  | { kind: 'skip' }
-
-/**
- * Takes the distributed lock, or — when another process holds it — serves stale, or waits to be
- * woken by its write (bus), trying the lock again as a fallback, for at most lock.wait.
- */
-async function acquireOrWait(
-  engine: Engine,
-  key: string,
-  stale: Entry | undefined,
-  background: boolean,
-  force: boolean,
-): Promise<LockOutcome> {
-  const lockOptions = engine.options.lock as { ttlMs: number; waitMs: number }
-  const tryLock = async (): Promise<LockHandle | undefined | null> => {
-    try {
-      return await engine.lock!.acquire(key, lockOptions.ttlMs)
-    } catch (error) {
-      engine.l2Failed('lock', error, key)
-      return null // Redis trouble: load without the lock.
-    }
-  }
-  const first = await tryLock()
-  if (first !== undefined) return { kind: 'locked', lock: first ?? undefined }
-  if (background) return { kind: 'skip' }
-  if (stale && !force) return { kind: 'stale' }
-
-  const waitStarted = Date.now()
-  const deadline = waitStarted + lockOptions.waitMs
-  let pause = 25
-  while (Date.now() < deadline) {
-    await waitForWake(engine, key, Math.min(pause, deadline - Date.now()))
-    pause = Math.min(pause * 2, 500)
-    const read = await engine.readL2(key)
-    // A forced refresh accepts only a value written after it started (by the holder it waited for).
-    const usable = (entry: Entry) =>
-      Date.now() < entry.freshUntil && (!force || entry.createdAt >= waitStarted)
-    if (read?.stored.kind === 'entry' && usable(read.stored.entry)) {
-      const entry = read.stored.entry
-      engine.stats.lockWaits++
-      if (engine.emitter.has('lock-wait'))
-        engine.emitter.emit('lock-wait', { key, waitedMs: Date.now() - waitStarted })
-      const value = engine.keepL1(key, entry, read.bytes)
-      recordHit(engine, key, 'l2')
-      return { kind: 'value', value }
-    }
-    const again = await tryLock()
-    if (again !== undefined) return { kind: 'locked', lock: again ?? undefined, version: read?.version }
-  }
-  // The holder is slow or gone: load anyway (bounded wait, RELIABILITY P2).
-  const read = await engine.readL2(key)
-  return { kind: 'locked', lock: undefined, version: read?.version }
-}
-
-function waitForWake(engine: Engine, key: string, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const waiters = engine.lockWaiters.get(key) ?? new Set()
-    engine.lockWaiters.set(key, waiters)
-    const done = () => {
-      clearTimeout(timer)
-      waiters.delete(done)
-      resolve()
-    }
-    const timer = setTimeout(done, Math.max(ms, 1))
-    timer.unref()
-    waiters.add(done)
-  })
 }
 
 /** Runs the loader, stores its value (L1 now, L2 in the background), releases the lock after the L2 write. */
@@ -335,50 +245,4 @@ function loaderDone(engine: Engine, key: string, ms: number, ok: boolean): void 
   scope.loads++
   scope.loaderMsTotal += ms
   if (engine.emitter.has('load')) engine.emitter.emit('load', { key, durationMs: ms, ok })
-}
-
-/**
- * The conditional L2 write: only if the key still holds the version seen before loading
- * (RELIABILITY E4, C1). Tagged writes re-check the tags' epochs and undo themselves if one moved.
- */
-async function writeBack(
-  engine: Engine,
-  key: string,
-  entry: Entry,
-  bytes: Buffer,
-  version: string | null | undefined,
-  epochs: number[] | undefined,
-  record: Inflight,
-): Promise<void> {
-  const l2 = engine.l2
-  if (!l2 || version === undefined || bytes.length > engine.options.l2.maxValueBytes) return
-  const full = engine.fullKey(key)
-  let written: boolean
-  try {
-    written = await l2.set({
-      key: full,
-      bytes,
-      ttlMs: Math.max(1, entry.staleUntil - Date.now()),
-      tags: entry.tags,
-      ifVersion: version,
-    })
-  } catch (error) {
-    engine.l2Failed('set', error, key)
-    return
-  }
-  if (!written) {
-    // Someone invalidated or rewrote the key while we loaded: our value must not stay in L1 either.
-    if (engine.l1?.get(key)?.version === entry.version) engine.l1.delete(key)
-    return
-  }
-  if (epochs && entry.tags.length > 0) {
-    const now = await l2.tagEpochs(entry.tags).catch(() => epochs)
-    if (now.some((epoch, i) => epoch !== epochs[i]) || record.invalidated) {
-      await l2.invalidate([full], engine.tombstone, engine.tombstoneTtlMs)
-      engine.l1?.delete(key)
-      engine.publish({ t: 'del', k: [full] })
-      return
-    }
-  }
-  engine.publish({ t: 'set', k: [full] })
 }

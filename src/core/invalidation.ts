@@ -1,0 +1,100 @@
+import type { CacheEvents } from './cache-api.js'
+import type { Engine } from './engine.js'
+import { globToRegExp } from './glob.js'
+import { scanKeys } from './inspect.js'
+import { escapeGlob } from './keys.js'
+
+/**
+ * Invalidation fan-out: this instance's L1 and loads in flight, Redis (tombstones, so a load that
+ * started earlier cannot write back), and the bus for the other instances. Keys are relative to the
+ * prefix. An L2 failure is counted and queued for retry, never thrown.
+ */
+
+/** Invalidates keys; resolves how many held a value (in L2, or in L1 when there is no L2). */
+export async function invalidateKeys(engine: Engine, keys: readonly string[]): Promise<number> {
+  const dropped = keys.filter((key) => engine.l1?.delete(key)).length
+  engine.invalidateInflight((key) => keys.includes(key))
+  engine.stats.deletes += keys.length
+  const fullKeys = keys.map((key) => engine.fullKey(key))
+  engine.publish({ t: 'del', k: fullKeys })
+  let count = dropped
+  if (engine.l2 && fullKeys.length > 0) {
+    try {
+      count = await engine.l2.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs)
+    } catch (error) {
+      engine.l2Failed('delete', error)
+      engine.pending?.addKeys(fullKeys)
+      count = 0
+    }
+  }
+  emitInvalidate(engine, { keys, count })
+  return count
+}
+
+/** Invalidates every entry carrying one of the tags. */
+export async function invalidateTags(engine: Engine, tags: readonly string[]): Promise<number> {
+  let count = engine.l1?.deleteByTags(tags) ?? 0
+  engine.invalidateInflight((_, record) => record.tags.some((tag) => tags.includes(tag)))
+  if (engine.l2) {
+    try {
+      count = await engine.l2.invalidateTags(tags, engine.tombstone, engine.tombstoneTtlMs)
+    } catch (error) {
+      engine.l2Failed('invalidateTags', error)
+      engine.pending?.addTags(tags)
+    }
+  }
+  engine.publish({ t: 'tags', k: [...tags] })
+  engine.stats.invalidations++
+  emitInvalidate(engine, { tags, count })
+  return count
+}
+
+/** Invalidates every key matching a glob pattern relative to the prefix (SCAN, never KEYS). */
+export async function invalidatePattern(engine: Engine, pattern: string): Promise<number> {
+  const regexp = globToRegExp(pattern)
+  let count = engine.l1?.deleteWhere((key) => regexp.test(key)) ?? 0
+  engine.invalidateInflight((key) => regexp.test(key))
+  engine.publish({ t: 'pattern', k: [engine.fullKey(pattern)] })
+  if (engine.l2) {
+    count = 0
+    try {
+      // cachet's own keys (tags, locks, audit) are skipped; tombstones go in batches: SCAN-consistent.
+      for await (const batch of scanKeys(engine, pattern)) {
+        const fullKeys = batch.map((key) => engine.fullKey(key))
+        count += await engine.l2.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs)
+      }
+    } catch (error) {
+      engine.l2Failed('deleteByPattern', error)
+    }
+  }
+  engine.stats.invalidations++
+  emitInvalidate(engine, { pattern, count })
+  return count
+}
+
+/** Deletes every key of the cache's prefix (never FLUSHDB); UNLINK frees the memory at once. */
+export async function clearAll(engine: Engine): Promise<number> {
+  let count = engine.l1?.size ?? 0
+  engine.l1?.clear()
+  engine.invalidateInflight(() => true)
+  engine.publish({ t: 'clear', k: [] })
+  if (engine.l2) {
+    count = 0
+    const prefix = escapeGlob(engine.options.prefix)
+    try {
+      // Every key under the prefix except cachet's reserved `__` ones.
+      for (const pattern of [`${prefix}:[^_]*`, `${prefix}:_[^_]*`, `${prefix}:_`]) {
+        count += await engine.l2.deleteByPattern(pattern)
+      }
+    } catch (error) {
+      engine.l2Failed('clear', error)
+    }
+  }
+  engine.stats.invalidations++
+  emitInvalidate(engine, { pattern: '*', count })
+  return count
+}
+
+function emitInvalidate(engine: Engine, payload: CacheEvents['invalidate']): void {
+  if (engine.emitter.has('invalidate')) engine.emitter.emit('invalidate', payload)
+}

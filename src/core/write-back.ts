@@ -1,0 +1,48 @@
+import type { Engine, Inflight } from './engine.js'
+import type { Entry } from './types.js'
+
+/**
+ * The conditional L2 write: only if the key still holds the version seen before loading
+ * (RELIABILITY E4, C1). Tagged writes re-check the tags' epochs and undo themselves if one moved.
+ */
+export async function writeBack(
+  engine: Engine,
+  key: string,
+  entry: Entry,
+  bytes: Buffer,
+  version: string | null | undefined,
+  epochs: number[] | undefined,
+  record: Inflight,
+): Promise<void> {
+  const l2 = engine.l2
+  if (!l2 || version === undefined || bytes.length > engine.options.l2.maxValueBytes) return
+  const full = engine.fullKey(key)
+  let written: boolean
+  try {
+    written = await l2.set({
+      key: full,
+      bytes,
+      ttlMs: Math.max(1, entry.staleUntil - Date.now()),
+      tags: entry.tags,
+      ifVersion: version,
+    })
+  } catch (error) {
+    engine.l2Failed('set', error, key)
+    return
+  }
+  if (!written) {
+    // Someone invalidated or rewrote the key while we loaded: our value must not stay in L1 either.
+    if (engine.l1?.get(key)?.version === entry.version) engine.l1.delete(key)
+    return
+  }
+  if (epochs && entry.tags.length > 0) {
+    const now = await l2.tagEpochs(entry.tags).catch(() => epochs)
+    if (now.some((epoch, i) => epoch !== epochs[i]) || record.invalidated) {
+      await l2.invalidate([full], engine.tombstone, engine.tombstoneTtlMs)
+      engine.l1?.delete(key)
+      engine.publish({ t: 'del', k: [full] })
+      return
+    }
+  }
+  engine.publish({ t: 'set', k: [full] })
+}
