@@ -113,7 +113,8 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
   await exited
 }
 
-function freeLoopbackPort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (the OS picks it; it is released before being returned). */
+export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.unref()
@@ -125,7 +126,8 @@ function freeLoopbackPort(): Promise<number> {
   })
 }
 
-function waitForPing(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** Resolves once redis-server answers PING on the port; rejects if the child exits or time runs out. */
+export function waitForPing(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   return new Promise((resolve, reject) => {
     const retry = () => {

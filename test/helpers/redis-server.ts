@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freeLoopbackPort, waitForPing } from '../../src/server/redis-process.js'
 
 /** A private redis-server started on a free loopback port for one test file. */
 export interface TestRedis {
@@ -28,43 +28,7 @@ export interface TestRedis {
 export const RELAXED_L2 = { timeout: '1s' } as const
 
 /** Finds a free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
-function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = net.connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.write('PING\r\n')
-        socket.once('data', (data) => {
-          socket.destroy()
-          if (data.toString().startsWith('+PONG')) resolve()
-          else retry()
-        })
-      })
-      socket.once('error', () => {
-        socket.destroy()
-        retry()
-      })
-    }
-    const retry = () => {
-      if (Date.now() > deadline) reject(new Error(`redis-server did not answer on port ${port}`))
-      else setTimeout(attempt, 25)
-    }
-    attempt()
-  })
-}
+export const freePort = freeLoopbackPort
 
 /**
  * Starts redis-server on a free loopback port: no persistence, DEBUG allowed locally.
@@ -99,7 +63,7 @@ export async function startRedis(
       { stdio: 'ignore' },
     )
     child.on('error', () => {})
-    await waitForPort(port, 10_000)
+    await waitForPing(port, child, 10_000)
   }
 
   for (let attempt = 0; ; attempt++) {
