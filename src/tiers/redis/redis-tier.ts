@@ -157,17 +157,7 @@ export class RedisTier implements L2Tier {
   async deleteByPattern(pattern: string): Promise<number> {
     this.checkPattern(pattern)
     let deleted = 0
-    for (const node of this.nodes()) {
-      let cursor = '0'
-      do {
-        const [next, keys] = await this.guard.run('SCAN', () =>
-          node.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH),
-        )
-        cursor = next
-        const ours = this.own(keys)
-        if (ours.length > 0) deleted += await this.unlink(node, ours)
-      } while (cursor !== '0')
-    }
+    for await (const { node, keys } of this.scan(pattern)) deleted += await this.unlink(node, keys)
     return deleted
   }
 
@@ -175,6 +165,15 @@ export class RedisTier implements L2Tier {
     this.checkPattern(pattern)
     let count = 0
     const sample: string[] = []
+    for await (const { keys } of this.scan(pattern)) {
+      count += keys.length
+      for (const key of keys) if (sample.length < sampleSize) sample.push(key)
+    }
+    return { count, sample }
+  }
+
+  /** SCAN of a pattern over every master (one on a single node), batch by batch, our keys only. */
+  private async *scan(pattern: string): AsyncGenerator<{ node: Redis; keys: string[] }> {
     for (const node of this.nodes()) {
       let cursor = '0'
       do {
@@ -183,11 +182,9 @@ export class RedisTier implements L2Tier {
         )
         cursor = next
         const ours = this.own(keys)
-        count += ours.length
-        for (const key of ours) if (sample.length < sampleSize) sample.push(key)
+        if (ours.length > 0) yield { node, keys: ours }
       } while (cursor !== '0')
     }
-    return { count, sample }
   }
 
   async pttl(key: string): Promise<number | undefined> {
