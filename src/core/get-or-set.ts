@@ -33,12 +33,10 @@ export function getOrSet<T>(engine: Engine, key: string, loader: Loader<T>, call
     tags: call.tags ?? [],
     invalidated: false,
   }
-  const promise = lead(engine, key, loader, call, record).finally(() => {
-    if (engine.inflight.get(key) === record) engine.inflight.delete(key)
-  })
-  record.promise = promise
+  // In the map before lead() runs: lead removes it when it settles (see its finally).
   engine.inflight.set(key, record)
-  return promise
+  record.promise = lead(engine, key, loader, call, record)
+  return record.promise as Promise<T>
 }
 
 /** Refreshes in the background, for XFetch; joins nothing and throws nothing. */
@@ -54,12 +52,9 @@ export function refreshInBackground<T>(
     tags: call.tags ?? [],
     invalidated: false,
   }
-  const promise = lead(engine, key, loader, { ...call, forceRefresh: true }, record, true).finally(() => {
-    if (engine.inflight.get(key) === record) engine.inflight.delete(key)
-  })
-  record.promise = promise
   engine.inflight.set(key, record)
-  engine.track(promise)
+  record.promise = lead(engine, key, loader, { ...call, forceRefresh: true }, record, true)
+  engine.track(record.promise)
 }
 
 /** XFetch (Vattani et al.): refresh before expiry with a probability that grows as expiry nears. */
@@ -101,70 +96,74 @@ async function lead<T>(
   record: Inflight,
   background = false,
 ): Promise<T> {
-  engine.assertOpen()
-  const startedAt = performance.now()
-  const tags = call.tags ?? []
-  const l1Entry = engine.l1?.get(key) as Entry<T> | undefined
-  let stale = l1Entry !== undefined && Date.now() < l1Entry.staleUntil ? l1Entry : undefined
-  if (engine.l1) engine.stats.l1Misses++
+  try {
+    engine.assertOpen()
+    const startedAt = performance.now()
+    const tags = call.tags ?? []
+    const l1Entry = engine.l1?.get(key) as Entry<T> | undefined
+    let stale = l1Entry !== undefined && Date.now() < l1Entry.staleUntil ? l1Entry : undefined
+    if (engine.l1) engine.stats.l1Misses++
 
-  // One round trip: the entry, and the tag epochs a tagged write must re-check after writing.
-  const [read, epochs] =
-    tags.length === 0
-      ? [await engine.readL2(key), undefined]
-      : await Promise.all([engine.readL2(key), readEpochs(engine, tags)])
-  // undefined = L2 unreadable: then nothing is written back (its state is unknown).
-  const captured = read?.version
-  if (read?.stored.kind === 'entry') {
-    const entry = read.stored.entry as Entry<T>
-    const now = Date.now()
-    if (!call.forceRefresh && now < entry.freshUntil) {
-      const value = engine.keepL1(key, entry, read.bytes)
-      engine.recordHit(key, 'l2', startedAt)
-      return value
+    // One round trip: the entry, and the tag epochs a tagged write must re-check after writing.
+    const [read, epochs] =
+      tags.length === 0
+        ? [await engine.readL2(key), undefined]
+        : await Promise.all([engine.readL2(key), readEpochs(engine, tags)])
+    // undefined = L2 unreadable: then nothing is written back (its state is unknown).
+    const captured = read?.version
+    if (read?.stored.kind === 'entry') {
+      const entry = read.stored.entry as Entry<T>
+      const now = Date.now()
+      if (!call.forceRefresh && now < entry.freshUntil) {
+        const value = engine.keepL1(key, entry, read.bytes)
+        engine.recordHit(key, 'l2', startedAt)
+        return value
+      }
+      if (now < entry.staleUntil && (!stale || entry.createdAt > stale.createdAt)) stale = entry
     }
-    if (now < entry.staleUntil && (!stale || entry.createdAt > stale.createdAt)) stale = entry
-  }
-  if (engine.l2 && read) engine.stats.l2Misses++
+    if (engine.l2 && read) engine.stats.l2Misses++
 
-  if (stale && !call.forceRefresh && (engine.failedUntil.get(key) ?? 0) > Date.now()) {
-    return serveStale(engine, key, stale, 'fail-safe')
-  }
+    if (stale && !call.forceRefresh && (engine.failedUntil.get(key) ?? 0) > Date.now()) {
+      return serveStale(engine, key, stale, 'fail-safe')
+    }
 
-  let lock: LockHandle | undefined
-  let version = captured
-  if (engine.lock && captured !== undefined) {
-    const outcome = await acquireOrWait(engine, key, stale, background, call.forceRefresh === true)
-    if (outcome.kind === 'value') return outcome.value as T
-    if (outcome.kind === 'stale') return serveStale(engine, key, stale!, 'swr')
-    if (outcome.kind === 'skip') return stale?.value as T
-    lock = outcome.lock
-    if (outcome.version !== undefined) version = outcome.version
-  }
+    let lock: LockHandle | undefined
+    let version = captured
+    if (engine.lock && captured !== undefined) {
+      const outcome = await acquireOrWait(engine, key, stale, background, call.forceRefresh === true)
+      if (outcome.kind === 'value') return outcome.value as T
+      if (outcome.kind === 'stale') return serveStale(engine, key, stale!, 'swr')
+      if (outcome.kind === 'skip') return stale?.value as T
+      lock = outcome.lock
+      if (outcome.version !== undefined) version = outcome.version
+    }
 
-  if (!stale && !call.forceRefresh) {
-    engine.stats.total.misses++
-    engine.stats.scope(key).misses++
-    if (engine.emitter.has('miss')) engine.emitter.emit('miss', { key })
-  }
+    if (!stale && !call.forceRefresh) {
+      engine.stats.total.misses++
+      engine.stats.scope(key).misses++
+      if (engine.emitter.has('miss')) engine.emitter.emit('miss', { key })
+    }
 
-  const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, background)
-  engine.track(completion)
-  const hardMs = timeoutMs(call.timeouts?.hard, engine.options.hardTimeoutMs, 'timeouts.hard')
-  if (stale) {
-    const softMs = Math.min(
-      hardMs,
-      timeoutMs(call.timeouts?.soft, engine.options.softTimeoutMs, 'timeouts.soft'),
-    )
-    if (softMs === 0) return serveStale(engine, key, stale, 'swr')
-    const outcome = await race(completion, softMs)
+    const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, background)
+    engine.track(completion)
+    const hardMs = timeoutMs(call.timeouts?.hard, engine.options.hardTimeoutMs, 'timeouts.hard')
+    if (stale) {
+      const softMs = Math.min(
+        hardMs,
+        timeoutMs(call.timeouts?.soft, engine.options.softTimeoutMs, 'timeouts.soft'),
+      )
+      if (softMs === 0) return serveStale(engine, key, stale, 'swr')
+      const outcome = await race(completion, softMs)
+      if (outcome.state === 'done') return outcome.value
+      return serveStale(engine, key, stale, outcome.state === 'timeout' ? 'soft-timeout' : 'fail-safe')
+    }
+    const outcome = await race(completion, hardMs)
     if (outcome.state === 'done') return outcome.value
-    return serveStale(engine, key, stale, outcome.state === 'timeout' ? 'soft-timeout' : 'fail-safe')
+    if (outcome.state === 'failed') throw outcome.error
+    throw new LoaderTimeoutError(`the loader for key '${key}' did not finish within ${hardMs} ms`, { key })
+  } finally {
+    if (engine.inflight.get(key) === record) engine.inflight.delete(key)
   }
-  const outcome = await race(completion, hardMs)
-  if (outcome.state === 'done') return outcome.value
-  if (outcome.state === 'failed') throw outcome.error
-  throw new LoaderTimeoutError(`the loader for key '${key}' did not finish within ${hardMs} ms`, { key })
 }
 
 async function readEpochs(engine: Engine, tags: readonly string[]): Promise<number[] | undefined> {
