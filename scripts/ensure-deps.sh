@@ -12,6 +12,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund
 fi
 
+# The package's exports (cachet, cachet/fastify, cachet/sql, …) point at dist/: keep it built, so
+# code that imports cachet by its package name runs the current sources.
+if [ ! -f dist/index.js ] || [ -n "$(find src -newer dist/index.js -print -quit)" ]; then
+  echo "cachet: building dist/ (tsc)…"
+  npm run build --silent >/dev/null
+fi
+
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${CACHET_SKIP_BROWSER:-0}" != "1" ] && [ "${1:-}" != "--no-browser" ]; then

@@ -34,6 +34,10 @@ export interface CacheStats extends Counters {
 /** What cache.health() returns. Thresholds from seed 004: latency > 100 ms or memory > 90% → degraded. */
 export interface CacheHealth {
   status: 'healthy' | 'degraded' | 'unhealthy'
+  /** PING round trip to Redis in ms (absent without Redis, or when it did not answer). */
+  latencyMs?: number
+  /** Redis memory: used and maxmemory in bytes (max 0 = unbounded), percent of max when bounded. */
+  memory?: { used: number; max: number; usagePercent?: number }
   /** L1-only caches are healthy without Redis. */
   redis: {
     configured: boolean

@@ -25,6 +25,7 @@ export async function checkHealth(engine: Engine): Promise<CacheHealth> {
       if (circuit !== 'closed') reasons.push(`circuit ${circuit}`)
       return {
         status: reasons.length > 0 ? 'degraded' : 'healthy',
+        latencyMs,
         redis: { configured: true, connected: true, latencyMs, circuit },
         reasons: [...reasons, 'INFO not available (ACL?): memory not checked'],
       }
@@ -43,6 +44,8 @@ export async function checkHealth(engine: Engine): Promise<CacheHealth> {
     const evictionPolicy = info.maxmemory_policy
     return {
       status: reasons.length > 0 ? 'degraded' : 'healthy',
+      latencyMs,
+      memory: { used: usedMemory, max: maxMemory, usagePercent },
       redis: {
         configured: true,
         connected: true,

@@ -157,6 +157,8 @@ describe('stats, events, health', () => {
     const health = await cache.health()
     expect(health.status).toBe('healthy')
     expect(health.redis.latencyMs).toBeGreaterThanOrEqual(0)
+    expect(health.latencyMs).toBe(health.redis.latencyMs) // DESIGN's top-level shape too
+    expect(health.memory?.used).toBeGreaterThan(0)
     await cache.close()
   })
 
