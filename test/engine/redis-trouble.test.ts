@@ -198,3 +198,25 @@ describe('a lost bus message never leaves L1 stale (C4)', () => {
     await Promise.all([a.close(), b.close()])
   }, 20_000)
 })
+
+describe('Redis full (R7)', () => {
+  it('with maxmemory reached under noeviction, reads still work and refused writes never fail a call', async () => {
+    redis = await startRedis(['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'])
+    const cache = createCache({ redis: redis.url, prefix: 'full', logger: false, compression: false })
+    await cache.set('before', 'kept')
+    const big = 'x'.repeat(20_000)
+    let refused = 0
+    for (let i = 0; i < 400; i++) if (!(await cache.set(`fill:${i}`, big))) refused++
+    expect(refused).toBeGreaterThan(0) // Redis answered OOM at some point
+    // Misses still answer from the loader; their refused writes are absorbed.
+    for (let i = 0; i < 20; i++) expect(await cache.getOrSet(`new:${i}`, async () => i)).toBe(i)
+    const reader = createCache({ redis: redis.url, prefix: 'full', logger: false, l1: false })
+    expect(await reader.get('before')).toBe('kept')
+    // OOM is an answer, not an outage: the circuit stays closed and health says degraded (memory).
+    expect(cache.stats().l2?.circuit).toBe('closed')
+    const health = await cache.health()
+    expect(health.status).toBe('degraded')
+    expect(health.reasons.join(' ')).toMatch(/memory/)
+    await Promise.all([cache.close(), reader.close()])
+  }, 30_000)
+})
