@@ -30,6 +30,7 @@ export function createCache(options: CacheOptions = {}): Cache {
   if (options.redis) {
     connection = connectRedis(options.redis, {
       timeoutMs: resolved.l2.timeoutMs,
+      corkPerTick: true,
       onEvent: (state, error) => onRedisEvent(engine, state, error),
     })
     guard = new L2Guard({

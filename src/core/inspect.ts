@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { KeyDetails, KeyInfo } from './cache-api.js'
 import { isCompressed } from './codec/envelope.js'
 import type { Engine } from './engine.js'
@@ -34,9 +35,10 @@ export async function* scanKeys(engine: Engine, pattern: string): AsyncGenerator
 
 /**
  * One page of the key browser: up to `limit` live keys (tombstones left by invalidations are not
- * listed) with their type, TTL and memory. The cursor is `<scan cursor>` or `<scan cursor>.<skip>`
- * when a SCAN batch held more than the page: the next page replays that batch and skips what was
- * shown, so walking the pages loses nothing SCAN returned.
+ * listed) with their type, TTL and memory. The cursor is `<scan cursor>` or `<scan cursor>.<mark>`
+ * when a SCAN batch held more than the page: the next page replays that batch and lists only the keys
+ * ordered after the mark. Batches are ordered by a hash of the key, not by position, so a batch that
+ * comes back in another order (Redis rehashing between two pages) neither repeats nor skips a key.
  */
 export async function listKeys(
   engine: Engine,
@@ -46,29 +48,37 @@ export async function listKeys(
 ): Promise<{ keys: KeyInfo[]; cursor: string }> {
   const l2 = engine.l2
   if (!l2) return { keys: [], cursor: '0' }
-  const [start, skipText] = cursor.split('.') as [string, string | undefined]
-  let scanCursor = start
-  let skip = skipText === undefined ? 0 : Number.parseInt(skipText, 10)
-  if (!/^\d*$/.test(skipText ?? '') || !Number.isSafeInteger(skip)) {
+  const [start, mark] = cursor.split('.') as [string, string | undefined]
+  if (mark !== undefined && !/^[0-9a-f]{12}$/.test(mark)) {
     throw new InvalidKeyError(`invalid cursor ${JSON.stringify(cursor)}: use one a previous page returned`)
   }
+  let scanCursor = start
+  let after = mark
   const keys: KeyInfo[] = []
   for (let scans = 0; scans < MAX_SCANS_PER_PAGE; scans++) {
     const page = await l2.scanPage(engine.fullKey(pattern), scanCursor, Math.max(limit, 100))
-    const batch = page.keys.slice(skip)
-    const described = await l2.describe(batch)
+    const batch = page.keys
+      .map((full) => ({ full, order: orderOf(full) }))
+      .filter((item) => after === undefined || item.order > after)
+      .sort((a, b) => (a.order < b.order ? -1 : 1))
+    const described = await l2.describe(batch.map((item) => item.full))
     for (let i = 0; i < batch.length; i++) {
-      if (keys.length === limit) return { keys, cursor: `${scanCursor}.${skip + i}` }
-      const key = engine.relativeKey(batch[i]!)
+      if (keys.length === limit) return { keys, cursor: `${scanCursor}.${batch[i - 1]!.order}` }
+      const key = engine.relativeKey(batch[i]!.full)
       const info = described[i]!
       if (key === undefined || isReserved(key) || info.tombstone || info.type === 'none') continue
       keys.push({ key, type: info.type, ttlMs: info.pttl, bytes: info.bytes })
     }
     scanCursor = page.cursor
-    skip = 0
+    after = undefined
     if (scanCursor === '0' || keys.length === limit) break
   }
   return { keys, cursor: scanCursor }
+}
+
+/** A key's place in a page: 48 bits of its SHA-1, as 12 hex characters. */
+function orderOf(key: string): string {
+  return createHash('sha1').update(key).digest('hex').slice(0, 12)
 }
 
 /** How many live keys (and a sample) match a pattern relative to the prefix; tombstones do not count. */

@@ -1,5 +1,6 @@
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import type { RedisInput } from '../../core/options.js'
+import { corkPerTick } from './cork.js'
 
 /** Connection lifecycle events forwarded from ioredis. */
 export type RedisEvent = 'connect' | 'ready' | 'error' | 'close' | 'reconnecting' | 'end'
@@ -8,6 +9,8 @@ export type RedisEvent = 'connect' | 'ready' | 'error' | 'close' | 'reconnecting
 export interface ConnectOptions {
   /** Deadline of every command, in ms (enforced by L2Guard; here it sizes the socket timeout). */
   timeoutMs: number
+  /** Send the commands of one event-loop tick in one socket write (see cork.ts). @default false */
+  corkPerTick?: boolean
   /** Lifecycle events of the data connection (and of its duplicates). */
   onEvent?: (state: RedisEvent, error?: Error) => void
 }
@@ -102,6 +105,7 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
   }
 
   attachListeners(client, options.onEvent)
+  if (options.corkPerTick && owned && !(client instanceof Cluster)) corkPerTick(client)
   if (owned) {
     // Commands issued while the first connection is being made wait in the offline queue (still bounded
     // by commandTimeout); after that, a disconnected client fails commands at once.

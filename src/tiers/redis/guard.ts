@@ -34,9 +34,12 @@ export class L2Guard {
   private readonly deadlineMs: number
   private readonly pending = new Set<PendingCall>()
   private sweeper: NodeJS.Timeout | undefined
+  private lastSweep = 0
+  private readonly tickMs: number
 
   constructor(private readonly options: L2GuardOptions) {
     this.deadlineMs = options.timeoutMs
+    this.tickMs = Math.max(5, Math.round(options.timeoutMs / 5))
   }
 
   /** Breaker state now (an open circuit whose duration has passed reports half-open). */
@@ -116,7 +119,8 @@ export class L2Guard {
   private watch(call: PendingCall): void {
     this.pending.add(call)
     if (this.sweeper) return
-    this.sweeper = setInterval(() => this.sweep(), Math.max(5, Math.round(this.deadlineMs / 5)))
+    this.lastSweep = performance.now()
+    this.sweeper = setInterval(() => this.sweep(), this.tickMs)
     this.sweeper.unref()
   }
 
@@ -127,6 +131,14 @@ export class L2Guard {
       return
     }
     const now = performance.now()
+    const lag = now - this.lastSweep - this.tickMs
+    this.lastSweep = now
+    if (lag > this.tickMs) {
+      // The event loop was blocked (a long synchronous task): that time was not Redis's, and the
+      // commands may not even have left the process yet. Push the deadlines back by it; look again.
+      for (const call of this.pending) call.deadline += lag
+      return
+    }
     const overdue: PendingCall[] = []
     for (const call of this.pending) {
       if (call.deadline > now) break
