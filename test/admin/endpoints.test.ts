@@ -179,13 +179,12 @@ describe('GET /keys and /keys/:key', () => {
         expect(key).toMatchObject({ type: 'string' })
         expect(key.ttl).toBeGreaterThan(0)
         expect(key.size).toMatch(/^[\d.]+[BK]$/)
-        expect(seen.has(key.key)).toBe(false)
         seen.add(key.key)
       }
       cursor = data.pagination.nextCursor
       pages++
     } while (cursor && pages < 50)
-    // Every key exactly once across the pages (none repeated: checked above).
+    // Every key across the pages (SCAN semantics: a key may come twice if Redis rehashes meanwhile).
     expect(seen.size).toBe(150)
     for (const key of seen) expect(key).toMatch(/^users:\d+$/)
   })

@@ -215,7 +215,8 @@ describe('key browser', () => {
       seen.push(...page.keys.map((info) => info.key))
       cursor = page.cursor
     } while (cursor !== '0')
-    expect(seen.sort()).toEqual(Array.from({ length: 249 }, (_, i) => `page:${i + 1}`).sort())
+    // SCAN semantics: every key present throughout is listed; one may come twice if Redis rehashes meanwhile.
+    expect([...new Set(seen)].sort()).toEqual(Array.from({ length: 249 }, (_, i) => `page:${i + 1}`).sort())
     expect(await cache.countByPattern('page:*')).toMatchObject({ count: 249 })
     const details = await cache.inspect('page:7')
     expect(details).toMatchObject({
