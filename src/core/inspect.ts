@@ -38,7 +38,8 @@ export async function* scanKeys(engine: Engine, pattern: string): AsyncGenerator
  * listed) with their type, TTL and memory. The cursor is `<scan cursor>` or `<scan cursor>.<mark>`
  * when a SCAN batch held more than the page: the next page replays that batch and lists only the keys
  * ordered after the mark. Batches are ordered by a hash of the key, not by position, so a batch that
- * comes back in another order (Redis rehashing between two pages) neither repeats nor skips a key.
+ * comes back in another order (Redis rehashing between two pages) is not mis-replayed. SCAN's own
+ * semantics still apply: every key present throughout is listed; one may be listed twice.
  */
 export async function listKeys(
   engine: Engine,
