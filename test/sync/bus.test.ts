@@ -160,7 +160,7 @@ describe('Bus', () => {
     const a = await node('ovf', { maxQueue: 5 })
     const b = await node('ovf')
     // PUBLISH blocks during a write pause: each one times out on the publisher and is queued.
-    await raw.client('PAUSE', 1_500, 'WRITE')
+    await raw.client('PAUSE', 3_000, 'WRITE') // well past the 1 s publish deadline, even on a loaded machine
     // Alternating types, so the burst is not merged into one message.
     for (let i = 0; i < 8; i++) a.bus.publish({ t: i % 2 === 0 ? 'del' : 'set', k: [`ovf:${i}`] })
     await waitFor(() => a.bus.pending > 0, 3_000)
