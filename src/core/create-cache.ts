@@ -67,7 +67,8 @@ export function createCache(options: CacheOptions = {}): Cache {
       onGap: (reason) => engine.onBusGap(reason),
     })
     engine.bus = bus
-    engine.track(bus.start())
+    // What L1 cached before the subscription was in place may have missed an invalidation: drop it.
+    engine.track(bus.start().then(() => engine.l1?.clear()))
   }
   if (!resolved.l1 && !connection)
     logger.warn('cachet: neither L1 nor Redis is enabled: nothing will be cached')
