@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import { withDeadline } from '../core/timeouts.js'
 import { escapeControl } from './sanitize.js'
 
 /** What happened to an admin call. */
@@ -54,14 +55,6 @@ export interface AuditLogOptions {
   timeoutMs: number
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
 function matches(record: AuditRecord, query: { action?: string; outcome?: AuditOutcome }): boolean {
   return (
     (!query.action || record.action === query.action) && (!query.outcome || record.outcome === query.outcome)
@@ -98,9 +91,10 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       if (redis) {
         try {
           ready()
-          await withTimeout(
+          await withDeadline(
             redis.xadd(streamKey, 'MAXLEN', '~', String(maxLen), '*', 'record', JSON.stringify(record)),
             timeoutMs,
+            'audit XADD',
           )
         } catch (error) {
           logger.error({ audit: record, err: error }, 'cachet admin audit record could not be written')
@@ -117,7 +111,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       if (!redis) return
       try {
         ready()
-        await withTimeout(redis.ping(), timeoutMs)
+        await withDeadline(redis.ping(), timeoutMs, 'audit PING')
       } catch (error) {
         throw new AuditUnavailableError(error)
       }
@@ -135,7 +129,11 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       }
       let end = query.cursor ? `(${query.cursor}` : '+'
       for (let page = 0; page < MAX_SCANNED_PAGES && records.length < query.limit; page++) {
-        const entries = await withTimeout(redis.xrevrange(streamKey, end, '-', 'COUNT', PAGE_SCAN), timeoutMs)
+        const entries = await withDeadline(
+          redis.xrevrange(streamKey, end, '-', 'COUNT', PAGE_SCAN),
+          timeoutMs,
+          'audit XREVRANGE',
+        )
         for (const [id, fields] of entries) {
           end = `(${id}`
           const record = parseRecord(id, fields)

@@ -1,4 +1,5 @@
 import type { Counters } from './cache-api.js'
+import { namespaceOf } from './keys.js'
 
 const MAX_NAMESPACES = 100
 
@@ -44,8 +45,7 @@ export class Stats {
 
   /** Counters of the namespace of a key relative to the prefix ('dashboard' for 'dashboard:abc'). */
   scope(key: string): ScopeCounters {
-    const colon = key.indexOf(':')
-    const name = colon === -1 ? '' : key.slice(0, colon)
+    const name = namespaceOf(key)
     let counters = this.#namespaces.get(name)
     if (!counters) {
       const bounded = this.#namespaces.size >= MAX_NAMESPACES ? 'other' : name

@@ -21,3 +21,17 @@ export function race<T>(promise: Promise<T>, ms: number): Promise<RaceResult<T>>
   })
   return Promise.race([settled, timeout]).finally(() => clearTimeout(timer))
 }
+
+/** The value of `promise`, or undefined when it fails or takes longer than `ms` (a probe that must not hang). */
+export async function valueWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  const outcome = await race(promise, ms)
+  return outcome.state === 'done' ? outcome.value : undefined
+}
+
+/** `promise`, rejected with an Error naming `what` when it takes longer than `ms`. */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  const outcome = await race(promise, ms)
+  if (outcome.state === 'done') return outcome.value
+  if (outcome.state === 'failed') throw outcome.error
+  throw new Error(`${what}: no answer within ${ms} ms`)
+}

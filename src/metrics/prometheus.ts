@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { CacheApi, CacheEvents, CacheHealth } from '../core/cache-api.js'
+import { valueWithin } from '../core/timeouts.js'
 import { type RedisFigures, readRedisFigures } from '../tiers/redis/info.js'
 import { createLabelCap, namespaceOf } from './label-cap.js'
 
@@ -134,7 +135,7 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
       snapshot = {
         at: Date.now(),
         value: Promise.all([
-          withDeadline(cache.health(), timeoutMs),
+          valueWithin(cache.health(), timeoutMs),
           options.redis ? readRedisFigures(options.redis, timeoutMs) : undefined,
         ]).then(([health, info]) => ({ health, info })),
       }
@@ -233,14 +234,6 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
       for (const [event, listener] of subscriptions) cache.off(event, listener)
     },
   }
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms)
-  })
-  return Promise.race([promise.catch(() => undefined), late]).finally(() => clearTimeout(timer))
 }
 
 /** A Fastify (or any `(request, reply)`) handler answering the text exposition. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
+import { withDeadline } from '../core/timeouts.js'
 import { closeClient, type RedisConnection } from '../tiers/redis/client.js'
 
 /** An L1 invalidation: full Redis keys ('set', 'del'), tags ('tags'), a full glob ('pattern'), or all ('clear'). */
@@ -131,20 +132,8 @@ export class Bus {
    * is harmless.
    */
   private send(text: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('publish timed out')), this.options.timeoutMs ?? 1_000)
-      timer.unref()
-      this.options.connection.client.publish(this.channel, text).then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
+    const published = this.options.connection.client.publish(this.channel, text)
+    return withDeadline(published, this.options.timeoutMs ?? 1_000, 'PUBLISH')
   }
 
   /** Messages waiting to be re-published. */

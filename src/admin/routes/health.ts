@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { CacheHealth } from '../../core/cache-api.js'
+import { race } from '../../core/timeouts.js'
 import type { AdminContext } from '../context.js'
 import { formatBytes } from '../responses.js'
 
@@ -7,30 +8,10 @@ const HEALTH_DEADLINE_MS = 2000
 
 /** cache.health(), but never slower than 2 s: no answer in time is 'unhealthy'. */
 export async function boundedHealth(ctx: AdminContext): Promise<CacheHealth> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<CacheHealth>((resolve) => {
-    timer = setTimeout(
-      () =>
-        resolve({
-          status: 'unhealthy',
-          redis: { configured: true, connected: false, error: 'health check timed out' },
-          reasons: ['health check timed out'],
-        }),
-      HEALTH_DEADLINE_MS,
-    )
-  })
-  const checked = ctx.cache.health().catch(
-    (): CacheHealth => ({
-      status: 'unhealthy',
-      redis: { configured: true, connected: false, error: 'health check failed' },
-      reasons: ['health check failed'],
-    }),
-  )
-  try {
-    return await Promise.race([checked, late])
-  } finally {
-    clearTimeout(timer)
-  }
+  const outcome = await race(ctx.cache.health(), HEALTH_DEADLINE_MS)
+  if (outcome.state === 'done') return outcome.value
+  const error = outcome.state === 'timeout' ? 'health check timed out' : 'health check failed'
+  return { status: 'unhealthy', redis: { configured: true, connected: false, error }, reasons: [error] }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
+import { valueWithin } from '../../core/timeouts.js'
 
 /** Parses the text of Redis INFO (`field:value` lines, `# Section` headers) into a flat record. */
 export function parseInfo(text: string): Record<string, string> {
@@ -38,10 +39,6 @@ export async function readRedisFigures(
   timeoutMs: number,
 ): Promise<RedisFigures | undefined> {
   if (redis.status !== 'ready') return undefined
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs)
-  })
   const read = (async () => {
     const [info, dbSize] = await Promise.all([redis.info(), redis.dbsize()])
     const fields = parseInfo(info)
@@ -58,10 +55,6 @@ export async function readRedisFigures(
       keyspaceMisses: number(fields.keyspace_misses),
       dbSize,
     }
-  })().catch(() => undefined)
-  try {
-    return await Promise.race([read, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+  })()
+  return valueWithin(read, timeoutMs)
 }
