@@ -38,12 +38,16 @@ redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
 return 1`,
 
   /**
-   * Invalidation of one key. KEYS[1] entry; ARGV: tombstone bytes, ttl ms. Always leaves the tombstone;
+   * Invalidation of one key. KEYS[1] entry; ARGV: tombstone bytes, ttl ms. Leaves the tombstone and
    * returns 1 when the key held a live entry. A tombstone is a cachet format byte (bits 5-7 = envelope
-   * version 1) with bit 4 set; any other existing value (a live entry, a foreign value) counts as live.
+   * version 1) with bit 4 set; any other string (a live entry, a foreign value) counts as live.
+   * A key of another type (a hash, a stream: the entity cache's, or a seed system's) is not an entry:
+   * it is left alone and counts 0, on key, tag and pattern invalidation alike.
    */
   cachetInvalidate: `
 local key = KEYS[1]
+local kind = redis.call('TYPE', key)['ok']
+if kind ~= 'string' and kind ~= 'none' then return 0 end
 ${LIVE}
 redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
 return live`,
