@@ -1,7 +1,14 @@
 import { InvalidOptionError } from './errors.js'
 
-/** A duration: a number of milliseconds, or a string such as '250ms', '30s', '5m', '2h', '7d'. */
-export type Duration = number | string
+/** The units a duration string may end with: milliseconds, seconds, minutes, hours, days, weeks. */
+export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd' | 'w'
+
+/**
+ * A duration: a number of milliseconds, or a string such as `'250ms'`, `'30s'`, `'5m'`, `'2h'`, `'7d'`
+ * (a space before the unit is allowed). The type refuses `'5 minutes'` at compile time; toMs() refuses
+ * anything else (negative, not finite) at run time with InvalidOptionError.
+ */
+export type Duration = number | `${number}${DurationUnit}` | `${number} ${DurationUnit}`
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,

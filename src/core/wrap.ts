@@ -32,21 +32,65 @@ export function wrap<A extends unknown[], R>(
   return wrapped
 }
 
+type AsyncMethod<This, A extends unknown[], R> = (this: This, ...args: A) => Promise<R>
+
 /**
- * A standard (TC39) method decorator caching an async method by class, method name and arguments:
- * `class Reports { @cached(cache, { ttl: '10m', tags: ['revenue'] }) async revenue(period) { … } }`.
+ * A method decorator that works under both decorator settings of TypeScript: standard (TC39)
+ * decorators, the default, and `experimentalDecorators: true` (NestJS projects). Either way the method
+ * is called with the decorator's two or three arguments and returns the replacement method.
  */
-export function cached(cache: CacheApi, options: StoreOptions & { key?: string } = {}) {
+export interface CachedDecorator {
+  /** Standard (TC39) decorators. */
+  <This, A extends unknown[], R>(
+    method: AsyncMethod<This, A, R>,
+    context: ClassMethodDecoratorContext<This, AsyncMethod<This, A, R>>,
+  ): AsyncMethod<This, A, R>
+  /** `experimentalDecorators: true`. */
+  <T extends (...args: any[]) => Promise<unknown>>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<T>,
+  ): TypedPropertyDescriptor<T>
+}
+
+/**
+ * Caches an async class method by class, method name and arguments:
+ * `class Reports { @cached(cache, { ttl: '10m', tags: ['revenue'] }) async revenue(period) { … } }`.
+ * Works with standard decorators and with `experimentalDecorators`; any other use throws
+ * InvalidOptionError instead of silently caching nothing.
+ */
+export function cached(cache: CacheApi, options: StoreOptions & { key?: string } = {}): CachedDecorator {
   const { key, ...callOptions } = options
-  return <This, A extends unknown[], R>(
-    method: (this: This, ...args: A) => Promise<R>,
-    context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => Promise<R>>,
-  ) => {
-    const methodName = String(context.name)
-    return function (this: This, ...args: A): Promise<R> {
-      const owner = (this as { constructor?: { name?: string } })?.constructor?.name ?? 'anonymous'
-      const cacheKey = argumentsKey(key ?? `method:${owner}.${methodName}`, args)
+  const replace = (method: (...args: unknown[]) => Promise<unknown>, methodName: string) =>
+    function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      const cacheKey = argumentsKey(key ?? `method:${ownerName(this)}.${methodName}`, args)
       return cache.getOrSet(cacheKey, () => method.apply(this, args), callOptions)
     }
-  }
+  return ((method: unknown, context: unknown, descriptor?: PropertyDescriptor) => {
+    if (isLegacyDescriptor(descriptor) && typeof descriptor.value === 'function') {
+      return { ...descriptor, value: replace(descriptor.value, String(context)) }
+    }
+    if (typeof method === 'function' && descriptor === undefined && isMethodContext(context)) {
+      return replace(method as (...args: unknown[]) => Promise<unknown>, String(context.name))
+    }
+    throw new InvalidOptionError(
+      '@cached() decorates class methods only (standard or experimentalDecorators)',
+    )
+  }) as CachedDecorator
+}
+
+function isLegacyDescriptor(value: unknown): value is PropertyDescriptor {
+  return typeof value === 'object' && value !== null && ('value' in value || 'get' in value)
+}
+
+function isMethodContext(value: unknown): value is { name: string | symbol; kind?: string } {
+  if (typeof value !== 'object' || value === null || !('name' in value)) return false
+  const kind = (value as { kind?: unknown }).kind
+  return kind === undefined || kind === 'method'
+}
+
+/** The class a method runs on: the constructor for a static method, else the instance's class. */
+function ownerName(self: unknown): string {
+  if (typeof self === 'function') return self.name || 'anonymous'
+  return (self as { constructor?: { name?: string } } | undefined)?.constructor?.name ?? 'anonymous'
 }

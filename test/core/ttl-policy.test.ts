@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { Duration } from '../../src/core/duration.js'
 import { type CacheOptions, resolveOptions } from '../../src/core/options.js'
 import { TtlPolicy } from '../../src/core/ttl-policy.js'
 
@@ -6,7 +7,7 @@ const SECOND = 1_000
 const MINUTE = 60 * SECOND
 
 /** Seed 004 §4.3's TTL table (seconds), as cachet ttlRules. */
-const SEED_004_RULES: Record<string, string> = {
+const SEED_004_RULES: Record<string, Duration> = {
   'stock:available': '60s',
   'dashboard:realtime': '120s',
   'orders:recent': '180s',
@@ -122,7 +123,7 @@ describe('TtlPolicy: jitter', () => {
   })
 
   it('hits exactly the bounds at the extremes of the random source', () => {
-    const options = { ttl: '100s', jitter: 0.1, ttlRules: { 'a:': '10s' } }
+    const options: CacheOptions = { ttl: '100s', jitter: 0.1, ttlRules: { 'a:': '10s' } }
     expect(new TtlPolicy(resolveOptions(options), () => 0).freshMs('k')).toBe(90_000)
     expect(new TtlPolicy(resolveOptions(options), () => 0.5).freshMs('k')).toBe(100_000)
     expect(new TtlPolicy(resolveOptions(options), () => 0.999_999).freshMs('a:1')).toBe(11_000)

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cached, createCache } from '../../src/index.js'
+import { cached, createCache, hashKey, stableStringify } from '../../src/index.js'
 import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
@@ -133,6 +133,37 @@ describe('wrap and the method decorator', () => {
     expect(await method.call(reports, 21)).toBe(42)
     expect(calls).toBe(1)
     await cache.close()
+  })
+
+  it('the same decorator caches under experimentalDecorators (target, name, descriptor)', async () => {
+    const cache = newCache()
+    let calls = 0
+    class Reports {
+      async triple(x: number) {
+        calls++
+        return x * 3
+      }
+    }
+    const descriptor = Object.getOwnPropertyDescriptor(Reports.prototype, 'triple')!
+    Object.defineProperty(
+      Reports.prototype,
+      'triple',
+      cached(cache, { ttl: '1m' })(Reports.prototype, 'triple', descriptor),
+    )
+    const reports = new Reports()
+    expect(await reports.triple(5)).toBe(15)
+    expect(await reports.triple(5)).toBe(15)
+    expect(calls).toBe(1)
+    expect(await cache.get('method:Reports.triple:' + hashKey(stableStringify([5])))).toBe(15)
+    await cache.close()
+  })
+
+  it('a decorator applied to anything but a method throws instead of caching nothing', () => {
+    const cache = newCache()
+    const decorate = cached(cache) as unknown as (...args: unknown[]) => unknown
+    expect(() => decorate(undefined, { kind: 'field', name: 'x' })).toThrow(/class methods only/)
+    expect(() => decorate({}, 'x', { get: () => 1 })).toThrow(/class methods only/)
+    void cache.close()
   })
 })
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cache, createCache } from '../../src/index.js'
+import { type Cache, type CacheOptions, createCache } from '../../src/index.js'
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js'
 
 let cluster: TestCluster
@@ -9,7 +9,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 beforeAll(async () => {
   cluster = await startRedisCluster(3)
-  const options = {
+  const options: CacheOptions = {
     redis: { cluster: cluster.startupNodes },
     prefix: 'kc',
     logger: false as const,

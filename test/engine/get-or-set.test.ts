@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCache } from '../../src/index.js'
+import { createCache, type Duration } from '../../src/index.js'
 import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
@@ -98,7 +98,7 @@ describe('getOrSet', () => {
     await expect(cache.getOrSet(42 as unknown as string, async () => 1)).rejects.toMatchObject({
       code: 'E_INVALID_KEY',
     })
-    await expect(cache.getOrSet('k', async () => 1, { ttl: 'soon' })).rejects.toThrow(/ttl/)
+    await expect(cache.getOrSet('k', async () => 1, { ttl: 'soon' as Duration })).rejects.toThrow(/ttl/)
     await expect(cache.set('fn', { f: () => 1 })).rejects.toMatchObject({ code: 'E_SERIALIZATION' })
     expect(() => createCache({ ttl: -5 })).toThrow(/ttl/)
     expect(() => createCache({ prefix: '' })).toThrow(/prefix/)
