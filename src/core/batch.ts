@@ -5,6 +5,8 @@ import type { CallOptions } from './options.js'
 import type { Entry, L2Write } from './types.js'
 
 type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
+/** An L2 write whose bytes are undefined when the value was too large to encode (never sent). */
+type Write = Omit<L2Write, 'bytes'> & { bytes: Buffer | undefined }
 
 /**
  * Items per L2 round trip. Every round trip has the command deadline (100 ms by default), so a
@@ -40,7 +42,7 @@ export async function setMany<T>(
   items: ReadonlyArray<{ key: string; value: T } & StoreOptions>,
 ): Promise<boolean[]> {
   engine.assertOpen()
-  const writes: L2Write[] = items.map((item) => {
+  const writes: Write[] = items.map((item) => {
     if (item.value === undefined) {
       throw new UndefinedValueError(`set('${item.key}') got undefined; use delete() or store null`, {
         key: item.key,
@@ -101,7 +103,7 @@ export async function getOrSetMany<T>(
     const loadMs = performance.now() - started
     engine.stats.total.loads++
     engine.stats.total.loaderMsTotal += loadMs
-    const writes: L2Write[] = []
+    const writes: Write[] = []
     missing.forEach((key, i) => {
       const value = Array.isArray(loaded)
         ? loaded[i]
@@ -130,10 +132,13 @@ export async function getOrSetMany<T>(
   return keys.map((key) => values.get(key) as T)
 }
 
-async function persist(engine: Engine, writes: L2Write[]): Promise<boolean[]> {
+async function persist(engine: Engine, writes: Write[]): Promise<boolean[]> {
   const l2 = engine.l2
   if (!l2) return writes.map(() => true)
-  const fitting = writes.filter((write) => write.bytes.length <= engine.options.l2.maxValueBytes)
+  const max = engine.options.l2.maxValueBytes
+  const fitting = writes.filter(
+    (write): write is L2Write => write.bytes !== undefined && write.bytes.length <= max,
+  )
   if (fitting.length === 0) return writes.map(() => false)
   const results: boolean[] = []
   for (const chunk of chunks(fitting)) {

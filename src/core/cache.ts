@@ -127,6 +127,7 @@ export class Cache implements CacheApi {
     const version = stored.version === '' ? newVersion() : stored.version
     const updated: Entry = { ...stored, version, freshUntil: now + ttlMs, staleUntil: now + ttlMs + graceMs }
     const bytes = engine.encode(scoped, updated)
+    if (!bytes) return false
     engine.l1?.delete(scoped)
     engine.putL1(scoped, bytes, updated)
     if (!engine.l2 || !read) return engine.l2 === undefined

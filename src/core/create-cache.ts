@@ -9,12 +9,14 @@ import { Cache } from './cache.js'
 import { createCodec } from './codec/envelope.js'
 import { Emitter } from './emitter.js'
 import { Engine } from './engine.js'
-import { type CacheOptions, resolveOptions } from './options.js'
+import { type CacheOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { PendingInvalidations } from './pending-invalidations.js'
 import { TtlPolicy } from './ttl-policy.js'
 
 /** How long close() waits for background writes before closing connections anyway. */
 const CLOSE_DRAIN_MS = 5_000
+/** Redis takes a value if it compresses below l2.maxValueBytes; JSON rarely compresses better than 4×. */
+const COMPRESSION_ALLOWANCE = 4
 
 /**
  * Creates a cache: L1 in memory, L2 on Redis (when `redis` is given), stampede protection,
@@ -45,7 +47,12 @@ export function createCache(options: CacheOptions = {}): Cache {
 
   const engine: Engine = new Engine({
     options: resolved,
-    codec: createCodec({ serializer: options.serializer ?? 'json', compression: resolved.compression }),
+    codec: createCodec({
+      serializer: options.serializer ?? 'json',
+      compression: resolved.compression,
+      maxCompressedBytes: resolved.l2.maxValueBytes,
+      maxSerializedBytes: fitsSomewhereUpTo(resolved, connection !== undefined),
+    }),
     policy: new TtlPolicy(resolved),
     emitter,
     logger,
@@ -108,4 +115,15 @@ function onRedisEvent(engine: Engine, state: string, error?: Error): void {
   const level = state === 'error' ? 'warn' : 'debug'
   engine.logger[level]({ state, err: error }, `cachet: redis ${state}`)
   if (engine.emitter.has('redis')) engine.emitter.emit('redis', { state: state as 'ready', error })
+}
+
+/**
+ * The largest serialised value either tier may take: L1 compares a value's decoded size with
+ * l1.maxEntryBytes, Redis its compressed size with l2.maxValueBytes. A larger value is refused before
+ * it is serialised and compressed, so a huge value cannot stall the event loop (docs/architecture.md).
+ */
+function fitsSomewhereUpTo(options: ResolvedOptions, hasL2: boolean): number {
+  const l1 = options.l1 ? options.l1.maxEntryBytes : 0
+  const l2 = hasL2 ? options.l2.maxValueBytes * (options.compression ? COMPRESSION_ALLOWANCE : 1) : 0
+  return Math.max(l1, l2)
 }

@@ -136,9 +136,13 @@ export class Engine {
     }
   }
 
-  /** Encodes an entry; a value that cannot be serialized becomes a SerializationError naming the key. */
-  encode(key: string, entry: Entry): Buffer {
+  /**
+   * Encodes an entry; a value that cannot be serialized becomes a SerializationError naming the key.
+   * Undefined for a value too large for either tier: it is handed to the callers but stored nowhere.
+   */
+  encode(key: string, entry: Entry): Buffer | undefined {
     try {
+      if (this.codec.oversized(entry.value)) return undefined
       return this.codec.encode(entry)
     } catch (error) {
       if (error instanceof SerializationError) throw error
@@ -156,7 +160,8 @@ export class Engine {
    * Puts the decoded copy of `bytes` in L1 and returns its value: every caller gets that one frozen
    * copy, never the object a loader returned (which its owner may still mutate).
    */
-  putL1<T>(key: string, bytes: Buffer, fallback: Entry<T>): T {
+  putL1<T>(key: string, bytes: Buffer | undefined, fallback: Entry<T>): T {
+    if (!bytes) return fallback.value
     const size = decodedSize(bytes)
     if (!this.l1 || size > (this.options.l1 ? this.options.l1.maxEntryBytes : 0)) return fallback.value
     const copy = this.codec.decode(bytes)

@@ -9,13 +9,13 @@ export async function writeBack(
   engine: Engine,
   key: string,
   entry: Entry,
-  bytes: Buffer,
+  bytes: Buffer | undefined,
   version: string | null | undefined,
   epochs: number[] | undefined,
   record: Inflight,
 ): Promise<void> {
   const l2 = engine.l2
-  if (!l2 || version === undefined || bytes.length > engine.options.l2.maxValueBytes) return
+  if (!l2 || !bytes || version === undefined || bytes.length > engine.options.l2.maxValueBytes) return
   const full = engine.fullKey(key)
   let written: boolean
   try {

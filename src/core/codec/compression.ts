@@ -4,15 +4,29 @@ import type { CompressionOptions } from '../types.js'
 /** Header compression ids (bits 0-1 of the format byte). */
 export const COMPRESSION_ID = { none: 0, gzip: 1, brotli: 2 } as const
 
-/** Compresses a payload synchronously with the configured algorithm and level. */
-export function compress(payload: Buffer, options: CompressionOptions): Buffer {
-  if (options.algorithm === 'gzip') return gzipSync(payload, { level: options.level })
-  return brotliCompressSync(payload, {
-    params: {
-      [constants.BROTLI_PARAM_QUALITY]: options.level,
-      [constants.BROTLI_PARAM_SIZE_HINT]: payload.length,
-    },
-  })
+/**
+ * Compresses a payload synchronously with the configured algorithm and level. Undefined when the output
+ * would exceed `maxOutputLength`: zlib stops there, so a large payload that compresses poorly costs
+ * only the work of producing that much output.
+ */
+export function compress(
+  payload: Buffer,
+  options: CompressionOptions,
+  maxOutputLength?: number,
+): Buffer | undefined {
+  try {
+    if (options.algorithm === 'gzip') return gzipSync(payload, { level: options.level, maxOutputLength })
+    return brotliCompressSync(payload, {
+      maxOutputLength,
+      params: {
+        [constants.BROTLI_PARAM_QUALITY]: options.level,
+        [constants.BROTLI_PARAM_SIZE_HINT]: payload.length,
+      },
+    })
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return undefined
+    throw error
+  }
 }
 
 /**

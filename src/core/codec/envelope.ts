@@ -5,6 +5,7 @@ import { COMPRESSION_ID, compress, decompress } from './compression.js'
 import { deserializeJson, JSON_PLAIN_ID, JSON_TAGGED_ID, serializeJson } from './json-serializer.js'
 import { MSGPACK_ID, msgpackSerializer } from './msgpack-serializer.js'
 import { parseSafeJson } from './safe-json.js'
+import { exceedsBytes } from './size-bound.js'
 
 /*
  * Byte layout (docs/architecture.md):
@@ -28,6 +29,11 @@ const DEFAULT_MAX_PAYLOAD_BYTES = 128 * 1024 * 1024
 
 /** Encodes entries and tombstones to envelope bytes and decodes them back. */
 export interface Codec {
+  /**
+   * True when the value surely serialises to more than `maxSerializedBytes`, decided without serialising
+   * it (never for a custom serializer, whose output size is unknown).
+   */
+  oversized(value: unknown): boolean
   encode(entry: Entry): Buffer
   encodeTombstone(version: string): Buffer
   /** Throws CorruptEntryError on bytes it cannot read; the engine treats that as a miss. */
@@ -40,6 +46,13 @@ export interface CodecOptions {
   compression: CompressionOptions | false
   /** Largest payload a decompression may produce. @default 128 MiB */
   maxPayloadBytes?: number
+  /**
+   * Compression gives up once its output passes this many bytes and the payload stays uncompressed:
+   * an entry that large is refused by Redis either way (`l2.maxValueBytes`). @default no bound
+   */
+  maxCompressedBytes?: number
+  /** What oversized() compares with. @default no bound */
+  maxSerializedBytes?: number
 }
 
 /**
@@ -52,8 +65,15 @@ export function createCodec(options: CodecOptions): Codec {
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES
   const serialize = serializerFor(options.serializer)
   const compressionId = compression ? COMPRESSION_ID[compression.algorithm] : COMPRESSION_ID.none
+  const { maxSerializedBytes } = options
 
   return {
+    oversized(value) {
+      return (
+        custom === undefined && maxSerializedBytes !== undefined && exceedsBytes(value, maxSerializedBytes)
+      )
+    },
+
     encode(entry) {
       assertVersion(entry.version)
       const tagText = joinTags(entry.tags)
@@ -61,8 +81,8 @@ export function createCodec(options: CodecOptions): Codec {
       let payload = raw
       let compressed: number = COMPRESSION_ID.none
       if (compression && raw.length > compression.threshold) {
-        const smaller = compress(raw, compression)
-        if (smaller.length < raw.length) {
+        const smaller = compress(raw, compression, options.maxCompressedBytes)
+        if (smaller && smaller.length < raw.length) {
           payload = smaller
           compressed = compressionId
         }
