@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { hashKey, InvalidKeyError } from '../index.js'
+import { hashKey, InvalidKeyError, stableStringify } from '../index.js'
 import type { ResolvedRoute } from './options.js'
 
 /** What the key is built from: the request as the router understood it, never the raw URL bytes. */
@@ -36,12 +36,13 @@ export function encodePrincipal(principal: string): string {
  */
 export function buildCacheKey(route: ResolvedRoute, input: KeyInput, scope: string, custom?: string): string {
   if (custom !== undefined) return `${route.type}:${scope}k:${checkCustomKey(custom)}`
-  const material = JSON.stringify([
+  // Type-tagged (an object, an array of pairs and a string differ) with object keys sorted at every level.
+  const material = stableStringify([
     'GET',
     input.host.toLowerCase(),
     input.route,
-    canonical(input.params ?? {}),
-    route.query === false ? null : canonical(pickQuery(input.query ?? {}, route.query)),
+    input.params ?? {},
+    route.query === false ? null : pickQuery(input.query ?? {}, route.query),
     route.varyBy.map((name) => headerValue(input.headers, name)),
   ])
   return `${route.type}:${scope}${hashKey(material, 32)}`
@@ -70,18 +71,4 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | null 
   const value = headers[name]
   if (value === undefined) return null
   return Array.isArray(value) ? value.join(', ') : value
-}
-
-/**
- * A stable form of a parsed query or params object: keys sorted at every level, array order kept
- * (`?a=1&a=2` and `?a=2&a=1` may mean different things), so `?a=1&b=2` equals `?b=2&a=1`.
- */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical)
-  if (value !== null && typeof value === 'object') {
-    return Object.keys(value)
-      .sort()
-      .map((key) => [key, canonical((value as Record<string, unknown>)[key])])
-  }
-  return value === undefined ? null : value
 }

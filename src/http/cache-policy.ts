@@ -8,6 +8,10 @@ export type BypassReason =
   | 'request-body'
   | 'authenticated'
   | 'no-principal'
+  | 'query'
+  | 'host'
+  | 'entry-limit'
+  | 'body-size'
   | 'status'
   | 'set-cookie'
   | 'cache-control'
@@ -31,6 +35,26 @@ export function requestBypass(
   if (hasBody(headers)) return 'request-body'
   if (route.scope === 'public' && !route.shareAuthenticated && hasCredentials(headers, credentialCookies)) {
     return 'authenticated'
+  }
+  return undefined
+}
+
+/**
+ * Whether the request's key inputs are ones the route keys on; returns the reason when they are not: a
+ * query parameter outside the route's list (the handler may read it, so the entry of the listed ones
+ * would be the wrong answer), or a host outside `hosts`. Bypassing keeps such requests from creating
+ * entries, so their number stays bounded by what the route and the app declare.
+ */
+export function inputBypass(
+  request: { host: string; query: unknown },
+  route: ResolvedRoute,
+  hosts: ReadonlySet<string> | undefined,
+): BypassReason | undefined {
+  if (hosts && !hosts.has(request.host.toLowerCase())) return 'host'
+  const { query } = request
+  if (Array.isArray(route.query) && query !== null && typeof query === 'object') {
+    const declared = route.query
+    if (Object.keys(query).some((name) => !declared.includes(name))) return 'query'
   }
   return undefined
 }

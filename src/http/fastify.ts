@@ -86,6 +86,11 @@ const captureHook: onSendHookHandler = async function cachetCapture(request, rep
     reply.headers(fill.abort('streamed'))
     return payload
   }
+  // An oversized body is sent as it is: no copy, no hash, no encoding.
+  if (payload && Buffer.byteLength(payload) > fill.maxBodyBytes) {
+    reply.headers(fill.abort('body-size'))
+    return payload
+  }
   const body = typeof payload === 'string' ? Buffer.from(payload) : (payload ?? Buffer.alloc(0))
   const final = await fill.complete({ status: reply.statusCode, headers: reply.getHeaders(), body })
   for (const name of final.remove) reply.removeHeader(name)

@@ -28,8 +28,8 @@ export function replayOnEnd(res: ServerResponse, reply: Reply): void {
 
 /**
  * Captures the response a handler produces with a single end() (Express send/json/end) and hands it
- * to the fill, then sends what the fill returns. A write() before end() means a streamed body: it
- * passes through untouched and nothing is stored. A response that closes first releases the waiters.
+ * to the fill, then sends what the fill returns. A write() before end() means a streamed body, and a
+ * body over the fill's maxBodyBytes is too large: both pass through untouched and nothing is stored. A response that closes first releases the waiters.
  */
 export function captureResponse(res: ServerResponse, fill: Fill): void {
   const { write, end } = res
@@ -52,6 +52,11 @@ export function captureResponse(res: ServerResponse, fill: Fill): void {
       return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
     }
     const [chunk, encoding] = args
+    // An oversized body is sent as it is: no copy, no hash, no encoding.
+    if (byteLength(chunk, encoding) > fill.maxBodyBytes) {
+      setHeaders(res, fill.abort('body-size'))
+      return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
+    }
     const body = toBuffer(chunk, encoding)
     fill.complete({ status: res.statusCode, headers: res.getHeaders(), body }).then(
       (reply) => writeReply(res, reply, end),
@@ -65,6 +70,13 @@ export function captureResponse(res: ServerResponse, fill: Fill): void {
       fill.abort('handler-error')
     }
   })
+}
+
+function byteLength(chunk: unknown, encoding: unknown): number {
+  if (chunk instanceof Uint8Array) return chunk.byteLength
+  if (typeof chunk === 'string')
+    return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+  return 0
 }
 
 function toBuffer(chunk: unknown, encoding: unknown): Buffer {

@@ -23,8 +23,10 @@ export interface RouteCacheOptions<R = any> {
   /** Request headers that change the response; each one's value goes into the key. @default [] */
   varyBy?: readonly string[]
   /**
-   * Query parameters that go into the key. `'all'` keys on every parameter (sorted); a list keys only
-   * on those (the handler must then ignore the others); `false` ignores the query. @default 'all'
+   * Query parameters that go into the key. A list keys on those, and a request carrying any other
+   * parameter bypasses the cache (it is answered, neither read nor stored); `'all'` keys on every
+   * parameter (sorted), so each new parameter or value is a new entry; `false` ignores the query (the
+   * handler must not read it). @default [] (a request with any query parameter bypasses)
    */
   query?: 'all' | readonly string[] | false
   /** Custom key (seed 001 `key_func`): replaces the hash; scope segments are still added. */
@@ -34,7 +36,7 @@ export interface RouteCacheOptions<R = any> {
    * cookie. Only for responses that do not depend on who asks. @default false
    */
   shareAuthenticated?: boolean
-  /** Send the `X-Cache-Key` header. @default the cache-wide `exposeKey` */
+  /** Send the `X-Cache-Key` header (public routes only). @default the cache-wide `exposeKey` */
   exposeKey?: boolean
 }
 
@@ -51,8 +53,23 @@ export interface ResponseCacheOptions<R = any> {
   getUser?: (request: R) => Principal | Promise<Principal>
   /** The verified role of a request (for scope 'role'). */
   getRole?: (request: R) => Principal | Promise<Principal>
-  /** Send `X-Cache-Key`. @default true */
+  /**
+   * Send `X-Cache-Key` on public routes. User- and role-scoped routes never send it: their key holds
+   * the principal. @default false
+   */
   exposeKey?: boolean
+  /**
+   * The hosts this app serves (as the framework resolves them, with the port when the client sends
+   * one). A request for another host bypasses the cache. @default any host (each one its own entry)
+   */
+  hosts?: readonly string[]
+  /**
+   * Entries of one cache type this process may create; past it, a new variant is answered without
+   * being stored and existing entries stay. @default 10000
+   */
+  maxEntriesPerType?: number
+  /** Largest body stored; a larger one is sent untouched and not stored. @default 1 MiB */
+  maxBodyBytes?: number
   /**
    * Cookie names that identify a user. A public route bypasses the shared cache when one is present.
    * @default every cookie counts
@@ -83,6 +100,9 @@ export interface ResolvedResponseCacheOptions<R = any> {
   getUser?: ResponseCacheOptions<R>['getUser']
   getRole?: ResponseCacheOptions<R>['getRole']
   exposeKey: boolean
+  hosts?: Set<string>
+  maxEntriesPerType: number
+  maxBodyBytes: number
   credentialCookies?: Set<string>
   storeHeaders: Set<string>
 }
@@ -118,7 +138,10 @@ export function resolveResponseCacheOptions<R>(
     typesMs,
     getUser: options.getUser,
     getRole: options.getRole,
-    exposeKey: options.exposeKey ?? true,
+    exposeKey: options.exposeKey ?? false,
+    hosts: options.hosts && new Set(hostNames(options.hosts)),
+    maxEntriesPerType: count(options.maxEntriesPerType, 10_000, 'maxEntriesPerType'),
+    maxBodyBytes: count(options.maxBodyBytes, 1024 * 1024, 'maxBodyBytes'),
     credentialCookies: options.credentialCookies && new Set(options.credentialCookies),
     storeHeaders: new Set([...STORED_HEADERS, ...headerNames(options.storeHeaders ?? [], 'storeHeaders')]),
   }
@@ -174,12 +197,13 @@ export function resolveRoute<R>(
     query: resolveQuery(route.query),
     key: route.key,
     shareAuthenticated: route.shareAuthenticated ?? false,
-    exposeKey: route.exposeKey ?? shared.exposeKey,
+    exposeKey: scope === 'public' && (route.exposeKey ?? shared.exposeKey),
   }
 }
 
 function resolveQuery(query: RouteCacheOptions['query']): ResolvedRoute['query'] {
-  if (query === undefined || query === 'all') return 'all'
+  if (query === undefined) return []
+  if (query === 'all') return 'all'
   if (query === false) return false
   if (Array.isArray(query) && query.every((name) => typeof name === 'string')) return [...query].sort()
   throw new InvalidOptionError(
@@ -195,6 +219,21 @@ function headerNames(names: readonly string[], option: string): string[] {
     }
     return name.toLowerCase()
   })
+}
+
+function hostNames(hosts: readonly string[]): string[] {
+  if (!Array.isArray(hosts) || hosts.some((host) => typeof host !== 'string' || host === '')) {
+    throw new InvalidOptionError(`hosts must be a list of host names; got ${JSON.stringify(hosts)}`)
+  }
+  return hosts.map((host) => host.toLowerCase())
+}
+
+function count(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(`${name} must be a whole number of at least 1; got ${JSON.stringify(value)}`)
+  }
+  return value
 }
 
 function positiveMs(ttl: Duration, name: string): number {

@@ -1,9 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import type { CallOptions } from '../index.js'
+import { type CallOptions, toMs } from '../index.js'
 import { buildCacheKey, scopeSegment } from './cache-key.js'
-import { type BypassReason, requestBypass, responseBypass } from './cache-policy.js'
+import { type BypassReason, inputBypass, requestBypass, responseBypass } from './cache-policy.js'
 import { type CacheSignals, cacheSignals } from './cache-signals.js'
 import { isNotModified, NOT_MODIFIED_HEADERS } from './conditional.js'
+import { type EntryCounts, entryCounts } from './entry-counts.js'
 import { NotStorableError, PendingFill } from './fill.js'
 import { type CacheState, cacheHeaders } from './headers.js'
 import {
@@ -46,6 +47,8 @@ export interface Reply {
 
 /** The part of a request that runs the handler and hands its response to the cache. */
 export interface Fill {
+  /** A larger body is not captured: the adapter sends it untouched and calls abort('body-size'). */
+  readonly maxBodyBytes: number
   /** The reply to send for the handler's response: the same response plus cache headers, a 304, or a stale entry in place of a failure. */
   complete(response: CapturedResponse): Promise<Reply>
   /** The response cannot be captured (a stream, a lost connection): release waiters; returns headers to add. */
@@ -59,7 +62,7 @@ export type Decision =
   | { action: 'fill'; fill: Fill }
 
 type Lookup =
-  | { kind: 'owner'; fill: PendingFill; result: Promise<unknown> }
+  | { kind: 'owner'; fill: PendingFill; result: Promise<unknown>; claim: 'new' | 'known' }
   | { kind: 'value'; value: unknown; collapsed: boolean; stale: boolean }
   | { kind: 'error'; error: unknown }
 
@@ -70,6 +73,8 @@ interface Context<R> {
   /** The key as the engine's events name it (a namespace view adds its scope). */
   eventKey: string
   fullKey: string
+  /** The type as entries are counted per type: with the namespace scope. */
+  countedType: string
 }
 
 /** Content headers of a handler's response that a replacing reply (stale entry, 304) removes. */
@@ -87,17 +92,23 @@ const CONTENT_HEADERS = [
 ]
 /** Upper bound on how long waiters wait for a handler whose response never reaches the cache. */
 const FILL_TIMEOUT_MS = 60_000
+/** The engine's default grace, for routes without their own: the engine does not expose its setting. */
+const DEFAULT_GRACE_MS = 3_600_000
+/** The engine's ttl jitter (±10%): an entry may live this much longer than its ttl + grace. */
+const JITTER = 1.1
 
 /** The framework-agnostic response cache: one per adapter instance; adapters are thin wrappers. */
 export class ResponseCache<R = any> {
   readonly options: ResolvedResponseCacheOptions<R>
   readonly #signals: CacheSignals
+  readonly #counts: EntryCounts
   /** The namespace scope of the cache view ('' at the root). */
   readonly #scope: string
 
   constructor(options: ResponseCacheOptions<R>) {
     this.options = resolveResponseCacheOptions(options)
     this.#signals = cacheSignals(this.options.cache)
+    this.#counts = entryCounts(this.options.cache)
     this.#scope = this.options.cache.scope
   }
 
@@ -110,6 +121,8 @@ export class ResponseCache<R = any> {
   async begin(view: RequestView<R>, route: ResolvedRoute<R>): Promise<Decision> {
     const reason = requestBypass(view.method, view.headers, route, this.options.credentialCookies)
     if (reason) return this.#bypass(reason, reason === 'method' ? 'method' : 'bypass', route)
+    const undeclared = inputBypass(view, route, this.options.hosts)
+    if (undeclared) return this.#bypass(undeclared, 'bypass', route)
     let scope = ''
     if (route.scope !== 'public') {
       const getter = route.scope === 'user' ? this.options.getUser! : this.options.getRole!
@@ -127,6 +140,7 @@ export class ResponseCache<R = any> {
       key,
       eventKey,
       fullKey: `${this.options.cache.prefix}:${eventKey}`,
+      countedType: this.#scope + route.type,
     }
     return view.method === 'HEAD' ? this.#head(context) : this.#get(context)
   }
@@ -169,9 +183,18 @@ export class ResponseCache<R = any> {
         // Only a loader call that reaches us after this request was answered (which earlyRefresh: false
         // prevents) finds no handler left to run: it declines, and the entry stays as it is.
         if (decided) return Promise.reject(new NotStorableError('handler-error', key))
+        // A new variant past the type's cap is answered without being stored (the rejection reaches
+        // this request as an error); existing entries are never evicted to make room.
+        const claim = this.#counts.claim(
+          context.countedType,
+          context.eventKey,
+          lifetimeMs(route),
+          this.options.maxEntriesPerType,
+        )
+        if (claim === 'full') return Promise.reject(new NotStorableError('entry-limit', key))
         decided = true
         const fill = new PendingFill(key, FILL_TIMEOUT_MS)
-        resolve({ kind: 'owner', fill, result })
+        resolve({ kind: 'owner', fill, result, claim })
         return fill.promise
       }
       const tags = typeof route.tags === 'function' ? route.tags(view.request) : route.tags
@@ -206,7 +229,12 @@ export class ResponseCache<R = any> {
     const { fill, result } = owner
     // The owner answers from its own response; the engine's result only matters after a failure.
     result.catch(() => {})
+    const notStored = (reason: BypassReason) => {
+      fill.reject(new NotStorableError(reason, context.key))
+      if (owner.claim === 'new') this.#counts.release(context.countedType, context.eventKey)
+    }
     return {
+      maxBodyBytes: this.options.maxBodyBytes,
       complete: async (response) => {
         const reason = responseBypass(response, context.route)
         if (reason === undefined) {
@@ -214,7 +242,7 @@ export class ResponseCache<R = any> {
           fill.resolve(entry)
           return this.#fromOwn(context, response, entry)
         }
-        fill.reject(new NotStorableError(reason, context.key))
+        notStored(reason)
         if (reason === 'status' && response.status >= 500) {
           // Fail-safe: the engine answers a failed loader with the stale entry when it has one.
           const fallback = await result.catch(() => undefined)
@@ -229,7 +257,7 @@ export class ResponseCache<R = any> {
         }
       },
       abort: (reason) => {
-        fill.reject(new NotStorableError(reason, context.key))
+        notStored(reason)
         return this.#headers(context, { outcome: 'BYPASS', reason, forwarded: 'miss' })
       },
     }
@@ -308,4 +336,10 @@ export class ResponseCache<R = any> {
     )
     return { action: 'handle', headers }
   }
+}
+
+/** How long an entry of this route stays in Redis at most: its ttl plus grace, jitter included. */
+function lifetimeMs(route: ResolvedRoute): number {
+  const grace = route.grace === undefined ? DEFAULT_GRACE_MS : route.grace === false ? 0 : toMs(route.grace)
+  return Math.ceil((route.ttlMs + grace) * JITTER)
 }

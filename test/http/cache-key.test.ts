@@ -1,5 +1,6 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { buildCacheKey, canonical, scopeSegment } from '../../src/http/cache-key.js'
+import { buildCacheKey, scopeSegment } from '../../src/http/cache-key.js'
 import { resolveResponseCacheOptions, resolveRoute } from '../../src/http/options.js'
 import { createCache } from '../../src/index.js'
 
@@ -20,7 +21,7 @@ describe('buildCacheKey', () => {
   })
 
   it('ignores the order of query parameters but not their values or repeated order', () => {
-    const r = route({ type: 'search' })
+    const r = route({ type: 'search', query: 'all' })
     expect(buildCacheKey(r, input({ a: '1', b: '2' }), '')).toBe(
       buildCacheKey(r, input({ b: '2', a: '1' }), ''),
     )
@@ -82,17 +83,23 @@ describe('buildCacheKey', () => {
   })
 })
 
-describe('canonical', () => {
-  it('sorts object keys at every level and keeps arrays in order', () => {
-    expect(canonical({ b: { d: 1, c: 2 }, a: [2, 1] })).toEqual([
-      ['a', [2, 1]],
-      [
-        'b',
-        [
-          ['c', 2],
-          ['d', 1],
-        ],
-      ],
-    ])
+describe('key canonical form', () => {
+  const all = route({ type: 'search', query: 'all' })
+  const key = (query: unknown) => buildCacheKey(all, input(query), '')
+
+  it('tells objects, arrays of pairs, arrays and strings apart', () => {
+    expect(key({ filter: { status: 'open' } })).not.toBe(key({ filter: [['status', 'open']] }))
+    expect(key({ a: ['1'] })).not.toBe(key({ a: '1' }))
+    expect(key({ a: {} })).not.toBe(key({ a: [] }))
+    expect(key({ a: { 0: 'x' } })).not.toBe(key({ a: ['x'] }))
+    expect(key({ b: { d: '1', c: '2' } })).toBe(key({ b: { c: '2', d: '1' } }))
+  })
+
+  it('never gives a nested object the key of its entries as pairs', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.string(), { minKeys: 1 }), (object) => {
+        expect(key({ f: object })).not.toBe(key({ f: Object.entries(object) }))
+      }),
+    )
   })
 })

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { invalidateType, invalidateUser } from '../../src/http/invalidate.js'
 import { type CacheApi, createCache } from '../../src/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
-import type { BuildApp, Harness, TestResult, TestRoute } from './harness.js'
+import type { BuildApp, Harness, SharedOptions, TestResponse, TestResult, TestRoute } from './harness.js'
 
 const HASH = '[0-9a-f]{32}'
 
@@ -15,11 +17,16 @@ export function responseCacheContract(framework: string, build: BuildApp): void 
     let redis: TestRedis
     let cache: CacheApi
     let app: Harness | undefined
+    let client: Redis
 
     beforeAll(async () => {
       redis = await startRedis()
+      client = new Redis(redis.url)
+      // One test kills the server: the client reconnects by itself once it is back.
+      client.on('error', () => {})
     })
     afterAll(async () => {
+      client.disconnect()
       await redis.stop()
     })
     afterEach(async () => {
@@ -31,9 +38,9 @@ export function responseCacheContract(framework: string, build: BuildApp): void 
     /** A fresh cache and app; `handle` is counted. */
     async function start(
       routes: Array<Omit<TestRoute, 'handle'> & { handle: TestRoute['handle'] }>,
-      prefix = 'cache',
+      options: SharedOptions = {},
     ) {
-      cache = createCache({ redis: redis.url, prefix, logger: false })
+      cache = createCache({ redis: redis.url, logger: false })
       await cache.clear()
       const calls = new Map<string, number>()
       const counted = routes.map((route) => ({
@@ -43,18 +50,43 @@ export function responseCacheContract(framework: string, build: BuildApp): void 
           return route.handle(request)
         },
       }))
-      app = await build({ cache, routes: counted })
+      app = await build({ cache, routes: counted, options })
       return { app, calls: (path: string) => calls.get(path) ?? 0 }
     }
 
+    /** The keys in the real Redis matching a SCAN pattern (full keys, prefix included). */
+    async function redisKeys(match: string): Promise<string[]> {
+      const keys: string[] = []
+      let cursor = '0'
+      do {
+        const [next, page] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1000)
+        keys.push(...page)
+        cursor = next
+      } while (cursor !== '0')
+      return keys
+    }
+
+    /** `count` requests, 50 at a time. */
+    async function many(count: number, send: (i: number) => Promise<TestResponse>): Promise<TestResponse[]> {
+      const responses: TestResponse[] = []
+      for (let i = 0; i < count; i += 50) {
+        const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) => send(i + j))
+        responses.push(...(await Promise.all(batch)))
+      }
+      return responses
+    }
+
     it('answers MISS then HIT with the same body and content type, under {prefix}:{type}:{hash}', async () => {
-      const { app, calls } = await start([
-        {
-          path: '/api/dashboard',
-          cache: { type: 'dashboard' },
-          handle: () => ({ body: { kpis: [1, 2, 3] } }),
-        },
-      ])
+      const { app, calls } = await start(
+        [
+          {
+            path: '/api/dashboard',
+            cache: { type: 'dashboard' },
+            handle: () => ({ body: { kpis: [1, 2, 3] } }),
+          },
+        ],
+        { exposeKey: true },
+      )
       const first = await app.request('/api/dashboard')
       const second = await app.request('/api/dashboard')
       expect(first.status).toBe(200)
@@ -78,9 +110,16 @@ export function responseCacheContract(framework: string, build: BuildApp): void 
     })
 
     it('shares one key between ?a=1&b=2 and ?b=2&a=1, and keeps distinct queries apart', async () => {
-      const { app, calls } = await start([
-        { path: '/api/search', cache: { type: 'search' }, handle: (r) => ({ body: { q: r.query } }) },
-      ])
+      const { app, calls } = await start(
+        [
+          {
+            path: '/api/search',
+            cache: { type: 'search', query: ['a', 'b'] },
+            handle: (r) => ({ body: { q: r.query } }),
+          },
+        ],
+        { exposeKey: true },
+      )
       const ab = await app.request('/api/search?a=1&b=2')
       const ba = await app.request('/api/search?b=2&a=1')
       const other = await app.request('/api/search?a=1&b=3')
@@ -110,7 +149,9 @@ export function responseCacheContract(framework: string, build: BuildApp): void 
       expect(JSON.parse(aliceAgain.body)).toEqual({ balance: 'of alice' })
       expect(JSON.parse(bobAgain.body)).toEqual({ balance: 'of bob' })
       expect(aliceAgain.headers.get('x-cache')).toBe('HIT')
-      expect(alice.headers.get('x-cache-key')).toMatch(new RegExp(`^cache:user:u:alice:${HASH}$`))
+      expect(await redisKeys('cache:user:u:alice:*')).toEqual([
+        expect.stringMatching(new RegExp(`:${HASH}$`)),
+      ])
       expect(aliceAgain.headers.get('cache-control')).toBe('private, max-age=1800')
       // No principal: nothing is read or stored; a refused token never reaches the cache.
       const anonymous = await app.request('/api/me')
@@ -314,10 +355,147 @@ export function responseCacheContract(framework: string, build: BuildApp): void 
       expect(calls('/api/dashboard')).toBe(2)
     })
 
+    it('stores nothing for 500 random ?cb= values on a route that declares no query parameter', async () => {
+      const { app, calls } = await start([
+        {
+          path: '/api/dashboard',
+          cache: { type: 'dashboard' },
+          handle: (r) => ({ body: { cb: r.query.cb ?? null } }),
+        },
+      ])
+      expect((await app.request('/api/dashboard')).headers.get('x-cache')).toBe('MISS')
+      const cbs = Array.from({ length: 500 }, () => randomUUID())
+      const responses = await many(500, (i) => app.request(`/api/dashboard?cb=${cbs[i]}`))
+      responses.forEach((response, i) => {
+        expect(response.status).toBe(200)
+        // Each request still gets the response to its own query: bypassed, never a wrong entry.
+        expect(JSON.parse(response.body)).toEqual({ cb: cbs[i] })
+        expect(response.headers.get('x-cache')).toBe('BYPASS')
+      })
+      expect(responses[0]!.headers.get('cache-status')).toContain('detail=query')
+      expect(await redisKeys('cache:dashboard:*')).toHaveLength(1)
+      expect((await app.request('/api/dashboard')).headers.get('x-cache')).toBe('HIT')
+      expect(calls('/api/dashboard')).toBe(501)
+    })
+
+    it('caches per declared query parameter and bypasses a request carrying any other', async () => {
+      const { app } = await start([
+        { path: '/api/search', cache: { type: 'search', query: ['q'] }, handle: (r) => ({ body: r.query }) },
+      ])
+      expect((await app.request('/api/search?q=a')).headers.get('x-cache')).toBe('MISS')
+      expect((await app.request('/api/search?q=a')).headers.get('x-cache')).toBe('HIT')
+      const tracked = await app.request('/api/search?q=a&page=2')
+      expect(tracked.headers.get('x-cache')).toBe('BYPASS')
+      expect(JSON.parse(tracked.body)).toEqual({ q: 'a', page: '2' })
+      expect(await redisKeys('cache:search:*')).toHaveLength(1)
+    })
+
+    it("stops adding entries of a type at maxEntriesPerType with query: 'all', and keeps serving the ones it has", async () => {
+      const { app } = await start(
+        [
+          {
+            path: '/api/search',
+            cache: { type: 'search', query: 'all' },
+            handle: (r) => ({ body: r.query }),
+          },
+        ],
+        { maxEntriesPerType: 20 },
+      )
+      expect((await app.request('/api/search?q=first')).headers.get('x-cache')).toBe('MISS')
+      const responses = await many(500, (i) => app.request(`/api/search?cb=${i}-${randomUUID()}`))
+      for (const response of responses) expect(response.status).toBe(200)
+      expect((await redisKeys('cache:search:*')).length).toBeLessThanOrEqual(20)
+      const over = await app.request('/api/search?cb=one-more')
+      expect(over.headers.get('x-cache')).toBe('BYPASS')
+      expect(over.headers.get('cache-status')).toContain('detail=entry-limit')
+      expect(JSON.parse(over.body)).toEqual({ cb: 'one-more' })
+      // Existing entries are not evicted to make room: they are still served.
+      expect((await app.request('/api/search?q=first')).headers.get('x-cache')).toBe('HIT')
+    })
+
+    it('keys on the host only for the hosts it is given: 500 random Host headers store nothing', async () => {
+      const { app } = await start(
+        [{ path: '/api/product', cache: { type: 'product' }, handle: () => ({ body: { sku: 1 } }) }],
+        { hosts: ['shop.test'] },
+      )
+      const responses = await many(500, () =>
+        app.request('/api/product', { headers: { host: `${randomUUID()}.test` } }),
+      )
+      for (const response of responses) {
+        expect(response.status).toBe(200)
+        expect(response.headers.get('x-cache')).toBe('BYPASS')
+      }
+      expect(responses[0]!.headers.get('cache-status')).toContain('detail=host')
+      expect(await redisKeys('cache:product:*')).toHaveLength(0)
+      const shop = { headers: { host: 'SHOP.test' } }
+      expect((await app.request('/api/product', shop)).headers.get('x-cache')).toBe('MISS')
+      expect((await app.request('/api/product', shop)).headers.get('x-cache')).toBe('HIT')
+      expect(await redisKeys('cache:product:*')).toHaveLength(1)
+    })
+
+    it('bounds random Host headers by maxEntriesPerType when no hosts are listed', async () => {
+      const { app } = await start(
+        [{ path: '/api/product', cache: { type: 'product' }, handle: () => ({ body: { sku: 1 } }) }],
+        { maxEntriesPerType: 30 },
+      )
+      await many(500, () => app.request('/api/product', { headers: { host: `${randomUUID()}.test` } }))
+      expect((await redisKeys('cache:product:*')).length).toBeLessThanOrEqual(30)
+    })
+
+    it('sends a body over maxBodyBytes (default 1 MiB) untouched and stores nothing', async () => {
+      const big = 'x'.repeat(1024 * 1024 + 1)
+      const { app, calls } = await start([
+        { path: '/api/export', cache: { type: 'analytics' }, handle: () => ({ body: big }) },
+        {
+          path: '/api/small',
+          cache: { type: 'analytics' },
+          handle: () => ({ body: 'x'.repeat(1024 * 1024) }),
+        },
+      ])
+      for (let i = 0; i < 2; i++) {
+        const response = await app.request('/api/export')
+        expect(response.status).toBe(200)
+        expect(response.body).toBe(big)
+        expect(response.headers.get('x-cache')).toBe('BYPASS')
+        expect(response.headers.get('cache-status')).toContain('detail=body-size')
+      }
+      expect(calls('/api/export')).toBe(2)
+      expect(await redisKeys('cache:analytics:*')).toHaveLength(0)
+      expect((await app.request('/api/small')).headers.get('x-cache')).toBe('MISS')
+      expect((await app.request('/api/small')).headers.get('x-cache')).toBe('HIT')
+    })
+
+    it('never reveals the key by default, nor the principal on a user-scoped route even with exposeKey', async () => {
+      for (const options of [{}, { exposeKey: true }]) {
+        const { app: http } = await start(
+          [
+            { path: '/api/me', cache: { type: 'user', scope: 'user' }, handle: () => ({ body: 'mine' }) },
+            { path: '/api/news', cache: { type: 'dashboard' }, handle: () => ({ body: 'news' }) },
+          ],
+          options,
+        )
+        for (const _ of [1, 2]) {
+          const me = await http.request('/api/me', { headers: { authorization: 'Bearer alice-7' } })
+          expect(me.body).toBe('mine')
+          expect(me.headers.get('x-cache-key')).toBeNull()
+          for (const [name, value] of me.headers) expect(`${name}: ${value}`).not.toContain('alice-7')
+        }
+        const news = await http.request('/api/news')
+        expect(news.headers.get('x-cache-key') !== null).toBe(options.exposeKey === true)
+        await http.close()
+        app = undefined
+        await cache.close()
+      }
+    })
+
     it('answers every request with 200 when Redis stops mid-test', async () => {
       const { app } = await start([
         { path: '/api/dashboard', cache: { type: 'dashboard' }, handle: () => ({ body: { ok: true } }) },
-        { path: '/api/search', cache: { type: 'search' }, handle: (r) => ({ body: { q: r.query.q } }) },
+        {
+          path: '/api/search',
+          cache: { type: 'search', query: ['q'] },
+          handle: (r) => ({ body: { q: r.query.q } }),
+        },
       ])
       expect((await app.request('/api/dashboard')).status).toBe(200)
       await redis.kill()

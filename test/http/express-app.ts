@@ -4,7 +4,7 @@ import { createCacheResponse } from '../../src/http/express.js'
 import { authenticate, type BuildApp, delay, fetchHarness, getUser } from './harness.js'
 
 /** The contract's app on Express, over a loopback socket. */
-export const buildExpressApp: BuildApp = async ({ cache, routes }) => {
+export const buildExpressApp: BuildApp = async ({ cache, routes, options }) => {
   const app = express()
   app.use((req, res, next) => {
     const auth = authenticate(req.headers.authorization)
@@ -12,7 +12,7 @@ export const buildExpressApp: BuildApp = async ({ cache, routes }) => {
     ;(req as Request & { user?: string }).user = auth.user
     next()
   })
-  const cached = createCacheResponse({ cache, getUser })
+  const cached = createCacheResponse({ cache, getUser, ...options })
   for (const route of routes) {
     app.get(route.path, cached(route.cache), async (req, res, next) => {
       try {

@@ -4,7 +4,7 @@ import { fastifyCache } from '../../src/http/fastify.js'
 import { authenticate, type BuildApp, delay, getUser } from './harness.js'
 
 /** The contract's app on Fastify, driven by inject (no socket). */
-export const buildFastifyApp: BuildApp = async ({ cache, routes }) => {
+export const buildFastifyApp: BuildApp = async ({ cache, routes, options }) => {
   const app = Fastify()
   app.decorateRequest('user', undefined)
   app.addHook('onRequest', async (request, reply) => {
@@ -12,7 +12,7 @@ export const buildFastifyApp: BuildApp = async ({ cache, routes }) => {
     if (auth.refused) return reply.code(401).send({ error: 'unauthorized' })
     ;(request as FastifyRequest & { user?: string }).user = auth.user
   })
-  await app.register(fastifyCache, { cache, getUser })
+  await app.register(fastifyCache, { cache, getUser, ...options })
   for (const route of routes) {
     app.get(route.path, { config: { cache: route.cache } }, async (request, reply) => {
       const result = route.handle({

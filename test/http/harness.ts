@@ -1,4 +1,5 @@
-import type { RouteCacheOptions } from '../../src/http/options.js'
+import { request as httpRequest } from 'node:http'
+import type { ResponseCacheOptions, RouteCacheOptions } from '../../src/http/options.js'
 import type { CacheApi } from '../../src/index.js'
 
 /** What a test route's handler sees, whatever the framework. */
@@ -43,8 +44,15 @@ export interface Harness {
   close(): Promise<void>
 }
 
+/** Adapter-wide options a test adds to `{ cache, getUser }`. */
+export type SharedOptions = Omit<ResponseCacheOptions, 'cache' | 'getUser'>
+
 /** Builds the same app (auth + cached routes) on one framework. */
-export type BuildApp = (options: { cache: CacheApi; routes: TestRoute[] }) => Promise<Harness>
+export type BuildApp = (options: {
+  cache: CacheApi
+  routes: TestRoute[]
+  options?: SharedOptions
+}) => Promise<Harness>
 
 /** The test apps' getUser: the verified principal their auth layer put on the request. */
 export const getUser = (request: object) => (request as { user?: string }).user
@@ -60,12 +68,27 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-/** Requests over a real socket (Express, NestJS). */
+/** Requests over a real socket (Express, NestJS); node:http, because fetch() cannot set Host. */
 export function fetchHarness(baseUrl: string, close: () => Promise<void>): Harness {
   return {
-    async request(path, init = {}) {
-      const response = await fetch(baseUrl + path, { method: init.method ?? 'GET', headers: init.headers })
-      return { status: response.status, headers: response.headers, body: await response.text() }
+    request(path, init = {}) {
+      return new Promise<TestResponse>((resolve, reject) => {
+        const sent = httpRequest(baseUrl + path, { method: init.method ?? 'GET', headers: init.headers })
+        sent.on('error', reject)
+        sent.on('response', (response) => {
+          const chunks: Buffer[] = []
+          response.on('data', (chunk: Buffer) => chunks.push(chunk))
+          response.on('error', reject)
+          response.on('end', () => {
+            const headers = new Headers()
+            for (const [name, value] of Object.entries(response.headers)) {
+              for (const one of Array.isArray(value) ? value : [value ?? '']) headers.append(name, one)
+            }
+            resolve({ status: response.statusCode!, headers, body: Buffer.concat(chunks).toString() })
+          })
+        })
+        sent.end()
+      })
     },
     close,
   }

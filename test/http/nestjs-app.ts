@@ -44,10 +44,15 @@ function controllerFor(route: TestRoute): new () => unknown {
 }
 
 /** The contract's app on NestJS (platform-express), over a loopback socket. */
-export const buildNestApp: BuildApp = async ({ cache, routes }) => {
+export const buildNestApp: BuildApp = async ({ cache, routes, options }) => {
   class AppModule {}
   Reflect.decorate(
-    [Module({ imports: [CachetModule.forRoot({ cache, getUser })], controllers: routes.map(controllerFor) })],
+    [
+      Module({
+        imports: [CachetModule.forRoot({ cache, getUser, ...options })],
+        controllers: routes.map(controllerFor),
+      }),
+    ],
     AppModule,
   )
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger: false })

@@ -154,3 +154,27 @@ describe('Fastify user scope without a principal', () => {
     await localOnly.close()
   })
 })
+
+describe('query canonical form with nested parsing', () => {
+  it("does not serve ?filter[status]=open for ?filter[0][0]=status&filter[0][1]=open (Express 'extended')", async () => {
+    await freshCache()
+    const app = express()
+    app.set('query parser', 'extended')
+    const cached = createCacheResponse({ cache })
+    app.get('/api/tickets', cached({ type: 'search', query: 'all' }), (req, res) => void res.json(req.query))
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise<void>((resolve) => server.once('listening', resolve))
+    const { port } = server.address() as { port: number }
+    const http = fetchHarness(`http://127.0.0.1:${port}`, async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    })
+    const object = await http.request('/api/tickets?filter[status]=open')
+    expect(JSON.parse(object.body)).toEqual({ filter: { status: 'open' } })
+    const pairs = await http.request('/api/tickets?filter[0][0]=status&filter[0][1]=open')
+    expect(JSON.parse(pairs.body)).toEqual({ filter: [['status', 'open']] })
+    expect(pairs.headers.get('x-cache')).toBe('MISS')
+    expect(await storedKeys()).toHaveLength(2)
+    await http.close()
+  })
+})
