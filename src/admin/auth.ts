@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { type CryptoKey, importSPKI, type JWTPayload, jwtVerify } from 'jose'
+import { InvalidOptionError } from '../core/errors.js'
 import type { AdminJwtOptions } from './options.js'
 
 /** Who made an admin call, as the audit log names them. Never the secret itself. */
@@ -12,7 +13,14 @@ export interface Principal {
 /** The outcome of checking one request's credentials. */
 export type AuthResult =
   | { ok: true; principal: Principal }
-  | { ok: false; status: 401 | 403; reason: string; principal?: Principal }
+  | {
+      ok: false
+      status: 401 | 403
+      reason: string
+      principal?: Principal
+      /** A credential was presented (and failed); false when the Authorization header was absent. */
+      attempted: boolean
+    }
 
 /** Checks an `Authorization` header value. */
 export type Authenticate = (authorization: string | undefined) => Promise<AuthResult>
@@ -24,7 +32,7 @@ function sha256(text: string): Buffer {
 /**
  * True when `candidate` equals one of the configured tokens. Both sides are hashed to 32-byte
  * digests first: timingSafeEqual needs equal lengths and would otherwise leak the token's length
- * (RELIABILITY S8). Every configured token is compared, so the time does not depend on which matched.
+ * (docs/admin.md). Every configured token is compared, so the time does not depend on which matched.
  */
 export function matchesToken(candidate: string, tokenDigests: readonly Buffer[]): Buffer | undefined {
   const digest = sha256(candidate)
@@ -41,25 +49,60 @@ function hasRole(payload: JWTPayload, claim: string, role: string): boolean {
   return Array.isArray(value) && value.includes(role)
 }
 
-/** Builds the credential check from the plugin's `tokens` and `jwt` options. */
+/** Shortest static admin token accepted: shorter ones are guessable online. */
+export const MIN_TOKEN_LENGTH = 16
+/** Default of `jwt.maxTokenAgeMs`. */
+export const DEFAULT_MAX_TOKEN_AGE_MS = 3_600_000
+
+/** Refuses, at registration, settings that would make the admin API guessable or accept foreign tokens. */
+function checkSettings(tokens: readonly string[], jwt: AdminJwtOptions | undefined): void {
+  tokens.forEach((token, i) => {
+    if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+      throw new InvalidOptionError(
+        `tokens[${i}]: an admin token must be at least ${MIN_TOKEN_LENGTH} characters, without spaces (got ${token.length} characters)`,
+      )
+    }
+  })
+  if (!jwt?.secret && !jwt?.publicKey) return
+  if (typeof jwt.audience !== 'string' || jwt.audience === '') {
+    throw new InvalidOptionError(
+      'jwt.audience is required with jwt.secret or jwt.publicKey: only tokens issued for the admin API may be accepted',
+    )
+  }
+  const maxAge = jwt.maxTokenAgeMs ?? DEFAULT_MAX_TOKEN_AGE_MS
+  if (!Number.isFinite(maxAge) || maxAge < 1000) {
+    throw new InvalidOptionError(`jwt.maxTokenAgeMs must be a number of milliseconds >= 1000 (got ${maxAge})`)
+  }
+}
+
+/**
+ * Builds the credential check from the plugin's `tokens` and `jwt` options; throws
+ * InvalidOptionError for a token shorter than 16 characters or JWT settings without an audience.
+ */
 export function createAuthenticator(tokens: readonly string[] = [], jwt?: AdminJwtOptions): Authenticate {
-  const digests = tokens.filter((token) => token.length > 0).map(sha256)
+  checkSettings(tokens, jwt)
+  const digests = tokens.map(sha256)
   const algorithms = jwt?.algorithms ?? (jwt?.publicKey ? ['RS256'] : ['HS256'])
   let key: Promise<CryptoKey | Uint8Array> | undefined
   if (jwt?.publicKey) key = importSPKI(jwt.publicKey, 'RS256')
   else if (jwt?.secret) key = Promise.resolve(new TextEncoder().encode(jwt.secret))
   const roleClaim = jwt?.roleClaim ?? 'role'
   const adminRole = jwt?.adminRole ?? 'admin'
+  const maxTokenAge = Math.floor((jwt?.maxTokenAgeMs ?? DEFAULT_MAX_TOKEN_AGE_MS) / 1000)
 
   return async (authorization) => {
+    const attempted = Boolean(authorization?.trim())
     const match = authorization ? /^Bearer[ \t]+(\S{1,8192})[ \t]*$/i.exec(authorization) : null
-    if (!match) return { ok: false, status: 401, reason: 'missing bearer credential' }
+    if (!match) {
+      const reason = attempted ? 'not a bearer credential' : 'missing bearer credential'
+      return { ok: false, status: 401, reason, attempted }
+    }
     const credential = match[1]!
     const token = matchesToken(credential, digests)
     if (token)
       return { ok: true, principal: { id: `token:${token.toString('hex').slice(0, 8)}`, method: 'token' } }
     if (!key || credential.split('.').length !== 3) {
-      return { ok: false, status: 401, reason: 'invalid credential' }
+      return { ok: false, status: 401, reason: 'invalid credential', attempted }
     }
     let payload: JWTPayload
     try {
@@ -67,17 +110,20 @@ export function createAuthenticator(tokens: readonly string[] = [], jwt?: AdminJ
         algorithms,
         issuer: jwt?.issuer,
         audience: jwt?.audience,
+        // A stolen token must not work for long: exp is required, and iat no older than maxTokenAgeMs.
+        requiredClaims: ['exp', 'iat'],
+        maxTokenAge,
       }))
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'ERR_JWT_INVALID'
-      return { ok: false, status: 401, reason: `invalid JWT (${code})` }
+      return { ok: false, status: 401, reason: `invalid JWT (${code})`, attempted }
     }
     const principal: Principal = {
       id: `jwt:${String(payload.sub ?? 'anonymous').slice(0, 128)}`,
       method: 'jwt',
     }
     if (!hasRole(payload, roleClaim, adminRole)) {
-      return { ok: false, status: 403, reason: `JWT lacks the ${adminRole} role`, principal }
+      return { ok: false, status: 403, reason: `JWT lacks the ${adminRole} role`, principal, attempted }
     }
     return { ok: true, principal }
   }

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
-import type { CacheApi } from '../core/cache-api.js'
+import type { CacheApi, CacheHealth } from '../core/cache-api.js'
 import type { AuditLog, AuditOutcome } from './audit-log.js'
 import type { Principal } from './auth.js'
 import { toHttpError } from './error-handler.js'
@@ -16,6 +16,8 @@ export interface AdminContext {
   limits: ResolvedLimits
   audit: AuditLog
   warmers: WarmupRegistry
+  /** cache.health() within 2 s, reused for a second (GET /health is public). */
+  health: () => Promise<CacheHealth>
   /** For INFO figures (version, uptime, DBSIZE, evictions); absent → health() figures only. */
   redis?: Redis | Cluster
   logger: FastifyBaseLogger
@@ -23,7 +25,7 @@ export interface AdminContext {
   principals: WeakMap<FastifyRequest, Principal>
 }
 
-/** What a mutating handler hands back to `audited`. */
+/** What an audited handler hands back to `audited`. */
 export interface Mutation {
   body: Record<string, unknown>
   status?: number
@@ -32,7 +34,7 @@ export interface Mutation {
 }
 
 /**
- * Runs a mutating handler and writes its one audit record before the response (RELIABILITY S9):
+ * Runs a mutating handler (or a value read) and writes its one audit record before the response:
  * outcome ok / dry-run / error, keys affected, duration. Validation failures are recorded too.
  * A destructive handler calls `ctx.audit.ensureWritable()` before deleting anything, so it fails
  * closed (503) when the sink is down.

@@ -1,14 +1,16 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { reuseFor } from '../core/reuse.js'
 import { createAuditLog } from './audit-log.js'
 import { createAuthenticator, type Principal } from './auth.js'
-import { createFailureLimiter } from './brute-force.js'
+import { addressKey, createFailureLimiter } from './brute-force.js'
 import type { AdminContext } from './context.js'
+import { createDenialRecorder } from './denials.js'
 import { createErrorHandler } from './error-handler.js'
 import { type AdminOptions, resolveLimits } from './options.js'
 import { badRequest, errorBody, HttpError } from './responses.js'
 import { registerAuditRoutes } from './routes/audit.js'
 import { registerClearRoutes } from './routes/clear.js'
-import { registerHealthRoutes } from './routes/health.js'
+import { boundedHealth, HEALTH_REUSE_MS, registerHealthRoutes } from './routes/health.js'
 import { registerInvalidateRoutes } from './routes/invalidate.js'
 import { registerKeysRoutes } from './routes/keys.js'
 import { registerStatsRoutes } from './routes/stats.js'
@@ -56,10 +58,12 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
       redis: auditRedis,
       streamKey: options.audit?.streamKey ?? `${cache.prefix}:__audit`,
       maxLen: options.audit?.maxLen ?? 10_000,
+      deniedMaxLen: options.audit?.deniedMaxLen,
       logger,
       timeoutMs: limits.redisTimeoutMs,
     }),
     warmers: options.warmers ?? createWarmupRegistry(),
+    health: reuseFor(HEALTH_REUSE_MS, () => boundedHealth(cache)),
     redis: options.redis ?? options.audit?.redis,
     logger,
     principals: new WeakMap<FastifyRequest, Principal>(),
@@ -88,47 +92,37 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
   )
   app.setErrorHandler(createErrorHandler(logger))
 
-  const deny = async (request: FastifyRequest, status: number, reason: string, principal?: Principal) => {
-    await ctx.audit
-      .write({
-        at: Date.now(),
-        who: principal?.id ?? 'anonymous',
-        ip: request.ip,
-        action: 'auth',
-        params: { method: request.method, url: escapeControl(request.url.slice(0, 300)) },
-        outcome: 'denied',
-        status,
-        keysAffected: 0,
-        durationMs: 0,
-        reason,
-      })
-      .catch(() => {})
-  }
+  const denials = createDenialRecorder(ctx.audit, limits.authWindowMs)
 
   // Authentication runs first, on every route of the plugin and on its 404s, whatever the method.
+  // The credential is checked before the limiter: a correct one always passes, even from an address
+  // that others have pushed over the limit (a shared NAT, a spoofed X-Forwarded-For).
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config?.public === true) return
-    const waitMs = failures.blockedFor(request.ip)
-    if (waitMs > 0) {
-      // One stream record per blocked IP and window: a flood must not push real records out of
-      // the capped stream. Every refusal still reaches the pino log.
-      if (failures.firstRefusal(request.ip)) await deny(request, 429, 'too many failed authentications')
-      else
-        logger.warn(
-          { ip: request.ip, url: escapeControl(request.url.slice(0, 300)) },
-          'cachet admin: refused (blocked IP)',
-        )
-      throw new HttpError(429, 'E_TOO_MANY_ATTEMPTS', 'too many failed authentications; try again later', {
-        'retry-after': String(Math.ceil(waitMs / 1000)),
-      })
-    }
     const result = await authenticate(request.headers.authorization)
     if (result.ok) {
       ctx.principals.set(request, result.principal)
       return
     }
-    if (result.status === 401) failures.fail(request.ip)
-    await deny(request, result.status, result.reason, result.principal)
+    const address = addressKey(request.ip)
+    const waitMs = failures.blockedFor(address)
+    // Only a presented credential counts: a missing header or a CORS preflight guesses nothing.
+    if (waitMs === 0 && result.attempted) failures.fail(address)
+    const status = waitMs > 0 ? 429 : result.status
+    await denials.record({
+      who: result.principal?.id ?? 'anonymous',
+      ip: request.ip,
+      address,
+      status,
+      reason: waitMs > 0 ? `too many failed credentials (${result.reason})` : result.reason,
+      method: request.method,
+      url: escapeControl(request.url.slice(0, 300)),
+    })
+    if (waitMs > 0) {
+      throw new HttpError(429, 'E_TOO_MANY_ATTEMPTS', 'too many failed authentications; try again later', {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+      })
+    }
     throw result.status === 401
       ? new HttpError(401, 'E_UNAUTHORIZED', 'authorization: a valid admin bearer token or JWT is required', {
           'www-authenticate': 'Bearer realm="cachet-admin"',
@@ -151,7 +145,10 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
       )
   })
 
-  app.addHook('onClose', async () => ctx.warmers.abortAll())
+  app.addHook('onClose', async () => {
+    ctx.warmers.abortAll()
+    await denials.flush()
+  })
 
   registerHealthRoutes(app, ctx)
   registerStatsRoutes(app, ctx)

@@ -17,9 +17,13 @@ export interface AdminLimits {
   patternWildcards?: number
   /** Longest accepted key. @default 1024 */
   keyLength?: number
-  /** Failed authentications per IP and window before 429 (RELIABILITY S13). @default 10 */
+  /**
+   * Failed credentials (a wrong token, a bad JWT, a JWT without the admin role) per client address
+   * and window; later failures from that address answer 429. A correct credential always passes.
+   * @default 10
+   */
   authFailures?: number
-  /** Window of the brute-force guard, in ms. @default 60000 */
+  /** Window of the failure limiter and of the grouping of denial records, in ms. @default 60000 */
   authWindowMs?: number
   /** Keys scanned (at most) to compute per-namespace key counts and memory in GET /stats. @default 5000 */
   statsScanKeys?: number
@@ -41,23 +45,29 @@ export interface AdminJwtOptions {
   roleClaim?: string
   /** Role that grants admin access. @default 'admin' */
   adminRole?: string
-  /** Expected `iss` and `aud`, when set. */
+  /** Expected `iss`, when set. */
   issuer?: string
+  /** Expected `aud`: required with `secret` or `publicKey`, so tokens issued for other services are refused. */
   audience?: string
+  /** Oldest accepted token, from its `iat` (required, like `exp`). @default 3600000 (1 h) */
+  maxTokenAgeMs?: number
 }
 
 /** Options of the admin plugin. */
 export interface AdminOptions {
   /** The engine the API steers. */
   cache: CacheApi
-  /** Static bearer tokens granting admin access. Compared in constant time. */
+  /** Static bearer tokens granting admin access, at least 16 characters each. Compared in constant time. */
   tokens?: string[]
   /** Admin JWTs, verified with jose. */
   jwt?: AdminJwtOptions
   /** Redis client used for INFO figures in GET /stats (version, uptime, DBSIZE) and as the default audit sink. */
   redis?: Redis | Cluster
-  /** Audit log sink: a capped Redis stream (default key `${prefix}:__audit`), else an in-memory ring. */
-  audit?: { redis?: Redis | Cluster; streamKey?: string; maxLen?: number }
+  /**
+   * Audit log sink: capped Redis streams (default key `${prefix}:__audit` for actions, `maxLen`
+   * 10000, and `${streamKey}:denied` for denied calls, `deniedMaxLen` 1000), else in-memory rings.
+   */
+  audit?: { redis?: Redis | Cluster; streamKey?: string; maxLen?: number; deniedMaxLen?: number }
   /** Warm-up modules (seed 004 §2.3). */
   warmers?: WarmupRegistry
   limits?: AdminLimits

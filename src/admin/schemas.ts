@@ -116,7 +116,7 @@ export function createSchemas(prefix: string, limits: ResolvedLimits) {
       limit,
       cursor: z
         .string()
-        .regex(/^\d{1,20}-\d{1,20}$/, 'must be an id returned by a previous page')
+        .regex(/^\d{1,20}-\d{1,20}(-d)?$/, 'must be a nextCursor returned by a previous page')
         .optional(),
       action: z.string().regex(NAME, 'must be an action name').optional(),
       outcome: z.enum(['ok', 'denied', 'error', 'dry-run']).optional(),

@@ -15,6 +15,8 @@ import { startRedis, type TestRedis } from '../helpers/redis-server.js'
 export const TOKEN = 'test-admin-token-0123456789abcdef'
 /** The HS256 secret of the test apps. */
 export const JWT_SECRET = 'test-jwt-secret-that-is-long-enough-0123456789'
+/** The audience admin JWTs of the test apps are issued for. */
+export const JWT_AUDIENCE = 'cachet-admin-tests'
 /** Headers of an authorised admin call. */
 export const ADMIN = { authorization: `Bearer ${TOKEN}` }
 
@@ -56,7 +58,7 @@ export async function startAdmin(options: Partial<AdminOptions> = {}): Promise<A
     prefix: '/api/cache',
     cache,
     tokens: [TOKEN],
-    jwt: { secret: JWT_SECRET },
+    jwt: { secret: JWT_SECRET, audience: JWT_AUDIENCE },
     redis: client,
     warmers,
     ...options,
@@ -77,15 +79,16 @@ export async function startAdmin(options: Partial<AdminOptions> = {}): Promise<A
   }
 }
 
-/** An HS256 JWT signed with `secret`, with the given claims, valid for `expiresIn`. */
+/** An HS256 JWT for the test audience, signed with `secret`, with the given claims, valid for `expiresIn`. */
 export function signJwt(
   claims: Record<string, unknown>,
-  options: { secret?: string; expiresIn?: string | number } = {},
+  options: { secret?: string; expiresIn?: string | number; issuedAt?: number } = {},
 ): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(String(claims.sub ?? 'alice'))
-    .setIssuedAt()
+    .setAudience(JWT_AUDIENCE)
+    .setIssuedAt(options.issuedAt)
     .setExpirationTime(options.expiresIn ?? '5m')
     .sign(new TextEncoder().encode(options.secret ?? JWT_SECRET))
 }

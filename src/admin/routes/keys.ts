@@ -44,19 +44,26 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
     })
   })
 
+  // A value read is audited like a change: values may hold personal data.
   app.get('/keys/:key', async (request) => {
-    const { key } = parse(ctx.schemas.keyParams, request.params, 'params')
-    const details = await ctx.cache.inspect(key)
-    if (!details) throw notFound(key)
-    const { value, ...envelope } = details
-    return ok({
-      data: {
-        ...envelope,
-        ttl: details.ttlMs === undefined ? -1 : Math.ceil(details.ttlMs / 1000),
-        size: formatBytes(details.bytes ?? details.storedBytes),
-        ...presentValue(value),
-      },
+    const result = await audited(ctx, request, 'read', async () => {
+      const { key } = parse(ctx.schemas.keyParams, request.params, 'params')
+      const details = await ctx.cache.inspect(key)
+      if (!details) throw notFound(key)
+      const { value, ...envelope } = details
+      return {
+        keysAffected: 0,
+        body: ok({
+          data: {
+            ...envelope,
+            ttl: details.ttlMs === undefined ? -1 : Math.ceil(details.ttlMs / 1000),
+            size: formatBytes(details.bytes ?? details.storedBytes),
+            ...presentValue(value),
+          },
+        }),
+      }
     })
+    return result.body
   })
 
   app.patch('/keys/:key', async (request) => {
