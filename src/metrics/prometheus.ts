@@ -2,9 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { CacheApi, CacheEvents, CacheHealth } from '../core/cache-api.js'
+import type { CacheApi, CacheEvents } from '../core/cache-api.js'
+import { reuseFor } from '../core/reuse.js'
 import { valueWithin } from '../core/timeouts.js'
-import { type RedisFigures, readRedisFigures } from '../tiers/redis/info.js'
+import { readRedisFigures } from '../tiers/redis/info.js'
 import { createLabelCap, namespaceOf } from './label-cap.js'
 
 /** Options of createMetrics(). */
@@ -33,8 +34,8 @@ export interface CachetMetrics {
 
 const SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const
-/** One scrape reads Redis once, however many gauges ask. */
-const SNAPSHOT_REUSE_MS = 500
+/** Scrapes within a second share one read of Redis: a flood of scrapes costs one round of commands a second. */
+const SNAPSHOT_REUSE_MS = 1000
 
 /**
  * Prometheus metrics for one cache: counters fed by its events (per namespace = first key segment,
@@ -129,19 +130,13 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
     registers,
   })
 
-  let snapshot: { at: number; value: Promise<{ health?: CacheHealth; info?: RedisFigures }> } | undefined
-  const read = () => {
-    if (!snapshot || Date.now() - snapshot.at > SNAPSHOT_REUSE_MS) {
-      snapshot = {
-        at: Date.now(),
-        value: Promise.all([
-          valueWithin(cache.health(), timeoutMs),
-          options.redis ? readRedisFigures(options.redis, timeoutMs) : undefined,
-        ]).then(([health, info]) => ({ health, info })),
-      }
-    }
-    return snapshot.value
-  }
+  const read = reuseFor(SNAPSHOT_REUSE_MS, async () => {
+    const [health, info] = await Promise.all([
+      valueWithin(cache.health(), timeoutMs),
+      options.redis ? readRedisFigures(options.redis, timeoutMs) : undefined,
+    ])
+    return { health, info }
+  })
   const gauge = (name: string, help: string, value: () => Promise<number | undefined> | number | undefined) =>
     new Gauge({
       name: `${p}${name}`,
@@ -225,11 +220,7 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
   return {
     registry,
     contentType: registry.contentType,
-    metrics: () => {
-      // A scrape reads Redis afresh; the memo only spares the gauges of one scrape a read each.
-      snapshot = undefined
-      return registry.metrics()
-    },
+    metrics: () => registry.metrics(),
     close() {
       for (const [event, listener] of subscriptions) cache.off(event, listener)
     },

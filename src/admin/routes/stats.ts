@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { CacheHealth, Counters } from '../../core/cache-api.js'
+import { reuseFor } from '../../core/reuse.js'
 import { readRedisFigures } from '../../tiers/redis/info.js'
 import type { AdminContext } from '../context.js'
 import { formatBytes, formatUptime, ok } from '../responses.js'
-import { boundedHealth } from './health.js'
 
 /** Keys and memory of one namespace (first key segment), from a bounded SCAN. */
 interface NamespaceUsage {
@@ -45,24 +45,14 @@ function percent(rate: number): string {
 
 /** GET /stats: seed 004 §2.1's figures, the engine's counters, and per-namespace counters, keys and memory. */
 export function registerStatsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  let snapshot: ReturnType<typeof scanNamespaces> | undefined
-  let snapshotAt = 0
-  const namespaces = () => {
-    if (!snapshot || Date.now() - snapshotAt > ctx.limits.statsSnapshotMs) {
-      snapshotAt = Date.now()
-      snapshot = scanNamespaces(ctx, ctx.limits.statsScanKeys)
-      // A failed walk (Redis down) is not kept: the next call tries again.
-      snapshot.catch(() => {
-        snapshot = undefined
-      })
-    }
-    return snapshot.catch(() => undefined)
-  }
+  // The walk is reused for statsSnapshotMs; a failed one (Redis down) is not, the next call tries again.
+  const scan = reuseFor(ctx.limits.statsSnapshotMs, () => scanNamespaces(ctx, ctx.limits.statsScanKeys))
+  const namespaces = () => scan().catch(() => undefined)
 
   app.get('/stats', async () => {
     const stats = ctx.cache.stats()
     const [health, redis, scan] = await Promise.all([
-      boundedHealth(ctx),
+      ctx.health(),
       ctx.redis ? readRedisFigures(ctx.redis, ctx.limits.redisTimeoutMs) : undefined,
       namespaces(),
     ])
