@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { createAuditLog } from '../../src/admin/audit-log.js'
 import { createAuthenticator, matchesToken } from '../../src/admin/auth.js'
 import { createFailureLimiter } from '../../src/admin/brute-force.js'
+import { createDenialRecorder } from '../../src/admin/denials.js'
 import { createWarmupRegistry, UnknownWarmupModuleError, WarmupBusyError } from '../../src/admin/index.js'
 import { countWildcards, matchesEverything, refusePattern, stripPrefix } from '../../src/admin/patterns.js'
 import { escapeControl, sanitizeParams } from '../../src/admin/sanitize.js'
@@ -186,5 +187,65 @@ describe('audit log lines', () => {
     })
     expect(line.audit.params.pattern).toBe('users:*\\x0d\\x0a{"forged":true}')
     expect(line.audit.reason).toBe('line\\x0abreak')
+  })
+})
+
+describe('denial records', () => {
+  const memoryLog = () =>
+    createAuditLog({
+      streamKey: 'x',
+      maxLen: 10,
+      deniedMaxLen: 10,
+      logger: { info() {}, error() {} },
+      timeoutMs: 100,
+    })
+  const denial = (i: number) => ({
+    who: 'anonymous',
+    ip: `10.0.0.${i}`,
+    address: `10.0.0.${i}`,
+    status: 401,
+    reason: 'invalid credential',
+    method: 'GET',
+    url: '/stats',
+  })
+
+  it('past the client table cap, new clients share one overflow record', async () => {
+    const log = memoryLog()
+    const recorder = createDenialRecorder(log, 60_000, Date.now, 3)
+    for (let i = 0; i < 50; i++) await recorder.record(denial(i))
+    const open = (await log.list({ limit: 100 })).records
+    expect(open.map((r) => r.ip)).toEqual(['*', '10.0.0.2', '10.0.0.1', '10.0.0.0'])
+    await recorder.flush()
+    const all = (await log.list({ limit: 100 })).records
+    expect(all.reduce((sum, r) => sum + (r.count ?? 0), 0)).toBe(50)
+  })
+
+  it('a denial flood never pushes actions out, and pages merge both rings', async () => {
+    const log = memoryLog()
+    const action = {
+      who: 't',
+      ip: 'i',
+      action: 'clear',
+      params: {},
+      outcome: 'ok' as const,
+      status: 200,
+      durationMs: 0,
+    }
+    await log.write({ ...action, at: 1, keysAffected: 1 })
+    const recorder = createDenialRecorder(log, 60_000)
+    for (let i = 0; i < 30; i++) await recorder.record(denial(i))
+    await log.write({ ...action, at: 2, keysAffected: 2 })
+    await recorder.flush()
+    const seen: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await log.list({ limit: 4, cursor })
+      seen.push(...page.records.map((r) => `${r.action}:${r.ip}`))
+      cursor = page.nextCursor ?? undefined
+    } while (cursor)
+    expect(seen).toHaveLength(12)
+    expect(seen[0]).toBe('clear:i')
+    expect(seen.at(-1)).toBe('clear:i')
+    expect(seen.filter((entry) => entry.startsWith('auth:'))).toHaveLength(10)
   })
 })
