@@ -11,7 +11,7 @@ const querySchema = z.strictObject({
 export const searchRoute: FastifyPluginAsync<{ db: Database }> = async (app, { db }) => {
   app.get(
     '/api/search',
-    { config: { cache: { type: 'search', query: ['q'], tags: ['logs'] } } },
+    { config: { cache: { type: 'search', query: ['q'], tags: ['logs'], exposeKey: true } } },
     async (request, reply) => {
       const parsed = querySchema.safeParse(request.query)
       if (!parsed.success) {
