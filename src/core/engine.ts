@@ -6,7 +6,7 @@ import { decodedSize, newVersion } from './codec/envelope.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
 import type { Emitter } from './emitter.js'
 import { CacheClosedError, InvalidOptionError, SerializationError } from './errors.js'
-import { globToRegExp } from './glob.js'
+import { compileGlob } from './glob.js'
 import type { CallOptions, ResolvedOptions } from './options.js'
 import type { PendingInvalidations } from './pending-invalidations.js'
 import { Stats } from './stats.js'
@@ -289,8 +289,8 @@ export class Engine {
     }
     if (message.t === 'pattern') {
       for (const pattern of message.k) {
-        const regexp = globToRegExp(pattern)
-        const matches = (key: string) => regexp.test(this.fullKey(key))
+        const matchesFull = compileGlob(pattern)
+        const matches = (key: string) => matchesFull(this.fullKey(key))
         this.l1?.deleteWhere(matches)
         this.invalidateInflight(matches)
       }

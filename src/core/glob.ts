@@ -1,60 +1,133 @@
 /**
- * Redis glob patterns (SCAN MATCH semantics: `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, `\` escapes)
- * compiled to a RegExp, so L1 applies exactly the pattern Redis applies to L2. Never throws: every
- * character that reaches the RegExp is escaped, and a reversed range is swapped as Redis does.
+ * Redis glob patterns (`*`, `?`, `[abc]`, `[^a]`, `[a-z]`, `\` escapes) matched exactly as Redis'
+ * `stringmatchlen` does for SCAN MATCH, so L1 drops the keys Redis finds in L2 and no others.
+ *
+ * Linear: the pattern is parsed once into one-byte tokens and stars, and a key is matched with the
+ * classic two-pointer walk that backtracks only to the last star, so the worst case is
+ * O(pattern × key) and no pattern can make matching take exponential time.
+ *
+ * Redis compares bytes, so keys and patterns are compared as their UTF-8 bytes: `?` matches one
+ * byte (a non-ASCII character needs one `?` per byte) and range bounds are bytes compared as signed
+ * chars, as Redis does on x86-64 and most platforms.
  */
-export function globToRegExp(pattern: string): RegExp {
-  const chars = [...pattern]
-  let source = '^'
-  for (let i = 0; i < chars.length; i++) {
-    const char = chars[i]!
-    if (char === '\\' && i + 1 < chars.length) {
-      source += literal(chars[++i]!)
-    } else if (char === '*') {
-      source += '[\\s\\S]*'
+
+/** A token is the set of bytes it accepts (a 256-entry table), or STAR. */
+type Token = Uint8Array
+
+const STAR: Token = new Uint8Array(0)
+
+/** Compiles a pattern once into a matcher for many keys. Never throws, whatever the pattern. */
+export function compileGlob(pattern: string): (key: string) => boolean {
+  // SCAN's own shortcut: a lone '*' is not matched at all, so it returns even the empty key.
+  if (pattern === '*') return () => true
+  const tokens = parse(asBytes(pattern))
+  return (key) => matches(tokens, asBytes(key))
+}
+
+/** The string's UTF-8 bytes, one per UTF-16 unit (latin1); ASCII strings are their own bytes. */
+function asBytes(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return Buffer.from(text, 'utf8').toString('latin1')
+  }
+  return text
+}
+
+function parse(pattern: string): Token[] {
+  const tokens: Token[] = []
+  const literals = new Map<number, Token>()
+  const literal = (byte: number) => {
+    let token = literals.get(byte)
+    if (!token) {
+      token = new Uint8Array(256)
+      token[byte] = 1
+      literals.set(byte, token)
+    }
+    return token
+  }
+  for (let i = 0; i < pattern.length; ) {
+    const char = pattern[i]
+    if (char === '*') {
+      if (tokens[tokens.length - 1] !== STAR) tokens.push(STAR)
+      i++
     } else if (char === '?') {
-      source += '[\\s\\S]'
+      tokens.push(new Uint8Array(256).fill(1))
+      i++
     } else if (char === '[') {
-      const parsed = parseClass(chars, i)
-      if (!parsed) source += literal('[')
-      else {
-        source += parsed.source
-        i = parsed.end
-      }
+      const token = new Uint8Array(256)
+      tokens.push(token)
+      i = parseClass(pattern, i + 1, token)
     } else {
-      source += literal(char)
+      // A '\' escapes the next byte; a '\' ending the pattern is literal.
+      if (char === '\\' && i + 1 < pattern.length) i++
+      tokens.push(literal(pattern.charCodeAt(i)))
+      i++
     }
   }
-  return new RegExp(`${source}$`, 'u')
+  return tokens
 }
 
-/** A `[...]` class starting at `start`, or undefined when it is never closed (then `[` is literal). */
-function parseClass(chars: string[], start: number): { source: string; end: number } | undefined {
-  let i = start + 1
-  const negated = chars[i] === '^'
+/**
+ * Fills `token` with the class whose content starts at `start`; returns the index after it. As in
+ * Redis: a ']' right after '[' or '[^' closes an empty class, `x-y` is a range even when y is ']' or
+ * '\' (a reversed range is swapped), and a class never closed takes the rest of the pattern.
+ */
+function parseClass(pattern: string, start: number, token: Token): number {
+  let i = start
+  const negated = pattern[i] === '^'
   if (negated) i++
-  let members = ''
-  for (; i < chars.length; i++) {
-    let char = chars[i]!
-    if (char === ']') return { source: `[${negated ? '^' : ''}${members}]`, end: i }
-    if (char === '\\' && i + 1 < chars.length) char = chars[++i]!
-    if (chars[i + 1] === '-' && i + 2 < chars.length && chars[i + 2] !== ']') {
-      let to = chars[i + 2]!
+  for (; i < pattern.length; i++) {
+    const left = pattern.length - i
+    if (pattern[i] === '\\' && left >= 2) {
+      token[pattern.charCodeAt(++i)] = 1
+    } else if (pattern[i] === ']') {
+      i++
+      break
+    } else if (left >= 3 && pattern[i + 1] === '-') {
+      const from = signed(pattern.charCodeAt(i))
+      const to = signed(pattern.charCodeAt(i + 2))
+      for (let byte = 0; byte < 256; byte++) {
+        const value = signed(byte)
+        if (value >= Math.min(from, to) && value <= Math.max(from, to)) token[byte] = 1
+      }
       i += 2
-      if (to === '\\' && i + 1 < chars.length) to = chars[++i]!
-      const [low, high] = [char.codePointAt(0)!, to.codePointAt(0)!].sort((a, b) => a - b)
-      members += `${codePoint(low!)}-${codePoint(high!)}`
     } else {
-      members += codePoint(char.codePointAt(0)!)
+      token[pattern.charCodeAt(i)] = 1
     }
   }
-  return undefined
+  if (negated) for (let byte = 0; byte < 256; byte++) token[byte] ^= 1
+  return i
 }
 
-function literal(char: string): string {
-  return codePoint(char.codePointAt(0)!)
+/** A byte as C's signed char: Redis compares range bounds that way. */
+function signed(byte: number): number {
+  return byte > 0x7f ? byte - 0x100 : byte
 }
 
-function codePoint(point: number): string {
-  return `\\u{${point.toString(16)}}`
+function matches(tokens: Token[], key: string): boolean {
+  // Redis never lets a pattern other than '' match the empty string (not even '**').
+  if (key.length === 0) return tokens.length === 0
+  let t = 0
+  let k = 0
+  // Where to resume after a mismatch: the token after the last star, and the key byte it next tries.
+  let resumeToken = -1
+  let resumeKey = 0
+  while (k < key.length) {
+    const token = tokens[t]
+    if (token === STAR) {
+      if (t === tokens.length - 1) return true
+      resumeToken = ++t
+      resumeKey = k
+    } else if (token !== undefined && token[key.charCodeAt(k)] === 1) {
+      t++
+      k++
+    } else if (resumeToken === -1) {
+      return false
+    } else {
+      // The last star swallows one more byte; earlier stars never need to (greedy is exact here).
+      t = resumeToken
+      k = ++resumeKey
+    }
+  }
+  while (tokens[t] === STAR) t++
+  return t === tokens.length
 }

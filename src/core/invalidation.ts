@@ -1,6 +1,6 @@
 import type { CacheEvents } from './cache-api.js'
 import type { Engine } from './engine.js'
-import { globToRegExp } from './glob.js'
+import { compileGlob } from './glob.js'
 import { scanKeys } from './inspect.js'
 import { escapeGlob } from './keys.js'
 
@@ -51,9 +51,9 @@ export async function invalidateTags(engine: Engine, tags: readonly string[]): P
 
 /** Invalidates every key matching a glob pattern relative to the prefix (SCAN, never KEYS). */
 export async function invalidatePattern(engine: Engine, pattern: string): Promise<number> {
-  const regexp = globToRegExp(pattern)
-  let count = engine.l1?.deleteWhere((key) => regexp.test(key)) ?? 0
-  engine.invalidateInflight((key) => regexp.test(key))
+  const matches = compileGlob(pattern)
+  let count = engine.l1?.deleteWhere(matches) ?? 0
+  engine.invalidateInflight(matches)
   engine.publish({ t: 'pattern', k: [engine.fullKey(pattern)] })
   if (engine.l2) {
     count = 0
