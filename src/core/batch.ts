@@ -78,7 +78,7 @@ export async function getOrSetMany<T>(
   loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
   unscope: (key: string) => string,
   options: StoreOptions,
-): Promise<T[]> {
+): Promise<(T | undefined)[]> {
   engine.assertOpen()
   options.tags?.forEach(validateTag)
   const unique = [...new Set(keys)]
@@ -129,7 +129,7 @@ export async function getOrSetMany<T>(
     engine.stats.sets += writes.length
     engine.track(persist(engine, writes))
   }
-  return keys.map((key) => values.get(key) as T)
+  return keys.map((key) => values.get(key))
 }
 
 async function persist(engine: Engine, writes: Write[]): Promise<boolean[]> {

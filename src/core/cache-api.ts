@@ -130,7 +130,7 @@ export interface CacheApi {
     keys: readonly string[],
     loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
     options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>,
-  ): Promise<T[]>
+  ): Promise<(T | undefined)[]>
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
     options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & { key?: string | ((...args: A) => string) },

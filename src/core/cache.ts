@@ -171,7 +171,7 @@ export class Cache implements CacheApi {
     keys: readonly string[],
     loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
     options: StoreOptions = {},
-  ): Promise<T[]> {
+  ): Promise<(T | undefined)[]> {
     const scoped = keys.map((key) => this.#key(key))
     const unscope = (key: string) => key.slice(this.#scope.length)
     return getOrSetMany(
