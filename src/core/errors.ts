@@ -55,9 +55,15 @@ export class CacheClosedError extends CachetError {
   static override readonly code = 'E_CACHE_CLOSED'
 }
 
+/** A subpath was used without the package it integrates with (e.g. `cachet/nestjs` without `@nestjs/common`). */
+export class MissingPeerError extends CachetError {
+  static override readonly code = 'E_MISSING_PEER'
+}
+
 /** The error classes, by name, for `instanceof` checks. */
 export const errors = {
   CachetError,
+  MissingPeerError,
   InvalidKeyError,
   InvalidOptionError,
   SerializationError,
