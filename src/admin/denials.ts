@@ -82,7 +82,8 @@ export function createDenialRecorder(
 
   return {
     async record(denial) {
-      await closeExpired()
+      // Closing deletes at once (its record is written in the background), which makes room.
+      void closeExpired()
       let key = `${denial.who}\n${denial.address}\n${denial.status}`
       if (!windows.has(key) && windows.size >= maxTracked) {
         key = `\n*\n${denial.status}`
