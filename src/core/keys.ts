@@ -7,6 +7,8 @@ export const MAX_KEY_BYTES = 1024
 export const MAX_TAG_BYTES = 256
 
 const FORBIDDEN_CHARS = /[\0\r\n]/
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what patterns may not hold
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/
 const GLOB_SPECIAL = /[*?[\]\\]/g
 
 /** Throws InvalidKeyError unless `key` is a usable cache key: a non-empty string ≤ 1 KiB, no '__' prefix, no NUL/CR/LF. */
@@ -130,13 +132,18 @@ export interface PatternLimits {
   maxWildcards: number
 }
 
+/** The bounds the engine puts on every pattern it is given. */
+export const PATTERN_LIMITS: Readonly<PatternLimits> = { maxLength: 256, maxWildcards: 8 }
+
 /**
- * Throws InvalidKeyError unless a glob pattern is safe to hand to SCAN: non-empty, bounded length, few
- * wildcards (Redis glob matching backtracks on many '*'), no NUL/CR/LF, no dangling '\' or unclosed '['.
+ * Throws InvalidKeyError unless a glob pattern is safe to hand to SCAN and to the L1 matcher:
+ * non-empty, bounded length, few wildcards (older Redis servers backtrack on many '*'), no control
+ * character (patterns end up in logs and the audit trail), not reserved ('__'), no dangling '\' or
+ * unclosed '['. The one rule set for the engine, the admin API and patterns arriving on the bus.
  */
 export function validatePattern(
   pattern: unknown,
-  limits: PatternLimits = { maxLength: 256, maxWildcards: 8 },
+  limits: Readonly<PatternLimits> = PATTERN_LIMITS,
 ): asserts pattern is string {
   if (typeof pattern !== 'string') {
     throw new InvalidKeyError(`pattern must be a string, got ${pattern === null ? 'null' : typeof pattern}`)
@@ -145,7 +152,12 @@ export function validatePattern(
   if (pattern.length > limits.maxLength) {
     throw new InvalidKeyError(`pattern is ${pattern.length} characters; the limit is ${limits.maxLength}`)
   }
-  if (FORBIDDEN_CHARS.test(pattern)) throw new InvalidKeyError('pattern contains a NUL, CR or LF character')
+  if (CONTROL_CHARS.test(pattern)) {
+    throw new InvalidKeyError('pattern contains a control character (NUL, CR, LF, ESC…)')
+  }
+  if (pattern.startsWith('__')) {
+    throw new InvalidKeyError(`pattern ${JSON.stringify(pattern)} starts with '__', which is reserved`)
+  }
   let wildcards = 0
   for (let i = 0; i < pattern.length; i++) {
     const char = pattern[i]

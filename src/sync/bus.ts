@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
+import { InvalidKeyError } from '../core/errors.js'
+import { MAX_KEY_BYTES, PATTERN_LIMITS, validatePattern } from '../core/keys.js'
 import { withDeadline } from '../core/timeouts.js'
 import { closeClient, type RedisConnection } from '../tiers/redis/client.js'
 
@@ -34,6 +36,14 @@ interface WireMessage extends BusMessage {
 const TYPES = new Set(['set', 'del', 'tags', 'pattern', 'clear'])
 /** Keys merged into one message at most, so a message stays small. */
 const MAX_KEYS_PER_MESSAGE = 1_000
+/**
+ * The engine's pattern rules, with room for a namespace's scope (a key, up to twice as long once
+ * escaped) before the caller's pattern. Escaped characters are not wildcards, so their count stays.
+ */
+const BUS_PATTERN_LIMITS = {
+  maxLength: PATTERN_LIMITS.maxLength + 2 * MAX_KEY_BYTES,
+  maxWildcards: PATTERN_LIMITS.maxWildcards,
+}
 /** PING intervals without a PONG before the subscriber is considered cut off (RELIABILITY.md C4). */
 const MISSED_PINGS = 2
 
@@ -60,6 +70,7 @@ export class Bus {
   private closed = false
   private outbox: BusMessage[] = []
   private flushScheduled = false
+  private refused = 0
 
   constructor(private readonly options: BusOptions) {
     this.channel = `${options.prefix}:__bus`
@@ -141,6 +152,11 @@ export class Bus {
     return this.queue.length
   }
 
+  /** Messages received with a pattern that breaks the pattern rules, and so not applied. */
+  get rejected(): number {
+    return this.refused
+  }
+
   /** Stops timers and closes the subscriber connection. Queued messages are dropped. */
   async close(): Promise<void> {
     this.flush()
@@ -160,11 +176,36 @@ export class Bus {
       }
       this.lastSeen.set(message.o, message.s)
     }
+    const refusal = message.t === 'pattern' ? this.refusePatterns(message.k) : undefined
+    if (refusal) {
+      // Never matched against L1, yet the invalidation it stood for is lost: report it as a gap.
+      this.refused++
+      this.gap(`invalid pattern from ${message.o}: ${refusal}`)
+      return
+    }
     try {
       this.options.onMessage({ t: message.t, k: message.k })
     } catch {
       // A failing handler must not break the subscriber's event loop; the engine logs its own errors.
     }
+  }
+
+  /**
+   * Why a message's full patterns may not be applied, if one may not: every pattern must stay inside
+   * the prefix and pass the engine's rules, so no peer can send this instance what its API refuses.
+   */
+  private refusePatterns(patterns: readonly string[]): string | undefined {
+    const prefix = `${this.options.prefix}:`
+    for (const pattern of patterns) {
+      if (!pattern.startsWith(prefix)) return 'outside the prefix'
+      try {
+        validatePattern(pattern.slice(prefix.length), BUS_PATTERN_LIMITS)
+      } catch (error) {
+        if (error instanceof InvalidKeyError) return error.message
+        throw error
+      }
+    }
+    return undefined
   }
 
   /** Reports a gap; a throwing handler must not break ioredis' event emitter. */

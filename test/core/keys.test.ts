@@ -246,7 +246,9 @@ describe('validatePattern', () => {
     ['*a*b*c*d*e*f*g*h*', /9 wildcards; the limit is 8/],
     ['abc\\', /ends with a lone '\\'/],
     ['a[bc', /unclosed '\['/],
-    ['a\nb*', /NUL, CR or LF/],
+    ['a\nb*', /control character/],
+    ['\u001b[2Jusers:*', /control character/],
+    ['__*', /starts with '__', which is reserved/],
   ])('rejects %j', (pattern, message) => {
     expect(() => validatePattern(pattern)).toThrow(InvalidKeyError)
     expect(() => validatePattern(pattern)).toThrow(message)

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { escapeGlob } from '../../src/core/keys.js'
 import { Bus, type BusMessage } from '../../src/sync/bus.js'
 import { connectRedis, type RedisConnection } from '../../src/tiers/redis/client.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
@@ -121,6 +122,26 @@ describe('Bus', () => {
     expect(b.messages.map((m) => m.k[0])).toEqual(['bus:a', 'bus:b', 'bus:c'])
     expect(b.gaps).toEqual(['sequence gap from x: 2 then 5'])
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
+  it('a pattern breaking the pattern rules is not applied: counted, reported as a gap (L1 flush)', async () => {
+    const b = await node()
+    const send = (s: number, k: string[]) =>
+      raw.publish('bus:__bus', JSON.stringify({ o: 'peer', s, t: 'pattern', k }))
+    await send(1, ['bus:users:*'])
+    await send(2, [`bus:${'*a'.repeat(40)}!`]) // 40 wildcards
+    await send(3, ['other:users:*']) // outside the prefix
+    await send(4, ['bus:\u001b[2Jusers:*'])
+    await send(5, ['bus:users:*', 'bus:users:[ab']) // one bad pattern drops the whole message
+    const namespaced = `bus:${escapeGlob('n*'.repeat(300))}:x*` // a long namespace, escaped, is fine
+    await send(6, [namespaced])
+    await waitFor(() => b.messages.length === 2 && b.gaps.length === 4)
+    expect(b.messages).toEqual([
+      { t: 'pattern', k: ['bus:users:*'] },
+      { t: 'pattern', k: [namespaced] },
+    ])
+    expect(b.bus.rejected).toBe(4)
+    for (const gap of b.gaps) expect(gap).toMatch(/^invalid pattern from peer: /)
   })
 
   it('a short freeze is reported through missed PINGs; messages flow after SIGCONT', async () => {
