@@ -26,9 +26,19 @@ export class EntryCounts {
     })
   }
 
+  /** True when `key` of `type` is counted already, or its type counts fewer than `max` entries. */
+  admits(type: string, key: string, max: number): boolean {
+    const entries = this.#types.get(type)
+    if (!entries) return max > 0
+    const now = Date.now()
+    if ((entries.get(key) ?? 0) > now) return true
+    dropExpired(entries, now)
+    return entries.size < max
+  }
+
   /**
-   * Counts `key` of `type` for `lifetimeMs` from now. Returns 'new' when it was not counted yet, 'known' when it
-   * was (its time is extended), or 'full' (nothing counted) when it is new and its type already
+   * Counts `key` of `type` for `lifetimeMs` from now. Returns 'new' when it was not counted yet, 'known'
+   * when it was (its time is extended), or 'full' (nothing counted) when it is new and its type already
    * counts `max` entries.
    */
   claim(type: string, key: string, lifetimeMs: number, max: number): 'new' | 'known' | 'full' {
@@ -39,10 +49,7 @@ export class EntryCounts {
     }
     const now = Date.now()
     const known = (entries.get(key) ?? 0) > now
-    if (!known) {
-      dropExpired(entries, now)
-      if (entries.size >= max) return 'full'
-    }
+    if (!known && !this.admits(type, key, max)) return 'full'
     // Re-inserted at the end, so the map stays ordered by when each entry was last stored.
     entries.delete(key)
     entries.set(key, now + lifetimeMs)

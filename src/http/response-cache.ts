@@ -142,15 +142,22 @@ export class ResponseCache<R = any> {
       fullKey: `${this.options.cache.prefix}:${eventKey}`,
       countedType: this.#scope + route.type,
     }
-    return view.method === 'HEAD' ? this.#head(context) : this.#get(context)
+    // HEAD reads GET's entry but never fills it: the server drops the body, so there is nothing to store.
+    if (view.method === 'HEAD') return this.#readOnly(context, { outcome: 'MISS', stored: false })
+    if (!this.#counts.admits(context.countedType, eventKey, this.options.maxEntriesPerType)) {
+      // A new variant past its type's cap is served if stored already (by another process), else
+      // answered without being stored; existing entries are never evicted to make room.
+      return this.#readOnly(context, { outcome: 'BYPASS', reason: 'entry-limit', forwarded: 'miss' })
+    }
+    return this.#get(context)
   }
 
-  // HEAD reads GET's entry but never fills it: the server drops the body, so there is nothing to store.
-  async #head(context: Context<R>): Promise<Decision> {
+  /** Answers from the entry when there is one, else lets the handler answer (`miss` says how) without filling. */
+  async #readOnly(context: Context<R>, miss: CacheState): Promise<Decision> {
     const entry = await this.options.cache.get(context.key).catch(() => undefined)
     if (isStoredResponse(entry))
       return { action: 'reply', reply: this.#fromEntry(context, entry, { outcome: 'HIT', collapsed: false }) }
-    return { action: 'handle', headers: this.#headers(context, { outcome: 'MISS', stored: false }) }
+    return { action: 'handle', headers: this.#headers(context, miss) }
   }
 
   async #get(context: Context<R>): Promise<Decision> {
@@ -183,8 +190,7 @@ export class ResponseCache<R = any> {
         // Only a loader call that reaches us after this request was answered (which earlyRefresh: false
         // prevents) finds no handler left to run: it declines, and the entry stays as it is.
         if (decided) return Promise.reject(new NotStorableError('handler-error', key))
-        // A new variant past the type's cap is answered without being stored (the rejection reaches
-        // this request as an error); existing entries are never evicted to make room.
+        // Concurrent new variants may all have been admitted: only those that still fit are stored.
         const claim = this.#counts.claim(
           context.countedType,
           context.eventKey,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { requestBypass, responseBypass } from '../../src/http/cache-policy.js'
+import { inputBypass, requestBypass, responseBypass } from '../../src/http/cache-policy.js'
 import { isNotModified } from '../../src/http/conditional.js'
 import { cacheHeaders } from '../../src/http/headers.js'
 import { resolveResponseCacheOptions, resolveRoute } from '../../src/http/options.js'
@@ -13,6 +13,29 @@ const ok = (headers: Record<string, string> = {}, status = 200) => ({
   status,
   headers,
   body: Buffer.from('x'),
+})
+
+describe('inputBypass', () => {
+  const host = 'shop.test'
+  it('bypasses a query parameter the route does not list, unless it keys on all or none', () => {
+    expect(inputBypass({ host, query: {} }, publicRoute, undefined)).toBeUndefined()
+    expect(inputBypass({ host, query: { cb: '1' } }, publicRoute, undefined)).toBe('query')
+    const listed = resolveRoute({ type: 'search', query: ['q'] }, shared)
+    expect(inputBypass({ host, query: { q: 'x' } }, listed, undefined)).toBeUndefined()
+    expect(inputBypass({ host, query: { q: 'x', utm_source: 'm' } }, listed, undefined)).toBe('query')
+    for (const query of ['all', false] as const) {
+      const route = resolveRoute({ type: 'search', query }, shared)
+      expect(inputBypass({ host, query: { cb: '1' } }, route, undefined)).toBeUndefined()
+    }
+  })
+
+  it('bypasses a host outside `hosts`, whatever its case', () => {
+    const hosts = new Set(['shop.test'])
+    expect(inputBypass({ host: 'SHOP.test', query: {} }, publicRoute, hosts)).toBeUndefined()
+    expect(inputBypass({ host: 'evil.test', query: {} }, publicRoute, hosts)).toBe('host')
+    expect(inputBypass({ host: 'shop.test:8080', query: {} }, publicRoute, hosts)).toBe('host')
+    expect(inputBypass({ host: 'evil.test', query: {} }, publicRoute, undefined)).toBeUndefined()
+  })
 })
 
 describe('requestBypass', () => {
