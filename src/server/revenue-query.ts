@@ -46,6 +46,6 @@ export function revenueByDay(queries: QueryCache, days: number): Promise<Revenue
 }
 
 /** The cache key of the revenue query for `days`, relative to the cache prefix. */
-export function revenueKey(queries: QueryCache, days: number): string {
+export function revenueKey(queries: QueryCache, days: number): Promise<string> {
   return queries.key(REVENUE_SQL, { days })
 }

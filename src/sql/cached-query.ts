@@ -16,7 +16,8 @@ export interface CachedQueryOptions {
 
 /**
  * Seed 003's `cached_query` decorator for a function: each distinct argument list is cached under
- * `${namespace}:fn:${name}:${sha256(stable JSON of the arguments)}`, with the query cache's TTL rules.
+ * `${namespace}:fn:${name}:${sha256(stable JSON of the database identity and the arguments)}`, with the
+ * query cache's TTL rules. The identity keeps two tenants' results of the same function apart.
  */
 export function cachedQuery<A extends unknown[], R>(
   queryCache: QueryCache,
@@ -28,8 +29,8 @@ export function cachedQuery<A extends unknown[], R>(
   const base = `${queryCache.namespace}:fn:${name}`
   const tags = [...(options.tables ?? []).map((table) => tableTag(tableName(table))), ...(options.tags ?? [])]
   const ttl = options.ttl ?? (queryCache.adaptiveTtl ? undefined : queryCache.defaultTtl)
-  const wrapped = (...args: A): Promise<R> =>
-    queryCache.cache.getOrSet(argumentsKey(base, args), () => fn(...args), {
+  const wrapped = async (...args: A): Promise<R> =>
+    queryCache.cache.getOrSet(argumentsKey(base, [await queryCache.identity(), args]), () => fn(...args), {
       ttl,
       tags,
       adaptiveTtl: ttl === undefined && queryCache.adaptiveTtl,

@@ -2,6 +2,7 @@ import type { CacheApi, CallOptions, Duration } from '../index.js'
 import { analyzeSql } from './analyze.js'
 import { type Driver, type Queryable, type Run, type SqlResult, toDriver } from './driver.js'
 import { MutationInQueryError } from './errors.js'
+import { probeIdentity, validateIdentity } from './identity.js'
 import { bindParams, type SqlParams } from './params.js'
 import { queryKey, tableTag, validateNamespace } from './query-key.js'
 import { type QueryCacheStats, QueryStats } from './query-stats.js'
@@ -15,6 +16,12 @@ export interface QueryCacheOptions {
   db: Queryable
   /** First segment of every key. @default 'query' */
   namespace?: string
+  /**
+   * Which database (and role, search_path…) results come from; part of every key. By default it is
+   * asked of the database on first use (docs/sql.md, "Tenants"). Query caches with equal identities
+   * share entries, so give each tenant its own.
+   */
+  identity?: string
   /** TTL of cached results when adaptiveTtl is false (else the engine's ttl). */
   defaultTtl?: Duration
   /** TTL from the measured query time (seed 003 §5.3, or the engine's adaptiveTtl rules). @default true */
@@ -79,6 +86,7 @@ export class QueryCache {
   readonly defaultTtl: Duration | undefined
   readonly #driver: Driver
   readonly #stats: QueryStats
+  #identity: Promise<string> | undefined
 
   constructor(options: QueryCacheOptions) {
     this.cache = options.cache
@@ -87,6 +95,10 @@ export class QueryCache {
     this.adaptiveTtl = options.adaptiveTtl ?? true
     this.defaultTtl = options.defaultTtl
     this.#driver = toDriver(options.db)
+    if (options.identity !== undefined) {
+      validateIdentity(options.identity)
+      this.#identity = Promise.resolve(`id:${options.identity}`)
+    }
     this.#stats = new QueryStats(options.maxTrackedQueries)
   }
 
@@ -95,9 +107,22 @@ export class QueryCache {
     return this.#driver.kind
   }
 
-  /** The cache key of a query: `${namespace}:${sha256(normalized SQL + stable JSON of params)}`. */
-  key(sql: string, params?: SqlParams): string {
-    return queryKey(this.namespace, analyzeSql(sql).normalized, params)
+  /** The cache key of a query: `${namespace}:${sha256(identity + normalized SQL + stable JSON of params)}`. */
+  async key(sql: string, params?: SqlParams): Promise<string> {
+    return queryKey(this.namespace, await this.identity(), analyzeSql(sql).normalized, params)
+  }
+
+  /** The database identity every key of this query cache includes: the `identity` option, else probed once. */
+  identity(): Promise<string> {
+    if (!this.#identity) {
+      const probing = probeIdentity(this.#driver)
+      this.#identity = probing
+      // A failure (database down) is not remembered: the next call asks again.
+      probing.catch(() => {
+        if (this.#identity === probing) this.#identity = undefined
+      })
+    }
+    return this.#identity
   }
 
   /** Rows of a read-only statement, from the cache when fresh; the SQL runs once however many callers wait. */
@@ -113,7 +138,7 @@ export class QueryCache {
       )
     }
     const bound = bindParams(sql, info.tokens, params)
-    const key = queryKey(this.namespace, info.normalized, params)
+    const key = queryKey(this.namespace, await this.identity(), info.normalized, params)
     const tags = [...new Set([...info.reads.map(tableTag), ...(options.tags ?? [])])]
     const started = performance.now()
     let ran = false
@@ -174,8 +199,8 @@ export class QueryCache {
   }
 
   /** Drops one cached query. */
-  invalidate(sql: string, params?: SqlParams): Promise<boolean> {
-    return this.cache.delete(this.key(sql, params))
+  async invalidate(sql: string, params?: SqlParams): Promise<boolean> {
+    return this.cache.delete(await this.key(sql, params))
   }
 
   /** Drops every cached query reading one of these tables ('orders', 'sales.orders', '"Orders"'). */

@@ -13,13 +13,19 @@ export function validateNamespace(namespace: string): void {
 }
 
 /**
- * `${namespace}:${sha256(normalized SQL + stable JSON of params)}`, 32 hex chars. Params are
- * serialized with sorted object keys, so `{a:1,b:2}` and `{b:2,a:1}` share a key; no params, `[]`
- * and `{}` are the same query.
+ * `${namespace}:${sha256(database identity + normalized SQL + stable JSON of params)}`, 32 hex chars.
+ * Params are serialized with sorted object keys, so `{a:1,b:2}` and `{b:2,a:1}` share a key; no params,
+ * `[]` and `{}` are the same query. The identity is JSON-quoted so that no identity can end inside the SQL.
  */
-export function queryKey(namespace: string, normalizedSql: string, params: SqlParams | undefined): string {
+export function queryKey(
+  namespace: string,
+  identity: string,
+  normalizedSql: string,
+  params: SqlParams | undefined,
+): string {
   const empty = params === undefined || Object.keys(params).length === 0
-  return `${namespace}:${hashKey(`${normalizedSql}\n${empty ? 'null' : stableStringify(params)}`, 32)}`
+  const text = `${JSON.stringify(identity)}\n${normalizedSql}\n${empty ? 'null' : stableStringify(params)}`
+  return `${namespace}:${hashKey(text, 32)}`
 }
 
 /** The tag every cached query reading `table` carries. */

@@ -43,14 +43,14 @@ function defineSuite(backend: Backend) {
       const fast = 'SELECT 2 AS x'
       await queries.query(slow)
       await queries.query(fast)
-      expectAbout(await cache.ttl(queries.key(slow)), 5 * MINUTE)
-      expectAbout(await cache.ttl(queries.key(fast)), 1 * MINUTE)
+      expectAbout(await cache.ttl(await queries.key(slow)), 5 * MINUTE)
+      expectAbout(await cache.ttl(await queries.key(fast)), 1 * MINUTE)
     })
 
     it('a per-call ttl overrides the adaptive TTL; defaultTtl applies when adaptiveTtl is off', async () => {
       const adaptive = createQueryCache({ cache, db: database.db })
       await adaptive.query('SELECT 3 AS x', undefined, { ttl: '2h' })
-      expectAbout(await cache.ttl(adaptive.key('SELECT 3 AS x')), 120 * MINUTE)
+      expectAbout(await cache.ttl(await adaptive.key('SELECT 3 AS x')), 120 * MINUTE)
 
       const fixed = createQueryCache({
         cache,
@@ -60,7 +60,7 @@ function defineSuite(backend: Backend) {
         defaultTtl: '20m',
       })
       await fixed.query('SELECT 4 AS x')
-      expectAbout(await cache.ttl(fixed.key('SELECT 4 AS x')), 20 * MINUTE)
+      expectAbout(await cache.ttl(await fixed.key('SELECT 4 AS x')), 20 * MINUTE)
     })
   })
 }

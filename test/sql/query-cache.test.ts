@@ -97,8 +97,8 @@ function defineSuite(backend: Backend) {
       expect(upper.map((row) => row.id)).toEqual([1])
       expect(same).toEqual(upper)
       expect(calls).toHaveLength(1)
-      expect(queries.key(`SELECT * FROM ${t} WHERE label='X'`)).toBe(
-        queries.key(`select * from ${t} where label = 'X'`),
+      expect(await queries.key(`SELECT * FROM ${t} WHERE label='X'`)).toBe(
+        await queries.key(`select * from ${t} where label = 'X'`),
       )
 
       const lower = await queries.query(`select * from ${t} where label = 'x'`)
@@ -110,14 +110,14 @@ function defineSuite(backend: Backend) {
       const t = await table()
       const { queries, calls } = setup()
       const sql = `SELECT id FROM ${t} WHERE id >= :a AND id <= :b ORDER BY id`
-      expect(queries.key(sql, { a: 1, b: 2 })).toBe(queries.key(sql, { b: 2, a: 1 }))
+      expect(await queries.key(sql, { a: 1, b: 2 })).toBe(await queries.key(sql, { b: 2, a: 1 }))
       expect(await queries.query(sql, { a: 1, b: 2 })).toEqual([{ id: 1 }, { id: 2 }])
       expect(await queries.query(sql, { b: 2, a: 1 })).toEqual([{ id: 1 }, { id: 2 }])
       expect(calls).toHaveLength(1)
       expect(calls[0]).toContain('id >= $1 AND id <= $2')
       // Positional params are ordered by nature.
       const positional = `SELECT id FROM ${t} WHERE id >= $1 AND id <= $2 ORDER BY id`
-      expect(queries.key(positional, [1, 2])).not.toBe(queries.key(positional, [2, 1]))
+      expect(await queries.key(positional, [1, 2])).not.toBe(await queries.key(positional, [2, 1]))
       expect(await queries.query(positional, [2, 3])).toEqual([{ id: 2 }, { id: 3 }])
       // A cast is not a parameter; an unused parameter is a mistake.
       expect(await queries.query(`SELECT :a::int + 1 AS v`, { a: 41 })).toEqual([{ v: 42 }])
@@ -275,7 +275,7 @@ function defineSuite(backend: Backend) {
       const top = stats.topQueries[0]!
       expect(top.avgQueryTimeMs).toBeGreaterThanOrEqual(50)
       expect(top.savedMs).toBeCloseTo(3 * top.avgQueryTimeMs)
-      expect(top.key).toBe(queries.key(slow))
+      expect(top.key).toBe(await queries.key(slow))
       queries.resetStats()
       expect(queries.stats()).toMatchObject({ hits: 0, misses: 0, hitRatio: 0, topQueries: [] })
     })
@@ -314,7 +314,7 @@ function defineSuite(backend: Backend) {
       const sql = `SELECT * FROM ${t} ORDER BY id`
       const rows = await queries.query(sql)
       expect(rows).toHaveLength(3000)
-      const details = await waitForEntry(cache, queries.key(sql))
+      const details = await waitForEntry(cache, await queries.key(sql))
       expect(details.compressed).toBe(true)
       const other = setup(newCache(cache.prefix))
       expect(await other.queries.query(sql)).toEqual(rows)

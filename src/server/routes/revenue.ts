@@ -23,7 +23,7 @@ export const revenueRoute: FastifyPluginAsync<{ queries: QueryCache }> = async (
     const days = REVENUE_PERIODS[period]
     const { value: rows, loaded } = await trackLoads(() => revenueByDay(queries, days))
     reply.header('x-cache', loaded > 0 ? 'MISS' : 'HIT')
-    reply.header('x-cache-key', `${queries.cache.prefix}:${revenueKey(queries, days)}`)
+    reply.header('x-cache-key', `${queries.cache.prefix}:${await revenueKey(queries, days)}`)
     return { period, days, count: rows.length, rows }
   })
 }

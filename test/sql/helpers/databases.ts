@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
+import { IDENTITY_PROBE_MARK } from '../../../src/sql/identity.js'
 import type { Queryable } from '../../../src/sql/index.js'
 import { postgresUnavailable, startPostgres } from './postgres-server.js'
 
@@ -7,6 +8,8 @@ import { postgresUnavailable, startPostgres } from './postgres-server.js'
 export interface TestDatabase {
   /** What createQueryCache() gets: a PGlite instance or a pg Pool. */
   db: Queryable
+  /** The server's connection URL (PostgreSQL only), to open other databases or roles on it. */
+  url?: string
   /** Runs setup SQL directly, uncached. */
   sql<T = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>
   close(): Promise<void>
@@ -40,6 +43,7 @@ const postgres: Backend = {
     const pool = new pg.Pool({ connectionString: server.url, max: 10 })
     return {
       db: pool,
+      url: server.url,
       sql: async <T>(text: string, values?: unknown[]) => (await pool.query(text, values)).rows as T[],
       close: async () => {
         await pool.end()
@@ -57,7 +61,10 @@ export function warnSkipped(backend: Backend): void {
   if (backend.unavailable) console.warn(`SQL suite on ${backend.name} skipped: ${backend.unavailable}`)
 }
 
-/** The same database with every query() call recorded, for "the SQL ran once" assertions. */
+/**
+ * The same database with every query() call recorded, for "the SQL ran once" assertions; the query
+ * cache's one-time identity probe is not a load and is not recorded.
+ */
 export function counting<D extends object>(db: D): { db: D; calls: string[] } {
   const calls: string[] = []
   const proxy = new Proxy(db, {
@@ -65,7 +72,7 @@ export function counting<D extends object>(db: D): { db: D; calls: string[] } {
       const value = Reflect.get(target, property, target)
       if (property === 'query') {
         return (text: string, values?: unknown[]) => {
-          calls.push(text)
+          if (!text.startsWith(IDENTITY_PROBE_MARK)) calls.push(text)
           return (value as Queryable['query']).call(target, text, values)
         }
       }
