@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addressKey, createFailureLimiter } from '../../src/admin/brute-force.js'
 import { adminPlugin } from '../../src/admin/index.js'
-import { ADMIN, type AdminHarness, JWT_AUDIENCE, JWT_SECRET, signJwt, startAdmin } from './setup.js'
+import { ADMIN, type AdminHarness, JWT_AUDIENCE, JWT_SECRET, signJwt, startAdmin, TOKEN } from './setup.js'
 
 let h: AdminHarness
 
@@ -83,7 +83,7 @@ describe('brute-force limiter', () => {
     await app.register(adminPlugin, {
       prefix: '/api/cache',
       cache: h.cache,
-      tokens: [ADMIN.authorization.slice('Bearer '.length)],
+      tokens: [TOKEN],
       jwt: { secret: JWT_SECRET, audience: JWT_AUDIENCE },
       redis: h.client,
     })
