@@ -112,8 +112,9 @@ describe('scrape flood', () => {
     const started = performance.now()
     for (let wave = 0; wave < 5; wave++) await Promise.all(Array.from({ length: 40 }, () => scrape()))
     const seconds = (performance.now() - started) / 1000
-    // One round is a PING, two INFOs and a DBSIZE; 200 scrapes unmemoised would be 600 commands besides INFO.
-    expect((await calls()) - before).toBeLessThanOrEqual(2 * (Math.ceil(seconds) + 1))
+    // One round is a PING, two INFOs and a DBSIZE: 2 commands besides INFO a second (200 scrapes
+    // unmemoised would be 400); the bound leaves room for one stray command a second.
+    expect((await calls()) - before).toBeLessThanOrEqual(3 * (Math.ceil(seconds) + 1))
   })
 })
 
