@@ -8,12 +8,14 @@ import { unlinkNamespace } from './namespace.js'
 import type { EntityCache, EntityCacheOptions, EntityCacheStats, EntitySchema, WarmResult } from './types.js'
 
 const MAX_ID_LENGTH = 512
+/** Apart from the engine's keys: cachet's reserved `__` space under its default prefix `cache`. */
+const DEFAULT_PREFIX = 'cache:__entity'
 // Same breaker as the engine: 3 consecutive failures open it for 5 s, then one probe.
 const BREAKER = { threshold: 3, durationMs: 5_000 }
 
 /** Creates a cache of entities stored as Redis hashes `${prefix}:${entity}:${id}` (seed 002's UserCache). */
 export function createEntityCache<T extends object>(options: EntityCacheOptions<T>): EntityCache<T> {
-  const prefix = options.prefix ?? 'cache'
+  const prefix = options.prefix ?? DEFAULT_PREFIX
   const entity = options.entity ?? 'user:profile'
   if (prefix === '') throw new InvalidOptionError('prefix must not be empty')
   if (entity === '' || entity.startsWith('__')) {

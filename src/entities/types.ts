@@ -13,7 +13,13 @@ export type EntityRedisInput = Exclude<RedisInput, false>
 export interface EntityCacheOptions<T> {
   /** The Redis connection; a client you pass stays open on close(). */
   redis: EntityRedisInput
-  /** First segment of every key. @default 'cache' */
+  /**
+   * Namespace of every key, `${prefix}:${entity}:${id}`. The default lies in the engine's reserved `__`
+   * space, so no engine invalidation, pattern delete, clear() or user key can reach an entity.
+   * `'cache'` gives seed 002's own names (`cache:user:profile:{id}`), which an engine invalidation of
+   * `user:*` matches: it leaves the hashes alone, but an engine clear() removes them.
+   * @default 'cache:__entity'
+   */
   prefix?: string
   /** Entity name, the middle of the key `${prefix}:${entity}:${id}`. @default 'user:profile' */
   entity?: string

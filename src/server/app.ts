@@ -16,6 +16,7 @@ import { revenueRoute } from './routes/revenue.js'
 import { searchRoute } from './routes/search.js'
 import { usersRoute } from './routes/users.js'
 import { addServerTiming } from './timing.js'
+import { writeAccess } from './write-access.js'
 
 /** Options of build() beyond the environment. */
 export interface BuildOptions {
@@ -55,8 +56,9 @@ export async function build(
   await app.register(demoTokenRoute, { auth })
   await app.register(meDashboardRoute, { db, auth })
   await app.register(revenueRoute, { queries: resources.queries })
-  await app.register(ordersRoute, { queries: resources.queries })
-  await app.register(usersRoute, { db, sync: resources.userSync })
+  const access = writeAccess(auth, resources.adminToken)
+  await app.register(ordersRoute, { queries: resources.queries, access })
+  await app.register(usersRoute, { db, sync: resources.userSync, access })
 
   registerDemoWarmers(resources.warmers, app, db, resources.userSync)
   await app.register(adminPlugin, {
@@ -68,9 +70,9 @@ export async function build(
   })
   await app.register(dashboardPlugin, { prefix: '/cache', apiPrefix: '/api/cache' })
 
-  // Public like most scrape targets: it carries counters per namespace, never key names or values.
+  // Not public: its counters name namespaces and show traffic. Scrapers get their own token.
   const metrics = createMetrics(cache, { redis: resources.adminRedis })
-  await app.register(metricsPlugin, { metrics })
+  await app.register(metricsPlugin, { metrics, token: config.metricsToken ?? resources.adminToken })
   app.addHook('onClose', async () => metrics.close())
 
   app.get('/', async (_request, reply) => reply.redirect('/cache'))

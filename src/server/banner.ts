@@ -11,7 +11,7 @@ export function banner(baseUrl: string, resources: ServerResources, startupMs: n
         ? `external Redis at ${redactUrl(redis.url)}`
         : `NONE: running L1-only (in-process memory cache, nothing shared between instances): ${redis.reason}. Install redis-server or set REDIS_URL.`
   const usersLine = userSync
-    ? `entity cache cache:user:profile:{id}, synced from stream events:users (group cachet-demo, consumer ${userSync.consumerName})`
+    ? `entity cache ${userSync.users.keyOf('{id}')}, synced from stream events:users (group cachet-demo, consumer ${userSync.consumerName})`
     : 'NO entity cache and NO stream consumer (they need Redis): /api/users/* read straight from the database'
   const token = resources.adminTokenGenerated
     ? `${resources.adminToken}   (generated; set CACHET_ADMIN_TOKEN to choose one)`

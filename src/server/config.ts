@@ -20,6 +20,11 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
     .optional(),
   CACHET_ADMIN_TOKEN: z.string().min(16, 'CACHET_ADMIN_TOKEN must be at least 16 characters').optional(),
+  CACHET_METRICS_TOKEN: z.string().min(16, 'CACHET_METRICS_TOKEN must be at least 16 characters').optional(),
+  CACHET_DURABLE_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'CACHET_DURABLE_REDIS_URL must start with redis:// or rediss://')
+    .optional(),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
@@ -47,6 +52,13 @@ export interface ServerConfig {
   databaseUrl?: string
   /** Admin bearer token; when absent one is generated at start and printed. */
   adminToken?: string
+  /** Bearer token of GET /metrics; when absent, /metrics takes the admin token. */
+  metricsToken?: string
+  /**
+   * Redis without eviction for the audit stream and the event streams; when absent the server spawns
+   * one beside the cache's, or (with REDIS_URL) shares the cache's Redis and says so.
+   */
+  durableRedisUrl?: string
   logLevel: (typeof LOG_LEVELS)[number]
   /** Rows generated in the demo `logs` table. */
   demoRows: number
@@ -75,6 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
     adminToken: e.CACHET_ADMIN_TOKEN,
+    metricsToken: e.CACHET_METRICS_TOKEN,
+    durableRedisUrl: e.CACHET_DURABLE_REDIS_URL,
     logLevel: e.LOG_LEVEL,
     demoRows: e.CACHET_DEMO_ROWS,
     demoOrderItems: e.CACHET_DEMO_ORDER_ITEMS,

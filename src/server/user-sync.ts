@@ -43,7 +43,6 @@ export interface UserSync {
 export async function openUserSync(url: string, db: Database, logger: Logger): Promise<UserSync> {
   const users = createEntityCache<UserProfile>({
     redis: url,
-    prefix: 'cache',
     entity: 'user:profile',
     ttl: '1h',
     // Same reason as the engine's l2 timeout: PGlite queries block the event loop for tens of ms.

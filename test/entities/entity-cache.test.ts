@@ -22,16 +22,16 @@ beforeEach(async () => {
 })
 
 describe('entity cache: reads and writes', () => {
-  it('stores an entity as a hash under prefix:entity:id with a 7-day TTL and reads it back typed', async () => {
+  it('stores an entity as a hash under cache:__entity:user:profile:id with a 7-day TTL and reads it back typed', async () => {
     const cache = createEntityCache<User>({ redis: server.url, schema: UserSchema })
     const alice = user('1')
     expect(await cache.set(alice)).toBe(true)
 
-    expect(await redis.type('cache:user:profile:1')).toBe('hash')
-    const ttl = await redis.pttl('cache:user:profile:1')
+    expect(await redis.type('cache:__entity:user:profile:1')).toBe('hash')
+    const ttl = await redis.pttl('cache:__entity:user:profile:1')
     expect(ttl).toBeGreaterThan(7 * 86_400_000 - 60_000)
     expect(ttl).toBeLessThanOrEqual(7 * 86_400_000)
-    expect(await redis.hget('cache:user:profile:1', '__v')).toBe(String(alice.updatedAt))
+    expect(await redis.hget('cache:__entity:user:profile:1', '__v')).toBe(String(alice.updatedAt))
 
     const back = await cache.get('1')
     expect(back).toEqual(alice)
@@ -52,7 +52,7 @@ describe('entity cache: reads and writes', () => {
       matricule: 'MAT001',
       updatedAt: '1736862000000',
     })
-    const cache = createEntityCache<Record<string, unknown>>({ redis })
+    const cache = createEntityCache<Record<string, unknown>>({ redis, prefix: 'cache' })
     expect(await cache.get('9')).toEqual({
       fullName: 'Jean Dupont',
       matricule: 'MAT001',
@@ -77,7 +77,7 @@ describe('entity cache: reads and writes', () => {
   it('stores only the configured fields', async () => {
     const cache = createEntityCache<User>({ redis: server.url, fields: ['id', 'fullName', 'updatedAt'] })
     await cache.set(user('4'))
-    expect(Object.keys(await redis.hgetall('cache:user:profile:4')).sort()).toEqual([
+    expect(Object.keys(await redis.hgetall('cache:__entity:user:profile:4')).sort()).toEqual([
       '__v',
       'fullName',
       'id',
@@ -95,7 +95,7 @@ describe('entity cache: reads and writes', () => {
     expect(fetchOne).toHaveBeenCalledTimes(1)
     for (const result of results) expect(result).toEqual(user('5'))
     await cache.settle()
-    expect(await redis.exists('cache:user:profile:5')).toBe(1)
+    expect(await redis.exists('cache:__entity:user:profile:5')).toBe(1)
     expect(await cache.get('5')).toEqual(user('5'))
     expect(fetchOne).toHaveBeenCalledTimes(1)
 
@@ -108,7 +108,7 @@ describe('entity cache: reads and writes', () => {
     const cache = createEntityCache<User>({ redis: server.url, schema: UserSchema, fetchOne })
     expect(await cache.getFields('6', ['matricule'])).toEqual({ matricule: 'MAT6' })
     await cache.settle()
-    expect(await redis.hget('cache:user:profile:6', 'ministere')).toBe('"MINFOP"')
+    expect(await redis.hget('cache:__entity:user:profile:6', 'ministere')).toBe('"MINFOP"')
   })
 
   it('invalidate() drops the entity; the next get() reloads it', async () => {
@@ -116,7 +116,7 @@ describe('entity cache: reads and writes', () => {
     const cache = createEntityCache<User>({ redis: server.url, schema: UserSchema, fetchOne })
     await cache.set(user('7'))
     expect(await cache.invalidate('7')).toBe(true)
-    expect(await redis.exists('cache:user:profile:7')).toBe(0)
+    expect(await redis.exists('cache:__entity:user:profile:7')).toBe(0)
     await cache.get('7')
     expect(fetchOne).toHaveBeenCalledTimes(1)
   })
@@ -125,7 +125,7 @@ describe('entity cache: reads and writes', () => {
     const cache = createEntityCache<User>({ redis })
     for (let i = 0; i < 1_200; i++) await cache.set(user(String(i)))
     await redis.set('cache:other:1', 'x')
-    await redis.hset('cache:user:profiles:1', 'a', '1') // a sibling namespace that only shares a prefix
+    await redis.hset('cache:__entity:user:profiles:1', 'a', '1') // a sibling namespace that only shares a prefix
     expect(await cache.clear()).toBe(1_200)
     expect(await redis.dbsize()).toBe(2)
   })
@@ -152,7 +152,7 @@ describe('entity cache: batchGet', () => {
     expect(fetchMany).toHaveBeenCalledTimes(1)
     expect([...fetchMany.mock.calls[0]![0]].sort()).toEqual(ids.slice(60).sort())
     expect(pipelines).toHaveBeenCalledTimes(2) // one read, one write
-    expect(await redis.exists(...ids.map((id) => `cache:user:profile:${id}`))).toBe(100)
+    expect(await redis.exists(...ids.map((id) => `cache:__entity:user:profile:${id}`))).toBe(100)
     expect(counted.stats()).toMatchObject({ hits: 60, misses: 40, fallbacks: 1 })
     pipelines.mockRestore()
     await cache.close()

@@ -106,7 +106,7 @@ describe('entity cache: version compare-and-set', () => {
             ),
           ),
         async ([versions, deletes, order]) => {
-          await redis.del('cache:user:profile:p')
+          await redis.del('cache:__entity:user:profile:p')
           const isDelete = new Map(versions.map((version, index) => [version, deletes[index]!]))
           for (const version of order) {
             if (isDelete.get(version)) await cache.invalidate('p', { version })

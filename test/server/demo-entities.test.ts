@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningServer } from '../../src/server/start.js'
 import { findUser, findUsers } from '../../src/server/user-profiles.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
-import { ADMIN_TOKEN, startTestServer } from './start-test-server.js'
+import { ADMIN_HEADERS, ADMIN_TOKEN, startTestServer, userHeaders } from './start-test-server.js'
 
 let redis: TestRedis
 let client: Redis
@@ -26,8 +26,11 @@ afterAll(async () => {
 })
 
 const get = (url: string) => server.app.inject({ method: 'GET', url })
-const put = (id: string, payload: InjectOptions['payload']) =>
-  server.app.inject({ method: 'PUT', url: `/api/users/${id}`, payload })
+const put = (
+  id: string,
+  payload: InjectOptions['payload'],
+  headers: Record<string, string> = ADMIN_HEADERS,
+) => server.app.inject({ method: 'PUT', url: `/api/users/${id}`, payload, headers })
 const db = () => server.resources.db
 
 /** Polls `read` until `done` holds (at most `ms`), then returns the last value. */
@@ -50,7 +53,7 @@ describe('seed 002: GET /api/users/:id', () => {
     expect(miss.json()).toMatchObject({ id: '42', matricule: 'MAT00042' })
 
     await server.resources.userSync!.users.settle()
-    const hash = await client.hgetall('cache:user:profile:42')
+    const hash = await client.hgetall('cache:__entity:user:profile:42')
     expect(JSON.parse(hash.fullName!)).toBe(miss.json().fullName)
     expect(Number(hash.__v)).toBe(miss.json().updatedAt)
 
@@ -122,7 +125,11 @@ describe('PUT /api/users/:id', () => {
     expect((await get('/api/users/77')).headers['x-cache']).toBe('HIT')
     const appliedBefore = server.resources.userSync!.consumer.stats().applied
 
-    const response = await put('77', { fullName: 'Ada Lovelace', avatar: null })
+    const response = await put(
+      '77',
+      { fullName: 'Ada Lovelace', avatar: null },
+      await userHeaders(server, 77),
+    )
     expect(response.statusCode).toBe(200)
     const { user, event } = response.json()
     expect(user).toMatchObject({ id: '77', fullName: 'Ada Lovelace', avatar: null, matricule: 'MAT00077' })
@@ -140,6 +147,24 @@ describe('PUT /api/users/:id', () => {
     expect(read.headers['x-cache']).toBe('HIT')
     expect(server.resources.userSync!.consumer.stats().applied).toBeGreaterThan(appliedBefore)
     expect(await findUser(db(), '77')).toEqual(user)
+  })
+
+  it('needs the demo token of that very user (403 for another) or the admin token (401 without)', async () => {
+    const before = await findUser(db(), '7')
+    const anonymous = await put('7', { fullName: 'Mallory' }, {})
+    expect(anonymous.statusCode).toBe(401)
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer')
+    expect(
+      (await put('7', { fullName: 'Mallory' }, { authorization: 'Bearer forged.jwt.value' })).statusCode,
+    ).toBe(401)
+    const other = await put('7', { fullName: 'Mallory' }, await userHeaders(server, 8))
+    expect(other.statusCode).toBe(403)
+    expect(other.json().message).toMatch(/only user 7 or the admin/)
+    expect(await findUser(db(), '7')).toEqual(before)
+
+    expect((await put('7', { fullName: 'Grace Hopper' }, await userHeaders(server, 7))).statusCode).toBe(200)
+    expect((await put('7', { fullName: 'Grace B. Hopper' }, ADMIN_HEADERS)).statusCode).toBe(200)
+    expect((await findUser(db(), '7'))?.fullName).toBe('Grace B. Hopper')
   })
 
   it('answers 404 for an unknown user and 400 for bad ids and bodies', async () => {
@@ -163,6 +188,34 @@ describe('PUT /api/users/:id', () => {
   })
 })
 
+describe('an HTTP cache invalidation of type user (cache:user:*)', () => {
+  it('leaves the entity hashes alone: profiles still hit, and a stream update is still applied', async () => {
+    await get('/api/users/55')
+    await server.resources.userSync!.users.settle()
+    const invalidated = await server.app.inject({
+      method: 'POST',
+      url: '/api/cache/invalidate/user',
+      headers: ADMIN_HEADERS,
+    })
+    expect(invalidated.statusCode).toBe(200)
+    expect(await client.type('cache:__entity:user:profile:55')).toBe('hash')
+    expect((await get('/api/users/55')).headers['x-cache']).toBe('HIT')
+
+    const consumer = server.resources.userSync!.consumer
+    const appliedBefore = consumer.stats().applied
+    expect(
+      (await put('55', { fullName: 'Katherine Johnson' }, await userHeaders(server, 55))).statusCode,
+    ).toBe(200)
+    const read = await eventually(
+      () => get('/api/users/55'),
+      (r) => r.json().fullName === 'Katherine Johnson',
+    )
+    expect(read.headers['x-cache']).toBe('HIT')
+    expect(consumer.stats().applied).toBe(appliedBefore + 1)
+    expect(consumer.stats().stale).toBe(0)
+  })
+})
+
 describe('warm-up module user-profiles', () => {
   it('prewarms the profiles of users active in the last 7 days', async () => {
     const [active] = await db().query<{ ids: string[] }>(
@@ -180,7 +233,7 @@ describe('warm-up module user-profiles', () => {
     })
     expect(response.statusCode).toBe(200)
     expect(response.json().stats).toMatchObject({ modulesWarmed: ['user-profiles'], keysCreated: ids.length })
-    const exists = await client.exists(...ids.map((id) => `cache:user:profile:${id}`))
+    const exists = await client.exists(...ids.map((id) => `cache:__entity:user:profile:${id}`))
     expect(exists).toBe(ids.length)
     expect((await get(`/api/users/${ids.at(-1)}`)).headers['x-cache']).toBe('HIT')
   })

@@ -140,8 +140,12 @@ describe('mounted parts', () => {
     expect((await get('/cache/app.css')).headers['content-type']).toMatch(/text\/css/)
   })
 
-  it('serves Prometheus metrics', async () => {
-    const response = await get('/metrics')
+  it('serves Prometheus metrics to the admin token only (no CACHET_METRICS_TOKEN set)', async () => {
+    const anonymous = await get('/metrics')
+    expect(anonymous.statusCode).toBe(401)
+    expect(anonymous.body).not.toMatch(/cachet_/)
+    expect((await get('/metrics', { authorization: `Bearer ${await tokenFor(1)}` })).statusCode).toBe(401)
+    const response = await get('/metrics', admin)
     expect(response.statusCode).toBe(200)
     expect(response.body).toMatch(/^cachet_/m)
   })

@@ -2,7 +2,7 @@ import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningServer } from '../../src/server/start.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
-import { serverTiming, startTestServer } from './start-test-server.js'
+import { ADMIN_HEADERS, serverTiming, startTestServer, userHeaders } from './start-test-server.js'
 
 let redis: TestRedis
 let server: RunningServer
@@ -26,8 +26,8 @@ interface RevenueRow {
 }
 
 const get = (url: string) => server.app.inject({ method: 'GET', url })
-const postOrder = (payload: InjectOptions['payload']) =>
-  server.app.inject({ method: 'POST', url: '/api/orders', payload })
+const postOrder = (payload: InjectOptions['payload'], headers: Record<string, string> = ADMIN_HEADERS) =>
+  server.app.inject({ method: 'POST', url: '/api/orders', payload, headers })
 const sql = <T>(text: string, params?: unknown[]) => server.resources.db.query<T>(text, params)
 
 describe('seed 003: GET /api/dashboard/revenue', () => {
@@ -183,10 +183,41 @@ describe('POST /api/orders', () => {
     const malformed = await server.app.inject({
       method: 'POST',
       url: '/api/orders',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...ADMIN_HEADERS },
       payload: '{"customerId":',
     })
     expect(malformed.statusCode).toBe(400)
+  })
+})
+
+describe('POST /api/orders: who may order', () => {
+  const order = { customerId: 3, items: [{ productId: 5, quantity: 1 }] }
+  const ordersOf = async (customerId: number) =>
+    (
+      (await sql<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE customer_id = $1', [
+        customerId,
+      ])) as [{ n: number }]
+    )[0].n
+
+  it('refuses an anonymous or forged request (401) and another customer (403), writing nothing', async () => {
+    const before = await ordersOf(3)
+    const anonymous = await postOrder(order, {})
+    expect(anonymous.statusCode).toBe(401)
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer')
+    expect((await postOrder(order, { authorization: 'Bearer not-a-token' })).statusCode).toBe(401)
+    // 401 comes before the body is even read: an anonymous caller learns nothing from validation.
+    expect((await postOrder({ customerId: 'x' }, {})).statusCode).toBe(401)
+    const other = await postOrder(order, await userHeaders(server, 4))
+    expect(other.statusCode).toBe(403)
+    expect(other.json().message).toMatch(/only user 3 or the admin/)
+    expect(await ordersOf(3)).toBe(before)
+  })
+
+  it('takes an order from the customer themselves or from the admin', async () => {
+    const before = await ordersOf(3)
+    expect((await postOrder(order, await userHeaders(server, 3))).statusCode).toBe(201)
+    expect((await postOrder(order, ADMIN_HEADERS)).statusCode).toBe(201)
+    expect(await ordersOf(3)).toBe(before + 2)
   })
 })
 

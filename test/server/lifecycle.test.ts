@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../src/server/config.js'
-import { ADMIN_TOKEN, startTestServer } from './start-test-server.js'
+import { ADMIN_HEADERS, ADMIN_TOKEN, startTestServer } from './start-test-server.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 // Small tables: these tests are about processes, not query cost.
@@ -114,6 +114,7 @@ describe('without redis-server on PATH', () => {
         method: 'PUT',
         url: '/api/users/7',
         payload: { fullName: 'Only In The Database' },
+        headers: ADMIN_HEADERS,
       })
       expect(put.statusCode).toBe(200)
       expect(put.json().event).toBeNull()

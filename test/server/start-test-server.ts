@@ -3,6 +3,14 @@ import { type RunningServer, type StartOptions, startServer } from '../../src/se
 
 /** The admin token test servers use. */
 export const ADMIN_TOKEN = 'test-admin-token-0123456789'
+/** Request headers carrying the admin token. */
+export const ADMIN_HEADERS = { authorization: `Bearer ${ADMIN_TOKEN}` }
+
+/** Request headers carrying a demo JWT of `userId`, from the server's own token route. */
+export async function userHeaders(server: RunningServer, userId: number): Promise<{ authorization: string }> {
+  const response = await server.app.inject({ method: 'POST', url: '/api/demo/token', payload: { userId } })
+  return { authorization: `Bearer ${response.json().token}` }
+}
 
 /** Starts the real server on a free loopback port, quiet, with the given environment on top. */
 export function startTestServer(

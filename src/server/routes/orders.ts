@@ -4,6 +4,7 @@ import type { QueryCache } from '../../sql/index.js'
 import { placeOrder, UnknownReferenceError } from '../orders.js'
 import { REVENUE_TAGS } from '../revenue-query.js'
 import { badRequest, MAX_INT } from '../validation.js'
+import type { WriteAccess } from '../write-access.js'
 
 // Messages leave out the field: badRequest() prefixes the path (`items.0.productId: must be …`).
 const id = z
@@ -38,13 +39,18 @@ const bodySchema = z.strictObject(
 )
 
 /**
- * POST /api/orders: writes an order in a transaction through the SQL cache (which invalidates the
+ * POST /api/orders, by the customer (a demo JWT whose user id is the customer id) or the admin:
+ * writes an order in a transaction through the SQL cache (which invalidates the
  * tables written after COMMIT), then invalidates the `revenue` and `orders` tags. 201 with the order.
  */
-export const ordersRoute: FastifyPluginAsync<{ queries: QueryCache }> = async (app, { queries }) => {
-  app.post('/api/orders', async (request, reply) => {
+export const ordersRoute: FastifyPluginAsync<{ queries: QueryCache; access: WriteAccess }> = async (
+  app,
+  { queries, access },
+) => {
+  app.post('/api/orders', { onRequest: access.authenticate }, async (request, reply) => {
     const parsed = bodySchema.safeParse(request.body)
     if (!parsed.success) return badRequest(reply, parsed.error)
+    if (!(await access.mayChange(request, reply, parsed.data.customerId))) return reply
     let order: Awaited<ReturnType<typeof placeOrder>>
     try {
       order = await placeOrder(queries, parsed.data)

@@ -5,6 +5,7 @@ import { trackLoads } from '../load-tracker.js'
 import { findUser, findUsers, type UserProfile, updateUser } from '../user-profiles.js'
 import { USER_EVENTS_STREAM, type UserSync } from '../user-sync.js'
 import { badRequest, MAX_INT } from '../validation.js'
+import type { WriteAccess } from '../write-access.js'
 
 const MAX_BATCH = 100
 
@@ -56,13 +57,13 @@ const notFound = (reply: FastifyReply, id: string) =>
 
 /**
  * Seed 002's user routes. Reads go through the entity cache (fallback: the database, the "owning
- * service"); PUT writes the database and publishes `user.profile.updated` on events:users, and the
+ * service"); PUT (by the user themselves, or the admin) writes the database and publishes `user.profile.updated` on events:users, and the
  * server's stream consumer applies it to the cache. Without Redis (`sync` absent) reads go straight to
  * the database and say X-Cache: BYPASS.
  */
-export const usersRoute: FastifyPluginAsync<{ db: Database; sync?: UserSync }> = async (
+export const usersRoute: FastifyPluginAsync<{ db: Database; sync?: UserSync; access: WriteAccess }> = async (
   app,
-  { db, sync },
+  { db, sync, access },
 ) => {
   app.get('/api/users/batch', async (request, reply) => {
     const parsed = batchSchema.safeParse(request.query)
@@ -89,9 +90,10 @@ export const usersRoute: FastifyPluginAsync<{ db: Database; sync?: UserSync }> =
     return user ?? notFound(reply, id)
   })
 
-  app.put('/api/users/:id', async (request, reply) => {
+  app.put('/api/users/:id', { onRequest: access.authenticate }, async (request, reply) => {
     const params = paramsSchema.safeParse(request.params)
     if (!params.success) return badRequest(reply, params.error)
+    if (!(await access.mayChange(request, reply, Number(params.data.id)))) return reply
     const body = changesSchema.safeParse(request.body)
     if (!body.success) return badRequest(reply, body.error)
     const { id } = params.data
