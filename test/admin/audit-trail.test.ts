@@ -7,7 +7,7 @@ let hosts = 0
 const nextIp = () => `10.20.${(++hosts >> 8) & 255}.${hosts & 255}`
 
 beforeAll(async () => {
-  h = await startAdmin({ audit: { maxLen: 100 }, limits: { authWindowMs: 1000 } })
+  h = await startAdmin({ audit: { maxLen: 100 }, limits: { authWindowMs: 2000 } })
 })
 afterAll(async () => h.close())
 
@@ -81,7 +81,7 @@ describe('audit trail under a flood of denied calls', () => {
     // When the window closes, the repeats are recorded with their number: the counts add up.
     await expect
       .poll(async () => (await mine()).reduce((sum, record) => sum + (record.count ?? 0), 0), {
-        timeout: 5000,
+        timeout: 8000,
         interval: 200,
       })
       .toBe(25)
