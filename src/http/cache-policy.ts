@@ -9,6 +9,7 @@ export type BypassReason =
   | 'authenticated'
   | 'no-principal'
   | 'query'
+  | 'key'
   | 'host'
   | 'entry-limit'
   | 'body-size'

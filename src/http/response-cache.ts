@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { type CallOptions, toMs } from '../index.js'
+import { type CallOptions, InvalidKeyError, toMs } from '../index.js'
 import { buildCacheKey, scopeSegment } from './cache-key.js'
 import { type BypassReason, inputBypass, requestBypass, responseBypass } from './cache-policy.js'
 import { type CacheSignals, cacheSignals } from './cache-signals.js'
@@ -132,7 +132,15 @@ export class ResponseCache<R = any> {
       }
       scope = scopeSegment(route.scope, String(principal))
     }
-    const key = buildCacheKey(route, view, scope, route.key?.(view.request))
+    let key: string
+    try {
+      key = buildCacheKey(route, view, scope, route.key?.(view.request))
+    } catch (error) {
+      // A custom key made of request input the key rules refuse (spaces, 600 characters…): the
+      // request is answered, uncached, rather than failed.
+      if (error instanceof InvalidKeyError) return this.#bypass('key', 'bypass', route)
+      throw error
+    }
     const eventKey = this.#scope + key
     const context: Context<R> = {
       view,

@@ -178,3 +178,27 @@ describe('query canonical form with nested parsing', () => {
     await http.close()
   })
 })
+
+describe('custom key built from request input', () => {
+  it('answers a request whose input makes an invalid key without caching it, never with a 500', async () => {
+    await freshCache()
+    const app = Fastify()
+    await app.register(fastifyCache, { cache })
+    const key = (request: FastifyRequest) => `item:${(request.query as { id?: string }).id}`
+    app.get('/api/item', { config: { cache: { type: 'product', query: ['id'], key } } }, async (request) => ({
+      id: (request.query as { id?: string }).id,
+    }))
+    for (const id of ['a b', 'x'.repeat(600), 'é', 'a\nb']) {
+      const response = await app.inject({ method: 'GET', url: '/api/item', query: { id } })
+      expect(response.statusCode).toBe(200)
+      expect(response.json()).toEqual({ id })
+      expect(response.headers['x-cache']).toBe('BYPASS')
+      expect(response.headers['cache-status']).toContain('detail=key')
+    }
+    expect(await storedKeys()).toEqual([])
+    const fine = await app.inject({ method: 'GET', url: '/api/item?id=42' })
+    expect(fine.headers['x-cache']).toBe('MISS')
+    expect(await storedKeys()).toEqual(['product:k:item:42'])
+    await app.close()
+  })
+})
