@@ -1,6 +1,8 @@
 import { z } from 'zod'
+import { InvalidKeyError } from '../core/errors.js'
+import { validateKey, validatePattern } from '../core/keys.js'
 import type { ResolvedLimits } from './options.js'
-import { refuseKey, refusePattern, stripPrefix } from './patterns.js'
+import { stripPrefix } from './patterns.js'
 import { badRequest } from './responses.js'
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
@@ -23,30 +25,39 @@ function toTtlMs(input: number | string): number | undefined {
 
 /** The zod schemas of every admin request, bound to one cache prefix and one set of limits. */
 export function createSchemas(prefix: string, limits: ResolvedLimits) {
+  /** The input without the prefix, once the engine's rule `check` accepts it; else an issue naming why. */
+  const engineRule = (check: (relative: string) => void) => (input: string, ctx: z.RefinementCtx) => {
+    const relative = stripPrefix(input, prefix)
+    try {
+      check(relative)
+    } catch (error) {
+      if (!(error instanceof InvalidKeyError)) throw error
+      ctx.issues.push({ code: 'custom', message: error.message, input })
+      return z.NEVER
+    }
+    return relative
+  }
   const key = z
     .string()
     .max(limits.keyLength + prefix.length + 1, `must be at most ${limits.keyLength} characters`)
-    .transform((input, ctx) => {
-      const relative = stripPrefix(input, prefix)
-      const refusal = refuseKey(relative, limits.keyLength)
-      if (refusal) {
-        ctx.issues.push({ code: 'custom', message: refusal, input })
-        return z.NEVER
-      }
-      return relative
-    })
+    .transform(
+      engineRule((relative) => {
+        validateKey(relative)
+        if (relative.length > limits.keyLength) {
+          throw new InvalidKeyError(
+            `cache key is ${relative.length} characters; the limit is ${limits.keyLength}`,
+          )
+        }
+      }),
+    )
   const pattern = z
     .string()
     .max(limits.patternLength + prefix.length + 1, `must be at most ${limits.patternLength} characters`)
-    .transform((input, ctx) => {
-      const relative = stripPrefix(input, prefix)
-      const refusal = refusePattern(relative, limits.patternLength, limits.patternWildcards)
-      if (refusal) {
-        ctx.issues.push({ code: 'custom', message: refusal, input })
-        return z.NEVER
-      }
-      return relative
-    })
+    .transform(
+      engineRule((relative) =>
+        validatePattern(relative, { maxLength: limits.patternLength, maxWildcards: limits.patternWildcards }),
+      ),
+    )
   const tag = z
     .string()
     .min(1)

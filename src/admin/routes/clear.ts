@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { type AdminContext, audited, type Mutation } from '../context.js'
-import { matchesEverything } from '../patterns.js'
+import { matchesEverything, reachesEveryNamespace } from '../patterns.js'
 import { badRequest, formatDuration, ok } from '../responses.js'
 import { parse } from '../schemas.js'
 
@@ -8,7 +8,7 @@ const SAMPLE = 20
 
 /**
  * Deletes the keys matching `pattern` (everything when it is `*`), or with `dryRun` counts them and
- * shows a sample. Clearing everything needs `confirm: true`.
+ * shows a sample. A pattern starting with a wildcard (`*` included) needs `confirm: true`.
  */
 async function clear(
   ctx: AdminContext,
@@ -29,8 +29,13 @@ async function clear(
       }),
     }
   }
-  if (everything && input.confirm !== true) {
-    throw badRequest('body.confirm', 'must be true to clear the whole cache (or give a narrower pattern)')
+  if (reachesEveryNamespace(pattern) && input.confirm !== true) {
+    throw badRequest(
+      'body.confirm',
+      everything
+        ? 'must be true to clear the whole cache (or give a narrower pattern)'
+        : `must be true: pattern ${JSON.stringify(pattern)} starts with a wildcard, so it can match every key`,
+    )
   }
   await ctx.audit.ensureWritable()
   const keysDeleted = everything ? await ctx.cache.clear() : await ctx.cache.deleteByPattern(pattern)

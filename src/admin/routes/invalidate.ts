@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { type AdminContext, audited, type Mutation } from '../context.js'
-import { matchesEverything } from '../patterns.js'
+import { reachesEveryNamespace } from '../patterns.js'
 import { badRequest, formatDuration, ok } from '../responses.js'
 import { parse } from '../schemas.js'
 
@@ -37,8 +37,11 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
   const patterns = [...new Set(input.patterns ?? [])]
   const tags = [...new Set(input.tags ?? [])]
   patterns.forEach((pattern, i) => {
-    if (matchesEverything(pattern) && input.confirm !== true && !input.dryRun) {
-      throw badRequest(`body.patterns.${i}`, "'*' clears the whole cache: needs confirm: true")
+    if (reachesEveryNamespace(pattern) && input.confirm !== true && !input.dryRun) {
+      throw badRequest(
+        `body.patterns.${i}`,
+        `${JSON.stringify(pattern)} starts with a wildcard, so it can match every key: needs confirm: true`,
+      )
     }
   })
   const started = performance.now()
@@ -128,8 +131,11 @@ export function registerInvalidateRoutes(app: FastifyInstance, ctx: AdminContext
   app.post('/invalidate-pattern', async (request) => {
     const result = await audited(ctx, request, 'invalidate-pattern', async () => {
       const body = parse(ctx.schemas.invalidatePattern, request.body, 'body')
-      if (matchesEverything(body.pattern) && body.confirm !== true && !body.dryRun) {
-        throw badRequest('body.confirm', "must be true: pattern '*' clears the whole cache")
+      if (reachesEveryNamespace(body.pattern) && body.confirm !== true && !body.dryRun) {
+        throw badRequest(
+          'body.confirm',
+          `must be true: pattern ${JSON.stringify(body.pattern)} starts with a wildcard, so it can match every key`,
+        )
       }
       return invalidate(ctx, { patterns: [body.pattern], confirm: true, dryRun: body.dryRun })
     })
