@@ -26,6 +26,8 @@ const NUMBER =
 const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$/y
 const PARAM = /\$\d+/y
 
+// PostgreSQL's whitespace is ASCII only: U+00A0 and friends are identifier characters, like any byte >= 0x80.
+const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v'
 const isWordStart = (c: string | undefined) =>
   c !== undefined && (/[A-Za-z_]/.test(c) || c.charCodeAt(0) >= 0x80)
 const isWordPart = (c: string | undefined) => c !== undefined && (isWordStart(c) || /[0-9$]/.test(c))
@@ -47,7 +49,7 @@ export function tokenize(sql: string): Token[] {
   while (i < length) {
     const c = sql[i]!
     const next = sql[i + 1]
-    if (/\s/.test(c)) {
+    if (isSpace(c)) {
       i++
     } else if (c === '-' && next === '-') {
       const newline = sql.indexOf('\n', i)
@@ -76,7 +78,7 @@ export function tokenize(sql: string): Token[] {
     } else if (isWordStart(c)) {
       let end = i + 1
       while (isWordPart(sql[end])) end++
-      push('word', i, end, sql.slice(i, end).toLowerCase())
+      push('word', i, end, foldIdentifier(sql.slice(i, end)))
     } else if (c === ':') {
       if (next === ':') push('op', i, i + 2)
       else if (next === '=') push('op', i, i + 2)
@@ -101,6 +103,14 @@ export function tokenize(sql: string): Token[] {
     }
   }
   return tokens
+}
+
+/**
+ * PostgreSQL folds only A–Z in unquoted identifiers and keywords: `Été` is the table "Été", not "été",
+ * and the Kelvin sign is not a K. String.toLowerCase() would merge such names.
+ */
+function foldIdentifier(word: string): string {
+  return word.replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
 }
 
 /** The end of a quoted run opened at `start`: a doubled quote is an escape, and so is a backslash in E''. */

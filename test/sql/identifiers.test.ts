@@ -1,0 +1,84 @@
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type CacheApi, createCache } from '../../src/index.js'
+import { createQueryCache, normalizeSql, sqlTables, tableName, tokenize } from '../../src/sql/index.js'
+import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { type Backend, backends, type TestDatabase, warnSkipped } from './helpers/databases.js'
+
+// PostgreSQL folds only A–Z in unquoted identifiers (and splits words only at ASCII whitespace).
+describe('identifier folding', () => {
+  it('lowercases ASCII letters only: É, the Kelvin sign and dotted İ stay as written', () => {
+    expect(normalizeSql('SELECT * FROM Été')).toBe('select * from Été')
+    expect(normalizeSql('SELECT * FROM Été')).not.toBe(normalizeSql('SELECT * FROM été'))
+    expect(normalizeSql('SELECT \u212Aey FROM t')).toBe('select \u212Aey from t')
+    expect(normalizeSql('SELECT İD FROM ÉTÉ')).toBe('select İd from ÉtÉ')
+  })
+
+  it('detects and names tables the same way', () => {
+    expect(sqlTables('SELECT * FROM ÉTÉ JOIN Été ON true').reads).toEqual(['ÉtÉ', 'Été'])
+    expect(tableName('Été')).toBe('Été')
+    expect(tableName('\u212Aelvin')).toBe('\u212Aelvin')
+  })
+
+  it('does not split a word at a non-ASCII space (PostgreSQL reads it as part of the name)', () => {
+    expect(normalizeSql('SELECT a,\u00a0b FROM t')).not.toBe(normalizeSql('SELECT a, b FROM t'))
+    expect(sqlTables('SELECT * FROM t,\u00a0u').reads).toEqual(['t', '\u00a0u'])
+  })
+})
+
+let redis: TestRedis
+const caches: CacheApi[] = []
+beforeAll(async () => {
+  redis = await startRedis()
+})
+afterAll(async () => {
+  await Promise.all(caches.map((cache) => cache.close()))
+  await redis.stop()
+})
+
+for (const backend of backends) defineSuite(backend)
+
+function defineSuite(backend: Backend) {
+  warnSkipped(backend)
+  describe.skipIf(backend.unavailable !== undefined)(`non-ASCII identifiers on ${backend.name}`, () => {
+    let database: TestDatabase
+    beforeAll(async () => {
+      database = await backend.open()
+      await database.sql(`CREATE TABLE "Été" (season text)`)
+      await database.sql(`CREATE TABLE "été" (season text)`)
+      await database.sql(`INSERT INTO "Été" VALUES ('capital')`)
+      await database.sql(`INSERT INTO "été" VALUES ('small')`)
+    })
+    afterAll(async () => {
+      await database?.close()
+    })
+
+    it('never serves one table’s rows for the other, and a write to one invalidates its reads', async () => {
+      const cache = createCache({ redis: redis.url, prefix: `idents-${backend.name}`, logger: false })
+      caches.push(cache)
+      const queries = createQueryCache({ cache, db: database.db })
+      expect(await queries.query('SELECT season FROM Été')).toEqual([{ season: 'capital' }])
+      expect(await queries.query('SELECT season FROM été')).toEqual([{ season: 'small' }])
+      await queries.execute(`UPDATE "Été" SET season = 'summer'`)
+      expect(await queries.query('SELECT season FROM Été')).toEqual([{ season: 'summer' }])
+    })
+
+    it('folds an unquoted name exactly as the server does (property)', async () => {
+      // ASCII, and letters that String.toLowerCase() folds (or that look like ASCII), and U+00A0.
+      const letters = [...'aZq_ÉéßİıΣςǄǅ', '\u212A', '\u2126', '\u00a0']
+      const names = fc
+        .array(fc.constantFrom(...letters, '1', '$'), { minLength: 1, maxLength: 12 })
+        .map((chars) => chars.join(''))
+        .filter((name) => !/^[0-9$]/.test(name))
+      await fc.assert(
+        fc.asyncProperty(names, async (name) => {
+          const [row] = await database.sql<Record<string, unknown>>(`SELECT 1 AS ${name}`)
+          const tokens = tokenize(name)
+          expect(tokens).toHaveLength(1)
+          expect(Object.keys(row!)).toEqual([tokens[0]!.text])
+        }),
+        { numRuns: 60 },
+      )
+    })
+  })
+}
