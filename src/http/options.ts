@@ -68,6 +68,11 @@ export interface ResponseCacheOptions<R = any> {
    * being stored and existing entries stay. @default 10000
    */
   maxEntriesPerType?: number
+  /**
+   * Entries one user may create per type on `scope: 'user'` routes (within `maxEntriesPerType`), so one
+   * user cannot use up the type's cap for everyone. @default 1000
+   */
+  maxEntriesPerUser?: number
   /** Largest body stored; a larger one is sent untouched and not stored. @default 1 MiB */
   maxBodyBytes?: number
   /**
@@ -102,6 +107,7 @@ export interface ResolvedResponseCacheOptions<R = any> {
   exposeKey: boolean
   hosts?: Set<string>
   maxEntriesPerType: number
+  maxEntriesPerUser: number
   maxBodyBytes: number
   credentialCookies?: Set<string>
   storeHeaders: Set<string>
@@ -141,6 +147,7 @@ export function resolveResponseCacheOptions<R>(
     exposeKey: options.exposeKey ?? false,
     hosts: options.hosts && new Set(hostNames(options.hosts)),
     maxEntriesPerType: count(options.maxEntriesPerType, 10_000, 'maxEntriesPerType'),
+    maxEntriesPerUser: count(options.maxEntriesPerUser, 1000, 'maxEntriesPerUser'),
     maxBodyBytes: count(options.maxBodyBytes, 1024 * 1024, 'maxBodyBytes'),
     credentialCookies: options.credentialCookies && new Set(options.credentialCookies),
     storeHeaders: new Set([...STORED_HEADERS, ...headerNames(options.storeHeaders ?? [], 'storeHeaders')]),

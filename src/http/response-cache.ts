@@ -4,7 +4,7 @@ import { buildCacheKey, scopeSegment } from './cache-key.js'
 import { type BypassReason, inputBypass, requestBypass, responseBypass } from './cache-policy.js'
 import { type CacheSignals, cacheSignals } from './cache-signals.js'
 import { isNotModified, NOT_MODIFIED_HEADERS } from './conditional.js'
-import { type EntryCounts, entryCounts } from './entry-counts.js'
+import { type EntryCounts, type EntryLimit, entryCounts } from './entry-counts.js'
 import { NotStorableError, PendingFill } from './fill.js'
 import { type CacheState, cacheHeaders } from './headers.js'
 import {
@@ -75,6 +75,7 @@ interface Context<R> {
   fullKey: string
   /** The type as entries are counted per type: with the namespace scope. */
   countedType: string
+  limit: EntryLimit
 }
 
 /** Content headers of a handler's response that a replacing reply (stale entry, 304) removes. */
@@ -124,6 +125,7 @@ export class ResponseCache<R = any> {
     const undeclared = inputBypass(view, route, this.options.hosts)
     if (undeclared) return this.#bypass(undeclared, 'bypass', route)
     let scope = ''
+    let owner: string | undefined
     if (route.scope !== 'public') {
       const getter = route.scope === 'user' ? this.options.getUser! : this.options.getRole!
       const principal = await getter(view.request)
@@ -131,6 +133,7 @@ export class ResponseCache<R = any> {
         return this.#bypass('no-principal', 'bypass', route)
       }
       scope = scopeSegment(route.scope, String(principal))
+      if (route.scope === 'user') owner = String(principal)
     }
     let key: string
     try {
@@ -149,12 +152,17 @@ export class ResponseCache<R = any> {
       eventKey,
       fullKey: `${this.options.cache.prefix}:${eventKey}`,
       countedType: this.#scope + route.type,
+      limit: {
+        perType: this.options.maxEntriesPerType,
+        owner,
+        perOwner: this.options.maxEntriesPerUser,
+      },
     }
     // HEAD reads GET's entry but never fills it: the server drops the body, so there is nothing to store.
     if (view.method === 'HEAD') return this.#readOnly(context, { outcome: 'MISS', stored: false })
-    if (!this.#counts.admits(context.countedType, eventKey, this.options.maxEntriesPerType)) {
-      // A new variant past its type's cap is served if stored already (by another process), else
-      // answered without being stored; existing entries are never evicted to make room.
+    if (!this.#counts.admits(context.countedType, eventKey, context.limit)) {
+      // A new variant past its type's (or its user's) cap is served if stored already (by another
+      // process), else answered without being stored; existing entries are never evicted to make room.
       return this.#readOnly(context, { outcome: 'BYPASS', reason: 'entry-limit', forwarded: 'miss' })
     }
     return this.#get(context)
@@ -203,7 +211,7 @@ export class ResponseCache<R = any> {
           context.countedType,
           context.eventKey,
           lifetimeMs(route),
-          this.options.maxEntriesPerType,
+          context.limit,
         )
         if (claim === 'full') return Promise.reject(new NotStorableError('entry-limit', key))
         decided = true

@@ -413,6 +413,30 @@ export function responseCacheContract(framework: string, build: BuildApp): void 
       expect((await app.request('/api/search?q=first')).headers.get('x-cache')).toBe('HIT')
     })
 
+    it("stops one user's new entries at maxEntriesPerUser, and other users still get theirs", async () => {
+      const { app } = await start(
+        [
+          {
+            path: '/api/me/search',
+            cache: { type: 'user', scope: 'user', query: 'all' },
+            handle: (r) => ({ body: { user: r.user, query: r.query } }),
+          },
+        ],
+        { maxEntriesPerUser: 5 },
+      )
+      const alice = { headers: { authorization: 'Bearer alice' } }
+      const responses = await many(100, (i) => app.request(`/api/me/search?cb=${i}`, alice))
+      responses.forEach((response, i) => {
+        expect(JSON.parse(response.body)).toEqual({ user: 'alice', query: { cb: String(i) } })
+      })
+      expect((await redisKeys('cache:user:u:alice:*')).length).toBeLessThanOrEqual(5)
+      const over = await app.request('/api/me/search?cb=more', alice)
+      expect(over.headers.get('cache-status')).toContain('detail=entry-limit')
+      const bob = { headers: { authorization: 'Bearer bob' } }
+      expect((await app.request('/api/me/search?cb=1', bob)).headers.get('x-cache')).toBe('MISS')
+      expect((await app.request('/api/me/search?cb=1', bob)).headers.get('x-cache')).toBe('HIT')
+    })
+
     it('keys on the host only for the hosts it is given: 500 random Host headers store nothing', async () => {
       const { app } = await start(
         [{ path: '/api/product', cache: { type: 'product' }, handle: () => ({ body: { sku: 1 } }) }],

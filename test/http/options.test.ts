@@ -28,11 +28,12 @@ describe('response cache options', () => {
     expect(() => resolveRoute({ type: 'dashboard', query: 'some' as never }, shared)).toThrow(/query/)
   })
 
-  it('defaults to no query parameters, no X-Cache-Key, 10,000 entries per type and 1 MiB bodies', () => {
+  it('defaults to no query parameters, no X-Cache-Key, 10,000 entries per type, 1,000 per user, 1 MiB bodies', () => {
     const shared = resolveResponseCacheOptions({ cache, getUser: () => 'u' })
     expect(shared.exposeKey).toBe(false)
     expect(shared.hosts).toBeUndefined()
     expect(shared.maxEntriesPerType).toBe(10_000)
+    expect(shared.maxEntriesPerUser).toBe(1000)
     expect(shared.maxBodyBytes).toBe(1024 * 1024)
     expect(resolveRoute({ type: 'search' }, shared).query).toEqual([])
     expect(resolveRoute({ type: 'search', query: ['q', 'page'] }, shared).query).toEqual(['page', 'q'])
@@ -45,11 +46,12 @@ describe('response cache options', () => {
     expect(resolveRoute({ type: 'user', scope: 'user', exposeKey: true }, shared).exposeKey).toBe(false)
   })
 
-  it('validates hosts, maxEntriesPerType and maxBodyBytes', () => {
+  it('validates hosts, maxEntriesPerType, maxEntriesPerUser and maxBodyBytes', () => {
     expect(resolveResponseCacheOptions({ cache, hosts: ['Shop.Test'] }).hosts).toEqual(new Set(['shop.test']))
     expect(() => resolveResponseCacheOptions({ cache, hosts: [''] })).toThrow(/hosts/)
     expect(() => resolveResponseCacheOptions({ cache, hosts: 'shop.test' as never })).toThrow(/hosts/)
     expect(() => resolveResponseCacheOptions({ cache, maxEntriesPerType: 0 })).toThrow(/maxEntriesPerType/)
     expect(() => resolveResponseCacheOptions({ cache, maxBodyBytes: 1.5 })).toThrow(/maxBodyBytes/)
+    expect(() => resolveResponseCacheOptions({ cache, maxEntriesPerUser: -1 })).toThrow(/maxEntriesPerUser/)
   })
 })
