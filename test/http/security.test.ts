@@ -1,11 +1,12 @@
-import express, { type Request } from 'express'
+import express, { type Express, type Request } from 'express'
+import fc from 'fast-check'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCacheResponse } from '../../src/http/express.js'
 import { fastifyCache } from '../../src/http/fastify.js'
 import { type CacheApi, createCache } from '../../src/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
-import { fetchHarness } from './harness.js'
+import { fetchHarness, type Harness } from './harness.js'
 
 let redis: TestRedis
 let cache: CacheApi
@@ -25,6 +26,17 @@ async function freshCache(): Promise<CacheApi> {
 }
 
 const userOf = (request: object) => (request as { user?: string }).user
+
+/** Serves an Express app on a loopback port. */
+async function serveExpress(app: Express): Promise<Harness> {
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise<void>((resolve) => server.once('listening', resolve))
+  const { port } = server.address() as { port: number }
+  return fetchHarness(`http://127.0.0.1:${port}`, async () => {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+}
 
 /** Every key in Redis, relative to the prefix. */
 async function storedKeys(): Promise<string[]> {
@@ -95,13 +107,7 @@ describe('deception and path confusion (RELIABILITY S3)', () => {
       cached({ type: 'product' }),
       (req, res) => void res.send(`file ${req.params.file}`),
     )
-    const server = app.listen(0, '127.0.0.1')
-    await new Promise<void>((resolve) => server.once('listening', resolve))
-    const { port } = server.address() as { port: number }
-    const http = fetchHarness(`http://127.0.0.1:${port}`, async () => {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    })
+    const http = await serveExpress(app)
     const variants = [
       '/api/me/x.css',
       '/api/me;x.css',
@@ -162,13 +168,7 @@ describe('query canonical form with nested parsing', () => {
     app.set('query parser', 'extended')
     const cached = createCacheResponse({ cache })
     app.get('/api/tickets', cached({ type: 'search', query: 'all' }), (req, res) => void res.json(req.query))
-    const server = app.listen(0, '127.0.0.1')
-    await new Promise<void>((resolve) => server.once('listening', resolve))
-    const { port } = server.address() as { port: number }
-    const http = fetchHarness(`http://127.0.0.1:${port}`, async () => {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    })
+    const http = await serveExpress(app)
     const object = await http.request('/api/tickets?filter[status]=open')
     expect(JSON.parse(object.body)).toEqual({ filter: { status: 'open' } })
     const pairs = await http.request('/api/tickets?filter[0][0]=status&filter[0][1]=open')
@@ -200,5 +200,45 @@ describe('custom key built from request input', () => {
     expect(fine.headers['x-cache']).toBe('MISS')
     expect(await storedKeys()).toEqual(['product:k:item:42'])
     await app.close()
+  })
+})
+
+describe('fuzz: hostile query strings', () => {
+  it('answers every request 200 with what the handler says for that very request, cached or not', async () => {
+    await freshCache()
+    const app = express()
+    app.set('query parser', 'extended')
+    const cached = createCacheResponse({ cache })
+    app.get('/cached', cached({ type: 'search', query: 'all' }), (req, res) => void res.json(req.query))
+    app.get('/direct', (req, res) => void res.json(req.query))
+    const http = await serveExpress(app)
+    const name = fc.constantFrom(
+      'a',
+      'a[]',
+      'a[0]',
+      'a[1]',
+      'a[b]',
+      'a[0][0]',
+      'a[0][1]',
+      'b',
+      '__proto__',
+      'toJSON',
+    )
+    const value = fc.constantFrom('', '1', 'b', 'open', 'x%20y', '%', '%zz', '[]', 'a=b', '%26')
+    const pair = fc.tuple(name, value).map(([n, v]) => `${n}=${v}`)
+    await fc.assert(
+      fc.asyncProperty(fc.array(pair, { minLength: 1, maxLength: 4 }), async (pairs) => {
+        const query = pairs.join('&')
+        const [fromCache, direct] = await Promise.all([
+          http.request(`/cached?${query}`),
+          http.request(`/direct?${query}`),
+        ])
+        expect(fromCache.status).toBe(direct.status)
+        expect(fromCache.status).toBeLessThan(500)
+        if (direct.status === 200) expect(JSON.parse(fromCache.body)).toEqual(JSON.parse(direct.body))
+      }),
+      { numRuns: 300 },
+    )
+    await http.close()
   })
 })
