@@ -15,6 +15,7 @@ import { ordersRoute } from './routes/orders.js'
 import { revenueRoute } from './routes/revenue.js'
 import { searchRoute } from './routes/search.js'
 import { usersRoute } from './routes/users.js'
+import { reportingSharedRedis } from './shared-redis-health.js'
 import { addServerTiming } from './timing.js'
 import { writeAccess } from './write-access.js'
 
@@ -63,9 +64,10 @@ export async function build(
   registerDemoWarmers(resources.warmers, app, db, resources.userSync)
   await app.register(adminPlugin, {
     prefix: '/api/cache',
-    cache,
+    cache: resources.durableRedis.kind === 'shared' ? reportingSharedRedis(cache) : cache,
     tokens: [resources.adminToken],
     redis: resources.adminRedis,
+    audit: { redis: resources.auditRedis },
     warmers: resources.warmers,
   })
   await app.register(dashboardPlugin, { prefix: '/cache', apiPrefix: '/api/cache' })

@@ -1,12 +1,12 @@
 import type { SeedResult } from './demo-data.js'
-import type { ServerResources } from './resources.js'
+import type { DurableRedisSource, ServerResources } from './resources.js'
 
 /** The lines printed when the server is ready: where it listens, the admin token, what Redis it uses. */
 export function banner(baseUrl: string, resources: ServerResources, startupMs: number): string {
   const { redis, seed, shopSeed, userSeed, db, userSync } = resources
   const redisLine =
     redis.kind === 'embedded'
-      ? `embedded redis-server at ${redis.url} (pid ${redis.process.pid}; maxmemory 256mb, allkeys-lru, no persistence; stopped with the server)`
+      ? `embedded redis-server at ${redis.url} (pid ${redis.process.pid}; maxmemory ${redis.maxMemory}, allkeys-lru, no persistence; stopped with the server)`
       : redis.kind === 'external'
         ? `external Redis at ${redactUrl(redis.url)}`
         : `NONE: running L1-only (in-process memory cache, nothing shared between instances): ${redis.reason}. Install redis-server or set REDIS_URL.`
@@ -28,6 +28,7 @@ export function banner(baseUrl: string, resources: ServerResources, startupMs: n
     `  Metrics      ${baseUrl}/metrics`,
     `  Admin token  ${token}`,
     `  Redis        ${redisLine}`,
+    `  Durable      ${durableLine(resources.durableRedis)}`,
     `  Users        ${usersLine}`,
     `  Database     ${db.kind === 'pglite' ? 'PGlite (in memory)' : 'PostgreSQL (DATABASE_URL)'}, ${seedText('logs', seed)}`,
     `               ${seedText('order_items', shopSeed)} (+ orders, products, customers), ${seedText('user_profiles', userSeed)}`,
@@ -35,6 +36,21 @@ export function banner(baseUrl: string, resources: ServerResources, startupMs: n
     `  Try: curl -i ${baseUrl}/api/dashboard   (twice: X-Cache MISS, then HIT)`,
     '',
   ].join('\n')
+}
+
+/** Where the audit log and the event streams live. */
+function durableLine(durable: DurableRedisSource): string {
+  const what = 'audit log and event streams'
+  switch (durable.kind) {
+    case 'embedded':
+      return `${what} in an embedded redis-server at ${durable.url} (pid ${durable.process.pid}; noeviction, appendonly everysec; stopped with the server)`
+    case 'external':
+      return `${what} in the Redis at ${redactUrl(durable.url)} (CACHET_DURABLE_REDIS_URL)`
+    case 'shared':
+      return `WARNING: ${what} share the cache's Redis, whose eviction can drop them (${durable.reason}). Set CACHET_DURABLE_REDIS_URL to a Redis with noeviction`
+    case 'absent':
+      return `none: the ${what} are kept in memory (no Redis)`
+  }
 }
 
 /** `logs: 300,000 rows generated in 2.1 s`, or `(existing table)` when it was left as found. */

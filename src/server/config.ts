@@ -21,6 +21,10 @@ const envSchema = z.object({
     .optional(),
   CACHET_ADMIN_TOKEN: z.string().min(16, 'CACHET_ADMIN_TOKEN must be at least 16 characters').optional(),
   CACHET_METRICS_TOKEN: z.string().min(16, 'CACHET_METRICS_TOKEN must be at least 16 characters').optional(),
+  CACHET_REDIS_MAXMEMORY: z
+    .string()
+    .regex(/^[1-9][0-9]{0,5}(kb|mb|gb)$/i, 'CACHET_REDIS_MAXMEMORY must be a size such as 256mb')
+    .default('256mb'),
   CACHET_DURABLE_REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'CACHET_DURABLE_REDIS_URL must start with redis:// or rediss://')
@@ -54,6 +58,8 @@ export interface ServerConfig {
   adminToken?: string
   /** Bearer token of GET /metrics; when absent, /metrics takes the admin token. */
   metricsToken?: string
+  /** maxmemory of the embedded cache redis-server. */
+  redisMaxMemory: string
   /**
    * Redis without eviction for the audit stream and the event streams; when absent the server spawns
    * one beside the cache's, or (with REDIS_URL) shares the cache's Redis and says so.
@@ -89,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     adminToken: e.CACHET_ADMIN_TOKEN,
     metricsToken: e.CACHET_METRICS_TOKEN,
     durableRedisUrl: e.CACHET_DURABLE_REDIS_URL,
+    redisMaxMemory: e.CACHET_REDIS_MAXMEMORY.toLowerCase(),
     logLevel: e.LOG_LEVEL,
     demoRows: e.CACHET_DEMO_ROWS,
     demoOrderItems: e.CACHET_DEMO_ORDER_ITEMS,

@@ -15,12 +15,17 @@ export interface RedisProcess {
   stop(): Promise<void>
 }
 
-/** Settings of the spawned server: seed 004 §9.1's cache-only configuration. */
+/** Settings of the spawned server: seed 004 §9.1's cache-only configuration, or a durable one. */
 export interface RedisProcessOptions {
   /** Path of the redis-server executable (see findRedisServer). */
   binary: string
-  /** @default '256mb' */
+  /** Cache only: its memory bound. @default '256mb' */
   maxMemory?: string
+  /**
+   * For data that must not be lost (the audit log, event streams): no eviction (a full instance refuses
+   * writes instead of dropping keys) and an append-only file in its directory, fsynced every second.
+   */
+  durable?: boolean
 }
 
 /** Looks redis-server up on a PATH string; undefined when it is not there. */
@@ -50,24 +55,34 @@ export async function spawnRedis(options: RedisProcessOptions): Promise<RedisPro
   }
 }
 
+/**
+ * Seed 004 §9.1 for a cache-only instance: bounded memory, LRU eviction, no RDB, no AOF.
+ * allkeys-lru rather than the seed's volatile-lru: this instance holds only cache data, and with
+ * volatile-lru a key without TTL (tag indexes) could make writes fail with OOM instead of evicting.
+ */
+function cacheArgs(maxMemory: string): string[] {
+  return ['--maxmemory', maxMemory, '--maxmemory-policy', 'allkeys-lru', '--save', '', '--appendonly', 'no']
+}
+
+const DURABLE_ARGS = [
+  '--maxmemory-policy',
+  'noeviction',
+  '--save',
+  '',
+  '--appendonly',
+  'yes',
+  '--appendfsync',
+  'everysec',
+]
+
 async function launch(options: RedisProcessOptions, port: number): Promise<RedisProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'cachet-serve-redis-'))
-  // Seed 004 §9.1 for a cache-only instance: bounded memory, LRU eviction, no RDB, no AOF.
-  // allkeys-lru rather than the seed's volatile-lru: this instance holds only cache data, and with
-  // volatile-lru a key without TTL (tag indexes) could make writes fail with OOM instead of evicting.
+  const dir = mkdtempSync(join(tmpdir(), options.durable ? 'cachet-serve-durable-' : 'cachet-serve-redis-'))
   const args = [
     '--port',
     String(port),
     '--bind',
     '127.0.0.1',
-    '--maxmemory',
-    options.maxMemory ?? '256mb',
-    '--maxmemory-policy',
-    'allkeys-lru',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
+    ...(options.durable ? DURABLE_ARGS : cacheArgs(options.maxMemory ?? '256mb')),
     '--tcp-keepalive',
     '300',
     '--dir',

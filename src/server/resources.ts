@@ -19,16 +19,31 @@ import { openUserSync, type UserSync } from './user-sync.js'
 /** Where the cache's Redis came from. */
 export type RedisSource =
   | { kind: 'external'; url: string }
-  | { kind: 'embedded'; url: string; process: RedisProcess }
+  | { kind: 'embedded'; url: string; process: RedisProcess; maxMemory: string }
   | { kind: 'absent'; reason: string }
+
+/**
+ * Where the audit log and the event streams live: a Redis that never evicts, apart from the cache's
+ * (which evicts under memory pressure). `shared`: the cache's own Redis, because REDIS_URL was given
+ * without CACHET_DURABLE_REDIS_URL (or no durable redis-server could be spawned); eviction can then
+ * drop audit records and stream entries, and the banner, the log and /health say so.
+ */
+export type DurableRedisSource =
+  | { kind: 'external'; url: string }
+  | { kind: 'embedded'; url: string; process: RedisProcess }
+  | { kind: 'shared'; url: string; reason: string }
+  | { kind: 'absent' }
 
 /** Everything the server opens before it builds the app, and closes after it. */
 export interface ServerResources {
   cache: CacheApi
   db: Database
   redis: RedisSource
-  /** A separate client for the admin API's INFO/DBSIZE and audit stream; absent in L1-only mode. */
+  durableRedis: DurableRedisSource
+  /** A separate client for the admin API's INFO/DBSIZE; absent in L1-only mode. */
   adminRedis?: Redis | Cluster
+  /** The client of the audit stream, on the durable Redis; absent without one. */
+  auditRedis?: Redis | Cluster
   adminToken: string
   /** True when CACHET_ADMIN_TOKEN was unset and the token was generated (it is printed at start). */
   adminTokenGenerated: boolean
@@ -43,7 +58,7 @@ export interface ServerResources {
   queries: QueryCache
   /** Seed 002's user entity cache and its stream consumer; absent in L1-only mode (they need Redis). */
   userSync?: UserSync
-  /** Closes the user sync, the query cache, the cache, the admin client, the database, then stops the spawned redis-server. */
+  /** Closes the user sync, the query cache, the cache, the Redis clients, the database, then stops the spawned redis-servers. */
   close(): Promise<void>
 }
 
@@ -60,24 +75,25 @@ export async function openResources(
   options: ResourceOptions = {},
 ): Promise<ServerResources> {
   const [redisResult, dbResult] = await Promise.allSettled([
-    resolveRedis(config, options),
+    resolveRedisPair(config, options),
     openDemoDatabase(config),
   ])
   if (dbResult.status === 'rejected') {
     // Do not leave a spawned redis-server behind when the database cannot be opened.
-    if (redisResult.status === 'fulfilled' && redisResult.value.kind === 'embedded') {
-      await redisResult.value.process.stop()
-    }
+    if (redisResult.status === 'fulfilled') await stopSpawned(redisResult.value)
     throw dbResult.reason
   }
   if (redisResult.status === 'rejected') {
     await dbResult.value.db.close().catch(() => {})
     throw redisResult.reason
   }
-  const redis = redisResult.value
+  const { cache: redis, durable } = redisResult.value
   const { db, seed, shopSeed, userSeed } = dbResult.value
   const logger = options.logger ?? pino({ level: 'silent' })
+  if (durable.kind === 'shared')
+    logger.warn({ reason: durable.reason }, 'audit log and event streams share the evicting cache Redis')
   const url = redis.kind === 'absent' ? undefined : redis.url
+  const durableUrl = durable.kind === 'absent' ? undefined : durable.url
   const cache = createCache({
     redis: url ?? false,
     prefix: 'cache',
@@ -93,13 +109,17 @@ export async function openResources(
   const queries = createQueryCache({ cache, db: countingQueryable(db.driver) })
   let admin: RedisConnection | undefined
   if (url) admin = connectRedis(url, { timeoutMs: 1_000 })
-  const userSync = url ? await openUserSync(url, db, logger) : undefined
+  let audit: RedisConnection | undefined
+  if (durableUrl) audit = durableUrl === url ? admin : connectRedis(durableUrl, { timeoutMs: 1_000 })
+  const userSync = url && durableUrl ? await openUserSync(url, durableUrl, db, logger) : undefined
   const adminTokenGenerated = !config.adminToken
   return {
     cache,
     db,
     redis,
+    durableRedis: durable,
     adminRedis: admin?.client,
+    auditRedis: audit?.client,
     adminToken: config.adminToken ?? randomBytes(24).toString('base64url'),
     adminTokenGenerated,
     auth: new DemoAuth(),
@@ -117,27 +137,66 @@ export async function openResources(
         () => queries.close(),
         () => cache.close(),
         () => admin?.close(),
+        () => (audit === admin ? undefined : audit?.close()),
         () => db.close(),
       ]
       for (const step of steps)
         await Promise.resolve()
           .then(step)
           .catch(() => {})
-      if (redis.kind === 'embedded') await redis.process.stop()
+      await stopSpawned({ cache: redis, durable })
     },
   }
 }
 
-async function resolveRedis(config: ServerConfig, options: ResourceOptions): Promise<RedisSource> {
-  if (config.redisUrl) return { kind: 'external', url: config.redisUrl }
-  const binary = findRedisServer(options.redisSearchPath ?? process.env.PATH)
+interface RedisPair {
+  cache: RedisSource
+  durable: DurableRedisSource
+}
+
+/** The cache's Redis and the durable one, spawned side by side when no URL names them. */
+async function resolveRedisPair(config: ServerConfig, options: ResourceOptions): Promise<RedisPair> {
+  const binary =
+    config.redisUrl && config.durableRedisUrl
+      ? undefined
+      : findRedisServer(options.redisSearchPath ?? process.env.PATH)
+  const [cache, durable] = await Promise.all([
+    config.redisUrl ? ({ kind: 'external', url: config.redisUrl } as const) : spawnCacheRedis(binary, config),
+    config.durableRedisUrl || config.redisUrl || !binary
+      ? undefined
+      : spawnRedis({ binary, durable: true }).catch((error: Error) => error),
+  ])
+  if (config.durableRedisUrl) return { cache, durable: { kind: 'external', url: config.durableRedisUrl } }
+  if (durable instanceof Error || durable === undefined) {
+    if (cache.kind === 'absent') return { cache, durable: { kind: 'absent' } }
+    const reason = durable
+      ? `the durable redis-server failed to start: ${durable.message}`
+      : 'REDIS_URL is set without CACHET_DURABLE_REDIS_URL'
+    return { cache, durable: { kind: 'shared', url: cache.url, reason } }
+  }
+  // Without the cache's Redis there is neither an entity cache nor a stream to keep.
+  if (cache.kind === 'absent') {
+    await durable.stop()
+    return { cache, durable: { kind: 'absent' } }
+  }
+  return { cache, durable: { kind: 'embedded', url: durable.url, process: durable } }
+}
+
+async function spawnCacheRedis(binary: string | undefined, config: ServerConfig): Promise<RedisSource> {
   if (!binary) return { kind: 'absent', reason: 'redis-server was not found on PATH' }
   try {
-    const process = await spawnRedis({ binary })
-    return { kind: 'embedded', url: process.url, process }
+    const process = await spawnRedis({ binary, maxMemory: config.redisMaxMemory })
+    return { kind: 'embedded', url: process.url, process, maxMemory: config.redisMaxMemory }
   } catch (error) {
     return { kind: 'absent', reason: `redis-server failed to start: ${(error as Error).message}` }
   }
+}
+
+async function stopSpawned({ cache, durable }: RedisPair): Promise<void> {
+  await Promise.all([
+    cache.kind === 'embedded' ? cache.process.stop() : undefined,
+    durable.kind === 'embedded' ? durable.process.stop() : undefined,
+  ])
 }
 
 interface DemoDatabase {

@@ -35,12 +35,17 @@ export interface UserSync {
 }
 
 /**
- * Opens seed 002's user cache on Redis at `url`, with the demo database as the owning service: misses
- * are loaded from `user_profiles`, and profile changes arrive through the events:users stream. The
- * consumer is started before this resolves; if Redis refuses, it retries in the background rather
- * than failing the server's start.
+ * Opens seed 002's user cache on the cache's Redis at `url`, with the demo database as the owning
+ * service: misses are loaded from `user_profiles`, and profile changes arrive through the events:users
+ * stream, kept on the Redis at `streamUrl`, which does not evict. The consumer is started before this
+ * resolves; if Redis refuses, it retries in the background rather than failing the server's start.
  */
-export async function openUserSync(url: string, db: Database, logger: Logger): Promise<UserSync> {
+export async function openUserSync(
+  url: string,
+  streamUrl: string,
+  db: Database,
+  logger: Logger,
+): Promise<UserSync> {
   const users = createEntityCache<UserProfile>({
     redis: url,
     entity: 'user:profile',
@@ -59,7 +64,7 @@ export async function openUserSync(url: string, db: Database, logger: Logger): P
   })
   const consumerName = `${hostname()}-${process.pid}`
   const consumer = createStreamConsumer({
-    redis: url,
+    redis: streamUrl,
     stream: USER_EVENTS_STREAM,
     group: USER_EVENTS_GROUP,
     consumer: consumerName,
@@ -70,7 +75,7 @@ export async function openUserSync(url: string, db: Database, logger: Logger): P
   consumer.on('reset', (reset) => logger.warn(reset, 'user entity cache flushed and resynced'))
   consumer.on('dead-letter', (entry) => logger.warn(entry, 'user event dead-lettered'))
 
-  const publisher = connectRedis(url, { timeoutMs: 1_000 })
+  const publisher = connectRedis(streamUrl, { timeoutMs: 1_000 })
   let closed = false
   let retry: NodeJS.Timeout | undefined
   const start = () =>

@@ -41,10 +41,12 @@ describe('config', () => {
 describe('embedded redis-server', () => {
   it('is spawned with the cache settings of seed 004 §9.1 and stopped by a graceful shutdown', async () => {
     const server = await startTestServer(SMALL)
-    const { redis } = server.resources
+    const { redis, durableRedis } = server.resources
     expect(redis.kind).toBe('embedded')
-    if (redis.kind !== 'embedded') return
+    expect(durableRedis.kind).toBe('embedded')
+    if (redis.kind !== 'embedded' || durableRedis.kind !== 'embedded') return
     expect(alive(redis.process.pid)).toBe(true)
+    expect(alive(durableRedis.process.pid)).toBe(true)
     expect(server.banner).toContain(`embedded redis-server at ${redis.url}`)
 
     const health = await server.app.inject({ method: 'GET', url: '/api/cache/health' })
@@ -57,8 +59,9 @@ describe('embedded redis-server', () => {
     )
 
     await server.stop()
-    await redis.process.exited
+    await Promise.all([redis.process.exited, durableRedis.process.exited])
     expect(alive(redis.process.pid)).toBe(false)
+    expect(alive(durableRedis.process.pid)).toBe(false)
   })
 
   it('finishes an in-flight request before shutting down', async () => {
