@@ -1,3 +1,4 @@
+import { type ReadVerdict, readVerdict } from './read-only.js'
 import { findTables, type SqlTables } from './tables.js'
 import { type Token, tokenize } from './tokenizer.js'
 
@@ -8,6 +9,8 @@ export interface SqlInfo {
   normalized: string
   reads: readonly string[]
   writes: readonly string[]
+  /** Whether query() may cache it. */
+  verdict: ReadVerdict
 }
 
 const MAX_REMEMBERED = 500
@@ -24,6 +27,7 @@ export function analyzeSql(sql: string): SqlInfo {
     normalized: tokens.map((token) => token.text).join(' '),
     reads,
     writes,
+    verdict: readVerdict(tokens, writes),
   }
   if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!)
   remembered.set(sql, info)

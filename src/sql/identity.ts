@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { CachetError, InvalidOptionError, stableStringify } from '../index.js'
+import { InvalidOptionError, stableStringify } from '../index.js'
 import type { Driver } from './driver.js'
+import { DatabaseIdentityError } from './errors.js'
 
 /** Marks the identity probe's statements, so that tools counting loads can tell them apart. */
 export const IDENTITY_PROBE_MARK = '/* cachet: database identity */'
@@ -19,11 +20,6 @@ const SYSTEM = `${IDENTITY_PROBE_MARK} SELECT system_identifier::text AS system 
 // that every query cache on the same instance finds the same one.
 const INSTANCE = `${IDENTITY_PROBE_MARK} SELECT COALESCE(NULLIF(current_setting('cachet.instance', true), ''),
   set_config('cachet.instance', $1, false)) AS instance`
-
-/** The database behind a query cache could not be identified, so its results cannot be keyed safely. */
-export class DatabaseIdentityError extends CachetError {
-  static override readonly code = 'E_SQL_IDENTITY'
-}
 
 /** Checks an explicit `identity` option: a non-empty string. */
 export function validateIdentity(identity: unknown): void {

@@ -3,7 +3,7 @@
 export { sqlTables } from './analyze.js'
 export { type CachedQueryOptions, cachedQuery } from './cached-query.js'
 export type { Driver, Queryable, SqlResult } from './driver.js'
-export { MutationInQueryError } from './errors.js'
+export { DatabaseIdentityError, MutationInQueryError, UncacheableQueryError } from './errors.js'
 export type { SqlParams } from './params.js'
 export {
   createQueryCache,

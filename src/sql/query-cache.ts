@@ -1,7 +1,7 @@
 import type { CacheApi, CallOptions, Duration } from '../index.js'
 import { analyzeSql } from './analyze.js'
 import { type Driver, type Queryable, type Run, type SqlResult, toDriver } from './driver.js'
-import { MutationInQueryError } from './errors.js'
+import { MutationInQueryError, UncacheableQueryError } from './errors.js'
 import { probeIdentity, validateIdentity } from './identity.js'
 import { bindParams, type SqlParams } from './params.js'
 import { queryKey, tableTag, validateNamespace } from './query-key.js'
@@ -132,10 +132,10 @@ export class QueryCache {
     options: QueryOptions = {},
   ): Promise<T[]> {
     const info = analyzeSql(sql)
-    if (info.writes.length > 0) {
-      throw new MutationInQueryError(
-        `query() caches reads; this statement writes ${info.writes.join(', ')}: use execute()`,
-      )
+    if (!info.verdict.cacheable) {
+      const { effects, reason } = info.verdict
+      const message = `query() caches only reads that can be reused; this statement ${reason}: use execute()`
+      throw effects ? new MutationInQueryError(message) : new UncacheableQueryError(message)
     }
     const bound = bindParams(sql, info.tokens, params)
     const key = queryKey(this.namespace, await this.identity(), info.normalized, params)
