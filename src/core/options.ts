@@ -43,7 +43,10 @@ export interface CacheOptions {
     timeout?: Duration
     /** Open the circuit after `threshold` consecutive failures, for `duration`. @default { threshold: 3, duration: '5s' } */
     circuitBreaker?: { threshold?: number; duration?: Duration } | false
-    /** Values larger than this (after compression) are not written to Redis. @default 1 MiB */
+    /**
+     * Values larger than this (after compression) are not written to Redis; one whose serialised form
+     * exceeds 4× this (1× without compression) is refused before it is compressed. @default 1 MiB
+     */
     maxValueBytes?: number
   }
   /** Compress payloads above a threshold. @default { threshold: 1024, algorithm: 'gzip', level: 6 } */
