@@ -8,6 +8,7 @@ import { createFailureLimiter } from '../../src/admin/brute-force.js'
 import { createDenialRecorder } from '../../src/admin/denials.js'
 import { createWarmupRegistry, UnknownWarmupModuleError, WarmupBusyError } from '../../src/admin/index.js'
 import { matchesEverything, reachesEveryNamespace, stripPrefix } from '../../src/admin/patterns.js'
+import { publicReason } from '../../src/admin/routes/health.js'
 import { escapeControl, sanitizeParams } from '../../src/admin/sanitize.js'
 import { createCache } from '../../src/index.js'
 
@@ -240,5 +241,16 @@ describe('denial records', () => {
     expect(seen[0]).toBe('clear:i')
     expect(seen.at(-1)).toBe('clear:i')
     expect(seen.filter((entry) => entry.startsWith('auth:'))).toHaveLength(10)
+  })
+})
+
+describe('publicReason', () => {
+  it('masks addresses and bounds its work on a hostile, very long reason', () => {
+    const started = performance.now()
+    const masked = publicReason(`connect ECONNREFUSED 10.0.0.7:6379 ${'a:1'.repeat(300_000)}`)
+    expect(performance.now() - started).toBeLessThan(1000) // was quadratic: minutes for this input
+    expect(masked).toContain('<address>')
+    expect(masked).not.toContain('10.0.0.7')
+    expect(masked.length).toBeLessThanOrEqual(200)
   })
 })

@@ -30,7 +30,9 @@ export function publicError(error: string | undefined): string | undefined {
 
 /** Strips anything that looks like an address, a URL or a credential from a health reason. */
 export function publicReason(reason: string): string {
+  // Cut before masking: the masks are quadratic on long input, and error text is not ours to bound.
   return reason
+    .slice(0, 1000)
     .replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>')
     .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '<address>')
     .replace(/\[[0-9a-f:]+\](:\d+)?/gi, '<address>')
