@@ -185,11 +185,7 @@ export class ResponseCache<R = any> {
         : { outcome: 'HIT', collapsed: found.collapsed }
       return { action: 'reply', reply: this.#fromEntry(context, found.value, state) }
     }
-    const reason =
-      found.kind === 'error' && found.error instanceof NotStorableError
-        ? found.error.reason
-        : 'cache-unavailable'
-    return this.#bypass(reason, 'miss', context.route, context)
+    return this.#bypass(lookupFailure(found), 'miss', context.route, context)
   }
 
   /**
@@ -358,6 +354,14 @@ export class ResponseCache<R = any> {
     )
     return { action: 'handle', headers }
   }
+}
+
+/** Why a lookup gave no entry: the response was not storable, the engine refused the key or a tag, or the cache failed. */
+function lookupFailure(found: Lookup): BypassReason {
+  if (found.kind !== 'error') return 'cache-unavailable'
+  if (found.error instanceof NotStorableError) return found.error.reason
+  // Key rules (length, characters) refuse a key or tag made of request input (a long user id, a tags function).
+  return found.error instanceof InvalidKeyError ? 'key' : 'cache-unavailable'
 }
 
 /** How long an entry of this route stays in Redis at most: its ttl plus grace, jitter included. */

@@ -180,7 +180,7 @@ describe('query canonical form with nested parsing', () => {
 })
 
 describe('custom key built from request input', () => {
-  it('answers a request whose input makes an invalid key without caching it, never with a 500', async () => {
+  it('answers a request whose input makes an invalid key or tag without caching it, never with a 500', async () => {
     await freshCache()
     const app = Fastify()
     await app.register(fastifyCache, { cache })
@@ -188,6 +188,14 @@ describe('custom key built from request input', () => {
     app.get('/api/item', { config: { cache: { type: 'product', query: ['id'], key } } }, async (request) => ({
       id: (request.query as { id?: string }).id,
     }))
+    const tags = (request: FastifyRequest) => [`item:${(request.query as { id?: string }).id}`]
+    app.get(
+      '/api/tagged',
+      { config: { cache: { type: 'product', query: ['id'], tags } } },
+      async (request) => ({
+        id: (request.query as { id?: string }).id,
+      }),
+    )
     for (const id of ['a b', 'x'.repeat(600), 'é', 'a\nb']) {
       const response = await app.inject({ method: 'GET', url: '/api/item', query: { id } })
       expect(response.statusCode).toBe(200)
@@ -196,6 +204,12 @@ describe('custom key built from request input', () => {
       expect(response.headers['cache-status']).toContain('detail=key')
     }
     expect(await storedKeys()).toEqual([])
+    // Tags made of request input the tag rules refuse: answered the same way.
+    const huge = 'x'.repeat(5000)
+    const tagged = await app.inject({ method: 'GET', url: '/api/tagged', query: { id: huge } })
+    expect(tagged.statusCode).toBe(200)
+    expect(tagged.json()).toEqual({ id: huge })
+    expect(tagged.headers['cache-status']).toContain('detail=key')
     const fine = await app.inject({ method: 'GET', url: '/api/item?id=42' })
     expect(fine.headers['x-cache']).toBe('MISS')
     expect(await storedKeys()).toEqual(['product:k:item:42'])
