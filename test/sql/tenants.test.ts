@@ -2,8 +2,8 @@ import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CacheApi, createCache, InvalidOptionError } from '../../src/index.js'
-import { cachedQuery, createQueryCache, type Queryable } from '../../src/sql/index.js'
-import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { cachedQuery, createQueryCache, DatabaseIdentityError, type Queryable } from '../../src/sql/index.js'
+import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js'
 import { backends, counting, type TestDatabase, warnSkipped } from './helpers/databases.js'
 
 let redis: TestRedis
@@ -167,6 +167,44 @@ describe.skipIf(postgres.unavailable !== undefined)('query caches on one Postgre
     expect(await a.query(SELECT_INVOICES)).toEqual([{ id: 1, customer: 'schema_a' }])
     expect(await b.query(SELECT_INVOICES)).toEqual([{ id: 1, customer: 'schema_b' }])
     expect(await clerk.query(SELECT_INVOICES)).toEqual([])
+  })
+
+  it('without pg_control_system(), tells servers apart by address, port and start time', async () => {
+    const cache = newCache()
+    // Function privileges are per database.
+    const owners = [pool('tenant_a'), pool('tenant_b')]
+    const everywhere = (sql: string) => Promise.all(owners.map((owner) => owner.query(sql)))
+    await everywhere('REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC')
+    try {
+      const a = createQueryCache({ cache, db: pool('tenant_a', { user: 'clerk' }) })
+      const b = createQueryCache({ cache, db: pool('tenant_b', { user: 'clerk' }) })
+      const sql = 'SELECT current_database() AS db'
+      expect(await a.query(sql)).toEqual([{ db: 'tenant_a' }])
+      expect(await b.query(sql)).toEqual([{ db: 'tenant_b' }])
+      expect(await a.identity()).toContain('"started"')
+      const again = counting(pool('tenant_a', { user: 'clerk' }))
+      expect(await createQueryCache({ cache, db: again.db }).query(sql)).toEqual([{ db: 'tenant_a' }])
+      expect(again.calls).toEqual([])
+    } finally {
+      await everywhere('GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC')
+    }
+  })
+
+  it('throws a typed error when the database cannot be asked who it is; an identity option needs no probe', async () => {
+    const cache = newCache()
+    const url = new URL(server.url!)
+    url.port = String(await freePort())
+    const unreachable = new pg.Pool({ connectionString: url.toString(), connectionTimeoutMillis: 2_000 })
+    pools.push(unreachable)
+    await expect(createQueryCache({ cache, db: unreachable }).query('SELECT 1 AS one')).rejects.toThrow(
+      DatabaseIdentityError,
+    )
+    const sql = 'SELECT current_database() AS db'
+    await createQueryCache({ cache, db: pool('tenant_a'), identity: 'a' }).query(sql)
+    // The engine serves what it has without asking the database anything.
+    expect(await createQueryCache({ cache, db: unreachable, identity: 'a' }).query(sql)).toEqual([
+      { db: 'tenant_a' },
+    ])
   })
 
   it('shares entries between two pools on the same database, role and search_path', async () => {
