@@ -62,6 +62,13 @@ describe('the demo keeps its audit log and event streams where cache eviction ca
     })
     expect(updated.statusCode).toBe(200)
     const eventId: string = updated.json().event.id
+    // The consumer reads the stream from the durable Redis and updates the entity hash in the cache's.
+    const users = server.resources.userSync!.users
+    const deadline = Date.now() + 10_000
+    while ((await users.get('12'))?.fullName !== 'Mary Jackson' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(await cacheRedis.hget('cache:__entity:user:profile:12', 'fullName')).toBe('"Mary Jackson"')
 
     // 24 MB of values that compress poorly, into an 8 MB cache: most of it is evicted.
     const cache = server.resources.cache
