@@ -46,9 +46,8 @@ return 1`,
    */
   cachetInvalidate: `
 local key = KEYS[1]
-local kind = redis.call('TYPE', key)['ok']
-if kind ~= 'string' and kind ~= 'none' then return 0 end
 ${LIVE}
+if kind ~= 'string' and kind ~= 'none' then return 0 end
 redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
 return live`,
 
