@@ -12,48 +12,53 @@ const MAX_DEPTH = 1_000
  * the serialiser then decides, as without this check.
  */
 export function exceedsBytes(value: unknown, limit: number): boolean {
-  let total = 0
-  const ancestors = new Set<object>()
+  return visit(value, 0, { total: 0, limit, ancestors: [] })
+}
 
-  /** Returns true once the running total has passed the limit. */
-  const visit = (node: unknown, depth: number): boolean => {
-    if (typeof node === 'string') total += node.length + 1
-    else if (typeof node !== 'object' || node === null) total += SCALAR_BYTES[typeof node] ?? 0
-    else if (ArrayBuffer.isView(node) && !(node instanceof DataView)) {
-      // Buffers and typed arrays: at least one byte per element in JSON and in msgpack.
-      total += (node as unknown as ArrayLike<unknown>).length + 1
-    } else if (depth >= MAX_DEPTH || ancestors.has(node) || hasToJson(node)) total += 1
-    else {
-      total += 1
-      ancestors.add(node)
-      const over = visitChildren(node, depth + 1)
-      ancestors.delete(node)
-      if (over) return true
-    }
-    return total > limit
+/** The running sum; `ancestors` are the objects on the current path (a cycle stops there). */
+interface Walk {
+  total: number
+  limit: number
+  ancestors: object[]
+}
+
+/** Adds the node's share; true once the running total has passed the limit. */
+function visit(node: unknown, depth: number, walk: Walk): boolean {
+  if (typeof node === 'string') walk.total += node.length + 1
+  else if (typeof node !== 'object' || node === null) walk.total += SCALAR_BYTES[typeof node] ?? 0
+  else if (ArrayBuffer.isView(node) && !(node instanceof DataView)) {
+    // Buffers and typed arrays: at least one byte per element in JSON and in msgpack.
+    walk.total += (node as unknown as ArrayLike<unknown>).length + 1
+  } else if (depth >= MAX_DEPTH || hasToJson(node) || walk.ancestors.includes(node)) walk.total += 1
+  else {
+    walk.total += 1
+    walk.ancestors.push(node)
+    const over = visitChildren(node, depth + 1, walk)
+    walk.ancestors.pop()
+    if (over) return true
   }
+  return walk.total > walk.limit
+}
 
-  const visitChildren = (node: object, depth: number): boolean => {
-    if (Array.isArray(node)) {
-      // An undefined item (or a hole) is written as null: one byte at least, in JSON and in msgpack.
-      for (const item of node) if (visit(item ?? null, depth)) return true
-    } else if (node instanceof Map) {
-      for (const [key, item] of node) if (visit(key, depth) || visit(item, depth)) return true
-    } else if (node instanceof Set) {
-      for (const item of node) if (visit(item, depth)) return true
-    } else {
-      for (const key of Object.keys(node)) {
-        const item = (node as Record<string, unknown>)[key]
-        // JSON drops an undefined property, key and all.
-        if (item === undefined) continue
-        total += key.length + 1
-        if (visit(item, depth)) return true
-      }
+function visitChildren(node: object, depth: number, walk: Walk): boolean {
+  if (Array.isArray(node)) {
+    // An undefined item (or a hole) is written as null: one byte at least, in JSON and in msgpack.
+    for (const item of node) if (visit(item ?? null, depth, walk)) return true
+  } else if (node instanceof Map) {
+    for (const [key, item] of node) if (visit(key, depth, walk) || visit(item, depth, walk)) return true
+  } else if (node instanceof Set) {
+    for (const item of node) if (visit(item, depth, walk)) return true
+  } else {
+    for (const key in node) {
+      if (!Object.hasOwn(node, key)) continue
+      const item = (node as Record<string, unknown>)[key]
+      // JSON drops an undefined property, key and all.
+      if (item === undefined) continue
+      walk.total += key.length + 1
+      if (visit(item, depth, walk)) return true
     }
-    return false
   }
-
-  return visit(value, 0)
+  return false
 }
 
 /** Dates, and any object JSON serialises through its own toJSON (its output size is unknown here). */
