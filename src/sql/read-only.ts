@@ -1,4 +1,4 @@
-import { identifier } from './tables.js'
+import { identifierAt } from './identifier.js'
 import type { Token } from './tokenizer.js'
 
 /** Whether query() may cache a statement, and if not, why. */
@@ -129,7 +129,8 @@ function statementVerdict(tokens: readonly Token[]): ReadVerdict {
     ) {
       return refuse(true, `modifies data in a subquery (${next.text.toUpperCase()})`)
     }
-    const name = next?.text === '(' && next.kind === 'punct' ? identifier(token) : undefined
+    const ref = identifierAt(tokens, at)
+    const name = ref && tokens[ref.next]?.text === '(' ? ref.name : undefined
     if (name !== undefined && hasEffects(name)) return refuse(true, `calls ${name}(), which has effects`)
     if (name !== undefined && isVolatile(name))
       return refuse(false, `calls ${name}(), which answers differently each time`)

@@ -1,3 +1,4 @@
+import { type IdentifierRef, identifierAt } from './identifier.js'
 import type { Token } from './tokenizer.js'
 
 /** The tables a statement reads and writes, by unqualified name (unquoted names lowercased). */
@@ -211,9 +212,10 @@ function findCtes(tokens: readonly Token[], close: Map<number, number>): Cte[] {
     const recursive = tokens[i]?.text === 'recursive'
     if (recursive) i++
     for (;;) {
-      const name = identifier(tokens[i])
-      if (name === undefined) return
-      i++
+      const ref = identifierAt(tokens, i)
+      if (ref === undefined) return
+      const { name } = ref
+      i = ref.next
       if (tokens[i]?.text === '(') i = close.get(i)! + 1
       if (tokens[i]?.text !== 'as') return
       i++
@@ -260,22 +262,13 @@ function statementEnd(tokens: readonly Token[], from: number): number {
 export function nameAt(tokens: readonly Token[], at: number): NameRef | undefined {
   const first = tokens[at]
   if (first?.kind === 'word' && NOT_A_TABLE.has(first.text)) return undefined
-  let name = identifier(first)
-  if (name === undefined) return undefined
-  let i = at + 1
+  let ref: IdentifierRef | undefined = identifierAt(tokens, at)
   let qualified = false
-  while (tokens[i]?.text === '.' && identifier(tokens[i + 1]) !== undefined) {
-    name = identifier(tokens[i + 1])!
+  while (ref && tokens[ref.next]?.text === '.') {
+    const part = identifierAt(tokens, ref.next + 1)
+    if (!part) break
+    ref = part
     qualified = true
-    i += 2
   }
-  return { name, qualified, next: i }
-}
-
-/** The name an identifier token stands for: unquoted lowercased, quoted verbatim with "" unescaped. */
-export function identifier(token: Token | undefined): string | undefined {
-  if (token?.kind === 'word') return token.text
-  if (token?.kind !== 'quoted') return undefined
-  const body = token.text.startsWith('u&') ? token.text.slice(2) : token.text
-  return body.slice(1, body.endsWith('"') && body.length > 1 ? -1 : undefined).replaceAll('""', '"')
+  return ref && { name: ref.name, qualified, next: ref.next }
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CacheApi, createCache } from '../../src/index.js'
+import { analyzeSql } from '../../src/sql/analyze.js'
 import { createQueryCache, normalizeSql, sqlTables, tableName, tokenize } from '../../src/sql/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
 import { type Backend, backends, type TestDatabase, warnSkipped } from './helpers/databases.js'
@@ -23,6 +24,47 @@ describe('identifier folding', () => {
   it('does not split a word at a non-ASCII space (PostgreSQL reads it as part of the name)', () => {
     expect(normalizeSql('SELECT a,\u00a0b FROM t')).not.toBe(normalizeSql('SELECT a, b FROM t'))
     expect(sqlTables('SELECT * FROM t,\u00a0u').reads).toEqual(['t', '\u00a0u'])
+  })
+})
+
+// A table named two ways must get one tag, or a write through one name leaves reads through the other stale.
+describe('table names as the server resolves them', () => {
+  it('decodes U&"…" names, with the default escape and with UESCAPE', () => {
+    expect(sqlTables('SELECT * FROM U&"\\0074" JOIN u&"\\+00006Fk" ON true').reads).toEqual(['t', 'ok'])
+    expect(sqlTables(`SELECT * FROM U&"!0074!!" UESCAPE '!' WHERE true`).reads).toEqual(['t!'])
+    expect(tableName('U&"d\\0061t\\\\a"')).toBe('dat\\a')
+  })
+
+  it('never throws on malformed escapes, UESCAPE clauses or names (property)', () => {
+    const fragments = [
+      'U&"',
+      'u&"',
+      '"',
+      '\\',
+      '+',
+      'D800',
+      'DC00',
+      '110000',
+      '0041',
+      'UESCAPE',
+      "'!'",
+      "''",
+      '!',
+    ]
+    const parts = [...fragments, 'SELECT', 'FROM', 'JOIN', 'nextval', ' ', '(', ')', '.', ';', 'é']
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...parts), { maxLength: 30 }), (chosen) => {
+        const sql = chosen.join('')
+        expect(() => sqlTables(sql)).not.toThrow()
+        expect(analyzeSql(sql).verdict).toHaveProperty('cacheable')
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('truncates names to 63 bytes, as PostgreSQL does, at a character boundary', () => {
+    expect(sqlTables(`SELECT * FROM ${'a'.repeat(70)}`).reads).toEqual(['a'.repeat(63)])
+    expect(tableName(`"${'é'.repeat(40)}"`)).toBe('é'.repeat(31))
   })
 })
 
@@ -61,6 +103,22 @@ function defineSuite(backend: Backend) {
       expect(await queries.query('SELECT season FROM été')).toEqual([{ season: 'small' }])
       await queries.execute(`UPDATE "Été" SET season = 'summer'`)
       expect(await queries.query('SELECT season FROM Été')).toEqual([{ season: 'summer' }])
+    })
+
+    it('invalidates reads through a U&"…" or an over-long name when the table is written by its plain name', async () => {
+      const long = `${'l'.repeat(63)}_ignored`
+      await database.sql(`CREATE TABLE ${long} (v int)`)
+      await database.sql(`INSERT INTO ${long.slice(0, 63)} VALUES (1)`)
+      const cache = createCache({ redis: redis.url, prefix: `names-${backend.name}`, logger: false })
+      caches.push(cache)
+      const queries = createQueryCache({ cache, db: database.db })
+      const byEscape = `SELECT season FROM U&"\\00C9t\\00E9"`
+      expect(await queries.query(byEscape)).toEqual([{ season: expect.any(String) }])
+      expect(await queries.query(`SELECT v FROM ${long}`)).toEqual([{ v: 1 }])
+      await queries.execute(`UPDATE "Été" SET season = 'autumn'`)
+      await queries.execute(`UPDATE ${long.slice(0, 63)} SET v = 2`)
+      expect(await queries.query(byEscape)).toEqual([{ season: 'autumn' }])
+      expect(await queries.query(`SELECT v FROM ${long}`)).toEqual([{ v: 2 }])
     })
 
     it('folds an unquoted name exactly as the server does (property)', async () => {

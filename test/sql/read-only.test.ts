@@ -27,6 +27,8 @@ const STATEMENTS: Array<[string, Verdict]> = [
   ["SELECT nextval('s')", MutationInQueryError],
   ["SELECT pg_catalog.nextval('s')", MutationInQueryError],
   [`SELECT "nextval"('s')`, MutationInQueryError],
+  [`SELECT U&"\\006Eextval"('s')`, MutationInQueryError],
+  [`SELECT U&"!006Eextval" UESCAPE '!' ('s')`, MutationInQueryError],
   ["SELECT setval('s', 40)", MutationInQueryError],
   ["SELECT * FROM t, nextval('s') AS n", MutationInQueryError],
   ['SELECT * INTO t_copy FROM t', MutationInQueryError],
