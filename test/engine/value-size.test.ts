@@ -93,6 +93,21 @@ describe('a value over l2.maxValueBytes is refused before it is serialised and c
     await cache.close()
   })
 
+  it('getOrSetMany: the 40 MB value is returned and stored nowhere, its small neighbour is stored', async () => {
+    const cache = newCache()
+    const big = values.string()
+    let result: unknown[] = []
+    const stall = await longestStall(async () => {
+      result = await cache.getOrSetMany(['big', 'small'], async () => ({ big, small: 'ok' }))
+    })
+    expect(stall).toBeLessThan(100)
+    expect(result).toEqual([big, 'ok'])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await raw.exists(`size${n - 1}:big`)).toBe(0)
+    expect(await raw.exists(`size${n - 1}:small`)).toBe(1)
+    await cache.close()
+  })
+
   it('a large value that compresses below the limit is still stored in Redis', async () => {
     const cache = newCache()
     const repetitive = 'cachet '.repeat(400_000) // 2.8 MB, about 10 KB gzipped
