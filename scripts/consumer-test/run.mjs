@@ -3,7 +3,16 @@
 // NestJS application, @cached under both decorator settings, a type check of every subpath under
 // three module settings — then measures what `npm install cachet` adds to node_modules.
 import { execFileSync, spawn } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -22,7 +31,12 @@ const failures = []
 let passed = 0
 
 function run(command, args, cwd, env = {}) {
-  return execFileSync(command, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', stdio: 'pipe' })
+  return execFileSync(command, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    stdio: 'pipe',
+  })
 }
 
 /** The version the workspace itself uses, so the consumer installs come from the local npm cache. */
@@ -33,7 +47,11 @@ function pinned(name) {
 }
 
 function install(cwd, specs, flags = []) {
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...flags, ...specs], cwd)
+  run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...flags, ...specs],
+    cwd,
+  )
 }
 
 async function check(name, fn) {
@@ -44,14 +62,19 @@ async function check(name, fn) {
     console.log(`  ✓ ${name} (${Date.now() - started} ms)`)
   } catch (error) {
     failures.push(name)
-    console.log(`  ✗ ${name}\n${String(error.stdout ?? '')}${String(error.stderr ?? '')}${error.stack ?? error}`)
+    console.log(
+      `  ✗ ${name}\n${String(error.stdout ?? '')}${String(error.stderr ?? '')}${error.stack ?? error}`,
+    )
   }
 }
 
 function project(name, packageJson) {
   const dir = join(work, name)
   mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, ...packageJson }))
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name, version: '1.0.0', private: true, ...packageJson }),
+  )
   return dir
 }
 
@@ -84,9 +107,13 @@ function freePort() {
 
 async function startRedis() {
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  })
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  )
   for (let i = 0; i < 100; i++) {
     try {
       if (run('redis-cli', ['-p', String(port), 'PING'], work).trim() === 'PONG') return { port, child }
@@ -97,19 +124,23 @@ async function startRedis() {
   throw new Error('redis-server did not start')
 }
 
-/** The ```ts blocks of the package README; those fenced as ```ts run are also executed. */
-function readmeSnippets() {
+/**
+ * The TypeScript blocks of the package README: ```ts is type-checked in an ES module project, ```ts run
+ * is also run there, and ```ts nest is type-checked in the CommonJS NestJS project.
+ */
+function readmeSnippets(kind) {
   const readme = readFileSync(join(library, 'README.md'), 'utf8')
-  return [...readme.matchAll(/^```ts( run)?\n([\s\S]*?)^```$/gm)].map((match, index) => ({
-    file: `snippet-${index + 1}.ts`,
-    runnable: Boolean(match[1]),
-    code: match[2],
-  }))
+  return [...readme.matchAll(/^```ts(?: (run|nest))?\n([\s\S]*?)^```$/gm)]
+    .map((match, index) => ({ file: `snippet-${index + 1}.ts`, kind: match[1] ?? 'ts', code: match[2] }))
+    .filter((snippet) => kind.includes(snippet.kind))
 }
 
 console.log(`consumer test in ${work}`)
 run('npm', ['run', 'build', '--silent'], library)
-const tarball = join(work, run('npm', ['pack', '--silent', '--pack-destination', work], library).trim().split('\n').pop())
+const tarball = join(
+  work,
+  run('npm', ['pack', '--silent', '--pack-destination', work], library).trim().split('\n').pop(),
+)
 const redis = await startRedis()
 const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}` }
 
@@ -120,8 +151,11 @@ try {
     const bytes = sizeOf(join(dir, 'node_modules'))
     const wasm = filesEndingWith(join(dir, 'node_modules'), '.wasm')
     const count = readdirSync(join(dir, 'node_modules')).length
-    console.log(`    installed: ${(bytes / 1024 / 1024).toFixed(2)} MB in ${count} top-level packages, ${wasm.length} .wasm`)
-    if (bytes > INSTALL_BUDGET_BYTES) throw new Error(`installed size ${bytes} B is over the ${INSTALL_BUDGET_BYTES} B budget`)
+    console.log(
+      `    installed: ${(bytes / 1024 / 1024).toFixed(2)} MB in ${count} top-level packages, ${wasm.length} .wasm`,
+    )
+    if (bytes > INSTALL_BUDGET_BYTES)
+      throw new Error(`installed size ${bytes} B is over the ${INSTALL_BUDGET_BYTES} B budget`)
     if (wasm.length > 0) throw new Error(`WebAssembly installed: ${wasm.join(', ')}`)
   })
 
@@ -129,19 +163,31 @@ try {
   cpSync(join(fixtures, 'esm-app'), esm, { recursive: true })
   install(esm, [
     tarball,
-    ...['typescript', 'tsx', '@types/node', 'fastify', 'express', '@types/express', 'pg', '@types/pg', 'keyv'].map(pinned),
-    ...['prom-client', 'zod', 'jose', '@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata'].map(pinned),
+    ...[
+      'typescript',
+      'tsx',
+      '@types/node',
+      'fastify',
+      'express',
+      '@types/express',
+      'pg',
+      '@types/pg',
+      'keyv',
+    ].map(pinned),
+    ...['prom-client', 'zod', 'jose', '@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata'].map(
+      pinned,
+    ),
   ])
 
   await check('the README snippets type-check as written (skipLibCheck: false)', () => {
-    const snippets = readmeSnippets()
+    const snippets = readmeSnippets(['ts', 'run'])
     if (snippets.length === 0) throw new Error('no ```ts snippet in the README')
     for (const snippet of snippets) writeFileSync(join(esm, snippet.file), snippet.code)
     run('npx', ['tsc', '-p', 'tsconfig.snippets.json'], esm)
   })
 
   await check('the runnable README snippets run and exit by themselves', () => {
-    const runnable = readmeSnippets().filter((snippet) => snippet.runnable)
+    const runnable = readmeSnippets(['run'])
     if (runnable.length === 0) throw new Error('no ```ts run snippet in the README')
     for (const snippet of runnable) run('npx', ['tsx', snippet.file], esm, env)
   })
@@ -154,14 +200,22 @@ try {
 
   for (const module of ['nodenext', 'node16']) {
     await check(`every subpath's types resolve from ESM under module ${module} (skipLibCheck: false)`, () => {
-      run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.types.json', '--module', module, '--moduleResolution', module], esm)
+      run(
+        'npx',
+        ['tsc', '--noEmit', '-p', 'tsconfig.types.json', '--module', module, '--moduleResolution', module],
+        esm,
+      )
     })
   }
 
   await check('import of a subpath without its peer names the package to install', () => {
     const dir = project('missing-peer', { type: 'module' })
     install(dir, [tarball], ['--omit=dev', '--omit=peer'])
-    const output = run('node', ['--input-type=module', '-e', "import('cachet/nestjs').catch((e) => console.log(e.code, e.message))"], dir)
+    const output = run(
+      'node',
+      ['--input-type=module', '-e', "import('cachet/nestjs').catch((e) => console.log(e.code, e.message))"],
+      dir,
+    )
     if (!output.includes('E_MISSING_PEER') || !output.includes('@nestjs/common')) throw new Error(output)
   })
 
@@ -169,24 +223,44 @@ try {
   cpSync(join(fixtures, 'nest-cjs-app'), cjs, { recursive: true })
   install(cjs, [
     tarball,
-    ...['typescript', '@types/node', '@types/express', '@nestjs/common', '@nestjs/core', '@nestjs/platform-express'].map(pinned),
+    ...[
+      'typescript',
+      '@types/node',
+      '@types/express',
+      '@nestjs/common',
+      '@nestjs/core',
+      '@nestjs/platform-express',
+    ].map(pinned),
     ...['rxjs', 'reflect-metadata', 'express'].map(pinned),
   ])
 
-  await check('a CommonJS NestJS app (Nest default tsconfig) answers MISS then HIT through @CacheResponse', () => {
-    run('npx', ['tsc', '-p', 'tsconfig.json'], cjs)
-    const output = run('node', ['dist/main.js'], cjs, env)
-    if (!output.includes('first: MISS') || !output.includes('second: HIT')) throw new Error(output)
-  })
+  await check(
+    'a CommonJS NestJS app (Nest default tsconfig) answers MISS then HIT through @CacheResponse',
+    () => {
+      run('npx', ['tsc', '-p', 'tsconfig.json'], cjs)
+      const output = run('node', ['dist/main.js'], cjs, env)
+      if (!output.includes('first: MISS') || !output.includes('second: HIT')) throw new Error(output)
+    },
+  )
 
   await check('@cached caches under experimentalDecorators in the same CommonJS app', () => {
     const output = run('node', ['dist/decorated.js'], cjs, env)
     if (!output.includes('loader calls: 1')) throw new Error(output)
   })
 
-  await check("every subpath's types resolve from CommonJS under module commonjs (skipLibCheck: false)", () => {
-    run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.types.json'], cjs)
+  await check('the NestJS README snippets type-check in the CommonJS NestJS app', () => {
+    const snippets = readmeSnippets(['nest'])
+    if (snippets.length === 0) throw new Error('no ```ts nest snippet in the README')
+    for (const snippet of snippets) writeFileSync(join(cjs, 'src', snippet.file), snippet.code)
+    run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.snippets.json'], cjs)
   })
+
+  await check(
+    "every subpath's types resolve from CommonJS under module commonjs (skipLibCheck: false)",
+    () => {
+      run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.types.json'], cjs)
+    },
+  )
 } finally {
   redis.child.kill()
   if (failures.length === 0) rmSync(work, { recursive: true, force: true })

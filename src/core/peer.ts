@@ -14,7 +14,9 @@ export function requirePeer<T>(name: string, usedBy: string): T {
     return load(name) as T
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && isAbout(error, name)) {
-      throw new MissingPeerError(`${usedBy} needs the package '${name}': npm install ${name}`, { cause: error })
+      throw new MissingPeerError(`${usedBy} needs the package '${name}': npm install ${name}`, {
+        cause: error,
+      })
     }
     throw error
   }

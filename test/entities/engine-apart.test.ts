@@ -72,7 +72,12 @@ describe('the entity cache keeps its keys apart from the engine', () => {
 
   it("with seed 002's own names (prefix 'cache'), an engine invalidation still leaves the hashes alone", async () => {
     const fetchOne = vi.fn(async (id: string) => user(id, 100))
-    const users = createEntityCache<User>({ redis: server.url, prefix: 'cache', schema: UserSchema, fetchOne })
+    const users = createEntityCache<User>({
+      redis: server.url,
+      prefix: 'cache',
+      schema: UserSchema,
+      fetchOne,
+    })
     await users.set(user('42', 100))
     expect(users.keyOf('42')).toBe('cache:user:profile:42')
 
