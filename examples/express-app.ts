@@ -3,8 +3,8 @@
  * Try: curl -i localhost:3000/api/dashboard (twice), curl -i -H 'Authorization: Bearer 42' localhost:3000/api/me
  */
 import express, { type Request } from 'express'
-import { cacheResponse, createCacheResponse, invalidateType } from '../src/http/express.js'
-import { createCache } from '../src/index.js'
+import { cacheResponse, createCacheResponse, invalidateType } from 'cachet/express'
+import { createCache } from 'cachet'
 
 const cache = createCache({ redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' })
 const app = express()

@@ -4,8 +4,8 @@
  * Prints the uncached and cached timings, then shows an INSERT invalidating the report.
  */
 import { PGlite } from '@electric-sql/pglite'
-import { createCache } from '../src/index.js'
-import { createQueryCache } from '../src/sql/index.js'
+import { createCache } from 'cachet'
+import { createQueryCache } from 'cachet/sql'
 
 const db = new PGlite()
 await db.exec(`

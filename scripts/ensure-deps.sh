@@ -12,11 +12,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund
 fi
 
-# The package's exports (cachet, cachet/fastify, cachet/sql, …) point at dist/: keep it built, so
-# code that imports cachet by its package name runs the current sources.
-if [ ! -f dist/index.js ] || [ -n "$(find src -newer dist/index.js -print -quit)" ]; then
-  echo "cachet: building dist/ (tsc)…"
-  npm run build --silent >/dev/null
+# The library's exports (cachet, cachet/fastify, cachet/sql, …) point at packages/cachet/dist/: keep it
+# built, so the demo server, the benchmarks and the examples, which import cachet by its package name
+# as an application would, run the current sources.
+lib=packages/cachet
+if [ ! -f $lib/dist/index.js ] || [ -n "$(find $lib/src $lib/scripts -newer $lib/dist/index.js -print -quit)" ]; then
+  echo "cachet: building packages/cachet/dist/ (tsc)…"
+  npm run build --silent -w cachet >/dev/null
 fi
 
 missing=()

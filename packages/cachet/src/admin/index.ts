@@ -1,0 +1,161 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { reuseFor } from '../core/reuse.js'
+import { createAuditLog } from './audit-log.js'
+import { createAuthenticator, type Principal } from './auth.js'
+import { addressKey, createFailureLimiter } from './brute-force.js'
+import type { AdminContext } from './context.js'
+import { createDenialRecorder } from './denials.js'
+import { createErrorHandler } from './error-handler.js'
+import { type AdminOptions, resolveLimits } from './options.js'
+import { badRequest, errorBody, HttpError } from './responses.js'
+import { registerAuditRoutes } from './routes/audit.js'
+import { registerClearRoutes } from './routes/clear.js'
+import { boundedHealth, HEALTH_REUSE_MS, registerHealthRoutes } from './routes/health.js'
+import { registerInvalidateRoutes } from './routes/invalidate.js'
+import { registerKeysRoutes } from './routes/keys.js'
+import { registerStatsRoutes } from './routes/stats.js'
+import { registerWarmupRoutes } from './routes/warmup.js'
+import { escapeControl } from './sanitize.js'
+import { createSchemas } from './schemas.js'
+import { createWarmupRegistry } from './warmup.js'
+
+export type { AuditLog, AuditOutcome, AuditRecord } from './audit-log.js'
+export { AuditUnavailableError, createAuditLog } from './audit-log.js'
+export { createAuthenticator, type Principal } from './auth.js'
+export { dashboardPlugin } from './dashboard/plugin.js'
+export type { AdminJwtOptions, AdminLimits, AdminOptions } from './options.js'
+export type {
+  Warmer,
+  WarmupContext,
+  WarmupJob,
+  WarmupJobState,
+  WarmupModuleResult,
+  WarmupRegistry,
+} from './warmup.js'
+export { createWarmupRegistry, UnknownWarmupModuleError, WarmupBusyError } from './warmup.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Admin routes marked public skip authentication (only GET /health). */
+    public?: boolean
+  }
+}
+
+/**
+ * The admin API (seed 004's six endpoints, seed 001's aliases, key browser, audit trail) as an
+ * encapsulated Fastify plugin: register it under a prefix, e.g.
+ * `app.register(adminPlugin, { prefix: '/api/cache', cache, tokens: [process.env.CACHET_ADMIN_TOKEN] })`.
+ */
+export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: FastifyInstance, options) => {
+  const { cache } = options
+  const limits = resolveLimits(options.limits)
+  const logger = options.logger ?? app.log
+  const auditRedis = options.audit?.redis ?? options.redis
+  const ctx: AdminContext = {
+    cache,
+    schemas: createSchemas(cache.prefix, limits),
+    limits,
+    audit: createAuditLog({
+      redis: auditRedis,
+      streamKey: options.audit?.streamKey ?? `${cache.prefix}:__audit`,
+      maxLen: options.audit?.maxLen ?? 10_000,
+      deniedMaxLen: options.audit?.deniedMaxLen,
+      logger,
+      timeoutMs: limits.redisTimeoutMs,
+    }),
+    warmers: options.warmers ?? createWarmupRegistry(),
+    health: reuseFor(HEALTH_REUSE_MS, () => boundedHealth(cache)),
+    redis: options.redis ?? options.audit?.redis,
+    logger,
+    principals: new WeakMap<FastifyRequest, Principal>(),
+  }
+  const tokens = (options.tokens ?? []).filter((token) => typeof token === 'string' && token.length > 0)
+  if (tokens.length === 0 && !options.jwt?.secret && !options.jwt?.publicKey) {
+    logger.warn('cachet admin API has no tokens and no JWT key: every call but GET /health will be refused')
+  }
+  const authenticate = createAuthenticator(tokens, options.jwt)
+  const failures = createFailureLimiter(limits.authFailures, limits.authWindowMs)
+
+  // Only JSON bodies, bounded: anything else is 415, anything larger is 413 (RELIABILITY M7).
+  app.removeAllContentTypeParsers()
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: limits.bodyBytes },
+    (request, body, done) => {
+      parseJson(request, body as string, (error, value) => {
+        // Fastify reports prototype poisoning as "not valid JSON": say what was refused.
+        if (error && /"(__proto__|constructor)"\s*:/.test(String(body))) {
+          done(badRequest('body', '__proto__ and constructor.prototype properties are refused'), undefined)
+        } else done(error, value)
+      })
+    },
+  )
+  app.setErrorHandler(createErrorHandler(logger))
+
+  const denials = createDenialRecorder(ctx.audit, limits.authWindowMs)
+
+  // Authentication runs first, on every route of the plugin and on its 404s, whatever the method.
+  // The credential is checked before the limiter: a correct one always passes, even from an address
+  // that others have pushed over the limit (a shared NAT, a spoofed X-Forwarded-For).
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config?.public === true) return
+    const result = await authenticate(request.headers.authorization)
+    if (result.ok) {
+      ctx.principals.set(request, result.principal)
+      return
+    }
+    const address = addressKey(request.ip)
+    const waitMs = failures.blockedFor(address)
+    // Only a presented credential counts: a missing header or a CORS preflight guesses nothing.
+    if (waitMs === 0 && result.attempted) failures.fail(address)
+    const status = waitMs > 0 ? 429 : result.status
+    await denials.record({
+      who: result.principal?.id ?? 'anonymous',
+      ip: request.ip,
+      address,
+      status,
+      reason: waitMs > 0 ? `too many failed credentials (${result.reason})` : result.reason,
+      method: request.method,
+      url: escapeControl(request.url.slice(0, 300)),
+    })
+    if (waitMs > 0) {
+      throw new HttpError(429, 'E_TOO_MANY_ATTEMPTS', 'too many failed authentications; try again later', {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+      })
+    }
+    throw result.status === 401
+      ? new HttpError(401, 'E_UNAUTHORIZED', 'authorization: a valid admin bearer token or JWT is required', {
+          'www-authenticate': 'Bearer realm="cachet-admin"',
+        })
+      : new HttpError(403, 'E_FORBIDDEN', 'authorization: the admin role is required')
+  })
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .code(404)
+      .send(
+        errorBody(
+          'E_NOT_FOUND',
+          `${request.method} ${escapeControl(request.url.slice(0, 200))}: no such admin route`,
+        ),
+      )
+  })
+
+  app.addHook('onClose', async () => {
+    ctx.warmers.abortAll()
+    await denials.flush()
+  })
+
+  registerHealthRoutes(app, ctx)
+  registerStatsRoutes(app, ctx)
+  registerClearRoutes(app, ctx)
+  registerInvalidateRoutes(app, ctx)
+  registerKeysRoutes(app, ctx)
+  registerWarmupRoutes(app, ctx)
+  registerAuditRoutes(app, ctx)
+}

@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, startRedis, type TestRedis } from '../../../cachet/test/helpers/redis-server.js'
+import type { RunningServer } from '../../src/start.js'
+import { ADMIN_TOKEN, startTestServer } from '../start-test-server.js'
+
+const BIN = fileURLToPath(new URL('../../../cachet/bin/cachet.js', import.meta.url))
+
+let redis: TestRedis
+let server: RunningServer
+
+beforeAll(async () => {
+  redis = await startRedis()
+  server = await startTestServer({
+    REDIS_URL: redis.url,
+    CACHET_DEMO_ROWS: '5000',
+    CACHET_DEMO_ORDER_ITEMS: '1000',
+  })
+  // One cached response to browse.
+  await fetch(`${server.url}/api/dashboard`)
+}, 60_000)
+
+afterAll(async () => {
+  await server?.stop()
+  await redis?.stop()
+})
+
+/** Runs bin/cachet.js as a user would; resolves its exit code and output. */
+function cachet(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, CACHET_URL: server.url, CACHET_ADMIN_TOKEN: ADMIN_TOKEN, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })
+      },
+    )
+  })
+}
+
+describe('cachet CLI against a running server', () => {
+  it('stats --json prints the admin answer', async () => {
+    const { code, stdout } = await cachet(['stats', '--json'])
+    expect(code).toBe(0)
+    const body = JSON.parse(stdout)
+    expect(body.success).toBe(true)
+    expect(body.data.cache.misses).toBeGreaterThanOrEqual(1)
+  })
+
+  it('stats prints a human summary', async () => {
+    const { code, stdout } = await cachet(['stats'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^hit rate:\s+\d+\.\d%$/m)
+    expect(stdout).toMatch(/NAMESPACE\s+HITS/)
+  })
+
+  it('keys lists the cached dashboard and inspect decodes it', async () => {
+    const keys = await cachet(['keys', 'dashboard:*'])
+    expect(keys.code).toBe(0)
+    const key = /^(dashboard:[0-9a-f]+)\s/m.exec(keys.stdout)?.[1]
+    expect(key).toBeDefined()
+
+    const inspect = await cachet(['inspect', key!])
+    expect(inspect.code).toBe(0)
+    expect(inspect.stdout).toMatch(/^state:\s+fresh$/m)
+    // An HTTP entry holds the stored response; its body is the route's JSON as text.
+    expect(inspect.stdout).toMatch(/"status": 200/)
+
+    const json = await cachet(['--json', 'inspect', key!])
+    expect(JSON.parse(JSON.parse(json.stdout).data.value.body).totalLogs).toBe(5000)
+  })
+
+  it('health exits 0 when healthy', async () => {
+    const { code, stdout } = await cachet(['health'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^status:\s+healthy$/m)
+  })
+
+  it('clear previews with --dry-run, refuses without --yes off a terminal, deletes with --yes', async () => {
+    await fetch(`${server.url}/api/search?q=auth`)
+    const preview = await cachet(['clear', 'search:*', '--dry-run'])
+    expect(preview.code).toBe(0)
+    expect(preview.stdout).toMatch(/^1 key\(s\) match search:\* \(dry run/m)
+
+    const refused = await cachet(['clear', 'search:*'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('without --yes')
+
+    const done = await cachet(['clear', 'search:*', '--yes'])
+    expect(done.code).toBe(0)
+    expect(done.stdout).toMatch(/deleted 1 key\(s\)/)
+  })
+
+  it('invalidate by tag reports the count', async () => {
+    const { code, stdout } = await cachet(['invalidate', '--tag', 'config', '--json'])
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout).details.tags.config).toBeGreaterThanOrEqual(0)
+    expect((await cachet(['invalidate'])).code).toBe(2)
+  })
+
+  it('warmup runs the named modules and reports them', async () => {
+    const { code, stdout } = await cachet(['warmup', 'config', 'users', '--force', '--json'])
+    expect(code).toBe(0)
+    const state = JSON.parse(stdout)
+    expect(state.status).toBe('completed')
+    expect(state.modulesWarmed).toEqual(['config', 'users'])
+    expect(state.keysCreated).toBe(4)
+  })
+
+  it('exits 4 with a clear message on a bad token', async () => {
+    const { code, stderr } = await cachet(['stats'], { CACHET_ADMIN_TOKEN: 'not-the-admin-token' })
+    expect(code).toBe(4)
+    expect(stderr).toMatch(/401 .*admin token was refused/)
+  })
+
+  it('exits 3 when the server is unreachable', async () => {
+    const port = await freePort()
+    const { code, stderr } = await cachet(['stats', '--url', `http://127.0.0.1:${port}`])
+    expect(code).toBe(3)
+    expect(stderr).toMatch(/cannot reach the cachet server .*ECONNREFUSED/)
+  })
+
+  it('exits 2 on usage errors', async () => {
+    expect((await cachet(['no-such-command'])).code).toBe(2)
+    expect((await cachet(['inspect'])).code).toBe(2)
+  })
+})

@@ -1,0 +1,136 @@
+import { existsSync } from 'node:fs'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis, type TestRedis } from '../../../cachet/test/helpers/redis-server.js'
+import type { RunningServer } from '../../src/start.js'
+import { ADMIN_TOKEN, startTestServer } from '../start-test-server.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const hasChromium = existsSync(CHROMIUM)
+if (!hasChromium) {
+  console.warn(
+    `dashboard browser test skipped: ${CHROMIUM} is absent (npm test installs it with apt as root)`,
+  )
+}
+
+// Key names are attacker-influenced (RELIABILITY S14): each would run script if rendered as HTML.
+const HOSTILE_KEYS = [
+  '<img src=x onerror=window.__xss=1>',
+  '"><img src=x onerror=window.__xss=2>',
+  'u:\u202Egnp.exe',
+]
+const HOSTILE_VALUE = { html: '<script>window.__xss=3</script><img src=x onerror=window.__xss=4>' }
+
+describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
+  let redis: TestRedis
+  let server: RunningServer
+  let browser: Browser
+  let page: Page
+  const problems: string[] = []
+
+  beforeAll(async () => {
+    redis = await startRedis()
+    server = await startTestServer({
+      REDIS_URL: redis.url,
+      CACHET_DEMO_ROWS: '5000',
+      CACHET_DEMO_ORDER_ITEMS: '1000',
+    })
+    for (const key of HOSTILE_KEYS)
+      await server.resources.cache.set(key, HOSTILE_VALUE, { tags: ['hostile'] })
+    await fetch(`${server.url}/api/dashboard`)
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+    page = await browser.newPage()
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`)
+    })
+    await page.goto(`${server.url}/cache`)
+    await page.fill('#token', ADMIN_TOKEN)
+    await page.click('#connect')
+  }, 90_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.stop()
+    await redis?.stop()
+  })
+
+  it('shows the health indicator and live stats', async () => {
+    await expect.poll(() => page.textContent('#health')).toBe('health: healthy')
+    await page.waitForSelector('#stats .card')
+    const labels = await page.$$eval('#stats .label', (nodes) => nodes.map((n) => n.textContent))
+    expect(labels).toEqual(
+      expect.arrayContaining(['hit rate', 'hits', 'misses', 'memory', 'keys', 'loader avg']),
+    )
+    expect(await page.textContent('#stats')).toMatch(/misses\s*1/)
+  })
+
+  it('lists keys, rendering hostile key names as text without running them', async () => {
+    for (const key of HOSTILE_KEYS) {
+      await page.locator('#keys td.key', { hasText: key }).waitFor()
+    }
+    await page.locator('#keys td.key', { hasText: /^dashboard:/ }).waitFor()
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
+    expect(await page.$$('#keys img, #keys script')).toHaveLength(0)
+  })
+
+  it('inspects a value as text', async () => {
+    const row = page.locator('#keys tr', { has: page.locator('td.key', { hasText: HOSTILE_KEYS[0]! }) })
+    await row.getByRole('button', { name: 'Inspect' }).click()
+    await expect.poll(() => page.textContent('#inspect-value')).toContain('<script>window.__xss=3</script>')
+    expect(await page.textContent('#inspect-key')).toBe(HOSTILE_KEYS[0])
+    expect(await page.textContent('#inspect-meta')).toContain('hostile')
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
+  })
+
+  it('previews a clear with a dry-run count, then clears after confirmation', async () => {
+    await page.fill('#clear-pattern', 'config:*')
+    await page.click('#clear-form button[type=submit]')
+    await expect.poll(() => page.textContent('#clear-count')).toBe('3 key(s) match config:*')
+    expect(await server.resources.cache.has('config:features')).toBe(true)
+    await page.click('#clear-confirm')
+    await expect.poll(() => page.textContent('#message')).toMatch(/Cleared 3 key\(s\) for config:\*/)
+    expect(await server.resources.cache.has('config:features')).toBe(false)
+  })
+
+  it('runs a warm-up and shows its result', async () => {
+    await page.fill('#warmup-modules', 'config, users')
+    await page.click('#warmup-form button[type=submit]')
+    await expect
+      .poll(() => page.textContent('#warmup-result'), { timeout: 15_000 })
+      .toMatch(/^completed: warmed config, users, 4 key\(s\) created, 0 error\(s\)/)
+    expect(await server.resources.cache.has('config:features')).toBe(true)
+  })
+
+  it('deletes a key from the browser', async () => {
+    const row = page.locator('#keys tr', { has: page.locator('td.key', { hasText: HOSTILE_KEYS[1]! }) })
+    await row.getByRole('button', { name: 'Delete' }).click()
+    await expect.poll(() => server.resources.cache.has(HOSTILE_KEYS[1]!)).toBe(false)
+  })
+
+  it('runs under its CSP without errors, and never executed injected script', async () => {
+    expect(problems).toEqual([])
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
+  })
+
+  it('reports a wrong token instead of failing silently', async () => {
+    const other = await browser.newPage()
+    await other.goto(`${server.url}/cache`)
+    await other.fill('#token', 'wrong-token-000000000')
+    await other.click('#connect')
+    await expect.poll(() => other.textContent('#message')).toMatch(/Not authorised \(401\)/)
+    await other.close()
+  })
+})
