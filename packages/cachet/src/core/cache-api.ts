@@ -108,40 +108,75 @@ export interface LoaderContext<T> {
 /** Produces the value of a key on a miss. Must not resolve `undefined` (use `null`). */
 export type Loader<T> = (context: LoaderContext<T>) => Promise<T> | T
 
-/** The public engine, as returned by createCache(). Keys are relative to the prefix. */
+/**
+ * The public engine, as returned by createCache(). Keys are strings relative to the prefix (up to
+ * 1 KB; keys starting with `__` are reserved). Values answered from the cache are deep-frozen and
+ * shared by every caller (copy before changing one: `structuredClone(value)`).
+ */
 export interface CacheApi {
+  /** The prefix every Redis key of this cache starts with (`'cache'` → `cache:…`). */
   readonly prefix: string
   /** The key prefix a namespace view adds ('' at the root, 'users:' for namespace('users')). */
   readonly scope: string
+  /**
+   * Cache-aside: the value of `key` from L1, then Redis; on a miss, runs `loader` once per key across
+   * every process sharing the Redis (single-flight + distributed lock), stores and returns its value.
+   * A stale value (within `grace`) is served when the loader fails or passes `timeouts.soft`. Redis
+   * trouble never reaches the caller; the loader's own error does when no stale value exists.
+   * @throws InvalidKeyError, InvalidOptionError (before the loader runs), UndefinedValueError,
+   * LoaderTimeoutError, or the loader's error.
+   */
   getOrSet<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<T>
+  /** The fresh value of `key`, or `undefined`; `allowStale` also answers a stale value within grace. */
   get<T>(key: string, options?: { allowStale?: boolean }): Promise<T | undefined>
+  /**
+   * Stores `value` in L1 and Redis and tells other instances to drop their L1 copy. Resolves `false`
+   * when Redis did not take it (down, value over `l2.maxValueBytes`); never rejects for Redis trouble.
+   */
   set<T>(key: string, value: T, options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>): Promise<boolean>
+  /** Invalidates `key` everywhere (a versioned tombstone, so no load in flight writes it back). */
   delete(key: string): Promise<boolean>
+  /** delete() for many keys in one round trip; resolves how many existed. */
   deleteMany(keys: readonly string[]): Promise<number>
+  /** True when `key` holds a fresh value. */
   has(key: string): Promise<boolean>
+  /** Sets a new freshness for an existing entry; `false` when there is none. */
   expire(key: string, ttl: Duration): Promise<boolean>
   /** Remaining freshness in ms, undefined when absent. */
   ttl(key: string): Promise<number | undefined>
+  /** Fresh values of many keys in one round trip, in the order asked (`undefined` for a miss). */
   getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>
+  /** set() for many entries in one pipeline; one boolean per item. */
   setMany<T>(
     items: ReadonlyArray<{ key: string; value: T } & Pick<CallOptions, 'ttl' | 'grace' | 'tags'>>,
   ): Promise<boolean[]>
+  /**
+   * Reads all keys in one round trip, calls `loadMissing` once with only the missing ones, stores
+   * what it returns (a Map, a record by key, or an array in the order of `missing`) and answers in the
+   * order asked. A key the loader leaves out answers `undefined` and is not cached.
+   */
   getOrSetMany<T>(
     keys: readonly string[],
     loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
     options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>,
   ): Promise<(T | undefined)[]>
+  /**
+   * Memoizes an async function: one key per distinct argument list (`fn:<name>:<hash of the
+   * arguments>`, or `options.key`). The function must be named, or `key` given.
+   */
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
     options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & { key?: string | ((...args: A) => string) },
   ): (...args: A) => Promise<R>
+  /** Invalidates every entry carrying one of `tags`, in every instance; resolves how many. */
   invalidateTags(tags: readonly string[]): Promise<number>
-  /** Glob pattern relative to the prefix ('dashboard:*'); SCAN + UNLINK, never KEYS. */
+  /** Glob pattern relative to the prefix ('dashboard:*'); SCAN + tombstones, never KEYS. */
   deleteByPattern(pattern: string): Promise<number>
   /** Counts (and samples) what deleteByPattern would delete. */
   countByPattern(pattern: string, sampleSize?: number): Promise<{ count: number; sample: string[] }>
   /** Deletes only this cache's keys (and only this namespace's, on a namespace). Never FLUSHDB. */
   clear(): Promise<number>
+  /** A view whose keys live under `${scope}${name}:`; its clear() clears only that namespace. */
   namespace(name: string): CacheApi
   /** One page of keys under the prefix (admin key browser). */
   keys(options?: {
@@ -149,11 +184,17 @@ export interface CacheApi {
     cursor?: string
     limit?: number
   }): Promise<{ keys: KeyInfo[]; cursor: string }>
+  /** The decoded entry of `key` with its state, tags, timestamps and size; undefined when absent. */
   inspect(key: string): Promise<KeyDetails | undefined>
+  /** Counters since start (or resetStats()), for the whole cache, per tier and per namespace. */
   stats(): CacheStats
+  /** Sets every counter of stats() back to zero. */
   resetStats(): void
+  /** Redis latency and memory against the thresholds: healthy, degraded (> 100 ms, > 90 %) or unhealthy. */
   health(): Promise<CacheHealth>
+  /** Listens to an event (hit, miss, stale, set, error, invalidate, load, lock-wait, circuit, redis…). */
   on<E extends keyof CacheEvents>(event: E, listener: (payload: CacheEvents[E]) => void): this
+  /** Removes a listener added with on(). */
   off<E extends keyof CacheEvents>(event: E, listener: (payload: CacheEvents[E]) => void): this
   /** Waits for background writes, closes the connections cachet opened. */
   close(): Promise<void>
