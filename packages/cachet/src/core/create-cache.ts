@@ -104,17 +104,31 @@ function createLogger(option: Logger | false | undefined): Logger {
 }
 
 function onRedisEvent(engine: Engine, state: string, error?: Error): void {
+  logRedisEvent(engine, state, error)
+  if (error) engine.redisState.lastError = error.message
   if (state === 'ready') {
     engine.redisState.connected = true
     engine.redisState.lastSeen = Date.now()
+    engine.redisState.lastError = undefined
     void engine.pending?.flush()
   } else if (state === 'close' || state === 'end') {
     engine.redisState.connected = false
   }
-  if (error) engine.redisState.lastError = error.message
-  const level = state === 'error' ? 'warn' : 'debug'
-  engine.logger[level]({ state, err: error }, `cachet: redis ${state}`)
   if (engine.emitter.has('redis')) engine.emitter.emit('redis', { state: state as 'ready', error })
+}
+
+/**
+ * One warn line per change (a new error, the connection back after one), without the stack: a Redis
+ * that stays down fails every reconnect attempt with the same error, and those repeats, with their
+ * stacks, go to debug.
+ */
+function logRedisEvent(engine: Engine, state: string, error?: Error): void {
+  if (error && error.message !== engine.redisState.lastError) {
+    engine.logger.warn({ state }, `cachet: redis ${state}: ${error.message}`)
+  } else if (state === 'ready' && engine.redisState.lastError !== undefined) {
+    engine.logger.warn({ state }, 'cachet: redis ready again')
+  }
+  engine.logger.debug({ state, err: error }, `cachet: redis ${state}`)
 }
 
 /**
