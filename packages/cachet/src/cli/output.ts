@@ -1,3 +1,4 @@
+import { formatBytes } from '../core/format-bytes.js'
 /** Where command output goes; tests pass their own. */
 export interface Output {
   out(line: string): void
@@ -52,18 +53,10 @@ export function percent(value: unknown): string | undefined {
   return `${(value * 100).toFixed(1)}%`
 }
 
-/** 1536 → '1.5 KB'; a string passes through. */
+/** 1536 → '1.5K' (the admin API's own format); a string passes through. */
 export function bytes(value: unknown): string | undefined {
   if (typeof value === 'string') return value
-  if (typeof value !== 'number') return undefined
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let n = value
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`
+  return typeof value === 'number' ? formatBytes(value) : undefined
 }
 
 /** Milliseconds as '4.2 ms' / '1.3 s'. */

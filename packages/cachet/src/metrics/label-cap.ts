@@ -14,8 +14,3 @@ export function createLabelCap(max: number): (value: string | undefined) => stri
     return clean
   }
 }
-
-/** The namespace of a key relative to the prefix: its first segment ('dashboard' for 'dashboard:abc'). */
-export function namespaceOf(key: string | undefined): string | undefined {
-  return key === undefined ? undefined : key.split(':', 1)[0]
-}

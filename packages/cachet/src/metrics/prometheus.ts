@@ -3,11 +3,12 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
 import type { CacheApi, CacheEvents } from '../core/cache-api.js'
+import { namespaceOf } from '../core/keys.js'
 import { requirePeer } from '../core/peer.js'
 import { reuseFor } from '../core/reuse.js'
 import { valueWithin } from '../core/timeouts.js'
 import { readRedisFigures } from '../tiers/redis/info.js'
-import { createLabelCap, namespaceOf } from './label-cap.js'
+import { createLabelCap } from './label-cap.js'
 
 const {
   Counter,

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { CacheApi, CacheHealth } from '../../core/cache-api.js'
+import { formatBytes } from '../../core/format-bytes.js'
 import { race } from '../../core/timeouts.js'
 import type { AdminContext } from '../context.js'
-import { formatBytes } from '../responses.js'
 
 const HEALTH_DEADLINE_MS = 2000
 /** How long GET /health and GET /stats reuse one health check: a flood costs one round of Redis commands a second. */

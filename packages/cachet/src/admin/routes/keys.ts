@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
+import { formatBytes } from '../../core/format-bytes.js'
 import { type AdminContext, audited } from '../context.js'
-import { formatBytes, HttpError, ok } from '../responses.js'
+import { HttpError, ok } from '../responses.js'
 import { parse } from '../schemas.js'
 
 const VALUE_PREVIEW_BYTES = 64 * 1024

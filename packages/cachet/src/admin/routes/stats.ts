@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import type { CacheHealth, Counters } from '../../core/cache-api.js'
+import { formatBytes } from '../../core/format-bytes.js'
 import { reuseFor } from '../../core/reuse.js'
 import { readRedisFigures } from '../../tiers/redis/info.js'
 import type { AdminContext } from '../context.js'
-import { formatBytes, formatUptime, ok } from '../responses.js'
+import { formatUptime, ok } from '../responses.js'
 
 /** Keys and memory of one namespace (first key segment), from a bounded SCAN. */
 interface NamespaceUsage {
