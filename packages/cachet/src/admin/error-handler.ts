@@ -38,7 +38,10 @@ export function toHttpError(error: unknown): HttpError {
   return new HttpError(503, 'E_INTERNAL', 'unexpected error; see the server log')
 }
 
-/** Fastify error handler of the admin plugin: a safe JSON error body, never a 500 (RELIABILITY M7). */
+/**
+ * Fastify error handler of the admin plugin: a safe JSON error body, never a 500
+ * (docs/reliability.md M7).
+ */
 export function createErrorHandler(logger: FastifyBaseLogger) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const http = toHttpError(error)

@@ -1,8 +1,8 @@
 /**
  * Keys and patterns as the admin API accepts them: relative to the cache prefix (`dashboard:*`),
- * or already prefixed (`cache:dashboard:*`, seed 001's form), which is stripped. The engine puts
- * the prefix back, so whatever the pattern, Redis only ever sees `${prefix}:<pattern>`. What makes a
- * key or pattern acceptable is the engine's rule set (core/keys.ts), applied in schemas.ts.
+ * or already prefixed (`cache:dashboard:*`, the replaced Flask cache's form), which is stripped. The
+ * engine puts the prefix back, so whatever the pattern, Redis only ever sees `${prefix}:<pattern>`. What
+ * makes a key or pattern acceptable is the engine's rule set (core/keys.ts), applied in schemas.ts.
  */
 
 /** Strips a leading `${prefix}:`. */

@@ -16,7 +16,7 @@ export function badRequest(field: string, problem: string): HttpError {
   return new HttpError(400, 'E_BAD_REQUEST', `${field}: ${problem}`)
 }
 
-/** The envelope of every answer (seed 004): `{ success, data | stats | details, message, timestamp }`. */
+/** The envelope of every answer: `{ success, data | stats | details, message, timestamp }`. */
 export function ok<T extends Record<string, unknown>>(body: T): T & { success: true; timestamp: string } {
   return { success: true, ...body, timestamp: new Date().toISOString() }
 }
@@ -26,7 +26,7 @@ export function errorBody(code: string, message: string) {
   return { success: false as const, error: code, message, timestamp: new Date().toISOString() }
 }
 
-/** '12ms', '3.2s' (seed 004's duration strings). */
+/** '12ms', '3.2s': the admin API's duration strings. */
 export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`
 }

@@ -4,7 +4,7 @@ const MAX_DEPTH = 4
 
 /**
  * Escapes every control character (CR, LF, ESC of ANSI sequences, NUL…) as `\xNN`, so a value
- * written to a log line or a terminal cannot forge a line or repaint the screen (RELIABILITY S9).
+ * written to a log line or a terminal cannot forge a line or repaint the screen (docs/reliability.md S9).
  */
 export function escapeControl(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point

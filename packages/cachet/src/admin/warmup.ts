@@ -17,7 +17,7 @@ export interface WarmupContext {
   set<T>(key: string, value: T, options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>): Promise<boolean>
 }
 
-/** A warm-up function for one module (seed 004 §2.3: products, users, vehicles, config, seo). */
+/** A warm-up function for one module (e.g. products, users, vehicles, config, seo). */
 export type Warmer = (context: WarmupContext) => Promise<{ keys: number } | undefined>
 
 /** How one module's warm-up went. */
@@ -83,7 +83,7 @@ export interface WarmupRegistry {
     cache: CacheApi,
     options?: { modules?: string[]; force?: boolean; timeoutMs?: number; trigger?: 'api' | 'startup' },
   ): WarmupJob
-  /** Starts the modules marked onStart (seed 004 §6.3) without waiting for them; undefined when none. */
+  /** Starts the modules marked onStart without waiting for them; undefined when none. */
   runStartup(cache: CacheApi, options?: { timeoutMs?: number }): WarmupJob | undefined
   job(id: string): WarmupJob | undefined
   /** Recent runs, newest first (at most 20 kept). */
@@ -235,7 +235,7 @@ function runJob(
   }
 
   const done = (async () => {
-    // Sequential, in priority order (seed 004 §6.3: critical data first).
+    // Sequential, in priority order (critical data first).
     for (const module of modules) await runModule(module)
     state.status = signal.aborted ? 'aborted' : 'completed'
     state.finishedAt = Date.now()

@@ -46,7 +46,7 @@ export function pairs(entries: ReadonlyArray<readonly [string, unknown]>): strin
   return shown.map(([label, value]) => `${`${label}:`.padEnd(width + 1)} ${String(value)}`).join('\n')
 }
 
-/** 0.873 → '87.3%'; a string (seed 004's '87.3%') passes through. */
+/** 0.873 → '87.3%'; a string (the admin API's '87.3%') passes through. */
 export function percent(value: unknown): string | undefined {
   if (typeof value === 'string') return value
   if (typeof value !== 'number') return undefined

@@ -1,13 +1,13 @@
 import type { CacheHealth } from './cache-api.js'
 import type { Engine } from './engine.js'
 
-/** Seed 004 §2.4: latency above this is degraded. */
+/** Latency above this is degraded. */
 export const LATENCY_DEGRADED_MS = 100
-/** Seed 004 §2.4: memory use above this share of maxmemory is degraded. */
+/** Memory use above this share of maxmemory is degraded. */
 export const MEMORY_DEGRADED_PERCENT = 90
 
 /**
- * PING latency and INFO memory against seed 004's thresholds: healthy, degraded (slow or nearly
+ * PING latency and INFO memory against the thresholds above: healthy, degraded (slow or nearly
  * full), unhealthy (no answer or circuit open). An L1-only cache is healthy without Redis.
  */
 export async function checkHealth(engine: Engine): Promise<CacheHealth> {
@@ -73,7 +73,7 @@ export async function checkHealth(engine: Engine): Promise<CacheHealth> {
   }
 }
 
-/** An error message safe to show: no hostnames or credentials (RELIABILITY S12). */
+/** An error message safe to show: no hostnames or credentials (docs/reliability.md S12). */
 function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
   if (/timed? ?out|timeout/i.test(message)) return 'timeout'

@@ -56,7 +56,7 @@ export async function acquireOrWait(
     const again = await tryLock()
     if (again !== undefined) return { kind: 'locked', lock: again ?? undefined, version: read?.version }
   }
-  // The holder is slow or gone: load anyway (bounded wait, RELIABILITY P2).
+  // The holder is slow or gone: load anyway (bounded wait, docs/reliability.md P2).
   const read = await engine.readL2(key)
   return { kind: 'locked', lock: undefined, version: read?.version }
 }

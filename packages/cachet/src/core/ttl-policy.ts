@@ -20,9 +20,9 @@ const SEED_RULES: AdaptiveRules = SEED_ADAPTIVE_TTL.map((rule) => ({
 
 /**
  * How long an entry stays fresh and how long it is kept stale. Freshness precedence: explicit call ttl >
- * adaptive TTL from the loader's duration (seed 003 §5.3) > longest matching ttlRules prefix (seed 004
- * §4.3) > the default ttl. Jitter spreads freshness only, so entries written together do not all expire in
- * the same second; grace is never jittered.
+ * adaptive TTL from the loader's duration > longest matching ttlRules prefix > the default ttl. Jitter
+ * spreads freshness only, so entries written together do not all expire in the same second; grace is
+ * never jittered.
  */
 export class TtlPolicy {
   readonly #defaultMs: number
@@ -70,8 +70,8 @@ export class TtlPolicy {
 
   /**
    * The adaptive ttl for a loader that took `loadMs`: the first threshold it is slower than, where a
-   * threshold of 0 catches everything (seed 003's "else 1 min"). Uses the cache's adaptiveTtl rules, or
-   * the seed's when the cache has none. Undefined when no threshold applies.
+   * threshold of 0 catches everything (the default's "else 1 min"). Uses the cache's adaptiveTtl rules, or
+   * SEED_ADAPTIVE_TTL when the cache has none. Undefined when no threshold applies.
    */
   adaptiveMs(loadMs: number): number | undefined {
     for (const rule of this.#adaptiveRules) {

@@ -5,7 +5,10 @@ import type { CallOptions } from './options.js'
 
 type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
 
-/** The key of one call: `${base}:${sha256(stable JSON of the arguments)}` (seed 003's cached_query). */
+/**
+ * The key of one call: `${base}:${sha256(stable JSON of the arguments)}` (as the `@cached_query`
+ * decorator cachet replaces).
+ */
 export function argumentsKey(base: string, args: readonly unknown[]): string {
   return args.length === 0 ? base : `${base}:${hashKey(stableStringify(args))}`
 }

@@ -3,7 +3,7 @@ import type { Entry } from './types.js'
 
 /**
  * The conditional L2 write: only if the key still holds the version seen before loading
- * (RELIABILITY E4, C1). Tagged writes re-check the tags' epochs and undo themselves if one moved.
+ * (docs/reliability.md E4, C1). Tagged writes re-check the tags' epochs and undo themselves if one moved.
  */
 export async function writeBack(
   engine: Engine,

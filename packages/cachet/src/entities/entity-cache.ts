@@ -13,7 +13,10 @@ const DEFAULT_PREFIX = 'cache:__entity'
 // Same breaker as the engine: 3 consecutive failures open it for 5 s, then one probe.
 const BREAKER = { threshold: 3, durationMs: 5_000 }
 
-/** Creates a cache of entities stored as Redis hashes `${prefix}:${entity}:${id}` (seed 002's UserCache). */
+/**
+ * Creates a cache of entities stored as Redis hashes `${prefix}:${entity}:${id}` (the `UserCache` it
+ * replaces).
+ */
 export function createEntityCache<T extends object>(options: EntityCacheOptions<T>): EntityCache<T> {
   const prefix = options.prefix ?? DEFAULT_PREFIX
   const entity = options.entity ?? 'user:profile'
@@ -103,7 +106,7 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
     return values.filter((value) => value !== null) as T[]
   }
 
-  /** Seed 002's HTTP fallback, once per id at a time in this process. */
+  /** The owning service's HTTP fallback, once per id at a time in this process. */
   const load = (id: string): Promise<T | null> => {
     const running = inflight.get(id)
     if (running) return running

@@ -1,4 +1,4 @@
-/** `cachet/entities`: seed 002's entity cache in Redis hashes, stream sync and prewarmer. */
+/** `cachet/entities`: an entity cache in Redis hashes, with stream sync and a prewarmer. */
 export { createEntityCache } from './entity-cache.js'
 export {
   createPrewarmer,

@@ -4,11 +4,11 @@ import type { EntityCache } from './types.js'
 /** Options of createPrewarmer(). */
 export interface PrewarmerOptions<T> {
   entityCache: EntityCache<T>
-  /** The ids to warm, e.g. participants of conversations active in the last 7 days (seed 002). */
+  /** The ids to warm, e.g. participants of conversations active in the last 7 days. */
   ids: () => AsyncIterable<string> | Iterable<string> | Promise<string[]>
-  /** Ids per batch (one fetchMany call, one pipeline). @default 500 (seed 002) */
+  /** Ids per batch (one fetchMany call, one pipeline). @default 500 */
   batchSize?: number
-  /** Pause between batches, to spare the owning service. @default 1500 (seed 002) */
+  /** Pause between batches, to spare the owning service. @default 1500 */
   pauseMs?: number
 }
 
@@ -34,7 +34,7 @@ export interface PrewarmResult {
   cursor: number
 }
 
-/** A resumable batch prewarmer (seed 002's SmartCachePrewarmer). */
+/** A resumable batch prewarmer (the `SmartCachePrewarmer` it replaces). */
 export interface Prewarmer {
   run(options?: {
     signal?: AbortSignal

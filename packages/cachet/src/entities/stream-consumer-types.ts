@@ -14,7 +14,7 @@ export type EntityEventHandler<T> = (
 export interface StreamConsumerOptions<T> {
   /** Redis holding the stream (standalone). A client you pass stays open; a blocking copy of it is made. */
   redis: string | RedisOptions | Redis
-  /** @default 'events:users' (seed 002) */
+  /** @default 'events:users' */
   stream?: string
   /** Consumer group: one per service that keeps its own cache in sync. */
   group: string
@@ -70,7 +70,7 @@ export interface StreamConsumerEvents {
   error: { error: unknown }
 }
 
-/** A running stream consumer (seed 002's UserStreamConsumer). */
+/** A running stream consumer (the `UserStreamConsumer` it replaces). */
 export interface StreamConsumer {
   /** Creates the group if needed (XGROUP CREATE … MKSTREAM) and starts consuming. */
   start(): Promise<void>

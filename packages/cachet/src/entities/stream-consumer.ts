@@ -23,8 +23,8 @@ import type { EntityCache } from './types.js'
 const RETRY_MS = 250
 
 /**
- * Keeps an entity cache in sync from a Redis stream with a consumer group (seed 002's
- * UserStreamConsumer, RELIABILITY §B.4): at-least-once (ack after apply, XAUTOCLAIM of crashed
+ * Keeps an entity cache in sync from a Redis stream with a consumer group (the `UserStreamConsumer` it
+ * replaces; docs/reliability.md X1–X5): at-least-once (ack after apply, XAUTOCLAIM of crashed
  * consumers' entries), idempotent (version-checked writes), poison entries dead-lettered, and a Redis
  * reset or trim loss answered by flushing the namespace (the owning service is the source of truth).
  */

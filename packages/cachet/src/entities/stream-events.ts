@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { parseSafeJson } from '../core/codec/safe-json.js'
 
-/** One entity change as carried on a stream (seed 002: user.profile.created/updated/deleted). */
+/** One entity change as carried on a stream (e.g. user.profile.created/updated/deleted). */
 export interface EntityEvent {
   /** e.g. 'user.profile.updated'. */
   type: string

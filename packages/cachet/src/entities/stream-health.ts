@@ -61,7 +61,7 @@ export interface HealthMemory {
 }
 
 /**
- * Decides whether the cache can still trust the stream (RELIABILITY §B.4 X2/X3): the stream or group
+ * Decides whether the cache can still trust the stream (docs/reliability.md X2/X3): the stream or group
  * vanished (Redis restarted empty), the stream went back in time (restored from an older snapshot), or
  * entries the group never received were trimmed. Updates `memory`.
  */

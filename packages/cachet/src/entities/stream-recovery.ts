@@ -20,7 +20,7 @@ const DEAD_LETTER_MAXLEN = 100_000
 
 /**
  * Copies an entry to the dead-letter stream with why and how often it failed, then acks it so it stops
- * blocking the group (RELIABILITY §B.4 X4). Original fields come first, so a replay tool can re-XADD them.
+ * blocking the group (docs/reliability.md X4). Original fields come first, so a replay tool can re-XADD them.
  */
 export async function moveToDeadLetter(
   target: RecoveryTarget,

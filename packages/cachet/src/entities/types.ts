@@ -16,14 +16,14 @@ export interface EntityCacheOptions<T> {
   /**
    * Namespace of every key, `${prefix}:${entity}:${id}`. The default lies in the engine's reserved `__`
    * space, so no engine invalidation, pattern delete, clear() or user key can reach an entity.
-   * `'cache'` gives seed 002's own names (`cache:user:profile:{id}`), which an engine invalidation of
-   * `user:*` matches: it leaves the hashes alone, but an engine clear() removes them.
+   * `'cache'` gives the replaced `UserCache`'s names (`cache:user:profile:{id}`), which an engine
+   * invalidation of `user:*` matches: it leaves the hashes alone, but an engine clear() removes them.
    * @default 'cache:__entity'
    */
   prefix?: string
   /** Entity name, the middle of the key `${prefix}:${entity}:${id}`. @default 'user:profile' */
   entity?: string
-  /** Lifetime of a cached entity (and of a deletion tombstone). @default '7d' (seed 002) */
+  /** Lifetime of a cached entity (and of a deletion tombstone). @default '7d' */
   ttl?: Duration
   /** Deadline of one Redis round trip. @default '100ms' */
   timeout?: Duration
@@ -31,9 +31,12 @@ export interface EntityCacheOptions<T> {
   schema?: EntitySchema<T>
   /** Only these fields are stored (all own enumerable fields when unset). */
   fields?: readonly string[]
-  /** Seed 002's HTTP fallback: loads one entity from its owning service; null = does not exist. */
+  /** HTTP fallback: loads one entity from its owning service; null = does not exist. */
   fetchOne?: (id: string) => Promise<T | null>
-  /** Loads many entities in one call (seed 002's `GET /batch?ids=`); absent ids are simply not returned. */
+  /**
+   * Loads many entities in one call (e.g. the owning service's `GET /batch?ids=`); absent ids are simply
+   * not returned.
+   */
   fetchMany?: (ids: string[]) => Promise<T[]>
   /** The id of an entity. @default (e) => String(e.id) */
   idOf?: (entity: T) => string

@@ -1,6 +1,9 @@
 import type { Duration } from '../index.js'
 
-/** Seed 001's cache types and their freshness: dashboard 5 min, search 1 h, user 30 min, product 2 h, analytics 10 min. */
+/**
+ * The cache types of the Flask `@cache_response` decorator cachet replaces, and their freshness:
+ * dashboard 5 min, search 1 h, user 30 min, product 2 h, analytics 10 min.
+ */
 export const DEFAULT_CACHE_TYPES: Readonly<Record<string, Duration>> = Object.freeze({
   dashboard: '300s',
   search: '3600s',

@@ -2,7 +2,7 @@ import type { BypassReason } from './cache-policy.js'
 import type { CacheScope } from './options.js'
 import type { StoredResponse } from './stored-response.js'
 
-/** The seed 001 `X-Cache` vocabulary. */
+/** The `X-Cache` values of the Flask `@cache_response` decorator cachet replaces. */
 export type CacheOutcome = 'HIT' | 'MISS' | 'STALE' | 'BYPASS'
 
 /** How a response came to be, for the X-Cache / Cache-Status / Age headers. */

@@ -2,7 +2,10 @@ import { type CacheApi, escapeGlob, InvalidOptionError } from '../index.js'
 import { encodePrincipal } from './cache-key.js'
 import { TYPE_PATTERN } from './cache-types.js'
 
-/** Deletes every cached response of a type (seed 001 `invalidate_cache_type`); resolves the count. */
+/**
+ * Deletes every cached response of a type (the replaced Flask cache's `invalidate_cache_type`); resolves
+ * the count.
+ */
 export function invalidateType(cache: CacheApi, type: string): Promise<number> {
   return cache.deleteByPattern(`${checkType(type)}:*`)
 }

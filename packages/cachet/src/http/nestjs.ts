@@ -26,7 +26,7 @@ const ROUTE_OPTIONS = 'cachet:cache-response'
 export type NestCacheOptions = ResponseCacheOptions<Request>
 
 /**
- * Global module (seed 004 §11.3): `CachetModule.forRoot({ cache, getUser })` once in the root module,
+ * Global module: `CachetModule.forRoot({ cache, getUser })` once in the root module,
  * then `@CacheResponse({ type: 'dashboard' })` on any GET handler. Supports @nestjs/platform-express.
  */
 // biome-ignore lint/complexity/noStaticOnlyClass: a Nest module is a class; forRoot is the convention.

@@ -10,7 +10,10 @@ export type Principal = string | number | null | undefined
 
 /** Options of one cached route. `R` is the framework's request type. */
 export interface RouteCacheOptions<R = any> {
-  /** Cache type: the first key segment and, unless `ttl` is given, the freshness (seed 001 types or `types`). */
+  /**
+   * Cache type: the first key segment and, unless `ttl` is given, the freshness (DEFAULT_CACHE_TYPES or
+   * `types`).
+   */
   type: string
   /** Freshness of this route's entries. @default the type's ttl */
   ttl?: Duration
@@ -29,7 +32,10 @@ export interface RouteCacheOptions<R = any> {
    * handler must not read it). @default [] (a request with any query parameter bypasses)
    */
   query?: 'all' | readonly string[] | false
-  /** Custom key (seed 001 `key_func`): replaces the hash; scope segments are still added. */
+  /**
+   * Custom key (the replaced Flask decorator's `key_func`): replaces the hash; scope segments are still
+   * added.
+   */
   key?: (request: R) => string
   /**
    * A public route serves and stores a shared entry even for requests carrying Authorization or a
@@ -44,7 +50,7 @@ export interface RouteCacheOptions<R = any> {
 export interface ResponseCacheOptions<R = any> {
   /** The engine: what createCache() returns. */
   cache: CacheApi
-  /** Extra or overriding cache types: name → ttl. Merged over seed 001's defaults. */
+  /** Extra or overriding cache types: name → ttl. Merged over DEFAULT_CACHE_TYPES. */
   types?: Record<string, Duration>
   /**
    * The VERIFIED user id of a request (for scope 'user'), e.g. the `sub` of a JWT your auth layer

@@ -15,7 +15,7 @@ export interface CachedQueryOptions {
 }
 
 /**
- * Seed 003's `cached_query` decorator for a function: each distinct argument list is cached under
+ * The `@cached_query` decorator cachet replaces, for a function: each distinct argument list is cached under
  * `${namespace}:fn:${name}:${sha256(stable JSON of the database identity and the arguments)}`, with the
  * query cache's TTL rules. The identity keeps two tenants' results of the same function apart.
  */

@@ -10,7 +10,7 @@ export interface QueryFigures {
   savedMs: number
 }
 
-/** Seed 003's CacheStats, plus the queries that saved the most database time. */
+/** The replaced SQL cache's `CacheStats`, plus the queries that saved the most database time. */
 export interface QueryCacheStats {
   hits: number
   misses: number

@@ -10,7 +10,7 @@ export interface InvalidateOptions {
   dryRun?: boolean
 }
 
-/** `cachet invalidate --tag t --key k --pattern p`: seed 004's DELETE /invalidate. */
+/** `cachet invalidate --tag t --key k --pattern p`: the admin API's DELETE /invalidate. */
 export async function invalidateCommand(ctx: CommandContext, options: InvalidateOptions): Promise<void> {
   const body = {
     keys: options.key?.length ? options.key : undefined,

@@ -9,7 +9,7 @@ export interface WarmupOptions {
 
 /**
  * `cachet warmup [modules...]`: starts a run (all registered modules when none are given), follows its
- * progress over server-sent events with a progress bar, and prints the seed 004 summary.
+ * progress over server-sent events with a progress bar, and prints a summary.
  * Exits non-zero when a module failed.
  */
 export async function warmupCommand(ctx: CommandContext, modules: string[], options: WarmupOptions) {

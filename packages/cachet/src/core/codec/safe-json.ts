@@ -1,5 +1,5 @@
 /**
- * JSON.parse that cannot be used for prototype pollution (RELIABILITY.md S11), after
+ * JSON.parse that cannot be used for prototype pollution (docs/reliability.md S11), after
  * fastify/secure-json-parse: parse with no reviver, and only when the text could hold `__proto__` or
  * `constructor` (spelled out or hidden behind a \u escape) walk the result and drop those keys.
  * Typical cached JSON holds neither, so reads cost a bare JSON.parse plus three substring scans.

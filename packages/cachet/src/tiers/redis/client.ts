@@ -34,9 +34,9 @@ const EVENTS: readonly RedisEvent[] = ['connect', 'ready', 'error', 'close', 're
 const CLOSE_WAIT_MS = 1_000
 
 /**
- * Settings from RELIABILITY.md §B.8: no command waits longer than the deadline, a frozen or
- * half-open socket is detected, nothing is re-sent after a reconnect (a timed-out write may
- * already have landed, E4), and reconnects back off with jitter.
+ * Settings listed in docs/reliability.md (Redis client settings): no command waits longer than the
+ * deadline, a frozen or half-open socket is detected, nothing is re-sent after a reconnect (a timed-out
+ * write may already have landed, E4), and reconnects back off with jitter.
  */
 function reliabilityOptions(timeoutMs: number): RedisOptions {
   return {

@@ -12,7 +12,7 @@ export function parseInfo(text: string): Record<string, string> {
   return fields
 }
 
-/** The Redis INFO figures operators look at (seed 004 §2.1 and §9.4). */
+/** The Redis INFO figures operators look at. */
 export interface RedisFigures {
   version?: string
   uptimeSeconds?: number

@@ -41,7 +41,7 @@ return 1`,
    * Invalidation of one key. KEYS[1] entry; ARGV: tombstone bytes, ttl ms. Leaves the tombstone and
    * returns 1 when the key held a live entry. A tombstone is a cachet format byte (bits 5-7 = envelope
    * version 1) with bit 4 set; any other string (a live entry, a foreign value) counts as live.
-   * A key of another type (a hash, a stream: the entity cache's, or a seed system's) is not an entry:
+   * A key of another type (a hash, a stream: the entity cache's, or the replaced system's) is not an entry:
    * it is left alone and counts 0, on key, tag and pattern invalidation alike.
    */
   cachetInvalidate: `
@@ -64,7 +64,7 @@ return live`,
   /**
    * Tag index add. KEYS[1] tag zset; ARGV: score (the member's expiry, ms), member, now (ms).
    * Adds the member, prunes members already expired, and keeps the set's TTL at least as long as its
-   * longest-lived member, in one atomic step: a tag set never lacks a TTL (RELIABILITY.md M3).
+   * longest-lived member, in one atomic step: a tag set never lacks a TTL (docs/reliability.md M3).
    */
   cachetTagAdd: `
 local key = KEYS[1]
