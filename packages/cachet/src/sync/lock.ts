@@ -17,19 +17,19 @@ export interface LockHandle {
  * on it (a paused holder can outlive its lease: the conditional write is what prevents stale writes).
  */
 export class DistributedLock {
-  private readonly client: ScriptedClient
+  readonly #client: ScriptedClient
+  readonly #guard: L2Guard
+  readonly #prefix: string
 
-  constructor(
-    client: Redis | Cluster,
-    private readonly guard: L2Guard,
-    private readonly prefix: string,
-  ) {
-    this.client = defineScripts(client)
+  constructor(client: Redis | Cluster, guard: L2Guard, prefix: string) {
+    this.#client = defineScripts(client)
+    this.#guard = guard
+    this.#prefix = prefix
   }
 
   /** The Redis key of the lock on `key` (a cache key without the prefix). */
   lockKey(key: string): string {
-    return `${this.prefix}:__lock:${key}`
+    return `${this.#prefix}:__lock:${key}`
   }
 
   /**
@@ -41,14 +41,16 @@ export class DistributedLock {
     // 128 random bits, drawn from the codec's pool rather than a randomBytes call per lock.
     const token = newVersion() + newVersion()
     const ttl = Math.max(1, Math.round(ttlMs))
-    const reply = await this.guard.run('lock acquire', () => this.client.set(lockKey, token, 'PX', ttl, 'NX'))
+    const reply = await this.#guard.run('lock acquire', () =>
+      this.#client.set(lockKey, token, 'PX', ttl, 'NX'),
+    )
     if (reply !== 'OK') return undefined
 
     let released = false
     const renew = async () => {
       try {
-        const renewed = await this.guard.run('lock renew', () =>
-          this.client.cachetLockRenew(lockKey, token, ttl),
+        const renewed = await this.#guard.run('lock renew', () =>
+          this.#client.cachetLockRenew(lockKey, token, ttl),
         )
         // Lost (expired, or taken over after a pause): stop renewing; the holder finds out on write-back.
         if (renewed !== 1) clearInterval(timer)
@@ -71,7 +73,7 @@ export class DistributedLock {
         released = true
         clearInterval(timer)
         try {
-          await this.guard.run('lock release', () => this.client.cachetLockRelease(lockKey, token))
+          await this.#guard.run('lock release', () => this.#client.cachetLockRelease(lockKey, token))
         } catch {
           // The lease expires on its own.
         }

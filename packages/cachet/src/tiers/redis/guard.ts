@@ -26,36 +26,39 @@ export interface L2GuardOptions {
  * Redis costs nothing after a few failures.
  */
 export class L2Guard {
-  private current: CircuitState = 'closed'
-  private consecutive = 0
-  private failures = 0
-  private openUntil = 0
-  private probing = false
-  private readonly deadlineMs: number
-  private readonly pending = new Set<PendingCall>()
-  private sweeper: NodeJS.Timeout | undefined
-  private lastSweep = 0
-  private readonly tickMs: number
+  #current: CircuitState = 'closed'
+  #consecutive = 0
+  #failures = 0
+  #openUntil = 0
+  #probing = false
+  readonly #deadlineMs: number
+  readonly #pending = new Set<PendingCall>()
+  #sweeper: NodeJS.Timeout | undefined
+  #lastSweep = 0
+  readonly #tickMs: number
 
-  constructor(private readonly options: L2GuardOptions) {
-    this.deadlineMs = options.timeoutMs
-    this.tickMs = Math.max(5, Math.round(options.timeoutMs / 5))
+  readonly #options: L2GuardOptions
+
+  constructor(options: L2GuardOptions) {
+    this.#options = options
+    this.#deadlineMs = options.timeoutMs
+    this.#tickMs = Math.max(5, Math.round(options.timeoutMs / 5))
   }
 
   /** Breaker state now (an open circuit whose duration has passed reports half-open). */
   get state(): CircuitState {
-    if (this.current === 'open' && Date.now() >= this.openUntil) this.transition('half-open')
-    return this.current
+    if (this.#current === 'open' && Date.now() >= this.#openUntil) this.#transition('half-open')
+    return this.#current
   }
 
   /** Failed calls since creation (timeouts, errors; not calls refused by an open circuit). */
   get errors(): number {
-    return this.failures
+    return this.#failures
   }
 
   /** Consecutive failures counted towards opening the circuit. */
   get consecutiveFailures(): number {
-    return this.consecutive
+    return this.#consecutive
   }
 
   /**
@@ -64,26 +67,26 @@ export class L2Guard {
    */
   run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const state = this.state
-    if (state === 'open' || (state === 'half-open' && this.probing)) {
+    if (state === 'open' || (state === 'half-open' && this.#probing)) {
       return Promise.reject(
         new L2Error(
-          `Redis ${operation} skipped: circuit open after ${this.consecutive} consecutive failures`,
+          `Redis ${operation} skipped: circuit open after ${this.#consecutive} consecutive failures`,
         ),
       )
     }
     const probe = state === 'half-open'
-    if (probe) this.probing = true
+    if (probe) this.#probing = true
 
     return new Promise<T>((resolve, reject) => {
       const call: PendingCall = {
-        deadline: performance.now() + this.deadlineMs,
+        deadline: performance.now() + this.#deadlineMs,
         settled: false,
         expire: () => {
-          this.failed(probe, true)
-          reject(new L2Error(`Redis ${operation} timed out after ${this.deadlineMs} ms`))
+          this.#failed(probe, true)
+          reject(new L2Error(`Redis ${operation} timed out after ${this.#deadlineMs} ms`))
         },
       }
-      this.watch(call)
+      this.#watch(call)
       let pending: Promise<T>
       try {
         pending = fn()
@@ -94,17 +97,17 @@ export class L2Guard {
         (value) => {
           if (call.settled) return
           call.settled = true
-          this.pending.delete(call)
-          this.succeeded(probe)
+          this.#pending.delete(call)
+          this.#succeeded(probe)
           resolve(value)
         },
         (error: unknown) => {
           if (call.settled) return
           call.settled = true
-          this.pending.delete(call)
+          this.#pending.delete(call)
           // A reply error (WRONGTYPE, OOM, NOSCRIPT…) means Redis answered: it is alive, so it does
           // not count towards opening the circuit.
-          this.failed(probe, !isReplyError(error))
+          this.#failed(probe, !isReplyError(error))
           reject(new L2Error(`Redis ${operation} failed: ${describe(error)}`, { cause: error }))
         },
       )
@@ -116,31 +119,31 @@ export class L2Guard {
    * Redis command costs more than the command's own bookkeeping). Calls share one deadline length,
    * so the set is in deadline order and a sweep stops at the first call still in time.
    */
-  private watch(call: PendingCall): void {
-    this.pending.add(call)
-    if (this.sweeper) return
-    this.lastSweep = performance.now()
-    this.sweeper = setInterval(() => this.sweep(), this.tickMs)
-    this.sweeper.unref()
+  #watch(call: PendingCall): void {
+    this.#pending.add(call)
+    if (this.#sweeper) return
+    this.#lastSweep = performance.now()
+    this.#sweeper = setInterval(() => this.#sweep(), this.#tickMs)
+    this.#sweeper.unref()
   }
 
-  private sweep(): void {
-    if (this.pending.size === 0) {
-      clearInterval(this.sweeper)
-      this.sweeper = undefined
+  #sweep(): void {
+    if (this.#pending.size === 0) {
+      clearInterval(this.#sweeper)
+      this.#sweeper = undefined
       return
     }
     const now = performance.now()
-    const lag = now - this.lastSweep - this.tickMs
-    this.lastSweep = now
-    if (lag > this.tickMs) {
+    const lag = now - this.#lastSweep - this.#tickMs
+    this.#lastSweep = now
+    if (lag > this.#tickMs) {
       // The event loop was blocked (a long synchronous task): that time was not Redis's, and the
       // commands may not even have left the process yet. Push the deadlines back by it; look again.
-      for (const call of this.pending) call.deadline += lag
+      for (const call of this.#pending) call.deadline += lag
       return
     }
     const overdue: PendingCall[] = []
-    for (const call of this.pending) {
+    for (const call of this.#pending) {
       if (call.deadline > now) break
       overdue.push(call)
     }
@@ -152,37 +155,37 @@ export class L2Guard {
       for (const call of overdue) {
         if (call.settled) continue
         call.settled = true
-        this.pending.delete(call)
+        this.#pending.delete(call)
         call.expire()
       }
     })
   }
 
-  private succeeded(probe: boolean): void {
-    if (probe) this.probing = false
-    this.consecutive = 0
-    if (this.current !== 'closed') this.transition('closed')
+  #succeeded(probe: boolean): void {
+    if (probe) this.#probing = false
+    this.#consecutive = 0
+    if (this.#current !== 'closed') this.#transition('closed')
   }
 
-  private failed(probe: boolean, countsForBreaker: boolean): void {
-    this.failures++
-    if (probe) this.probing = false
+  #failed(probe: boolean, countsForBreaker: boolean): void {
+    this.#failures++
+    if (probe) this.#probing = false
     if (!countsForBreaker) {
-      if (probe) this.succeeded(false)
+      if (probe) this.#succeeded(false)
       return
     }
-    this.consecutive++
-    const breaker = this.options.breaker
+    this.#consecutive++
+    const breaker = this.#options.breaker
     if (!breaker) return
-    if (probe || this.consecutive >= breaker.threshold) {
-      this.openUntil = Date.now() + breaker.durationMs
-      if (this.current !== 'open') this.transition('open')
+    if (probe || this.#consecutive >= breaker.threshold) {
+      this.#openUntil = Date.now() + breaker.durationMs
+      if (this.#current !== 'open') this.#transition('open')
     }
   }
 
-  private transition(state: CircuitState): void {
-    this.current = state
-    this.options.onStateChange?.(state)
+  #transition(state: CircuitState): void {
+    this.#current = state
+    this.#options.onStateChange?.(state)
   }
 }
 
