@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { toMs } from '../core/duration.js'
+import { InvalidOptionError, UndefinedValueError } from '../core/errors.js'
+import { validateKey } from '../core/keys.js'
+import { WriteBehindStoppedError } from './errors.js'
+import { createGroup, Flusher } from './flusher.js'
+import { idTime, journalFields } from './journal.js'
+import { assertDurable, readDurability } from './journal-check.js'
+import type { WriteBehind, WriteBehindHealth, WriteBehindOptions } from './types.js'
+import { writeThrough } from './write-through.js'
+
+/** A backlog older than this makes health() degraded. */
+const OLD_BACKLOG_MS = 60_000
+
+/**
+ * Write-behind that loses nothing acknowledged (docs/write-behind.md): write() appends to a Redis
+ * Stream on a durable Redis and updates the cache; the flusher moves the journal to the database in
+ * batches, at least once. Refuses to start (JournalNotDurableError) on a journal Redis that evicts or
+ * keeps no append-only file.
+ */
+export async function createWriteBehind<V>(options: WriteBehindOptions<V>): Promise<WriteBehind<V>> {
+  const { cache, journal, flush, merge } = options
+  if (!cache || !journal || typeof flush !== 'function')
+    throw new InvalidOptionError('createWriteBehind needs cache, journal (an ioredis client) and flush')
+  const stream = options.stream ?? 'cachet:write-behind'
+  const group = options.group ?? 'flushers'
+  const batchSize = options.batchSize ?? 500
+  const maxAttempts = options.maxAttempts ?? 5
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new InvalidOptionError(`batchSize must be an integer ≥ 1, got ${batchSize}`)
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new InvalidOptionError(`maxAttempts must be an integer ≥ 1, got ${maxAttempts}`)
+
+  assertDurable(await readDurability(journal))
+  await createGroup(journal, stream, group)
+
+  const flusher =
+    options.flusher === false
+      ? undefined
+      : new Flusher<V>({
+          client: journal,
+          stream,
+          group,
+          consumer: options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+          batchSize,
+          intervalMs: toMs(options.interval ?? '1s', 'interval'),
+          merge,
+          maxAttempts,
+          backoffMinMs: toMs(options.backoff?.min ?? '100ms', 'backoff.min'),
+          backoffMaxMs: toMs(options.backoff?.max ?? '10s', 'backoff.max'),
+          claimIdleMs: toMs(options.claimIdle ?? '30s', 'claimIdle'),
+          flush,
+        })
+  flusher?.start()
+  const drainTimeoutMs = toMs(options.drainTimeout ?? '30s', 'drainTimeout')
+  const writing = new Set<Promise<unknown>>()
+  let stopped = false
+
+  const append = async (key: string, value: V): Promise<string> => {
+    const fields = journalFields(key, value)
+    let id = ''
+    await writeThrough(
+      cache,
+      key,
+      async () => {
+        // With merge the cache can only hold the merged value if it held the one before.
+        const current = merge ? await cache.get<V>(key) : undefined
+        id = (await journal.xadd(stream, '*', ...fields)) as string
+        return merge ? (current === undefined ? undefined : merge(current, value)) : value
+      },
+      options.cacheOptions,
+    )
+    return id
+  }
+
+  return {
+    write(key, value) {
+      if (stopped) return Promise.reject(new WriteBehindStoppedError('write-behind was stopped', { key }))
+      try {
+        validateKey(key)
+        if (value === undefined)
+          throw new UndefinedValueError(`write('${key}') got undefined; write null instead`, { key })
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      const done = append(key, value)
+      writing.add(done)
+      done.then(
+        () => writing.delete(done),
+        () => writing.delete(done),
+      )
+      return done
+    },
+
+    async health() {
+      const [durability, backlog, oldest] = await Promise.all([
+        readDurability(journal),
+        journal.xlen(stream),
+        journal.xrange(stream, '-', '+', 'COUNT', 1),
+      ])
+      const first = oldest[0]?.[0]
+      const backlogAgeMs = first ? Math.max(0, Date.now() - idTime(first)) : 0
+      const stats = flusher?.stats ?? { flushed: 0, failures: 0, deadLettered: 0, lastError: undefined }
+      const reasons: string[] = []
+      if (durability.maxmemoryPolicy !== 'noeviction' || !durability.aof)
+        reasons.push('journal Redis no longer durable (appendonly / maxmemory-policy changed)')
+      if (backlogAgeMs > OLD_BACKLOG_MS)
+        reasons.push(`oldest unflushed write is ${Math.round(backlogAgeMs / 1000)} s old`)
+      if (flusher && flusher.parked > 0) reasons.push(`${flusher.parked} items failing, retried with backoff`)
+      const health: WriteBehindHealth = {
+        status:
+          reasons.length === 0 ? 'healthy' : reasons[0]!.startsWith('journal') ? 'unhealthy' : 'degraded',
+        backlog,
+        backlogAgeMs,
+        flushRate: flusher?.rate() ?? 0,
+        flushed: stats.flushed,
+        failures: stats.failures,
+        deadLettered: stats.deadLettered,
+        journal: durability,
+        reasons,
+      }
+      if (stats.lastError !== undefined) health.lastError = stats.lastError
+      return health
+    },
+
+    async stop() {
+      stopped = true
+      await Promise.allSettled([...writing])
+      await flusher?.stop(drainTimeoutMs)
+    },
+  }
+}
