@@ -28,7 +28,10 @@ export interface FlusherSettings<V> {
 /** An item that failed, waiting for its next attempt. */
 interface Unit<V> {
   item: FlushItem<V>
+  /** Failed flushes of any batch holding it. */
   attempts: number
+  /** Failed flushes of it alone. */
+  alone: number
   firstFailedAt: number
   nextAt: number
 }
@@ -39,6 +42,8 @@ const RATE_WINDOW_MS = 10_000
 const MAX_BLOCK_MS = 200
 /** Parked (failing) items beyond this many batches stop the reading of new entries. */
 const PARKED_BATCHES = 10
+/** Items tried alone before a batch whose every item fails is taken for an outage. */
+const ISOLATION_PROBES = 3
 
 /**
  * Moves journal entries to the database (docs/write-behind.md): reads them with a consumer group,
@@ -203,6 +208,7 @@ export class Flusher<V> {
     const units = items.map((item) => ({
       item,
       attempts: 0,
+      alone: 0,
       firstFailedAt: 0,
       nextAt: 0,
     }))
@@ -219,24 +225,41 @@ export class Flusher<V> {
     return due.length
   }
 
-  /** One flush() of these items; on failure, isolation of a bad item, dead-letter or backoff. */
+  /**
+   * One flush() of these items. When it fails and an item has failed `maxAttempts` times, each item
+   * is tried alone, so one item the database refuses cannot hold back the others. An item is
+   * dead-lettered after failing `maxAttempts` times alone while other flushes succeeded since it began
+   * failing: during an outage nothing is dead-lettered.
+   */
   async #attempt(units: Unit<V>[]): Promise<void> {
     if (await this.#flush(units)) return
+    const { maxAttempts } = this.#settings
     let failing = units
-    if (units.length > 1 && units.some((unit) => unit.attempts >= this.#settings.maxAttempts)) {
-      // One at a time, so one item the database refuses cannot hold back the others.
-      failing = []
-      for (const unit of units) if (!(await this.#flush([unit]))) failing.push(unit)
-    }
+    if (units.length === 1) units[0]!.alone++
+    else if (units.some((unit) => unit.attempts >= maxAttempts)) failing = await this.#isolate(units)
     for (const unit of failing) {
-      // Only when other flushes succeed since it began failing: during an outage nothing is dead-lettered.
-      if (unit.attempts >= this.#settings.maxAttempts && this.#lastSuccessAt > unit.firstFailedAt) {
+      if (unit.alone >= maxAttempts && this.#lastSuccessAt > unit.firstFailedAt) {
         await this.#deadLetter(unit.item.ids, this.stats.lastError ?? 'flush failed', unit.attempts)
         continue
       }
       unit.nextAt = Date.now() + this.#backoff(unit.attempts)
       this.#parked.push(unit)
     }
+  }
+
+  /** Flushes items one at a time; gives up early when the first ones all fail (an outage, not one bad item). */
+  async #isolate(units: Unit<V>[]): Promise<Unit<V>[]> {
+    const failing: Unit<V>[] = []
+    let succeeded = false
+    for (const [i, unit] of units.entries()) {
+      if (!succeeded && i >= ISOLATION_PROBES) return [...failing, ...units.slice(i)]
+      if (await this.#flush([unit])) succeeded = true
+      else {
+        unit.alone++
+        failing.push(unit)
+      }
+    }
+    return failing
   }
 
   async #flush(units: Unit<V>[]): Promise<boolean> {

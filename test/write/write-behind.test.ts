@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createCache } from '../../src/index.js'
+import { createWriteBehind, type FlushItem, JournalNotDurableError } from '../../src/write/index.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { openSink, waitFor } from './helpers.js'
+
+const DURABLE = ['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']
+let journalRedis: TestRedis
+let cacheRedis: TestRedis
+let journal: Redis
+beforeAll(async () => {
+  ;[journalRedis, cacheRedis] = await Promise.all([startRedis(DURABLE), startRedis()])
+  journal = new Redis(journalRedis.url)
+})
+afterAll(async () => {
+  journal.disconnect()
+  await Promise.all([journalRedis.stop(), cacheRedis.stop()])
+})
+
+let n = 0
+const fresh = () => {
+  const id = n++
+  return {
+    stream: `wb${id}`,
+    cache: createCache({ redis: cacheRedis.url, prefix: `wb${id}`, logger: false, l2: RELAXED_L2 }),
+  }
+}
+
+describe('createWriteBehind', () => {
+  it('refuses a journal Redis that evicts or keeps no append-only file, saying what to change', async () => {
+    const [plain, evicting] = await Promise.all([
+      startRedis(),
+      startRedis(['--appendonly', 'yes', '--maxmemory-policy', 'allkeys-lru']),
+    ])
+    const { cache } = fresh()
+    for (const [server, fix] of [
+      [plain, 'set appendonly yes'],
+      [evicting, 'set maxmemory-policy noeviction'],
+    ] as const) {
+      const client = new Redis(server.url)
+      const refused = createWriteBehind({ cache, journal: client, flush: async () => {} })
+      await expect(refused).rejects.toBeInstanceOf(JournalNotDurableError)
+      await expect(refused).rejects.toThrow(fix)
+      client.disconnect()
+    }
+    await Promise.all([plain.stop(), evicting.stop(), cache.close()])
+  })
+
+  it('reads its writes at once, coalesces a key per batch, and reports the journal in health', async () => {
+    const { stream, cache } = fresh()
+    const sink = await openSink()
+    const batches: FlushItem<unknown>[][] = []
+    const writeBehind = await createWriteBehind<{ v: number }>({
+      cache,
+      journal,
+      stream,
+      interval: '300ms',
+      flush: async (batch) => {
+        batches.push(batch)
+        await sink.flush(batch)
+      },
+    })
+    for (let v = 1; v <= 3; v++) {
+      await writeBehind.write('product:1', { v })
+      expect(await cache.get('product:1')).toEqual({ v })
+    }
+    await writeBehind.write('product:2', { v: 9 })
+    expect((await writeBehind.health()).journal).toMatchObject({ aof: true, maxmemoryPolicy: 'noeviction' })
+    await waitFor(async () => (await sink.count()) === 2)
+    expect(batches).toHaveLength(1)
+    expect(batches[0]!.find((item) => item.key === 'product:1')).toMatchObject({ value: { v: 3 } })
+    expect(batches[0]!.find((item) => item.key === 'product:1')!.ids).toHaveLength(3)
+    const health = await writeBehind.health()
+    expect(health).toMatchObject({ status: 'healthy', backlog: 0, flushed: 4, failures: 0 })
+    expect(health.journal.appendfsync).toBe('everysec')
+    await writeBehind.stop()
+    await expect(writeBehind.write('product:1', { v: 4 })).rejects.toMatchObject({
+      code: 'E_WRITE_BEHIND_STOPPED',
+    })
+    await expect(writeBehind.write('__x', { v: 1 })).rejects.toMatchObject({ code: 'E_WRITE_BEHIND_STOPPED' })
+    await Promise.all([cache.close(), sink.db.close()])
+  })
+
+  it('merges counters, and refuses bad input with typed errors', async () => {
+    const { stream, cache } = fresh()
+    const views: FlushItem<number>[] = []
+    const writeBehind = await createWriteBehind<number>({
+      cache,
+      journal,
+      stream,
+      interval: '200ms',
+      merge: (a, b) => a + b,
+      flush: async (batch) => {
+        views.push(...batch)
+      },
+    })
+    await cache.set('views:1', 10)
+    for (let i = 0; i < 5; i++) await writeBehind.write('views:1', 1)
+    expect(await cache.get('views:1')).toBe(15)
+    // Concurrent writes of one key cannot tell which merged value is the latest: the entry is dropped.
+    await Promise.all([writeBehind.write('views:1', 1), writeBehind.write('views:1', 1)])
+    expect(await cache.get('views:1')).toBeUndefined()
+    await expect(writeBehind.write('', 1)).rejects.toMatchObject({ code: 'E_INVALID_KEY' })
+    await expect(writeBehind.write('k', undefined as unknown as number)).rejects.toMatchObject({
+      code: 'E_UNDEFINED_VALUE',
+    })
+    await writeBehind.stop()
+    expect(views).toEqual([expect.objectContaining({ key: 'views:1', value: 7 })])
+    await cache.close()
+  })
+
+  it('is idempotent when a flush committed but its ack was lost, and dead-letters a poison item alone', async () => {
+    const { stream, cache } = fresh()
+    const sink = await openSink()
+    let crashAfterCommit = true
+    const writeBehind = await createWriteBehind<{ n: number }>({
+      cache,
+      journal,
+      stream,
+      interval: '50ms',
+      maxAttempts: 3,
+      backoff: { min: '10ms', max: '50ms' },
+      flush: async (batch) => {
+        if (batch.some((item) => item.key === 'poison')) throw new Error('violates a constraint')
+        await sink.flush(batch)
+        if (crashAfterCommit) {
+          crashAfterCommit = false
+          throw new Error('connection lost after commit')
+        }
+      },
+    })
+    await Promise.all(Array.from({ length: 50 }, (_, i) => writeBehind.write(`item:${i}`, { n: i })))
+    await writeBehind.write('poison', { n: -1 })
+    await Promise.all(Array.from({ length: 50 }, (_, i) => writeBehind.write(`later:${i}`, { n: i })))
+    await waitFor(async () => (await writeBehind.health()).deadLettered === 1 && (await sink.count()) === 100)
+    const rows = await sink.rows()
+    expect(rows.every((row) => row.applies === 1)).toBe(true)
+    expect(rows.some((row) => row.key === 'poison')).toBe(false)
+    const dead = await journal.xrange(`${stream}:dead`, '-', '+')
+    expect(dead).toHaveLength(1)
+    expect(dead[0]![1]).toEqual(
+      expect.arrayContaining(['k', 'poison', 'dlq-reason', 'violates a constraint']),
+    )
+    const health = await writeBehind.health()
+    expect(health.backlog).toBe(0)
+    expect(health.failures).toBeGreaterThanOrEqual(4)
+    await writeBehind.stop()
+    await Promise.all([cache.close(), sink.db.close()])
+  })
+})
