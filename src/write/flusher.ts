@@ -23,6 +23,8 @@ export interface FlusherSettings<V> {
   backoffMaxMs: number
   claimIdleMs: number
   flush: (batch: FlushItem<V>[]) => Promise<void>
+  /** Called with the keys of a batch once it is in the database, before the ack. */
+  afterCommit: (keys: string[]) => Promise<unknown>
 }
 
 /** An item that failed, waiting for its next attempt. */
@@ -276,6 +278,7 @@ export class Flusher<V> {
       return false
     }
     this.#lastSuccessAt = Date.now()
+    await this.#settings.afterCommit(units.map((unit) => unit.item.key)).catch(() => {})
     await this.#ack(units.flatMap((unit) => unit.item.ids))
     return true
   }

@@ -51,6 +51,9 @@ export async function createWriteBehind<V>(options: WriteBehindOptions<V>): Prom
           backoffMaxMs: toMs(options.backoff?.max ?? '10s', 'backoff.max'),
           claimIdleMs: toMs(options.claimIdle ?? '30s', 'claimIdle'),
           flush,
+          // A reader that missed the cache while the write was only journaled cached the database's older
+          // value: dropping the keys once the database has the write bounds that to one flush.
+          afterCommit: (keys) => cache.deleteMany(keys),
         })
   flusher?.start()
   const drainTimeoutMs = toMs(options.drainTimeout ?? '30s', 'drainTimeout')
