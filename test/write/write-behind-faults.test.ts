@@ -47,7 +47,9 @@ async function writeThenKill(count: number): Promise<number> {
 describe('write-behind under faults', () => {
   it('10,000 writes acknowledged, writer SIGKILLed before any flush: all reach the database once', async () => {
     const journal = new Redis(journalRedis.url)
+    const t0 = Date.now()
     const acked = await writeThenKill(10_000)
+    const writeMs = Date.now() - t0
     expect(acked).toBe(10_000)
     expect(await journal.xlen('cachet:write-behind')).toBe(10_000)
     // The dead writer had read a batch it never flushed: those entries are pending under its name.
@@ -56,8 +58,12 @@ describe('write-behind under faults', () => {
 
     const sink = await openSink()
     const cache = createCache({ redis: cacheRedis.url, prefix: 'crash', logger: false, l2: RELAXED_L2 })
+    const t1 = Date.now()
     const writeBehind = await createWriteBehind({ cache, journal, flush: sink.flush, claimIdle: '1s' })
     await waitFor(async () => (await sink.count()) === 10_000)
+    console.info(
+      `crash: 10,000 acknowledged in ${writeMs} ms (child start included), in PGlite ${Date.now() - t1} ms after restart`,
+    )
     const rows = await sink.rows()
     expect(rows.every((row) => row.applies === 1)).toBe(true)
     expect(
@@ -147,9 +153,14 @@ describe('write-behind under faults', () => {
     expect(during.failures).toBeGreaterThan(5)
     expect(during.deadLettered).toBe(0)
     expect(backlogs.at(-1)!).toBeGreaterThan(backlogs[0]!)
+    console.info(
+      `outage: ${written} writes acknowledged in 10 s, backlog ${during.backlog}, age ${during.backlogAgeMs} ms`,
+    )
 
     down = false
+    const t0 = Date.now()
     await waitFor(async () => (await writeBehind.health()).backlog === 0)
+    console.info(`outage: drained in ${Date.now() - t0} ms`)
     expect(await sink.count()).toBe(written)
     expect((await sink.rows()).every((row) => row.applies === 1)).toBe(true)
     expect((await writeBehind.health()).deadLettered).toBe(0)
