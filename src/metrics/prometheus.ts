@@ -8,6 +8,8 @@ import { valueWithin } from '../core/timeouts.js'
 import { readRedisFigures } from '../tiers/redis/info.js'
 import { createLabelCap, namespaceOf } from './label-cap.js'
 
+export { registerWriteBehindMetrics } from './write-behind-metrics.js'
+
 /** Options of createMetrics(). */
 export interface MetricsOptions {
   /** Where the metrics are registered. @default a new Registry */

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
+import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache } from '../../src/index.js'
+import { registerWriteBehindMetrics } from '../../src/metrics/prometheus.js'
 import { createWriteBehind, type FlushItem, JournalNotDurableError } from '../../src/write/index.js'
 import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 import { openSink, waitFor } from './helpers.js'
@@ -79,6 +81,12 @@ describe('createWriteBehind', () => {
     const health = await writeBehind.health()
     expect(health).toMatchObject({ status: 'healthy', backlog: 0, flushed: 4, failures: 0 })
     expect(health.journal.appendfsync).toBe('everysec')
+    const registry = new Registry()
+    registerWriteBehindMetrics(registry, writeBehind)
+    const text = await registry.metrics()
+    expect(text).toContain('cachet_write_behind_backlog 0')
+    expect(text).toContain('cachet_write_behind_flushed_entries 4')
+    expect(text).toContain('cachet_write_behind_journal_fsync_always 0')
     await writeBehind.stop()
     await expect(writeBehind.write('product:1', { v: 4 })).rejects.toMatchObject({
       code: 'E_WRITE_BEHIND_STOPPED',
