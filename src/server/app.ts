@@ -3,7 +3,7 @@ import { type Logger, pino } from 'pino'
 import { dashboardPlugin } from '../admin/dashboard/plugin.js'
 import { adminPlugin } from '../admin/index.js'
 import { fastifyCache } from '../http/fastify.js'
-import { createMetrics, metricsPlugin } from '../metrics/prometheus.js'
+import { createMetrics, metricsPlugin, registerWriteBehindMetrics } from '../metrics/prometheus.js'
 import type { ServerConfig } from './config.js'
 import { registerDemoWarmers } from './demo-warmers.js'
 import { drainOnClose } from './drain.js'
@@ -12,6 +12,7 @@ import { dashboardRoute } from './routes/dashboard.js'
 import { demoTokenRoute } from './routes/demo-token.js'
 import { meDashboardRoute, requestUser } from './routes/me-dashboard.js'
 import { ordersRoute } from './routes/orders.js'
+import { productViewsRoute } from './routes/product-views.js'
 import { revenueRoute } from './routes/revenue.js'
 import { searchRoute } from './routes/search.js'
 import { usersRoute } from './routes/users.js'
@@ -60,6 +61,7 @@ export async function build(
   const access = writeAccess(auth, resources.adminToken)
   await app.register(ordersRoute, { queries: resources.queries, access })
   await app.register(usersRoute, { db, sync: resources.userSync, access })
+  await app.register(productViewsRoute, { counter: resources.productViews })
 
   registerDemoWarmers(resources.warmers, app, db, resources.userSync)
   await app.register(adminPlugin, {
@@ -74,6 +76,7 @@ export async function build(
 
   // Not public: its counters name namespaces and show traffic. Scrapers get their own token.
   const metrics = createMetrics(cache, { redis: resources.adminRedis })
+  if (resources.productViews) registerWriteBehindMetrics(metrics.registry, resources.productViews.writeBehind)
   await app.register(metricsPlugin, { metrics, token: config.metricsToken ?? resources.adminToken })
   app.addHook('onClose', async () => metrics.close())
 
