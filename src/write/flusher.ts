@@ -142,6 +142,8 @@ export class Flusher<V> {
       } catch (error) {
         if (!this.#running) break
         this.#failed(error)
+        // The journal cannot be read now: what is left stays in it, for the next flusher.
+        if (this.#draining) this.#drained?.()
         if (error instanceof Error && error.message.startsWith('NOGROUP'))
           await createGroup(this.#settings.client, this.#settings.stream, this.#settings.group).catch(
             () => {},
