@@ -54,6 +54,8 @@ export interface WriteBehindOptions<V> {
   flusher?: boolean
   /** The longest stop() waits for the backlog to drain. @default '30s' */
   drainTimeout?: Duration
+  /** Largest serialized value write() journals; a larger one is refused (SerializationError). @default 1 MiB */
+  maxValueBytes?: number
   /** ttl, grace and tags of the cache entries write() stores. */
   cacheOptions?: WriteThroughOptions
 }

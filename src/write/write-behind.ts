@@ -1,17 +1,20 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { toMs } from '../core/duration.js'
-import { InvalidOptionError, UndefinedValueError } from '../core/errors.js'
+import { InvalidOptionError, SerializationError, UndefinedValueError } from '../core/errors.js'
 import { validateKey } from '../core/keys.js'
+import { withDeadline } from '../core/timeouts.js'
 import { WriteBehindStoppedError } from './errors.js'
 import { createGroup, Flusher } from './flusher.js'
 import { idTime, journalFields } from './journal.js'
-import { assertDurable, readDurability } from './journal-check.js'
+import { assertDurable, type JournalDurability, readDurability } from './journal-check.js'
 import type { WriteBehind, WriteBehindHealth, WriteBehindOptions } from './types.js'
 import { writeThrough } from './write-through.js'
 
 /** A backlog older than this makes health() degraded. */
 const OLD_BACKLOG_MS = 60_000
+/** health() answers within this, journal reachable or not. */
+const HEALTH_DEADLINE_MS = 2_000
 
 /**
  * Write-behind that loses nothing acknowledged (docs/write-behind.md): write() appends to a Redis
@@ -60,8 +63,17 @@ export async function createWriteBehind<V>(options: WriteBehindOptions<V>): Prom
   const writing = new Set<Promise<unknown>>()
   let stopped = false
 
+  const maxValueBytes = options.maxValueBytes ?? 1024 * 1024
   const append = async (key: string, value: V): Promise<string> => {
     const fields = journalFields(key, value)
+    const bytes = Buffer.byteLength(fields[fields.length - 1]!)
+    if (bytes > maxValueBytes)
+      throw new SerializationError(
+        `write('${key}'): the value is ${bytes} bytes, over maxValueBytes (${maxValueBytes})`,
+        {
+          key,
+        },
+      )
     let id = ''
     await writeThrough(
       cache,
@@ -97,34 +109,38 @@ export async function createWriteBehind<V>(options: WriteBehindOptions<V>): Prom
     },
 
     async health() {
-      const [durability, backlog, oldest] = await Promise.all([
-        readDurability(journal),
-        journal.xlen(stream),
-        journal.xrange(stream, '-', '+', 'COUNT', 1),
-      ])
+      let read: [JournalDurability, number, Array<[string, string[]]>]
+      try {
+        read = await withDeadline(
+          Promise.all([
+            readDurability(journal),
+            journal.xlen(stream),
+            journal.xrange(stream, '-', '+', 'COUNT', 1),
+          ]),
+          HEALTH_DEADLINE_MS,
+          'the journal Redis',
+        )
+      } catch (error) {
+        return unreachable(error, flusher)
+      }
+      const [durability, backlog, oldest] = read
       const first = oldest[0]?.[0]
       const backlogAgeMs = first ? Math.max(0, Date.now() - idTime(first)) : 0
-      const stats = flusher?.stats ?? { flushed: 0, failures: 0, deadLettered: 0, lastError: undefined }
       const reasons: string[] = []
       if (durability.maxmemoryPolicy !== 'noeviction' || !durability.aof)
         reasons.push('journal Redis no longer durable (appendonly / maxmemory-policy changed)')
       if (backlogAgeMs > OLD_BACKLOG_MS)
         reasons.push(`oldest unflushed write is ${Math.round(backlogAgeMs / 1000)} s old`)
       if (flusher && flusher.parked > 0) reasons.push(`${flusher.parked} items failing, retried with backoff`)
-      const health: WriteBehindHealth = {
+      return {
         status:
           reasons.length === 0 ? 'healthy' : reasons[0]!.startsWith('journal') ? 'unhealthy' : 'degraded',
         backlog,
         backlogAgeMs,
-        flushRate: flusher?.rate() ?? 0,
-        flushed: stats.flushed,
-        failures: stats.failures,
-        deadLettered: stats.deadLettered,
+        ...flusherFigures(flusher),
         journal: durability,
         reasons,
       }
-      if (stats.lastError !== undefined) health.lastError = stats.lastError
-      return health
     },
 
     async stop() {
@@ -132,5 +148,30 @@ export async function createWriteBehind<V>(options: WriteBehindOptions<V>): Prom
       await Promise.allSettled([...writing])
       await flusher?.stop(drainTimeoutMs)
     },
+  }
+}
+
+/** What the flusher of this process counted (zeros in a writer-only process). */
+function flusherFigures<V>(flusher: Flusher<V> | undefined) {
+  const stats = flusher?.stats
+  return {
+    flushRate: flusher?.rate() ?? 0,
+    flushed: stats?.flushed ?? 0,
+    failures: stats?.failures ?? 0,
+    deadLettered: stats?.deadLettered ?? 0,
+    ...(stats?.lastError === undefined ? {} : { lastError: stats.lastError }),
+  }
+}
+
+/** health() when the journal Redis does not answer: unhealthy, its figures unknown (NaN). */
+function unreachable<V>(error: unknown, flusher: Flusher<V> | undefined): WriteBehindHealth {
+  const message = error instanceof Error ? error.message : String(error)
+  return {
+    status: 'unhealthy',
+    backlog: Number.NaN,
+    backlogAgeMs: Number.NaN,
+    ...flusherFigures(flusher),
+    journal: { aof: false, appendfsync: 'unknown', maxmemoryPolicy: 'unknown' },
+    reasons: [`journal Redis unreachable: ${message}`],
   }
 }

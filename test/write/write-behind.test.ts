@@ -118,6 +118,12 @@ describe('createWriteBehind', () => {
     await expect(writeBehind.write('k', undefined as unknown as number)).rejects.toMatchObject({
       code: 'E_UNDEFINED_VALUE',
     })
+    const huge = 'x'.repeat(2 * 1024 * 1024) as unknown as number
+    await expect(writeBehind.write('k', huge)).rejects.toMatchObject({ code: 'E_SERIALIZATION' })
+    await expect(writeBehind.write('k', (() => 1) as unknown as number)).rejects.toMatchObject({
+      code: 'E_SERIALIZATION',
+    })
+    expect(await journal.xlen(stream)).toBe(7)
     await writeBehind.stop()
     expect(views).toEqual([expect.objectContaining({ key: 'views:1', value: 7 })])
     await cache.close()
@@ -145,20 +151,38 @@ describe('createWriteBehind', () => {
     })
     await Promise.all(Array.from({ length: 50 }, (_, i) => writeBehind.write(`item:${i}`, { n: i })))
     await writeBehind.write('poison', { n: -1 })
+    await journal.xadd(stream, '*', 'not', 'ours')
     await Promise.all(Array.from({ length: 50 }, (_, i) => writeBehind.write(`later:${i}`, { n: i })))
-    await waitFor(async () => (await writeBehind.health()).deadLettered === 1 && (await sink.count()) === 100)
+    await waitFor(async () => (await writeBehind.health()).deadLettered === 2 && (await sink.count()) === 100)
     const rows = await sink.rows()
     expect(rows.every((row) => row.applies === 1)).toBe(true)
     expect(rows.some((row) => row.key === 'poison')).toBe(false)
     const dead = await journal.xrange(`${stream}:dead`, '-', '+')
-    expect(dead).toHaveLength(1)
-    expect(dead[0]![1]).toEqual(
+    expect(dead.map(([, fields]) => fields)).toEqual([
+      expect.arrayContaining(['not', 'ours', 'dlq-reason', 'not a write-behind entry (fields k, s, v)']),
       expect.arrayContaining(['k', 'poison', 'dlq-reason', 'violates a constraint']),
-    )
+    ])
     const health = await writeBehind.health()
     expect(health.backlog).toBe(0)
     expect(health.failures).toBeGreaterThanOrEqual(4)
     await writeBehind.stop()
     await Promise.all([cache.close(), sink.db.close()])
+  })
+
+  it('answers health as unhealthy, without hanging, when the journal Redis is gone', async () => {
+    const { stream, cache } = fresh()
+    const lost = await startRedis(DURABLE)
+    const client = new Redis(lost.url, { maxRetriesPerRequest: 1 })
+    client.on('error', () => {})
+    const writeBehind = await createWriteBehind({ cache, journal: client, stream, flush: async () => {} })
+    await lost.kill()
+    const health = await writeBehind.health()
+    expect(health.status).toBe('unhealthy')
+    expect(health.reasons[0]).toMatch(/^journal Redis unreachable/)
+    expect(Number.isNaN(health.backlog)).toBe(true)
+    await expect(writeBehind.write('k', 1)).rejects.toThrow()
+    await writeBehind.stop()
+    client.disconnect()
+    await Promise.all([lost.stop(), cache.close()])
   })
 })
