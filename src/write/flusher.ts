@@ -159,7 +159,8 @@ export class Flusher<V> {
     this.#nextClaimAt = Date.now() + Math.max(50, this.#settings.claimIdleMs / 2)
     const { entries } = await claimIdle(this.#target)
     const fresh = entries.filter(([id]) => !this.#held.has(id))
-    if (fresh.length > 0) await this.#process(fresh)
+    const size = this.#settings.batchSize
+    for (let i = 0; i < fresh.length; i += size) await this.#process(fresh.slice(i, i + size))
     return fresh.length
   }
 

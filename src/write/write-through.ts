@@ -33,7 +33,7 @@ export async function writeThrough<T>(
   const scoped = cache.scope + key
   const before = await versionOf(engine, scoped)
   const value = await write()
-  engine.invalidateInflight((inflight) => inflight === scoped)
+  engine.invalidateInflight((loading) => loading === scoped)
   if (value === undefined || before === undefined || !(await storeIf(engine, scoped, value, before, options)))
     await invalidateKeys(engine, [scoped])
   return value
