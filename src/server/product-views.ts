@@ -47,7 +47,7 @@ export async function openProductViews(
       interval: '1s',
       merge: (older, newer) => ({
         views: older.views + newer.views,
-        lastSeen: older.lastSeen > newer.lastSeen ? older.lastSeen : newer.lastSeen,
+        lastSeen: later(older.lastSeen, newer.lastSeen),
       }),
       flush: (batch) => addViews(db, batch),
     })
@@ -89,4 +89,9 @@ async function addViews(db: Database, batch: FlushItem<ProductViews>[]): Promise
       batch.map((item) => item.value.lastSeen),
     ],
   )
+}
+
+/** The later of two ISO-8601 UTC times (they compare as strings). */
+function later(a: string, b: string): string {
+  return a.localeCompare(b) >= 0 ? a : b
 }
