@@ -183,4 +183,35 @@ describe('createWriteBehind', () => {
     client.disconnect()
     await Promise.all([lost.stop(), cache.close()])
   })
+
+  it('a slow flusher keeps its batch: another flusher does not take it over while it works', async () => {
+    const { stream, cache } = fresh()
+    const flushed = new Map<string, number>()
+    const record = (batch: FlushItem<unknown>[]) => {
+      for (const item of batch) flushed.set(item.key, (flushed.get(item.key) ?? 0) + 1)
+    }
+    const shared = { cache, journal, stream, interval: '50ms', claimIdle: '300ms' }
+    const slow = await createWriteBehind({
+      ...shared,
+      consumer: 'slow',
+      flush: async (batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 1_500))
+        record(batch)
+      },
+    })
+    await Promise.all(Array.from({ length: 20 }, (_, i) => slow.write(`k:${i}`, i)))
+    // The slow flusher has read the batch; only now does a second flusher join the group.
+    await waitFor(async () => Number(((await journal.xpending(stream, 'flushers')) as [number])[0]) === 20)
+    const other = await createWriteBehind({
+      ...shared,
+      consumer: 'other',
+      flush: async (batch) => record(batch),
+    })
+    await waitFor(async () => (await slow.health()).flushed === 20)
+    expect((await other.health()).flushed).toBe(0)
+    expect(flushed.size).toBe(20)
+    expect([...flushed.values()].every((times) => times === 1)).toBe(true)
+    await Promise.all([slow.stop(), other.stop()])
+    await cache.close()
+  })
 })
