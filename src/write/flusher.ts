@@ -126,6 +126,14 @@ export class Flusher<V> {
     await this.#loop
     this.#loop = undefined
     this.#blocking.disconnect()
+    await this.#leaveGroup().catch(() => {})
+  }
+
+  /** Removes this flusher from the group when it holds nothing, so names of past processes do not pile up. */
+  async #leaveGroup(): Promise<void> {
+    const { client, stream, group, consumer } = this.#settings
+    const pending = (await client.xpending(stream, group, '-', '+', 1, consumer)) as unknown[]
+    if (pending.length === 0) await client.xgroup('DELCONSUMER', stream, group, consumer)
   }
 
   async #run(): Promise<void> {

@@ -57,6 +57,7 @@ describe('createWriteBehind', () => {
       cache,
       journal,
       stream,
+      consumer: 'reader',
       interval: '300ms',
       flush: async (batch) => {
         batches.push(batch)
@@ -85,7 +86,10 @@ describe('createWriteBehind', () => {
     expect(text).toContain('cachet_write_behind_backlog 0')
     expect(text).toContain('cachet_write_behind_flushed_entries 4')
     expect(text).toContain('cachet_write_behind_journal_fsync_always 0')
+    expect(JSON.stringify(await journal.xinfo('CONSUMERS', stream, 'flushers'))).toContain('reader')
     await writeBehind.stop()
+    // A flusher that holds nothing leaves the group when it stops.
+    expect(JSON.stringify(await journal.xinfo('CONSUMERS', stream, 'flushers'))).not.toContain('reader')
     await expect(writeBehind.write('product:1', { v: 4 })).rejects.toMatchObject({
       code: 'E_WRITE_BEHIND_STOPPED',
     })
@@ -190,7 +194,7 @@ describe('createWriteBehind', () => {
     const record = (batch: FlushItem<unknown>[]) => {
       for (const item of batch) flushed.set(item.key, (flushed.get(item.key) ?? 0) + 1)
     }
-    const shared = { cache, journal, stream, interval: '50ms', claimIdle: '300ms' }
+    const shared = { cache, journal, stream, interval: '50ms', claimIdle: '300ms' } as const
     const slow = await createWriteBehind({
       ...shared,
       consumer: 'slow',
