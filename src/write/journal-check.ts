@@ -30,8 +30,13 @@ export async function readDurability(journal: Redis): Promise<JournalDurability>
 }
 
 /** Throws JournalNotDurableError, naming every setting to change, unless the journal keeps what it acknowledges. */
-export function assertDurable(durability: JournalDurability): void {
+export function assertDurable(durability: JournalDurability, fsyncAlways = false): void {
   const problems: string[] = []
+  if (fsyncAlways && durability.appendfsync !== 'always') {
+    problems.push(
+      `appendfsync is ${durability.appendfsync}, so an acknowledged write can be lost in a crash: set appendfsync always`,
+    )
+  }
   if (durability.maxmemoryPolicy !== 'noeviction') {
     problems.push(
       `maxmemory-policy is ${durability.maxmemoryPolicy}, so Redis may evict the journal: set maxmemory-policy noeviction`,

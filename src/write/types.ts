@@ -32,6 +32,11 @@ export interface WriteBehindOptions<V> {
    * than the row's): an item is delivered at least once. Throw to have the batch retried.
    */
   flush: (batch: FlushItem<V>[]) => Promise<void>
+  /**
+   * Also refuse a journal Redis without `appendfsync always`: only then does an acknowledged write
+   * survive any crash (docs/write-behind.md). @default false (everysec accepted, reported in health)
+   */
+  requireFsyncAlways?: boolean
   /** Stream key of the journal. @default 'cachet:write-behind' */
   stream?: string
   /** Consumer group of the flushers. @default 'flushers' */

@@ -35,7 +35,7 @@ export async function createWriteBehind<V>(options: WriteBehindOptions<V>): Prom
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
     throw new InvalidOptionError(`maxAttempts must be an integer ≥ 1, got ${maxAttempts}`)
 
-  assertDurable(await readDurability(journal))
+  assertDurable(await readDurability(journal), options.requireFsyncAlways)
   await createGroup(journal, stream, group)
 
   const flusher =

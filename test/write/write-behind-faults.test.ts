@@ -75,7 +75,10 @@ describe('write-behind under faults', () => {
     await Promise.all([cache.close(), sink.db.close()])
   }, 120_000)
 
-  it('the journal Redis SIGKILLed and restarted from its append-only file: no acknowledged write lost', async () => {
+  it('the journal Redis (appendfsync always) SIGKILLed and restarted: no acknowledged write lost', async () => {
+    // With everysec, Redis replies before writing the file while a slow fsync is in progress (up to 2 s),
+    // so a SIGKILL can lose acknowledged writes: this test lost 27 that way on a loaded machine.
+    const journalRedis = await startRedis([...DURABLE, '--appendfsync', 'always'])
     const stream = 'restart'
     const cache = createCache({ redis: cacheRedis.url, prefix: 'restart', logger: false, l2: RELAXED_L2 })
     const journal = new Redis(journalRedis.url, { maxRetriesPerRequest: 1 })
@@ -114,10 +117,11 @@ describe('write-behind under faults', () => {
     console.info(
       `journal restart: ${acknowledged.length} acknowledged, ${refused} refused while Redis was down`,
     )
+    expect((await writeBehind.health()).journal.appendfsync).toBe('always')
     await writeBehind.stop()
     await writeOnly.stop()
     journal.disconnect()
-    await Promise.all([cache.close(), sink.db.close()])
+    await Promise.all([cache.close(), sink.db.close(), journalRedis.stop()])
   }, 120_000)
 
   it('the database down for 10 s: writes still acknowledged, backlog grows and is visible, then drains', async () => {

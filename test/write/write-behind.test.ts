@@ -46,6 +46,8 @@ describe('createWriteBehind', () => {
       await expect(refused).rejects.toThrow(fix)
       client.disconnect()
     }
+    const strict = createWriteBehind({ cache, journal, flush: async () => {}, requireFsyncAlways: true })
+    await expect(strict).rejects.toThrow('appendfsync is everysec, so an acknowledged write can be lost')
     await Promise.all([plain.stop(), evicting.stop(), cache.close()])
   })
 
