@@ -3,10 +3,10 @@ import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
 import { redisDriver } from 'bentocache/drivers/redis'
 import { createCache as createCacheManager } from 'cache-manager'
+import { type CacheOptions, createCache } from 'cachet'
 import { Redis } from 'ioredis'
 import { Keyv } from 'keyv'
 import { LRUCache } from 'lru-cache'
-import { type CacheOptions, createCache } from 'cachet'
 
 /** Every contender keeps entries this long: nothing expires during a run. */
 export const TTL_MS = 10 * 60_000

@@ -4,7 +4,7 @@
  *
  *   npm run bench                      all scenarios (about 2 minutes)
  *   npm run bench -- --quick           short samples, for a smoke run
- *   npm run bench -- --only=l2-hit     some scenarios: l1-hit, l2-hit, miss-set, large-value
+ *   npm run bench -- --only=l2-hit     some scenarios: l1-hit, l2-hit, miss-set, large-value, write-behind
  *
  * Node runs pinned to core 0 and redis-server to core 1 (taskset), so they never compete for a core.
  */
@@ -20,12 +20,14 @@ import { l1Hit } from './scenarios/l1-hit.js'
 import { l2Hit } from './scenarios/l2-hit.js'
 import { largeValue } from './scenarios/large-value.js'
 import { missSet } from './scenarios/miss-set.js'
+import { writeBehind } from './scenarios/write-behind.js'
 
 const SCENARIOS: Record<string, (port: number) => Promise<ScenarioResult>> = {
   'l1-hit': l1Hit,
   'l2-hit': l2Hit,
   'miss-set': missSet,
   'large-value': largeValue,
+  'write-behind': writeBehind,
 }
 const NODE_CORE = 0
 const REDIS_CORE = 1

@@ -2,9 +2,10 @@
  * Express with cachet response caching: `npx tsx examples/express-app.ts` (REDIS_URL, default local).
  * Try: curl -i localhost:3000/api/dashboard (twice), curl -i -H 'Authorization: Bearer 42' localhost:3000/api/me
  */
-import express, { type Request } from 'express'
-import { cacheResponse, createCacheResponse, invalidateType } from 'cachet/express'
+
 import { createCache } from 'cachet'
+import { cacheResponse, createCacheResponse, invalidateType } from 'cachet/express'
+import express, { type Request } from 'express'
 
 const cache = createCache({ redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' })
 const app = express()

@@ -2,9 +2,10 @@
  * Fastify with cachet response caching: `npx tsx examples/fastify-app.ts` (REDIS_URL, default local).
  * Try: curl -i localhost:3000/api/dashboard (twice), curl -i -H 'Authorization: Bearer 42' localhost:3000/api/me
  */
-import Fastify, { type FastifyRequest } from 'fastify'
-import { fastifyCache, invalidateType } from 'cachet/fastify'
+
 import { createCache } from 'cachet'
+import { fastifyCache, invalidateType } from 'cachet/fastify'
+import Fastify, { type FastifyRequest } from 'fastify'
 
 const cache = createCache({ redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' })
 const app = Fastify({ logger: true })

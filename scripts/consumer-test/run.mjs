@@ -231,9 +231,18 @@ try {
       '@nestjs/core',
       '@nestjs/platform-express',
     ].map(pinned),
-    ...['rxjs', 'reflect-metadata', 'express', 'fastify', 'prom-client', 'zod', 'jose', 'keyv', 'pg', '@types/pg'].map(
-      pinned,
-    ),
+    ...[
+      'rxjs',
+      'reflect-metadata',
+      'express',
+      'fastify',
+      'prom-client',
+      'zod',
+      'jose',
+      'keyv',
+      'pg',
+      '@types/pg',
+    ].map(pinned),
   ])
 
   await check(

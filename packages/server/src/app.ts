@@ -1,6 +1,6 @@
 import { adminPlugin, dashboardPlugin } from 'cachet/admin'
 import { fastifyCache } from 'cachet/fastify'
-import { createMetrics, metricsPlugin } from 'cachet/prometheus'
+import { createMetrics, metricsPlugin, registerWriteBehindMetrics } from 'cachet/prometheus'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import type { ServerConfig } from './config.js'
@@ -11,6 +11,7 @@ import { dashboardRoute } from './routes/dashboard.js'
 import { demoTokenRoute } from './routes/demo-token.js'
 import { meDashboardRoute, requestUser } from './routes/me-dashboard.js'
 import { ordersRoute } from './routes/orders.js'
+import { productViewsRoute } from './routes/product-views.js'
 import { revenueRoute } from './routes/revenue.js'
 import { searchRoute } from './routes/search.js'
 import { usersRoute } from './routes/users.js'
@@ -59,6 +60,7 @@ export async function build(
   const access = writeAccess(auth, resources.adminToken)
   await app.register(ordersRoute, { queries: resources.queries, access })
   await app.register(usersRoute, { db, sync: resources.userSync, access })
+  await app.register(productViewsRoute, { counter: resources.productViews })
 
   registerDemoWarmers(resources.warmers, app, db, resources.userSync)
   await app.register(adminPlugin, {
@@ -73,6 +75,7 @@ export async function build(
 
   // Not public: its counters name namespaces and show traffic. Scrapers get their own token.
   const metrics = createMetrics(cache, { redis: resources.adminRedis })
+  if (resources.productViews) registerWriteBehindMetrics(metrics.registry, resources.productViews.writeBehind)
   await app.register(metricsPlugin, { metrics, token: config.metricsToken ?? resources.adminToken })
   app.addHook('onClose', async () => metrics.close())
 

@@ -13,6 +13,7 @@ import { type SeedResult, seedLogs } from './demo-data.js'
 import { seedShop } from './demo-shop-data.js'
 import { seedUsers } from './demo-user-data.js'
 import { countingQueryable } from './load-tracker.js'
+import { openProductViews, type ProductViewCounter } from './product-views.js'
 import { findRedisServer, type RedisProcess, spawnRedis } from './redis-process.js'
 import { openUserSync, type UserSync } from './user-sync.js'
 
@@ -58,6 +59,8 @@ export interface ServerResources {
   queries: QueryCache
   /** Seed 002's user entity cache and its stream consumer; absent in L1-only mode (they need Redis). */
   userSync?: UserSync
+  /** Product view counters written behind to the database; absent without a durable Redis. */
+  productViews?: ProductViewCounter
   /** Closes the user sync, the query cache, the cache, the Redis clients, the database, then stops the spawned redis-servers. */
   close(): Promise<void>
 }
@@ -112,6 +115,7 @@ export async function openResources(
   let audit: RedisConnection | undefined
   if (durableUrl) audit = durableUrl === url ? admin : connectRedis(durableUrl, { timeoutMs: 1_000 })
   const userSync = url && durableUrl ? await openUserSync(url, durableUrl, db, logger) : undefined
+  const productViews = url && durableUrl ? await openProductViews(durableUrl, cache, db, logger) : undefined
   const adminTokenGenerated = !config.adminToken
   return {
     cache,
@@ -129,11 +133,13 @@ export async function openResources(
     userSeed,
     queries,
     userSync,
+    productViews,
     async close() {
       // Each step runs even if an earlier one failed: a stuck cache must not leave redis-server behind.
       // The consumer stops before the database closes: an event it is applying may still load from it.
       const steps = [
         () => userSync?.close(),
+        () => productViews?.close(),
         () => queries.close(),
         () => cache.close(),
         () => admin?.close(),

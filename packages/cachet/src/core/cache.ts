@@ -12,6 +12,7 @@ import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
 import type { Engine } from './engine.js'
 import { positiveMs } from './engine.js'
+import { registerEngine } from './engine-of.js'
 import { InvalidKeyError } from './errors.js'
 import { getOrSet } from './get-or-set.js'
 import { checkHealth } from './health.js'
@@ -37,6 +38,7 @@ export class Cache implements CacheApi {
     this.#engine = engine
     this.#scope = scope
     this.#close = close
+    registerEngine(this, engine)
   }
 
   get prefix(): string {

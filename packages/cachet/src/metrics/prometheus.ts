@@ -17,6 +17,8 @@ const {
   Registry: PromRegistry,
 } = requirePeer<typeof import('prom-client')>('prom-client', 'cachet/prometheus')
 
+export { registerWriteBehindMetrics } from './write-behind-metrics.js'
+
 /** Options of createMetrics(). */
 export interface MetricsOptions {
   /** Where the metrics are registered. @default a new Registry */
