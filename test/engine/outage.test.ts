@@ -94,6 +94,7 @@ describe('a bus gap makes L1 suspect, never empty', () => {
     const gaps = onGap(b)
     await sleep(200)
     await a.set('k', 'v1')
+    await sleep(100) // a's 'set' message has reached b, before b reads the key into its L1
     expect(await b.get('k')).toBe('v1')
     const raw = new Redis(redis.url)
     await raw.client('KILL', 'TYPE', 'pubsub')
