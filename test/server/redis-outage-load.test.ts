@@ -8,8 +8,8 @@ import { startTestServer } from './start-test-server.js'
  * The demo server under steady load from concurrent clients on its cached routes while its own
  * redis-server is frozen (SIGSTOP) for 8 s, then killed and restarted empty on the same port.
  */
-const CLIENTS = 40
-const THINK_MS = 25
+const CLIENTS = 32
+const THINK_MS = 50
 const QUERIES = ['billing', 'auth', 'timeout', 'payment', 'cache', 'login', 'upload', 'error']
 const PATHS = ['/api/dashboard', ...QUERIES.map((q) => `/api/search?q=${q}`)]
 
@@ -24,7 +24,7 @@ let restarted: TestRedis | undefined
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 beforeAll(async () => {
-  server = await startTestServer({ CACHET_DEMO_ROWS: '20000', CACHET_DEMO_ORDER_ITEMS: '2000' })
+  server = await startTestServer({ CACHET_DEMO_ROWS: '5000', CACHET_DEMO_ORDER_ITEMS: '2000' })
 }, 60_000)
 
 afterAll(async () => {
