@@ -187,6 +187,28 @@ describe('loader bulkhead (maxConcurrentLoads)', () => {
     await cache.close()
   })
 
+  it('getOrSetMany takes a slot too: its loader waits while every slot is taken', async () => {
+    redis = await startRedis()
+    n++
+    const cache = newCache(redis.url, { maxConcurrentLoads: 1 })
+    let release!: () => void
+    const busy = cache.getOrSet('a', () => new Promise<string>((resolve) => (release = () => resolve('x'))))
+    await sleep(20)
+    let calledWhileBusy = false
+    let released = false
+    const many = cache.getOrSetMany(['m1', 'm2'], async (missing) => {
+      calledWhileBusy = !released
+      return missing.map((key) => `v:${key}`)
+    })
+    await sleep(100)
+    released = true
+    release()
+    expect(await many).toEqual(['v:m1', 'v:m2'])
+    expect(calledWhileBusy).toBe(false)
+    await busy
+    await cache.close()
+  })
+
   it('refuses a maxConcurrentLoads that is not a positive integer', () => {
     for (const bad of [0, -1, 1.5, Number.NaN, '4' as unknown as number]) {
       expect(() => createCache({ maxConcurrentLoads: bad, logger: false })).toThrow(InvalidOptionError)
