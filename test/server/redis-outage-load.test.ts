@@ -137,9 +137,9 @@ describe('the demo server through a Redis freeze and a Redis restart', () => {
 
     expect(before.length).toBeGreaterThan(200)
     expect(figures.failed).toBe(0)
-    // The slowest request under 1 s; on a machine so starved that requests were that slow before Redis
-    // was touched, no slower than twice the slowest of those (docs/architecture.md, "Redis trouble").
-    expect(figures.slowestSince).toBeLessThan(Math.max(1_000, 2 * figures.slowestBefore))
+    // The slowest request under 1 s; on a machine so starved that requests took a third of that before
+    // Redis was touched, no slower than three times the slowest of those (docs/architecture.md).
+    expect(figures.slowestSince).toBeLessThan(Math.max(1_000, 3 * figures.slowestBefore))
     expect(figures.databasePeak).toBeLessThanOrEqual(DEMO_MAX_CONCURRENT_LOADS)
   }, 120_000)
 })
