@@ -17,6 +17,12 @@ import { openProductViews, type ProductViewCounter } from './product-views.js'
 import { findRedisServer, type RedisProcess, spawnRedis } from './redis-process.js'
 import { openUserSync, type UserSync } from './user-sync.js'
 
+/**
+ * Loads the demo's cache runs at once. PGlite runs one statement at a time on the main thread, so
+ * more loads at once only queue inside it while holding the event loop (docs/architecture.md).
+ */
+export const DEMO_MAX_CONCURRENT_LOADS = 4
+
 /** Where the cache's Redis came from. */
 export type RedisSource =
   | { kind: 'external'; url: string }
@@ -106,6 +112,7 @@ export async function openResources(
     // on a busy machine), and a Redis reply that arrives meanwhile is only read afterwards. The default
     // 100 ms deadline would count those as Redis failures and open the circuit; 1 s does not.
     l2: { timeout: '1s' },
+    maxConcurrentLoads: DEMO_MAX_CONCURRENT_LOADS,
     logger: options.logger ?? false,
   })
   // Counting the SQL that reaches the database is how the revenue route tells a MISS from a HIT.

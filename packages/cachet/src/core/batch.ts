@@ -98,8 +98,14 @@ export async function getOrSetMany<T>(
   engine.stats.total.misses += missing.length
 
   if (missing.length > 0) {
+    const releaseSlot = await engine.loads.acquire(missing[0]!, engine.options.hardTimeoutMs)
     const started = performance.now()
-    const loaded = await loadMissing(missing)
+    let loaded: Awaited<ReturnType<typeof loadMissing>>
+    try {
+      loaded = await loadMissing(missing)
+    } finally {
+      releaseSlot()
+    }
     const loadMs = performance.now() - started
     engine.stats.total.loads++
     engine.stats.total.loaderMsTotal += loadMs
@@ -146,6 +152,10 @@ async function persist(engine: Engine, writes: Write[]): Promise<boolean[]> {
       results.push(...(await l2.setMany(chunk)))
     } catch (error) {
       engine.l2Failed('setMany', error)
+      // An explicit set is the new truth: Redis must at least drop the older value once it answers.
+      // (A conditional write-back that fails leaves Redis as consistent as before: nothing to recover.)
+      const unconditional = chunk.filter((write) => write.ifVersion === undefined)
+      if (unconditional.length > 0) engine.pending?.addKeys(unconditional.map((write) => write.key))
       results.push(...chunk.map(() => false))
     }
   }

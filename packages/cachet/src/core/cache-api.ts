@@ -90,6 +90,7 @@ export interface CacheEvents {
   'lock-wait': { key: string; waitedMs: number }
   circuit: { state: 'open' | 'closed' | 'half-open' }
   redis: { state: 'connect' | 'ready' | 'error' | 'close' | 'reconnecting' | 'end'; error?: Error }
+  /** The bus reported a gap: every L1 entry became suspect (kept as fail-safe, never fresh). */
   'l1-flush': { reason: string }
 }
 

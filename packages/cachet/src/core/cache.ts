@@ -288,7 +288,9 @@ export class Cache implements CacheApi {
         return { entry, tier: 'l2' }
       }
     }
-    return local && Date.now() < local.staleUntil ? { entry: local, tier: 'l1' } : undefined
+    // A suspect copy is a fallback only while Redis cannot answer.
+    const usable = local && Date.now() < local.staleUntil && !(local.suspect && read)
+    return usable ? { entry: local, tier: 'l1' } : undefined
   }
 }
 

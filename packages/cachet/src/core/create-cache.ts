@@ -74,8 +74,8 @@ export function createCache(options: CacheOptions = {}): Cache {
       onGap: (reason) => engine.onBusGap(reason),
     })
     engine.bus = bus
-    // What L1 cached before the subscription was in place may have missed an invalidation: drop it.
-    engine.track(bus.start().then(() => engine.l1?.clear()))
+    // What L1 cached before the subscription was in place may have missed an invalidation.
+    engine.track(bus.start().then(() => engine.l1?.markSuspect(Date.now())))
   }
   if (!resolved.l1 && !connection)
     logger.warn('cachet: neither L1 nor Redis is enabled: nothing will be cached')

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Bus, BusMessage } from '../sync/bus.js'
 import type { DistributedLock } from '../sync/lock.js'
+import { Bulkhead } from './bulkhead.js'
 import type { Codec } from './codec/envelope.js'
 import { decodedSize, newVersion } from './codec/envelope.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
@@ -68,6 +69,8 @@ export class Engine {
   /** Keys whose loader failed recently: stale values are served until then (grace backoff). */
   readonly failedUntil = new Map<string, number>()
   readonly lockWaiters = new Map<string, Set<() => void>>()
+  /** The loader bulkhead (maxConcurrentLoads). */
+  readonly loads: Bulkhead
   readonly tombstoneTtlMs: number
   bus?: Bus
   pending?: PendingInvalidations
@@ -89,6 +92,7 @@ export class Engine {
     this.l2 = parts.l2
     this.lock = parts.lock
     this.#keyPrefix = `${parts.options.prefix}:`
+    this.loads = new Bulkhead(parts.options.maxConcurrentLoads)
     // A tombstone must outlive any loader that started before the invalidation (docs/architecture.md).
     const longestLoad = Math.min(parts.options.hardTimeoutMs, 10 * 60_000)
     this.tombstoneTtlMs = Math.max(
@@ -306,10 +310,15 @@ export class Engine {
     }
   }
 
-  /** A bus gap means messages may have been lost: flush L1 so staleness stays bounded. */
+  /**
+   * A bus gap means messages may have been lost: every L1 entry becomes suspect. None is served as
+   * fresh again until L2 confirms it (the next access reads L2), but each stays the fail-safe copy
+   * when Redis cannot answer and the loader fails or is slow, so an outage never sends every request
+   * to the source at once.
+   */
   onBusGap(reason: string): void {
-    this.l1?.clear()
-    this.logger.warn({ reason }, 'cachet: invalidation bus gap, L1 flushed')
+    this.l1?.markSuspect(Date.now())
+    this.logger.warn({ reason }, 'cachet: invalidation bus gap, L1 entries suspect')
     if (this.emitter.has('l1-flush')) this.emitter.emit('l1-flush', { reason })
   }
 }

@@ -1,11 +1,11 @@
 import type { LockHandle } from '../sync/lock.js'
 import type { Loader } from './cache-api.js'
-import type { Engine, Inflight } from './engine.js'
+import type { Engine, Inflight, L2Read } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
 import { acquireOrWait } from './lock-wait.js'
 import type { CallOptions } from './options.js'
 import { timeoutMs } from './options.js'
-import { race } from './timeouts.js'
+import { race, valueWithin } from './timeouts.js'
 import type { Entry } from './types.js'
 import { writeBack } from './write-back.js'
 
@@ -100,17 +100,32 @@ async function lead<T>(
     engine.assertOpen()
     const startedAt = performance.now()
     const tags = call.tags ?? []
+    const hardMs = timeoutMs(call.timeouts?.hard, engine.options.hardTimeoutMs, 'timeouts.hard')
+    const softMs = Math.min(
+      hardMs,
+      timeoutMs(call.timeouts?.soft, engine.options.softTimeoutMs, 'timeouts.soft'),
+    )
     const l1Entry = engine.l1?.get(key) as Entry<T> | undefined
     let stale = l1Entry !== undefined && Date.now() < l1Entry.staleUntil ? l1Entry : undefined
     if (engine.l1) engine.stats.l1Misses++
 
-    // One round trip: the entry, and the tag epochs a tagged write must re-check after writing.
-    const [read, epochs] =
-      tags.length === 0
-        ? [await engine.readL2(key), undefined]
-        : await Promise.all([engine.readL2(key), readEpochs(engine, tags)])
+    // One round trip: the entry, and the tag epochs a tagged write must re-check after writing. A
+    // suspect copy means the bus lost Redis for a while: with that fallback in hand, Redis gets no longer
+    // than the soft timeout (it may be frozen), and an unanswered read counts as unreadable.
+    const [read, epochs] = stale?.suspect
+      ? ((await valueWithin(readWithEpochs(engine, key, tags), softMs)) ?? [undefined, undefined])
+      : await readWithEpochs(engine, key, tags)
     // undefined = L2 unreadable: then nothing is written back (its state is unknown).
     const captured = read?.version
+    if (
+      stale?.suspect &&
+      read &&
+      !(read.stored.kind === 'entry' && read.stored.entry.version === stale.version)
+    ) {
+      // Redis answered and no longer holds that version: the copy missed an invalidation. Drop it.
+      if (engine.l1?.get(key) === stale) engine.l1.delete(key)
+      stale = undefined
+    }
     if (read?.stored.kind === 'entry') {
       const entry = read.stored.entry as Entry<T>
       const now = Date.now()
@@ -125,6 +140,12 @@ async function lead<T>(
 
     if (stale && !call.forceRefresh && (engine.failedUntil.get(key) ?? 0) > Date.now()) {
       return serveStale(engine, key, stale, 'fail-safe')
+    }
+
+    // Every load slot is taken: a caller with a stale value is served it rather than queue.
+    if (engine.loads.full) {
+      if (background) return stale?.value as T
+      if (stale && !call.forceRefresh) return serveStale(engine, key, stale, 'fail-safe')
     }
 
     let lock: LockHandle | undefined
@@ -144,14 +165,12 @@ async function lead<T>(
       if (engine.emitter.has('miss')) engine.emitter.emit('miss', { key })
     }
 
-    const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, background)
+    const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, {
+      background,
+      hardMs,
+    })
     engine.track(completion)
-    const hardMs = timeoutMs(call.timeouts?.hard, engine.options.hardTimeoutMs, 'timeouts.hard')
     if (stale) {
-      const softMs = Math.min(
-        hardMs,
-        timeoutMs(call.timeouts?.soft, engine.options.softTimeoutMs, 'timeouts.soft'),
-      )
       if (softMs === 0) return serveStale(engine, key, stale, 'swr')
       const outcome = await race(completion, softMs)
       if (outcome.state === 'done') return outcome.value
@@ -164,6 +183,16 @@ async function lead<T>(
   } finally {
     if (engine.inflight.get(key) === record) engine.inflight.delete(key)
   }
+}
+
+/** The L2 entry and, for a tagged key, its tags' epochs, in one round trip. */
+async function readWithEpochs(
+  engine: Engine,
+  key: string,
+  tags: readonly string[],
+): Promise<[L2Read | undefined, number[] | undefined]> {
+  if (tags.length === 0) return [await engine.readL2(key), undefined]
+  return Promise.all([engine.readL2(key), readEpochs(engine, tags)])
 }
 
 async function readEpochs(engine: Engine, tags: readonly string[]): Promise<number[] | undefined> {
@@ -187,8 +216,15 @@ async function runLoader<T>(
   version: string | null | undefined,
   epochs: number[] | undefined,
   lock: LockHandle | undefined,
-  background: boolean,
+  { background, hardMs }: { background: boolean; hardMs: number },
 ): Promise<T> {
+  let releaseSlot: () => void
+  try {
+    releaseSlot = await engine.loads.acquire(key, hardMs)
+  } catch (error) {
+    lock?.release()
+    throw error
+  }
   const started = performance.now()
   let store = true
   const noStore = () => {
@@ -196,7 +232,11 @@ async function runLoader<T>(
   }
   let value: T
   try {
-    value = await loader({ key, stale: stale?.value, background, noStore })
+    try {
+      value = await loader({ key, stale: stale?.value, background, noStore })
+    } finally {
+      releaseSlot()
+    }
     if (value === undefined) {
       throw new UndefinedValueError(
         `the loader for key '${key}' returned undefined; return null to cache "nothing"`,

@@ -58,17 +58,25 @@ export async function invalidatePattern(engine: Engine, pattern: string): Promis
   if (engine.l2) {
     count = 0
     try {
-      // cachet's own keys (tags, locks, audit) are skipped; tombstones go in batches: SCAN-consistent.
-      for await (const batch of scanKeys(engine, pattern)) {
-        const fullKeys = batch.map((key) => engine.fullKey(key))
-        count += await engine.l2.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs)
-      }
+      count = await invalidatePatternInL2(engine, pattern)
     } catch (error) {
       engine.l2Failed('deleteByPattern', error)
+      engine.pending?.addPattern(pattern)
     }
   }
   engine.stats.invalidations++
   emitInvalidate(engine, { pattern, count })
+  return count
+}
+
+/** Tombstones every entry of L2 matching the pattern (relative to the prefix); resolves how many were live. */
+export async function invalidatePatternInL2(engine: Engine, pattern: string): Promise<number> {
+  let count = 0
+  // cachet's own keys (tags, locks, audit) are skipped; tombstones go in batches: SCAN-consistent.
+  for await (const batch of scanKeys(engine, pattern)) {
+    const fullKeys = batch.map((key) => engine.fullKey(key))
+    count += await engine.l2!.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs)
+  }
   return count
 }
 
@@ -80,18 +88,25 @@ export async function clearAll(engine: Engine): Promise<number> {
   engine.publish({ t: 'clear', k: [] })
   if (engine.l2) {
     count = 0
-    const prefix = escapeGlob(engine.options.prefix)
     try {
-      // Every key under the prefix except cachet's reserved `__` ones.
-      for (const pattern of [`${prefix}:[^_]*`, `${prefix}:_[^_]*`, `${prefix}:_`]) {
-        count += await engine.l2.deleteByPattern(pattern)
-      }
+      count = await clearL2(engine)
     } catch (error) {
       engine.l2Failed('clear', error)
+      engine.pending?.addClear()
     }
   }
   engine.stats.invalidations++
   emitInvalidate(engine, { pattern: '*', count })
+  return count
+}
+
+/** UNLINKs every key of the prefix in L2 except cachet's reserved `__` ones; resolves how many held a value. */
+export async function clearL2(engine: Engine): Promise<number> {
+  const prefix = escapeGlob(engine.options.prefix)
+  let count = 0
+  for (const pattern of [`${prefix}:[^_]*`, `${prefix}:_[^_]*`, `${prefix}:_`]) {
+    count += await engine.l2!.deleteByPattern(pattern)
+  }
   return count
 }
 

@@ -61,6 +61,11 @@ export interface CacheOptions {
   earlyRefresh?: { beta?: number } | false
   /** After a loader failure, serve the stale value this long before trying the loader again. @default '10s' */
   graceBackoff?: Duration
+  /**
+   * Loaders run at once in this instance, across all keys; further callers wait for a slot (up to their
+   * hard timeout) or, when they hold a stale value, are served it. @default 32
+   */
+  maxConcurrentLoads?: number
   /** L1 invalidation across instances over Redis pub/sub. @default true when redis is set */
   bus?: boolean
   /** A pino logger; false = silent. @default a pino logger at 'warn' */
@@ -99,6 +104,7 @@ export interface ResolvedOptions {
   lock: { ttlMs: number; waitMs: number } | false
   earlyRefreshBeta: number
   graceBackoffMs: number
+  maxConcurrentLoads: number
   bus: boolean
 }
 
@@ -175,6 +181,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     },
     earlyRefreshBeta: earlyRefresh ? nonNegative(earlyRefresh.beta ?? 1, 'earlyRefresh.beta') : 0,
     graceBackoffMs: toMs(options.graceBackoff ?? '10s', 'graceBackoff'),
+    maxConcurrentLoads: positiveInt(options.maxConcurrentLoads ?? 32, 'maxConcurrentLoads'),
     bus: options.bus ?? options.redis !== undefined,
   }
 }

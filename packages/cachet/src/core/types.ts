@@ -22,6 +22,11 @@ export interface Entry<T = unknown> {
   version: string
   /** How long the loader took, in ms (0 when unknown); feeds probabilistic early refresh (XFetch). */
   loadMs: number
+  /**
+   * Set on an L1 copy that may have missed an invalidation (the bus reported a gap): its freshUntil was
+   * cut to that moment, so it is never served as fresh, but it is kept as the fail-safe copy.
+   */
+  suspect?: boolean
 }
 
 /**
@@ -61,6 +66,8 @@ export interface L1Tier {
   /** Drops every entry whose full key matches; returns how many were dropped. */
   deleteWhere(match: (key: string) => boolean): number
   clear(): void
+  /** Makes every entry suspect (see Entry.suspect): none is fresh any more, all are kept. */
+  markSuspect(now: number): void
   readonly size: number
   readonly bytes: number
   readonly maxBytes: number

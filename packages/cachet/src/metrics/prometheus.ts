@@ -136,7 +136,7 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
   })
   const l1Flushes = new Counter({
     name: `${p}l1_flushes_total`,
-    help: 'Whole-L1 flushes (bus gaps, reconnects), by reason',
+    help: 'Bus gaps that made all of L1 suspect (reconnects, missed PINGs), by reason',
     labelNames: ['reason'],
     registers,
   })

@@ -17,7 +17,7 @@ export interface BusOptions {
   prefix: string
   /** A message from another instance. */
   onMessage: (message: BusMessage) => void
-  /** Messages may have been lost (sequence gap, re-subscribe, missed PINGs): flush L1. */
+  /** Messages may have been lost (sequence gap, re-subscribe, missed PINGs): L1 becomes suspect. */
   onGap: (reason: string) => void
   /** Failed publishes kept for retry; on overflow one 'clear' replaces them. @default 1000 */
   maxQueue?: number
@@ -50,7 +50,7 @@ const MISSED_PINGS = 2
 /**
  * L1 coherence over Redis pub/sub (at-most-once, RELIABILITY.md E5). Loss is detected rather than
  * prevented: per-origin sequence numbers expose gaps, a re-subscribe after a disconnect and unanswered
- * PINGs expose blind spots; each is reported through onGap so the engine flushes L1.
+ * PINGs expose blind spots; each is reported through onGap so the engine marks L1 suspect.
  */
 export class Bus {
   /** Identifies this instance's messages; a new one per process start, so sequences never restart. */

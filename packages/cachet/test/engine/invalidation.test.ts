@@ -123,11 +123,16 @@ describe('invalidation', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve
     })
+    let loading!: () => void
+    const loaderRuns = new Promise<void>((resolve) => {
+      loading = resolve
+    })
     const slow = a.getOrSet('k', async () => {
+      loading()
       await gate
       return 'v1 (read before the update)'
     })
-    await sleep(50)
+    await loaderRuns // the version it may write over is captured by now, however slow the connection
     await b.delete('k') // the source now says v2; the invalidation completes while the loader runs
     release()
     expect(await slow).toBe('v1 (read before the update)')
