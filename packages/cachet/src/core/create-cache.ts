@@ -105,11 +105,9 @@ function createLogger(option: Logger | false | undefined): Logger {
 
 function onRedisEvent(engine: Engine, state: string, error?: Error): void {
   logRedisEvent(engine, state, error)
-  if (error) engine.redisState.lastError = error.message
   if (state === 'ready') {
     engine.redisState.connected = true
     engine.redisState.lastSeen = Date.now()
-    engine.redisState.lastError = undefined
     void engine.pending?.flush()
   } else if (state === 'close' || state === 'end') {
     engine.redisState.connected = false
@@ -118,14 +116,17 @@ function onRedisEvent(engine: Engine, state: string, error?: Error): void {
 }
 
 /**
- * One warn line per change (a new error, the connection back after one), without the stack: a Redis
- * that stays down fails every reconnect attempt with the same error, and those repeats, with their
- * stacks, go to debug.
+ * One warn line per change (each distinct error while Redis is unreachable, the connection back after
+ * one), without the stack: a Redis that stays down fails every reconnect attempt of each connection
+ * with the same few errors, and those repeats, with their stacks, go to debug.
  */
 function logRedisEvent(engine: Engine, state: string, error?: Error): void {
-  if (error && error.message !== engine.redisState.lastError) {
+  const warned = engine.redisState.warned
+  if (error && !warned.has(error.message)) {
+    warned.add(error.message)
     engine.logger.warn({ state }, `cachet: redis ${state}: ${error.message}`)
-  } else if (state === 'ready' && engine.redisState.lastError !== undefined) {
+  } else if (state === 'ready' && warned.size > 0) {
+    warned.clear()
     engine.logger.warn({ state }, 'cachet: redis ready again')
   }
   engine.logger.debug({ state, err: error }, `cachet: redis ${state}`)

@@ -77,7 +77,12 @@ export class Engine {
   /** The L2 circuit breaker's state (closed when there is no L2). */
   circuitState: () => 'closed' | 'open' | 'half-open' = () => 'closed'
   /** What the connection last said, for health(). */
-  readonly redisState: { connected: boolean; lastSeen?: number; lastError?: string } = { connected: false }
+  readonly redisState: {
+    connected: boolean
+    lastSeen?: number
+    /** Errors already logged since Redis was last ready (each is logged once). */
+    warned: Set<string>
+  } = { connected: false, warned: new Set() }
   closed = false
   #background = new Set<Promise<unknown>>()
   #keyPrefix: string

@@ -36,7 +36,10 @@ function leaks(body: string): string[] {
 
 describe('GET /health', () => {
   it('is public, healthy, and reveals no key names, addresses or credentials', async () => {
-    const response = await h.app.inject({ method: 'GET', url: '/api/cache/health' })
+    const health = () => h.app.inject({ method: 'GET', url: '/api/cache/health' })
+    // A loaded machine can answer the first PING slower than the 100 ms threshold (degraded).
+    await expect.poll(async () => (await health()).json().status, { timeout: 10_000 }).toBe('healthy')
+    const response = await health()
     expect(response.statusCode).toBe(200)
     expect(response.json()).toMatchObject({
       status: 'healthy',

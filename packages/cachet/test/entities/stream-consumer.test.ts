@@ -135,7 +135,8 @@ describe('stream consumer: at-least-once', () => {
     expect(source.size).toBe(200)
     expect(lost).toBe(0)
     const stats = [a.stats(), b.stats()]
-    expect(stats[1]!.claimed).toBeGreaterThanOrEqual(400)
+    // The crashed consumer's 400 entries were claimed by the live ones (either may claim them first).
+    expect(stats[0]!.claimed + stats[1]!.claimed).toBeGreaterThanOrEqual(400)
     // Every one of the 2,000 entries was applied at least once (duplicates are allowed, losses are not).
     expect(stats[0]!.applied + stats[1]!.applied).toBeGreaterThanOrEqual(2_000)
   }, 60_000)
