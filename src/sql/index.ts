@@ -5,6 +5,7 @@ export { type CachedQueryOptions, cachedQuery } from './cached-query.js'
 export type { Driver, Queryable, SqlResult } from './driver.js'
 export { DatabaseIdentityError, MutationInQueryError, UncacheableQueryError } from './errors.js'
 export type { SqlParams } from './params.js'
+export type { SqlParserStatus } from './pg-parser.js'
 export {
   createQueryCache,
   type ExecuteOptions,

@@ -1,9 +1,10 @@
 import type { CacheApi, CallOptions, Duration } from '../index.js'
-import { analyzeSql } from './analyze.js'
+import { analyzeSql, sqlFindings } from './analyze.js'
 import { type Driver, type Queryable, type Run, type SqlResult, toDriver } from './driver.js'
 import { MutationInQueryError, UncacheableQueryError } from './errors.js'
 import { probeIdentity, validateIdentity } from './identity.js'
 import { bindParams, type SqlParams } from './params.js'
+import { loadSqlParser, type ParseSql, type SqlParserStatus } from './pg-parser.js'
 import { queryKey, tableTag, validateNamespace } from './query-key.js'
 import { type QueryCacheStats, QueryStats } from './query-stats.js'
 import { tableName } from './table-name.js'
@@ -86,6 +87,8 @@ export class QueryCache {
   readonly defaultTtl: Duration | undefined
   readonly #driver: Driver
   readonly #stats: QueryStats
+  readonly #parser = loadSqlParser()
+  #parserStatus: SqlParserStatus | undefined
   #identity: Promise<string> | undefined
 
   constructor(options: QueryCacheOptions) {
@@ -100,6 +103,14 @@ export class QueryCache {
       this.#identity = Promise.resolve(`id:${options.identity}`)
     }
     this.#stats = new QueryStats(options.maxTrackedQueries)
+    void this.#parser.then(({ status }) => {
+      this.#parserStatus = status
+    })
+  }
+
+  /** Which analyser finds tables and read verdicts: PostgreSQL's parser (libpg-query), or the tokenizer when it cannot load. */
+  async parser(): Promise<SqlParserStatus> {
+    return (await this.#parser).status
   }
 
   /** Which driver was detected: 'pglite', 'pg-pool', 'pg-client' or 'custom'. */
@@ -132,14 +143,15 @@ export class QueryCache {
     options: QueryOptions = {},
   ): Promise<T[]> {
     const info = analyzeSql(sql)
-    if (!info.verdict.cacheable) {
-      const { effects, reason } = info.verdict
+    const bound = bindParams(sql, info.tokens, params)
+    const found = sqlFindings(bound.text, await this.#parse())
+    if (!found.verdict.cacheable) {
+      const { effects, reason } = found.verdict
       const message = `query() caches only reads that can be reused; this statement ${reason}: use execute()`
       throw effects ? new MutationInQueryError(message) : new UncacheableQueryError(message)
     }
-    const bound = bindParams(sql, info.tokens, params)
     const key = queryKey(this.namespace, await this.identity(), info.normalized, params)
-    const tags = [...new Set([...info.reads.map(tableTag), ...(options.tags ?? [])])]
+    const tags = [...new Set([...found.reads.map(tableTag), ...(options.tags ?? [])])]
     const started = performance.now()
     let ran = false
     const load = async () => {
@@ -169,9 +181,9 @@ export class QueryCache {
     params?: SqlParams,
     options: ExecuteOptions = {},
   ): Promise<SqlResult<T>> {
-    const info = analyzeSql(sql)
-    const bound = bindParams(sql, info.tokens, params)
-    const tables = [...info.writes, ...(options.invalidates ?? []).map(tableName)]
+    const bound = bindParams(sql, analyzeSql(sql).tokens, params)
+    const { writes } = sqlFindings(bound.text, await this.#parse())
+    const tables = [...writes, ...(options.invalidates ?? []).map(tableName)]
     try {
       return (await this.#driver.run(bound.text, bound.values)) as SqlResult<T>
     } finally {
@@ -186,9 +198,10 @@ export class QueryCache {
   async transaction<R>(fn: (tx: SqlTransaction) => Promise<R>): Promise<R> {
     const written = new Set<string>()
     let committing = false
+    const parse = await this.#parse()
     try {
       return await this.#driver.transaction(async (run) => {
-        const result = await fn(transactionHandle(run, written))
+        const result = await fn(transactionHandle(run, written, parse))
         committing = true
         return result
       })
@@ -233,8 +246,8 @@ export class QueryCache {
   }
 
   /** Seed 003's figures for this process, and the `top` queries by database time saved. */
-  stats(top = 10): QueryCacheStats {
-    return this.#stats.snapshot(top)
+  stats(top = 10): QueryCacheStats & { parser: SqlParserStatus['kind'] | 'loading' } {
+    return { ...this.#stats.snapshot(top), parser: this.#parserStatus?.kind ?? 'loading' }
   }
 
   resetStats(): void {
@@ -243,6 +256,10 @@ export class QueryCache {
 
   /** Nothing to release today (closes neither the cache nor the database); kept for symmetry with the other parts. */
   close(): void {}
+
+  async #parse(): Promise<ParseSql | undefined> {
+    return (await this.#parser).parse
+  }
 
   #invalidateNames(tables: readonly string[]): Promise<number> {
     return this.cache.invalidateTags([...new Set(tables)].map(tableTag))
@@ -258,13 +275,12 @@ export class QueryCache {
   }
 }
 
-function transactionHandle(run: Run, written: Set<string>): SqlTransaction {
+function transactionHandle(run: Run, written: Set<string>, parse: ParseSql | undefined): SqlTransaction {
   const execute = async <T>(sql: string, params?: SqlParams, options: ExecuteOptions = {}) => {
-    const info = analyzeSql(sql)
-    const bound = bindParams(sql, info.tokens, params)
+    const bound = bindParams(sql, analyzeSql(sql).tokens, params)
     // Recorded before running: if the statement fails, the transaction cannot commit it, and an
     // invalidation after a COMMIT that PostgreSQL turned into ROLLBACK only costs a reload.
-    for (const table of info.writes) written.add(table)
+    for (const table of sqlFindings(bound.text, parse).writes) written.add(table)
     for (const table of options.invalidates ?? []) written.add(tableName(table))
     return (await run(bound.text, bound.values)) as SqlResult<T>
   }
