@@ -1,13 +1,15 @@
-import type { CacheApi, CallOptions, Duration } from '../index.js'
+import { type CacheApi, type CallOptions, type Duration, InvalidOptionError } from '../index.js'
 import { analyzeSql, sqlFindings } from './analyze.js'
 import { type Driver, type Queryable, type Run, type SqlResult, toDriver } from './driver.js'
 import { MutationInQueryError, UncacheableQueryError } from './errors.js'
 import { probeIdentity, validateIdentity } from './identity.js'
+import { InvalidationListener, type ListenerHealth } from './listener.js'
 import { bindParams, type SqlParams } from './params.js'
 import { loadSqlParser, type ParseSql, type SqlParserStatus } from './pg-parser.js'
 import { queryKey, tableTag, validateNamespace } from './query-key.js'
 import { type QueryCacheStats, QueryStats } from './query-stats.js'
 import { tableName } from './table-name.js'
+import { DEFAULT_CHANNEL, validateChannel } from './triggers.js'
 
 /** Options of createQueryCache(). */
 export interface QueryCacheOptions {
@@ -65,6 +67,14 @@ export interface WarmUpQuery {
   tags?: readonly string[]
 }
 
+/** What health() reports. */
+export interface QueryCacheHealth {
+  /** Which analyser finds tables and read verdicts, and why not the parser when it is the tokenizer. */
+  parser: SqlParserStatus
+  /** The invalidation listener (listen()); state 'off' until it is started. */
+  listener: ListenerHealth
+}
+
 /** What warmUp() did. */
 export interface WarmUpResult {
   warmed: number
@@ -86,6 +96,8 @@ export class QueryCache {
   readonly adaptiveTtl: boolean
   readonly defaultTtl: Duration | undefined
   readonly #driver: Driver
+  readonly #db: Queryable
+  #listener: InvalidationListener | undefined
   readonly #stats: QueryStats
   readonly #parser = loadSqlParser()
   #parserStatus: SqlParserStatus | undefined
@@ -98,6 +110,7 @@ export class QueryCache {
     this.adaptiveTtl = options.adaptiveTtl ?? true
     this.defaultTtl = options.defaultTtl
     this.#driver = toDriver(options.db)
+    this.#db = options.db
     if (options.identity !== undefined) {
       validateIdentity(options.identity)
       this.#identity = Promise.resolve(`id:${options.identity}`)
@@ -245,6 +258,36 @@ export class QueryCache {
     }
   }
 
+  /**
+   * Invalidates the queries reading a table whenever a trigger installed by installInvalidationTriggers()
+   * notifies `channel` — that is, after any committed write to it, by cachet or not. Resolves once LISTEN
+   * is active; throws if the first connection fails. A pg Pool lends it one connection for good, re-opened
+   * when it drops; as notifications sent meanwhile are lost, every entry of this namespace is then dropped.
+   */
+  async listen(options: { channel?: string } = {}): Promise<void> {
+    const channel = validateChannel(options.channel ?? DEFAULT_CHANNEL)
+    if (this.#listener) throw new InvalidOptionError('this query cache is already listening')
+    const listener = new InvalidationListener(this.#db, channel, {
+      table: (name) => void this.#invalidateNames([name]).catch(() => {}),
+      gap: () => this.cache.deleteByPattern(`${this.namespace}:*`),
+    })
+    this.#listener = listener
+    try {
+      await listener.start()
+    } catch (error) {
+      this.#listener = undefined
+      throw error
+    }
+  }
+
+  /** Which SQL analyser is in use, and the invalidation listener's state. */
+  async health(): Promise<QueryCacheHealth> {
+    return {
+      parser: await this.parser(),
+      listener: this.#listener?.health() ?? { state: 'off', notifications: 0, gaps: 0 },
+    }
+  }
+
   /** Seed 003's figures for this process, and the `top` queries by database time saved. */
   stats(top = 10): QueryCacheStats & { parser: SqlParserStatus['kind'] | 'loading' } {
     return { ...this.#stats.snapshot(top), parser: this.#parserStatus?.kind ?? 'loading' }
@@ -254,8 +297,10 @@ export class QueryCache {
     this.#stats.reset()
   }
 
-  /** Nothing to release today (closes neither the cache nor the database); kept for symmetry with the other parts. */
-  close(): void {}
+  /** Stops listening (closes neither the cache nor the database). */
+  async close(): Promise<void> {
+    await this.#listener?.close()
+  }
 
   async #parse(): Promise<ParseSql | undefined> {
     return (await this.#parser).parse
