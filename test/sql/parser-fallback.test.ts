@@ -6,7 +6,7 @@ const db = new PGlite()
 afterAll(() => db.close())
 
 /** A fresh copy of cachet/sql, and its engine, whose `import('libpg-query')` gives what `load` says. */
-async function loadSqlModule(load?: () => unknown) {
+async function loadSqlModule(load?: () => Record<string, unknown>) {
   vi.resetModules()
   if (load) vi.doMock('libpg-query', load)
   else vi.doUnmock('libpg-query')
