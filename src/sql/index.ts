@@ -20,6 +20,7 @@ export {
 } from './query-cache.js'
 export { queryKey, tableTag } from './query-key.js'
 export type { QueryCacheStats, QueryFigures } from './query-stats.js'
+export { type ScheduledWarmUp, type ScheduledWarmUpOptions, scheduleWarmUp } from './scheduled-warm-up.js'
 export { tableName } from './table-name.js'
 export type { SqlTables } from './tables.js'
 export { normalizeSql, type Token, tokenize } from './tokenizer.js'
