@@ -41,7 +41,6 @@ describe('scheduleWarmUp (seed 003 §5.1)', () => {
     // Each run takes 1.2 s, longer than `every`: a timer-per-interval schedule would overlap them.
     const slow = { sql: 'SELECT pg_sleep(1.2)::text AS slept, 42 AS answer' }
     const results: Array<{ warmed: number; durationMs: number; endedAt: number }> = []
-    const t0 = Date.now()
     const schedule = scheduleWarmUp(queries, [slow], {
       every: '1s',
       onRun: ({ warmed, durationMs }) => results.push({ warmed, durationMs, endedAt: performance.now() }),
