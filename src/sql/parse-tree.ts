@@ -37,6 +37,8 @@ class Findings {
  * Throws the parser's SqlError when the text is not valid SQL.
  */
 export function analyzeParseTree(sql: string, parse: ParseSql): ParsedSql {
+  // The parser reads a C string: it would stop at a NUL and never see what follows.
+  if (sql.includes('\0')) throw new SyntaxError('SQL text contains a NUL byte')
   // libpg-query throws on an empty text; no statements is what it means.
   const statements = sql.trim() === '' ? [] : (parse(sql).stmts ?? [])
   const reads = new Set<string>()

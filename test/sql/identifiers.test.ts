@@ -69,6 +69,12 @@ describe('table names as the server resolves them', () => {
     )
   })
 
+  it('leaves a text with a NUL byte to the tokenizer (the parser would stop reading at it)', async () => {
+    const { parse } = await loadSqlParser()
+    const found = sqlFindings('SELECT 1\u0000; DELETE FROM t', parse)
+    expect(found).toMatchObject({ by: 'tokenizer', writes: ['t'], verdict: { cacheable: false } })
+  })
+
   it('truncates names to 63 bytes, as PostgreSQL does, at a character boundary', () => {
     expect(reads(`SELECT * FROM ${'a'.repeat(70)}`)).toEqual(both(['a'.repeat(63)]))
     expect(tableName(`"${'é'.repeat(40)}"`)).toBe('é'.repeat(31))
