@@ -35,6 +35,9 @@ describe('seed 003: GET /api/dashboard/revenue', () => {
     const miss = await get('/api/dashboard/revenue?period=30d')
     expect(miss.statusCode).toBe(200)
     expect(miss.headers['x-cache']).toBe('MISS')
+    // Seed 003 §3.2's headers.
+    expect(miss.headers['x-cache-status']).toBe('MISS')
+    expect(miss.headers['cache-control']).toBe('max-age=300')
     expect(miss.headers['x-cache-key']).toMatch(/^cache:query:[0-9a-f]{32}$/)
     const body = miss.json()
     expect(body).toMatchObject({ period: '30d', days: 30 })
@@ -58,6 +61,8 @@ describe('seed 003: GET /api/dashboard/revenue', () => {
     for (let i = 0; i < 5; i++) hits.push(await get('/api/dashboard/revenue?period=30d'))
     for (const hit of hits) {
       expect(hit.headers['x-cache']).toBe('HIT')
+      expect(hit.headers['x-cache-status']).toBe('HIT')
+      expect(hit.headers['cache-control']).toBe('max-age=300')
       expect(hit.json()).toEqual(body)
     }
     const hitMs = Math.min(...hits.map((hit) => serverTiming(hit.headers['server-timing'])))

@@ -130,7 +130,9 @@ async function lead<T>(
       const entry = read.stored.entry as Entry<T>
       const now = Date.now()
       if (!call.forceRefresh && now < entry.freshUntil) {
-        const value = engine.keepL1(key, entry, read.bytes)
+        // An invalidation that landed while Redis answered may postdate this read: this caller gets the
+        // value, but L1 must not keep it (it would outlive the invalidation by up to l1.maxTtl).
+        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, read.bytes)
         engine.recordHit(key, 'l2', startedAt)
         return value
       }

@@ -12,8 +12,11 @@ import { escapeGlob } from './keys.js'
 
 /** Invalidates keys; resolves how many held a value (in L2, or in L1 when there is no L2). */
 export async function invalidateKeys(engine: Engine, keys: readonly string[]): Promise<number> {
-  const dropped = keys.filter((key) => engine.l1?.delete(key)).length
-  engine.invalidateInflight((key) => keys.includes(key))
+  const dropLocal = () => {
+    engine.invalidateInflight((key) => keys.includes(key))
+    return keys.filter((key) => engine.l1?.delete(key)).length
+  }
+  const dropped = dropLocal()
   engine.stats.deletes += keys.length
   const fullKeys = keys.map((key) => engine.fullKey(key))
   engine.publish({ t: 'del', k: fullKeys })
@@ -26,6 +29,9 @@ export async function invalidateKeys(engine: Engine, keys: readonly string[]): P
       engine.pending?.addKeys(fullKeys)
       count = 0
     }
+    // Again once Redis holds the tombstones: a read that began after the first pass and got the old
+    // value from Redis may have put it in L1 meanwhile.
+    dropLocal()
   }
   emitInvalidate(engine, { keys, count })
   return count
@@ -33,8 +39,11 @@ export async function invalidateKeys(engine: Engine, keys: readonly string[]): P
 
 /** Invalidates every entry carrying one of the tags. */
 export async function invalidateTags(engine: Engine, tags: readonly string[]): Promise<number> {
-  let count = engine.l1?.deleteByTags(tags) ?? 0
-  engine.invalidateInflight((_, record) => record.tags.some((tag) => tags.includes(tag)))
+  const dropLocal = () => {
+    engine.invalidateInflight((_, record) => record.tags.some((tag) => tags.includes(tag)))
+    return engine.l1?.deleteByTags(tags) ?? 0
+  }
+  let count = dropLocal()
   if (engine.l2) {
     try {
       count = await engine.l2.invalidateTags(tags, engine.tombstone, engine.tombstoneTtlMs)
@@ -42,6 +51,8 @@ export async function invalidateTags(engine: Engine, tags: readonly string[]): P
       engine.l2Failed('invalidateTags', error)
       engine.pending?.addTags(tags)
     }
+    // Again once Redis holds the tombstones (see invalidateKeys).
+    dropLocal()
   }
   engine.publish({ t: 'tags', k: [...tags] })
   engine.stats.invalidations++
@@ -52,8 +63,11 @@ export async function invalidateTags(engine: Engine, tags: readonly string[]): P
 /** Invalidates every key matching a glob pattern relative to the prefix (SCAN, never KEYS). */
 export async function invalidatePattern(engine: Engine, pattern: string): Promise<number> {
   const matches = compileGlob(pattern)
-  let count = engine.l1?.deleteWhere(matches) ?? 0
-  engine.invalidateInflight(matches)
+  const dropLocal = () => {
+    engine.invalidateInflight(matches)
+    return engine.l1?.deleteWhere(matches) ?? 0
+  }
+  let count = dropLocal()
   engine.publish({ t: 'pattern', k: [engine.fullKey(pattern)] })
   if (engine.l2) {
     count = 0
@@ -63,6 +77,8 @@ export async function invalidatePattern(engine: Engine, pattern: string): Promis
       engine.l2Failed('deleteByPattern', error)
       engine.pending?.addPattern(pattern)
     }
+    // Again once Redis holds the tombstones (see invalidateKeys).
+    dropLocal()
   }
   engine.stats.invalidations++
   emitInvalidate(engine, { pattern, count })

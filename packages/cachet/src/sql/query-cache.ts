@@ -1,12 +1,15 @@
-import type { CacheApi, CallOptions, Duration } from '../index.js'
-import { analyzeSql } from './analyze.js'
+import { type CacheApi, type CallOptions, type Duration, InvalidOptionError } from '../index.js'
+import { analyzeSql, sqlFindings } from './analyze.js'
 import { type Driver, type Queryable, type Run, type SqlResult, toDriver } from './driver.js'
 import { MutationInQueryError, UncacheableQueryError } from './errors.js'
 import { probeIdentity, validateIdentity } from './identity.js'
+import { InvalidationListener, type ListenerHealth } from './listener.js'
 import { bindParams, type SqlParams } from './params.js'
+import { loadSqlParser, type ParseSql, type SqlParserStatus } from './pg-parser.js'
 import { queryKey, tableTag, validateNamespace } from './query-key.js'
 import { type QueryCacheStats, QueryStats } from './query-stats.js'
 import { tableName } from './table-name.js'
+import { DEFAULT_CHANNEL, validateChannel } from './triggers.js'
 
 /** Options of createQueryCache(). */
 export interface QueryCacheOptions {
@@ -64,6 +67,14 @@ export interface WarmUpQuery {
   tags?: readonly string[]
 }
 
+/** What health() reports. */
+export interface QueryCacheHealth {
+  /** Which analyser finds tables and read verdicts, and why not the parser when it is the tokenizer. */
+  parser: SqlParserStatus
+  /** The invalidation listener (listen()); state 'off' until it is started. */
+  listener: ListenerHealth
+}
+
 /** What warmUp() did. */
 export interface WarmUpResult {
   warmed: number
@@ -85,7 +96,11 @@ export class QueryCache {
   readonly adaptiveTtl: boolean
   readonly defaultTtl: Duration | undefined
   readonly #driver: Driver
+  readonly #db: Queryable
+  #listener: InvalidationListener | undefined
   readonly #stats: QueryStats
+  readonly #parser = loadSqlParser()
+  #parserStatus: SqlParserStatus | undefined
   #identity: Promise<string> | undefined
 
   constructor(options: QueryCacheOptions) {
@@ -95,11 +110,20 @@ export class QueryCache {
     this.adaptiveTtl = options.adaptiveTtl ?? true
     this.defaultTtl = options.defaultTtl
     this.#driver = toDriver(options.db)
+    this.#db = options.db
     if (options.identity !== undefined) {
       validateIdentity(options.identity)
       this.#identity = Promise.resolve(`id:${options.identity}`)
     }
     this.#stats = new QueryStats(options.maxTrackedQueries)
+    void this.#parser.then(({ status }) => {
+      this.#parserStatus = status
+    })
+  }
+
+  /** Which analyser finds tables and read verdicts: PostgreSQL's parser (libpg-query), or the tokenizer when it cannot load. */
+  async parser(): Promise<SqlParserStatus> {
+    return (await this.#parser).status
   }
 
   /** Which driver was detected: 'pglite', 'pg-pool', 'pg-client' or 'custom'. */
@@ -132,14 +156,15 @@ export class QueryCache {
     options: QueryOptions = {},
   ): Promise<T[]> {
     const info = analyzeSql(sql)
-    if (!info.verdict.cacheable) {
-      const { effects, reason } = info.verdict
+    const bound = bindParams(sql, info.tokens, params)
+    const found = sqlFindings(bound.text, await this.#parse())
+    if (!found.verdict.cacheable) {
+      const { effects, reason } = found.verdict
       const message = `query() caches only reads that can be reused; this statement ${reason}: use execute()`
       throw effects ? new MutationInQueryError(message) : new UncacheableQueryError(message)
     }
-    const bound = bindParams(sql, info.tokens, params)
     const key = queryKey(this.namespace, await this.identity(), info.normalized, params)
-    const tags = [...new Set([...info.reads.map(tableTag), ...(options.tags ?? [])])]
+    const tags = [...new Set([...found.reads.map(tableTag), ...(options.tags ?? [])])]
     const started = performance.now()
     let ran = false
     const load = async () => {
@@ -169,9 +194,9 @@ export class QueryCache {
     params?: SqlParams,
     options: ExecuteOptions = {},
   ): Promise<SqlResult<T>> {
-    const info = analyzeSql(sql)
-    const bound = bindParams(sql, info.tokens, params)
-    const tables = [...info.writes, ...(options.invalidates ?? []).map(tableName)]
+    const bound = bindParams(sql, analyzeSql(sql).tokens, params)
+    const { writes } = sqlFindings(bound.text, await this.#parse())
+    const tables = [...writes, ...(options.invalidates ?? []).map(tableName)]
     try {
       return (await this.#driver.run(bound.text, bound.values)) as SqlResult<T>
     } finally {
@@ -186,9 +211,10 @@ export class QueryCache {
   async transaction<R>(fn: (tx: SqlTransaction) => Promise<R>): Promise<R> {
     const written = new Set<string>()
     let committing = false
+    const parse = await this.#parse()
     try {
       return await this.#driver.transaction(async (run) => {
-        const result = await fn(transactionHandle(run, written))
+        const result = await fn(transactionHandle(run, written, parse))
         committing = true
         return result
       })
@@ -232,17 +258,53 @@ export class QueryCache {
     }
   }
 
+  /**
+   * Invalidates the queries reading a table whenever a trigger installed by installInvalidationTriggers()
+   * notifies `channel` — that is, after any committed write to it, by cachet or not. Resolves once LISTEN
+   * is active; throws if the first connection fails. A pg Pool lends it one connection for good, re-opened
+   * when it drops; as notifications sent meanwhile are lost, every entry of this namespace is then dropped.
+   */
+  async listen(options: { channel?: string } = {}): Promise<void> {
+    const channel = validateChannel(options.channel ?? DEFAULT_CHANNEL)
+    if (this.#listener) throw new InvalidOptionError('this query cache is already listening')
+    const listener = new InvalidationListener(this.#db, channel, {
+      table: (name) => void this.#invalidateNames([name]).catch(() => {}),
+      gap: () => this.cache.deleteByPattern(`${this.namespace}:*`),
+    })
+    this.#listener = listener
+    try {
+      await listener.start()
+    } catch (error) {
+      this.#listener = undefined
+      throw error
+    }
+  }
+
+  /** Which SQL analyser is in use, and the invalidation listener's state. */
+  async health(): Promise<QueryCacheHealth> {
+    return {
+      parser: await this.parser(),
+      listener: this.#listener?.health() ?? { state: 'off', notifications: 0, gaps: 0 },
+    }
+  }
+
   /** Seed 003's figures for this process, and the `top` queries by database time saved. */
-  stats(top = 10): QueryCacheStats {
-    return this.#stats.snapshot(top)
+  stats(top = 10): QueryCacheStats & { parser: SqlParserStatus['kind'] | 'loading' } {
+    return { ...this.#stats.snapshot(top), parser: this.#parserStatus?.kind ?? 'loading' }
   }
 
   resetStats(): void {
     this.#stats.reset()
   }
 
-  /** Nothing to release today (closes neither the cache nor the database); kept for symmetry with the other parts. */
-  close(): void {}
+  /** Stops listening (closes neither the cache nor the database). */
+  async close(): Promise<void> {
+    await this.#listener?.close()
+  }
+
+  async #parse(): Promise<ParseSql | undefined> {
+    return (await this.#parser).parse
+  }
 
   #invalidateNames(tables: readonly string[]): Promise<number> {
     return this.cache.invalidateTags([...new Set(tables)].map(tableTag))
@@ -258,13 +320,12 @@ export class QueryCache {
   }
 }
 
-function transactionHandle(run: Run, written: Set<string>): SqlTransaction {
+function transactionHandle(run: Run, written: Set<string>, parse: ParseSql | undefined): SqlTransaction {
   const execute = async <T>(sql: string, params?: SqlParams, options: ExecuteOptions = {}) => {
-    const info = analyzeSql(sql)
-    const bound = bindParams(sql, info.tokens, params)
+    const bound = bindParams(sql, analyzeSql(sql).tokens, params)
     // Recorded before running: if the statement fails, the transaction cannot commit it, and an
     // invalidation after a COMMIT that PostgreSQL turned into ROLLBACK only costs a reload.
-    for (const table of info.writes) written.add(table)
+    for (const table of sqlFindings(bound.text, parse).writes) written.add(table)
     for (const table of options.invalidates ?? []) written.add(tableName(table))
     return (await run(bound.text, bound.values)) as SqlResult<T>
   }

@@ -130,11 +130,18 @@ function statementVerdict(tokens: readonly Token[]): ReadVerdict {
       return refuse(true, `modifies data in a subquery (${next.text.toUpperCase()})`)
     }
     const ref = identifierAt(tokens, at)
-    const name = ref && tokens[ref.next]?.text === '(' ? ref.name : undefined
-    if (name !== undefined && hasEffects(name)) return refuse(true, `calls ${name}(), which has effects`)
-    if (name !== undefined && isVolatile(name))
-      return refuse(false, `calls ${name}(), which answers differently each time`)
+    if (ref && tokens[ref.next]?.text === '(') {
+      const verdict = functionVerdict(ref.name)
+      if (!verdict.cacheable) return verdict
+    }
   }
+  return { cacheable: true }
+}
+
+/** Whether a read calling the function `name` (unqualified) may be cached. */
+export function functionVerdict(name: string): ReadVerdict {
+  if (hasEffects(name)) return refuse(true, `calls ${name}(), which has effects`)
+  if (isVolatile(name)) return refuse(false, `calls ${name}(), which answers differently each time`)
   return { cacheable: true }
 }
 
@@ -151,6 +158,6 @@ function statements(tokens: readonly Token[]): Token[][] {
   return result.filter((statement) => statement.length > 0)
 }
 
-function refuse(effects: boolean, reason: string): ReadVerdict {
+export function refuse(effects: boolean, reason: string): ReadVerdict {
   return { cacheable: false, effects, reason }
 }

@@ -1,10 +1,16 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CacheApi, createCache } from '../../src/index.js'
-import { analyzeSql } from '../../src/sql/analyze.js'
-import { createQueryCache, normalizeSql, sqlTables, tableName, tokenize } from '../../src/sql/index.js'
+import { analyzeSql, sqlFindings } from '../../src/sql/analyze.js'
+import { createQueryCache, normalizeSql, tableName, tokenize } from '../../src/sql/index.js'
+import { loadSqlParser } from '../../src/sql/pg-parser.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { analysers } from './helpers/analysers.js'
 import { type Backend, backends, type TestDatabase, warnSkipped } from './helpers/databases.js'
+
+/** The tables read, as each analyser finds them: both must agree. */
+const reads = (sql: string) => analysers.map(({ analyze }) => analyze(sql).reads)
+const both = <T>(value: T) => [value, value]
 
 // PostgreSQL folds only A–Z in unquoted identifiers (and splits words only at ASCII whitespace).
 describe('identifier folding', () => {
@@ -16,26 +22,27 @@ describe('identifier folding', () => {
   })
 
   it('detects and names tables the same way', () => {
-    expect(sqlTables('SELECT * FROM ÉTÉ JOIN Été ON true').reads).toEqual(['ÉtÉ', 'Été'])
+    expect(reads('SELECT * FROM ÉTÉ JOIN Été ON true')).toEqual(both(['ÉtÉ', 'Été']))
     expect(tableName('Été')).toBe('Été')
     expect(tableName('\u212Aelvin')).toBe('\u212Aelvin')
   })
 
   it('does not split a word at a non-ASCII space (PostgreSQL reads it as part of the name)', () => {
     expect(normalizeSql('SELECT a,\u00a0b FROM t')).not.toBe(normalizeSql('SELECT a, b FROM t'))
-    expect(sqlTables('SELECT * FROM t,\u00a0u').reads).toEqual(['t', '\u00a0u'])
+    expect(reads('SELECT * FROM t,\u00a0u')).toEqual(both(['t', '\u00a0u']))
   })
 })
 
 // A table named two ways must get one tag, or a write through one name leaves reads through the other stale.
 describe('table names as the server resolves them', () => {
   it('decodes U&"…" names, with the default escape and with UESCAPE', () => {
-    expect(sqlTables('SELECT * FROM U&"\\0074" JOIN u&"\\+00006Fk" ON true').reads).toEqual(['t', 'ok'])
-    expect(sqlTables(`SELECT * FROM U&"!0074!!" UESCAPE '!' WHERE true`).reads).toEqual(['t!'])
+    expect(reads('SELECT * FROM U&"\\0074" JOIN u&"\\+00006Fk" ON true')).toEqual(both(['t', 'ok']))
+    expect(reads(`SELECT * FROM U&"!0074!!" UESCAPE '!' WHERE true`)).toEqual(both(['t!']))
     expect(tableName('U&"d\\0061t\\\\a"')).toBe('dat\\a')
   })
 
-  it('never throws on malformed escapes, UESCAPE clauses or names (property)', () => {
+  it('never throws on malformed escapes, UESCAPE clauses or names (property)', async () => {
+    const { parse } = await loadSqlParser()
     const fragments = [
       'U&"',
       'u&"',
@@ -55,15 +62,21 @@ describe('table names as the server resolves them', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...parts), { maxLength: 30 }), (chosen) => {
         const sql = chosen.join('')
-        expect(() => sqlTables(sql)).not.toThrow()
+        expect(() => sqlFindings(sql, parse)).not.toThrow()
         expect(analyzeSql(sql).verdict).toHaveProperty('cacheable')
       }),
       { numRuns: 500 },
     )
   })
 
+  it('leaves a text with a NUL byte to the tokenizer (the parser would stop reading at it)', async () => {
+    const { parse } = await loadSqlParser()
+    const found = sqlFindings('SELECT 1\u0000; DELETE FROM t', parse)
+    expect(found).toMatchObject({ by: 'tokenizer', writes: ['t'], verdict: { cacheable: false } })
+  })
+
   it('truncates names to 63 bytes, as PostgreSQL does, at a character boundary', () => {
-    expect(sqlTables(`SELECT * FROM ${'a'.repeat(70)}`).reads).toEqual(['a'.repeat(63)])
+    expect(reads(`SELECT * FROM ${'a'.repeat(70)}`)).toEqual(both(['a'.repeat(63)]))
     expect(tableName(`"${'é'.repeat(40)}"`)).toBe('é'.repeat(31))
   })
 })

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CacheApi, createCache } from '../../src/index.js'
-import { analyzeSql } from '../../src/sql/analyze.js'
 import {
   createQueryCache,
   MutationInQueryError,
@@ -8,6 +7,7 @@ import {
   UncacheableQueryError,
 } from '../../src/sql/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { analysers } from './helpers/analysers.js'
 import { type Backend, backends, counting, type TestDatabase, warnSkipped } from './helpers/databases.js'
 
 type Verdict = 'cached' | typeof MutationInQueryError | typeof UncacheableQueryError
@@ -71,23 +71,30 @@ const STATEMENTS: Array<[string, Verdict]> = [
   ['SELECT * FROM t TABLESAMPLE BERNOULLI (50)', UncacheableQueryError],
 ]
 
-describe('the read verdict of texts the drivers cannot run as one query', () => {
-  const cacheable = (sql: string) => analyzeSql(sql).verdict.cacheable
-  it('needs every statement of a multi-statement text to be a read, and at least one', () => {
-    expect(cacheable('SELECT 1; SELECT 2;')).toBe(true)
-    expect(cacheable('SELECT 1; SET search_path TO other')).toBe(false)
-    expect(cacheable('SELECT 1; (SELECT nextval($$s$$))')).toBe(false)
-    expect(cacheable('')).toBe(false)
-    expect(cacheable(' ; -- nothing')).toBe(false)
-  })
+for (const { name, analyze } of analysers)
+  describe(`the read verdict by ${name}`, () => {
+    const cacheable = (sql: string) => analyze(sql).verdict.cacheable
+    it.each(STATEMENTS)('%s', (sql, verdict) => {
+      const found = analyze(sql).verdict
+      if (verdict === 'cached') expect(found).toEqual({ cacheable: true })
+      else expect(found).toMatchObject({ cacheable: false, effects: verdict === MutationInQueryError })
+    })
 
-  it('reads EXPLAIN options in both syntaxes, and explains only reads', () => {
-    expect(cacheable('EXPLAIN VERBOSE SELECT 1')).toBe(true)
-    expect(cacheable('EXPLAIN (FORMAT JSON, COSTS OFF) (SELECT 1)')).toBe(true)
-    expect(cacheable('EXPLAIN ANALYSE VERBOSE SELECT 1')).toBe(false)
-    expect(cacheable('EXPLAIN CREATE TABLE x AS SELECT 1')).toBe(false)
+    it('needs every statement of a multi-statement text to be a read, and at least one', () => {
+      expect(cacheable('SELECT 1; SELECT 2;')).toBe(true)
+      expect(cacheable('SELECT 1; SET search_path TO other')).toBe(false)
+      expect(cacheable('SELECT 1; (SELECT nextval($$s$$))')).toBe(false)
+      expect(cacheable('')).toBe(false)
+      expect(cacheable(' ; -- nothing')).toBe(false)
+    })
+
+    it('reads EXPLAIN options in both syntaxes, and explains only reads', () => {
+      expect(cacheable('EXPLAIN VERBOSE SELECT 1')).toBe(true)
+      expect(cacheable('EXPLAIN (FORMAT JSON, COSTS OFF) (SELECT 1)')).toBe(true)
+      expect(cacheable('EXPLAIN ANALYSE VERBOSE SELECT 1')).toBe(false)
+      expect(cacheable('EXPLAIN CREATE TABLE x AS SELECT 1')).toBe(false)
+    })
   })
-})
 
 let redis: TestRedis
 const caches: CacheApi[] = []

@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process'
+import { accessSync, constants } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+
+const run = promisify(execFile)
+const hasPromtool = (process.env.PATH ?? '').split(delimiter).some((dir) => {
+  try {
+    accessSync(join(dir, 'promtool'), constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+})
+if (!hasPromtool)
+  console.warn('docs/alerts.yml not checked: promtool is not on PATH (apt-get install prometheus)')
+
+describe.skipIf(!hasPromtool)('docs/alerts.yml, by promtool', () => {
+  it('is valid Prometheus rules', async () => {
+    const { stdout } = await run('promtool', ['check', 'rules', 'docs/alerts.yml'])
+    expect(stdout).toMatch(/SUCCESS: \d+ rules found/)
+  })
+
+  it("fires seed 003's query cache alerts on the figures they name, and not below them", async () => {
+    const { stdout } = await run('promtool', [
+      'test',
+      'rules',
+      'test/metrics/fixtures/query-cache-alerts.test.yml',
+    ])
+    expect(stdout).toMatch(/SUCCESS/)
+  })
+})
