@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { reuseFor } from '../core/reuse.js'
+import { allows, requireDeclaredAccess } from './access.js'
 import { createAuditLog } from './audit-log.js'
 import { createAuthenticator, type Principal } from './auth.js'
 import { addressKey, createFailureLimiter } from './brute-force.js'
@@ -19,9 +20,10 @@ import { escapeControl } from './sanitize.js'
 import { createSchemas } from './schemas.js'
 import { createWarmupRegistry } from './warmup.js'
 
+export type { Access } from './access.js'
 export type { AuditLog, AuditOutcome, AuditRecord } from './audit-log.js'
 export { AuditUnavailableError, createAuditLog } from './audit-log.js'
-export type { Principal } from './auth.js'
+export type { Principal, Role } from './auth.js'
 export type { AdminJwtOptions, AdminLimits, AdminOptions } from './options.js'
 export type {
   Warmer,
@@ -32,13 +34,6 @@ export type {
   WarmupRegistry,
 } from './warmup.js'
 export { createWarmupRegistry, UnknownWarmupModuleError, WarmupBusyError } from './warmup.js'
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Admin routes marked public skip authentication (only GET /health). */
-    public?: boolean
-  }
-}
 
 /**
  * The admin API (seed 004's six endpoints, seed 001's aliases, key browser, audit trail) as an
@@ -72,7 +67,10 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
   if (tokens.length === 0 && !options.jwt?.secret && !options.jwt?.publicKey) {
     logger.warn('cachet admin API has no tokens and no JWT key: every call but GET /health will be refused')
   }
-  const authenticate = createAuthenticator(tokens, options.jwt)
+  const readTokens = (options.readTokens ?? []).filter(
+    (token) => typeof token === 'string' && token.length > 0,
+  )
+  const authenticate = createAuthenticator(tokens, options.jwt, readTokens)
   const failures = createFailureLimiter(limits.authFailures, limits.authWindowMs)
 
   // Only JSON bodies, bounded: anything else is 415, anything larger is 413 (RELIABILITY M7).
@@ -94,15 +92,31 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
 
   const denials = createDenialRecorder(ctx.audit, limits.authWindowMs)
 
+  app.addHook('onRoute', requireDeclaredAccess)
+
   // Authentication runs first, on every route of the plugin and on its 404s, whatever the method.
   // The credential is checked before the limiter: a correct one always passes, even from an address
   // that others have pushed over the limit (a shared NAT, a spoofed X-Forwarded-For).
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.public === true) return
+    const access = request.routeOptions.config?.access
+    if (access === 'public') return
     const result = await authenticate(request.headers.authorization)
     if (result.ok) {
-      ctx.principals.set(request, result.principal)
-      return
+      const { principal } = result
+      ctx.principals.set(request, principal)
+      // A 404 has no access of its own: any authenticated caller learns the route does not exist.
+      if (request.is404 || allows(access, principal.role)) return
+      // A valid credential guesses nothing, so the limiter does not count this; the denial is recorded.
+      await denials.record({
+        who: principal.id,
+        ip: request.ip,
+        address: addressKey(request.ip),
+        status: 403,
+        reason: `the admin role is required (${principal.id} has the ${principal.role} role)`,
+        method: request.method,
+        url: escapeControl(request.url.slice(0, 300)),
+      })
+      throw new HttpError(403, 'E_FORBIDDEN', 'authorization: this action needs the admin role')
     }
     const address = addressKey(request.ip)
     const waitMs = failures.blockedFor(address)
@@ -127,7 +141,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
       ? new HttpError(401, 'E_UNAUTHORIZED', 'authorization: a valid admin bearer token or JWT is required', {
           'www-authenticate': 'Bearer realm="cachet-admin"',
         })
-      : new HttpError(403, 'E_FORBIDDEN', 'authorization: the admin role is required')
+      : new HttpError(403, 'E_FORBIDDEN', 'authorization: the admin or the read-only role is required')
   })
 
   app.addHook('onSend', async (_request, reply) => {

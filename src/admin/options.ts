@@ -45,6 +45,8 @@ export interface AdminJwtOptions {
   roleClaim?: string
   /** Role that grants admin access. @default 'admin' */
   adminRole?: string
+  /** Role that grants read-only access (stats, health, keys and metadata, never values). @default 'operator' */
+  readRole?: string
   /** Expected `iss`, when set. */
   issuer?: string
   /** Expected `aud`: required with `secret` or `publicKey`, so tokens issued for other services are refused. */
@@ -59,6 +61,11 @@ export interface AdminOptions {
   cache: CacheApi
   /** Static bearer tokens granting admin access, at least 16 characters each. Compared in constant time. */
   tokens?: string[]
+  /**
+   * Static bearer tokens granting read-only access: stats, health, history, keys and their metadata,
+   * warm-up and audit listings, never a value; every change answers 403. Same rules as `tokens`.
+   */
+  readTokens?: string[]
   /** Admin JWTs, verified with jose. */
   jwt?: AdminJwtOptions
   /** Redis client used for INFO figures in GET /stats (version, uptime, DBSIZE) and as the default audit sink. */
