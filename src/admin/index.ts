@@ -7,11 +7,13 @@ import { addressKey, createFailureLimiter } from './brute-force.js'
 import type { AdminContext } from './context.js'
 import { createDenialRecorder } from './denials.js'
 import { createErrorHandler } from './error-handler.js'
+import { createHistory } from './history.js'
 import { type AdminOptions, resolveLimits } from './options.js'
 import { badRequest, errorBody, HttpError } from './responses.js'
 import { registerAuditRoutes } from './routes/audit.js'
 import { registerClearRoutes } from './routes/clear.js'
 import { boundedHealth, HEALTH_REUSE_MS, registerHealthRoutes } from './routes/health.js'
+import { registerHistoryRoutes } from './routes/history.js'
 import { registerInvalidateRoutes } from './routes/invalidate.js'
 import { registerKeysRoutes } from './routes/keys.js'
 import { registerStatsRoutes } from './routes/stats.js'
@@ -24,6 +26,8 @@ export type { Access } from './access.js'
 export type { AuditLog, AuditOutcome, AuditRecord } from './audit-log.js'
 export { AuditUnavailableError, createAuditLog } from './audit-log.js'
 export type { Principal, Role } from './auth.js'
+export type { HistoryOptions, HistoryPoint } from './history.js'
+export type { Percentiles } from './latency-sample.js'
 export type { AdminJwtOptions, AdminLimits, AdminOptions } from './options.js'
 export type {
   Warmer,
@@ -45,6 +49,16 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
   const limits = resolveLimits(options.limits)
   const logger = options.logger ?? app.log
   const auditRedis = options.audit?.redis ?? options.redis
+  // Options are checked (and may throw) before the history sampler starts listening to the cache.
+  const tokens = (options.tokens ?? []).filter((token) => typeof token === 'string' && token.length > 0)
+  if (tokens.length === 0 && !options.jwt?.secret && !options.jwt?.publicKey) {
+    logger.warn('cachet admin API has no tokens and no JWT key: every call but GET /health will be refused')
+  }
+  const readTokens = (options.readTokens ?? []).filter(
+    (token) => typeof token === 'string' && token.length > 0,
+  )
+  const authenticate = createAuthenticator(tokens, options.jwt, readTokens)
+  const health = reuseFor(HEALTH_REUSE_MS, () => boundedHealth(cache))
   const ctx: AdminContext = {
     cache,
     schemas: createSchemas(cache.prefix, limits),
@@ -58,19 +72,12 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
       timeoutMs: limits.redisTimeoutMs,
     }),
     warmers: options.warmers ?? createWarmupRegistry(),
-    health: reuseFor(HEALTH_REUSE_MS, () => boundedHealth(cache)),
+    health,
+    history: createHistory(cache, health, options.history),
     redis: options.redis ?? options.audit?.redis,
     logger,
     principals: new WeakMap<FastifyRequest, Principal>(),
   }
-  const tokens = (options.tokens ?? []).filter((token) => typeof token === 'string' && token.length > 0)
-  if (tokens.length === 0 && !options.jwt?.secret && !options.jwt?.publicKey) {
-    logger.warn('cachet admin API has no tokens and no JWT key: every call but GET /health will be refused')
-  }
-  const readTokens = (options.readTokens ?? []).filter(
-    (token) => typeof token === 'string' && token.length > 0,
-  )
-  const authenticate = createAuthenticator(tokens, options.jwt, readTokens)
   const failures = createFailureLimiter(limits.authFailures, limits.authWindowMs)
 
   // Only JSON bodies, bounded: anything else is 415, anything larger is 413 (RELIABILITY M7).
@@ -161,11 +168,13 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
 
   app.addHook('onClose', async () => {
     ctx.warmers.abortAll()
+    ctx.history.close()
     await denials.flush()
   })
 
   registerHealthRoutes(app, ctx)
   registerStatsRoutes(app, ctx)
+  registerHistoryRoutes(app, ctx)
   registerClearRoutes(app, ctx)
   registerInvalidateRoutes(app, ctx)
   registerKeysRoutes(app, ctx)

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { CacheApi } from '../core/cache-api.js'
+import type { HistoryOptions } from './history.js'
 import type { WarmupRegistry } from './warmup.js'
 
 /** Bounds the admin API enforces on every request. */
@@ -78,6 +79,8 @@ export interface AdminOptions {
   /** Warm-up modules (seed 004 §2.3). */
   warmers?: WarmupRegistry
   limits?: AdminLimits
+  /** The sampler behind GET /history and the dashboard's charts: a point every 5 s, 15 minutes kept. */
+  history?: HistoryOptions
   /** Defaults to the Fastify instance's logger. */
   logger?: Logger
 }

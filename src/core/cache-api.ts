@@ -80,7 +80,8 @@ export interface KeyDetails extends KeyInfo {
 
 /** Events: listeners get the key (relative to the prefix) and details. */
 export interface CacheEvents {
-  hit: { key: string; tier: Tier }
+  /** `durationMs`: how long a read answered from Redis took (L1 hits are not timed). */
+  hit: { key: string; tier: Tier; durationMs?: number }
   miss: { key: string }
   stale: { key: string; reason: 'swr' | 'fail-safe' | 'soft-timeout' }
   set: { key: string }
