@@ -2,6 +2,8 @@
 // error messages) is rendered with textContent, never innerHTML: key names are attacker-influenced
 // (RELIABILITY S14). The admin token travels as a bearer header only, so there is no cookie to forge (no CSRF).
 
+import { renderTrends } from './charts.js'
+
 const API = document.querySelector('meta[name="cachet-api"]').content
 const TOKEN_KEY = 'cachet.adminToken'
 const REFRESH_MS = 5000
@@ -163,6 +165,15 @@ async function refreshStats() {
   )
   renderNamespaces(pick(d, 'namespaces', 'cache.namespaces'))
   $('stats-updated').textContent = `updated ${new Date().toLocaleTimeString()}`
+}
+
+async function refreshHistory() {
+  if (!token()) return
+  const history = (await api('GET', '/history')).data
+  const points = history.points.length
+  $('trends-info').textContent =
+    `instance ${history.instance} · a point every ${history.intervalMs / 1000} s · ${points} point(s)`
+  renderTrends($('trends'), history)
 }
 
 function renderNamespaces(namespaces) {
@@ -333,7 +344,7 @@ function stopRefresh() {
 
 function startRefresh() {
   stopRefresh()
-  state.timer = setInterval(() => run(refreshStats), REFRESH_MS)
+  state.timer = setInterval(() => run(() => Promise.all([refreshStats(), refreshHistory()])), REFRESH_MS)
 }
 
 function connect() {
@@ -341,7 +352,7 @@ function connect() {
   $('token').placeholder = token() ? 'token saved for this tab' : 'paste the admin token'
   if (!token()) return
   run(async () => {
-    await Promise.all([refreshStats(), loadKeys(true)])
+    await Promise.all([refreshStats(), refreshHistory(), loadKeys(true)])
     startRefresh()
   })
 }
