@@ -63,6 +63,9 @@ export interface KeyInfo {
   ttlMs?: number
   /** MEMORY USAGE in bytes. */
   bytes?: number
+  /** A cachet entry's freshness and grace (ms since the epoch); absent for data cachet did not write. */
+  freshUntil?: number
+  staleUntil?: number
 }
 
 /** A decoded entry, as the admin API shows it. */

@@ -95,6 +95,24 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
     expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
   })
 
+  it('shows how long a key stays fresh, then how long it is served stale', async () => {
+    const row = page.locator('#keys tr', { has: page.locator('td.key', { hasText: /^dashboard:/ }) })
+    // The dashboard type is fresh for 5 minutes and kept 1 h more as a stale fallback.
+    expect(await row.locator('td.lifetime').textContent()).toMatch(
+      /^fresh for [3-5]m \d{1,2}s · stale until 1h [0-5]m$/,
+    )
+    await page.screenshot({ path: '/tmp/cachet-dashboard-lifetime.png' })
+  })
+
+  it('shows an invalidated key as a tombstone', async () => {
+    const row = page.locator('#keys tr', { has: page.locator('td.key', { hasText: HOSTILE_KEYS[2]! }) })
+    await server.resources.cache.delete(HOSTILE_KEYS[2]!)
+    await row.getByRole('button', { name: 'Inspect' }).click()
+    await expect
+      .poll(() => page.textContent('#inspect-meta'))
+      .toMatch(/lifetimetombstone \(invalidated\) · refuses late writes for (\d+m )?\d+s/)
+  })
+
   it('previews a clear with a dry-run count, then clears after confirmation', async () => {
     await page.fill('#clear-pattern', 'config:*')
     await page.click('#clear-form button[type=submit]')

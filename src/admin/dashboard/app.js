@@ -100,15 +100,28 @@ function fmtBytes(value) {
   return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`
 }
 
-function fmtTtl(item) {
-  const ms = item.ttlMs ?? (typeof item.ttl === 'number' && item.ttl >= 0 ? item.ttl * 1000 : undefined)
-  if (ms === undefined) return item.ttl === -1 ? 'none' : '—'
+function fmtSpan(ms) {
   const s = Math.round(ms / 1000)
-  return s >= 3600
-    ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
-    : s >= 60
-      ? `${Math.floor(s / 60)}m ${s % 60}s`
-      : `${s}s`
+  if (s >= 86400) return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
+  return s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`
+}
+
+/**
+ * What a key's lifetime means to a reader: how long it stays fresh, then how long it is still served
+ * stale (its Redis TTL includes that grace), or, for a tombstone, how long it keeps refusing late writes.
+ */
+function fmtLifetime(item) {
+  const ms = item.ttlMs ?? (typeof item.ttl === 'number' && item.ttl >= 0 ? item.ttl * 1000 : undefined)
+  if (item.state === 'tombstone') {
+    return `tombstone (invalidated)${ms === undefined ? '' : ` · refuses late writes for ${fmtSpan(ms)}`}`
+  }
+  if (typeof item.freshForMs === 'number' && typeof item.staleForMs === 'number') {
+    const stale = `stale until ${fmtSpan(item.staleForMs)}`
+    return item.freshForMs > 0 ? `fresh for ${fmtSpan(item.freshForMs)} · ${stale}` : `stale now · ${stale}`
+  }
+  if (ms === undefined) return item.ttl === -1 ? 'no ttl' : '—'
+  return `ttl ${fmtSpan(ms)}`
 }
 
 /** First defined value among several field names (the API's shape may carry either). */
@@ -223,7 +236,7 @@ function keyRow(item) {
     {},
     el('td', { className: 'key' }, key),
     el('td', {}, item.type || '—'),
-    el('td', {}, fmtTtl(item)),
+    el('td', { className: 'lifetime' }, fmtLifetime(item)),
     el('td', {}, fmtBytes(pick(item, 'size', 'bytes'))),
     el(
       'td',
@@ -246,7 +259,7 @@ async function inspectKey(key) {
   const meta = [
     ['state', d.state],
     ['type', d.type],
-    ['ttl', fmtTtl(d)],
+    ['lifetime', fmtLifetime(d)],
     ['tags', Array.isArray(d.tags) ? d.tags.join(', ') || '—' : '—'],
     ['stored', `${fmtBytes(pick(d, 'storedBytes', 'size'))}${d.compressed ? ' (compressed)' : ''}`],
     ['created', d.createdAt ? new Date(d.createdAt).toISOString() : '—'],

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { type AdminContext, audited } from '../context.js'
+import { remainingLifetime } from '../lifetime.js'
 import { formatBytes, HttpError, ok } from '../responses.js'
 import { parse } from '../schemas.js'
 
@@ -34,6 +35,9 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
       ttlMs: info.ttlMs,
       size: formatBytes(info.bytes),
       bytes: info.bytes,
+      freshUntil: info.freshUntil,
+      staleUntil: info.staleUntil,
+      ...remainingLifetime(info),
     }))
     const hasMore = page.cursor !== '0'
     return ok({
@@ -60,6 +64,7 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
             ...envelope,
             ttl: details.ttlMs === undefined ? -1 : Math.ceil(details.ttlMs / 1000),
             size: formatBytes(details.bytes ?? details.storedBytes),
+            ...remainingLifetime(details),
             ...(showValue ? presentValue(value) : { valueHidden: true }),
           },
         }),
