@@ -127,7 +127,17 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard trend charts in headless Chrom
     await other.fill('#token', READ_TOKEN)
     await other.click('#connect')
     await other.waitForSelector('#chart-latency canvas')
+    const row = other.locator('#keys tr', { has: other.locator('td.key', { hasText: 'products:1' }) }).first()
+    await row.getByRole('button', { name: 'Inspect' }).click()
+    await expect
+      .poll(() => other.textContent('#inspect-value'))
+      .toBe('(value hidden: this token is read-only)')
+    expect(await other.textContent('#inspect-meta')).toMatch(/lifetimefresh for/)
+    await row.getByRole('button', { name: 'Delete' }).click()
+    await expect.poll(() => other.textContent('#message')).toMatch(/^403: .*admin role/)
+    await other.screenshot({ path: '/tmp/cachet-dashboard-read-only.png', fullPage: true })
     await other.close()
-    expect(problems).toEqual([])
+    // The 403 is the one expected console error (the browser logs failed requests).
+    expect(problems.filter((problem) => !/status of 403/.test(problem))).toEqual([])
   })
 })

@@ -268,9 +268,11 @@ async function inspectKey(key) {
     ...meta.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value ?? '—')]),
   )
   // Large values come back as a truncated JSON preview instead of the value itself.
-  $('inspect-value').textContent = d.truncated
-    ? `${d.preview}… (truncated)`
-    : (JSON.stringify(d.value, null, 2) ?? 'undefined')
+  $('inspect-value').textContent = d.valueHidden
+    ? '(value hidden: this token is read-only)'
+    : d.truncated
+      ? `${d.preview}… (truncated)`
+      : (JSON.stringify(d.value, null, 2) ?? 'undefined')
   $('inspect').hidden = false
 }
 
