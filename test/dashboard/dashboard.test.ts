@@ -138,6 +138,45 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
     await expect.poll(() => server.resources.cache.has(HOSTILE_KEYS[1]!)).toBe(false)
   })
 
+  it('lists the audit trail and filters it by outcome, action and caller', async () => {
+    await page.click('#audit-form button[type=submit]')
+    await page.locator('#audit tbody tr').first().waitFor()
+    const actions = await page.$$eval('#audit tbody tr td:nth-child(4)', (cells) =>
+      cells.map((c) => c.textContent),
+    )
+    expect(actions).toEqual(expect.arrayContaining(['clear', 'warmup', 'read']))
+
+    await page.selectOption('#audit-outcome', 'dry-run')
+    await page.click('#audit-form button[type=submit]')
+    await expect
+      .poll(() =>
+        page.$$eval('#audit tbody td.outcome', (cells) => [...new Set(cells.map((c) => c.textContent))]),
+      )
+      .toEqual(['dry-run'])
+
+    await page.selectOption('#audit-outcome', '')
+    await page.fill('#audit-action', 'clear')
+    await page.click('#audit-form button[type=submit]')
+    await expect
+      .poll(() => page.$$eval('#audit tbody tr', (rows) => rows.map((r) => r.children[3]!.textContent)))
+      .toEqual(['clear', 'clear'])
+    expect(await page.textContent('#audit tbody tr:first-child td.details')).toContain('config:*')
+
+    // A caller's name filters the trail to that caller.
+    await page.fill('#audit-action', '')
+    await page.locator('#audit tbody td.who button').first().click()
+    await expect.poll(() => page.inputValue('#audit-who')).toMatch(/^token:[0-9a-f]{8}$/)
+    const who = await page.inputValue('#audit-who')
+    const callers = await page.$$eval('#audit tbody td.who', (cells) => [
+      ...new Set(cells.map((c) => c.textContent)),
+    ])
+    expect(callers).toEqual([who])
+    // The key with a right-to-left override is shown escaped, so it cannot reorder the line.
+    expect(await page.textContent('#audit')).toContain('u:\\u202egnp.exe')
+    await page.locator('#audit').screenshot({ path: '/tmp/cachet-dashboard-audit.png' })
+    await page.fill('#audit-who', '')
+  })
+
   it('runs under its CSP without errors, and never executed injected script', async () => {
     expect(problems).toEqual([])
     expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()

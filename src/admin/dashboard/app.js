@@ -10,7 +10,7 @@ const REFRESH_MS = 5000
 const PAGE_SIZE = 50
 
 const $ = (id) => document.getElementById(id)
-const state = { cursor: '0', pattern: '*', clearPattern: undefined, timer: undefined }
+const state = { cursor: '0', pattern: '*', clearPattern: undefined, timer: undefined, auditCursor: undefined }
 
 /** Builds an element; string children become text nodes, never markup. */
 function el(tag, props, ...children) {
@@ -339,6 +339,70 @@ async function warmup(modules, force) {
     `${state.errors} error(s) in ${(state.durationMs / 1000).toFixed(1)} s${failed.length ? `; failed: ${failed.join(', ')}` : ''}`
 }
 
+// ---- audit trail ------------------------------------------------------------------------------
+
+async function loadAudit(reset) {
+  if (reset) state.auditCursor = undefined
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) })
+  if (state.auditCursor) query.set('cursor', state.auditCursor)
+  for (const [name, id] of [
+    ['who', 'audit-who'],
+    ['action', 'audit-action'],
+    ['outcome', 'audit-outcome'],
+  ]) {
+    const value = $(id).value.trim()
+    if (value) query.set(name, value)
+  }
+  const d = (await api('GET', `/audit?${query}`)).data
+  state.auditCursor = d.pagination.nextCursor || undefined
+  $('audit-older').disabled = !d.pagination.hasMore
+  $('audit-empty').hidden = d.records.length > 0
+  $('audit').tBodies[0].replaceChildren(...d.records.map(auditRow))
+}
+
+/**
+ * What a record was about: its reason, else its parameters, with a denial's repeat count. Bidi
+ * controls (a key may hold U+202E) are shown as escapes so they cannot reorder the line.
+ */
+function auditDetails(record) {
+  const text = (record.reason ?? JSON.stringify(record.params ?? {})).replace(
+    /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+  return record.count > 1 ? `×${record.count} · ${text}` : text
+}
+
+function auditRow(record) {
+  return el(
+    'tr',
+    { className: `outcome-${record.outcome}` },
+    el('td', {}, new Date(record.at).toISOString().replace('T', ' ').slice(0, 19)),
+    el(
+      'td',
+      { className: 'who' },
+      el(
+        'button',
+        {
+          type: 'button',
+          className: 'link',
+          title: 'show only this caller',
+          onclick: () => {
+            $('audit-who').value = record.who
+            run(() => loadAudit(true))
+          },
+        },
+        record.who,
+      ),
+    ),
+    el('td', {}, record.ip),
+    el('td', {}, record.action),
+    el('td', { className: 'outcome' }, record.outcome),
+    el('td', {}, record.status),
+    el('td', {}, fmtNumber(record.keysAffected)),
+    el('td', { className: 'details' }, auditDetails(record)),
+  )
+}
+
 // ---- wiring -----------------------------------------------------------------------------------
 
 /** Runs an action and shows its failure in the message box instead of an unhandled rejection. */
@@ -367,7 +431,7 @@ function connect() {
   $('token').placeholder = token() ? 'token saved for this tab' : 'paste the admin token'
   if (!token()) return
   run(async () => {
-    await Promise.all([refreshStats(), refreshHistory(), loadKeys(true)])
+    await Promise.all([refreshStats(), refreshHistory(), loadKeys(true), loadAudit(true)])
     startRefresh()
   })
 }
@@ -391,6 +455,11 @@ $('keys-form').addEventListener('submit', (event) => {
   run(() => loadKeys(true))
 })
 $('keys-next').addEventListener('click', () => run(() => loadKeys(false)))
+$('audit-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  run(() => loadAudit(true))
+})
+$('audit-older').addEventListener('click', () => run(() => loadAudit(false)))
 $('clear-form').addEventListener('submit', (event) => {
   event.preventDefault()
   const pattern = $('clear-pattern').value.trim()
