@@ -8,6 +8,7 @@ import type { AdminContext } from './context.js'
 import { createDenialRecorder } from './denials.js'
 import { createErrorHandler } from './error-handler.js'
 import { createHistory } from './history.js'
+import { registerOpenApi } from './openapi/index.js'
 import { type AdminOptions, resolveLimits } from './options.js'
 import { badRequest, errorBody, HttpError } from './responses.js'
 import { registerAuditRoutes } from './routes/audit.js'
@@ -172,6 +173,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
     await denials.flush()
   })
 
+  await registerOpenApi(app, ctx)
   registerHealthRoutes(app, ctx)
   registerStatsRoutes(app, ctx)
   registerHistoryRoutes(app, ctx)

@@ -17,6 +17,7 @@ const ROUTES: Array<{ route: string; access: 'public' | 'read' | 'admin'; url: s
   { route: 'GET /health', access: 'public', url: '/health' },
   { route: 'GET /stats', access: 'read', url: '/stats' },
   { route: 'GET /history', access: 'read', url: '/history' },
+  { route: 'GET /openapi.json', access: 'read', url: '/openapi.json' },
   { route: 'GET /keys', access: 'read', url: '/keys?pattern=users:*' },
   { route: 'GET /keys/:key', access: 'read', url: '/keys/users:0' },
   { route: 'GET /warmup', access: 'read', url: '/warmup' },
