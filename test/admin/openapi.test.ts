@@ -1,6 +1,8 @@
+import swagger from '@fastify/swagger'
 import { Ajv2020 } from 'ajv/dist/2020.js'
+import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createWarmupRegistry } from '../../src/admin/index.js'
+import { adminPlugin, createWarmupRegistry } from '../../src/admin/index.js'
 import { ADMIN, type AdminHarness, seed, startAdmin } from './setup.js'
 
 const READ_TOKEN = 'openapi-read-only-token-012345'
@@ -141,5 +143,25 @@ describe('the OpenAPI document', () => {
     })
     expect(text.statusCode).toBe(415)
     expect(ajv.validate(answerSchema('POST', '/clear', 415)!, text.json())).toBe(true)
+  })
+})
+
+describe('in an app that documents itself with @fastify/swagger', () => {
+  it("registers, and serves the app's document, which describes the admin routes", async () => {
+    const app = Fastify({ logger: false })
+    await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'shop', version: '2' } } })
+    app.get('/products', { schema: { summary: 'products' } }, async () => [])
+    await app.register(adminPlugin, { prefix: '/admin', cache: h.cache, tokens: ['t'.repeat(20)] })
+    const response = await app.inject({
+      url: '/admin/openapi.json',
+      headers: { authorization: `Bearer ${'t'.repeat(20)}` },
+    })
+    expect(response.statusCode).toBe(200)
+    const paths = response.json().paths
+    expect(Object.keys(paths)).toEqual(
+      expect.arrayContaining(['/products', '/admin/stats', '/admin/keys/{key}']),
+    )
+    expect(paths['/admin/clear'].post.requestBody).toBeDefined()
+    await app.close()
   })
 })

@@ -133,13 +133,16 @@ export async function registerOpenApi(app: FastifyInstance, ctx: AdminContext): 
     if (!schema) throw new Error(`admin route ${String(route.method)} ${path} has no OpenAPI description`)
     route.schema = schema
   })
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'cachet admin API', version: '1', description: 'See docs/admin.md.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-  })
+  // An app that documents itself with @fastify/swagger already collects these routes: serve its document.
+  if (!app.hasDecorator('swagger')) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'cachet admin API', version: '1', description: 'See docs/admin.md.' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ bearer: [] }],
+      },
+    })
+  }
   app.get('/openapi.json', { config: { access: 'read' } }, async () => app.swagger())
 }
