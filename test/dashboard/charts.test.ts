@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dashboardPlugin } from '../../src/admin/dashboard/plugin.js'
-import { adminPlugin } from '../../src/admin/index.js'
+import { adminPlugin, createWarmupRegistry } from '../../src/admin/index.js'
 import type { CacheApi } from '../../src/core/cache-api.js'
 import { createCache } from '../../src/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
@@ -47,6 +47,19 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard trend charts in headless Chrom
       tokens: [TOKEN],
       readTokens: [READ_TOKEN],
       history: { intervalMs: 300 },
+      warmers: createWarmupRegistry()
+        .register('config', async ({ set }) => {
+          await set('config:main', { on: true })
+          return undefined
+        })
+        .register('catalog', async ({ cache, progress }) => {
+          for (let i = 0; i < 6; i++) {
+            await cache.set(`catalog:${i}`, { i })
+            progress(1)
+            await sleep(250)
+          }
+          return { keys: 6 }
+        }),
     })
     await app.register(dashboardPlugin, { prefix: '/cache', apiPrefix: '/api/cache' })
     url = await app.listen({ port: 0, host: '127.0.0.1' })
@@ -119,6 +132,36 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard trend charts in headless Chrom
     await expect
       .poll(async () => (await chartData('chart-ops'))[0]!.at(-1)!, { timeout: 10_000 })
       .toBeGreaterThan(before)
+  })
+
+  it('shows a progress bar per warm-up module while it runs', async () => {
+    await page.fill('#warmup-modules', '')
+    await page.check('#warmup-force')
+    await page.click('#warmup-form button[type=submit]')
+    const catalog = page.locator('#warmup-modules-progress li[data-module=catalog]')
+    await expect
+      .poll(() => catalog.locator('.label').textContent(), { timeout: 5000 })
+      .toMatch(/^\d key\(s\)…$/)
+    // Running: an indeterminate bar (position -1), while config is already done.
+    expect(
+      await catalog.locator('progress').evaluate((bar) => (bar as unknown as { position: number }).position),
+    ).toBe(-1)
+    expect(await page.textContent('#warmup-modules-progress li[data-module=config] .label')).toMatch(
+      /^done, 1 key\(s\)/,
+    )
+    await page
+      .locator('#warmup-modules-progress')
+      .screenshot({ path: '/tmp/cachet-dashboard-warmup-running.png' })
+    await expect
+      .poll(() => catalog.locator('.label').textContent(), { timeout: 10_000 })
+      .toMatch(/^done, 6 key\(s\) in/)
+    expect(
+      await catalog.locator('progress').evaluate((bar) => (bar as unknown as { value: number }).value),
+    ).toBe(1)
+    await expect.poll(() => page.textContent('#warmup-result')).toMatch(/^completed: warmed config, catalog/)
+    await page.locator('section', { has: page.locator('#warmup-title') }).screenshot({
+      path: '/tmp/cachet-dashboard-warmup.png',
+    })
   })
 
   it('shows the charts to a read-only token too, under the strict CSP, without errors', async () => {

@@ -309,6 +309,35 @@ async function confirmClear() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** One bar per module of a job: full when done (or failed), moving while it runs, empty while it waits. */
+function renderModuleProgress(job) {
+  const results = new Map(job.results.map((result) => [result.module, result]))
+  $('warmup-modules-progress').replaceChildren(
+    ...job.modules.map((module) => {
+      const result = results.get(module)
+      const running = job.current && job.current.module === module
+      const bar = el('progress', { max: '1' })
+      // A <progress> without a value is indeterminate: the module's total is not known beforehand.
+      if (result) bar.value = 1
+      else if (!running) bar.value = 0
+      const label = result
+        ? result.ok
+          ? `done, ${result.keys} key(s) in ${fmtMs(result.durationMs)}`
+          : `failed: ${result.error}`
+        : running
+          ? `${job.current.keys} key(s)…`
+          : 'waiting'
+      return el(
+        'li',
+        { className: result && !result.ok ? 'failed' : '', 'data-module': module },
+        el('span', { className: 'module' }, module),
+        bar,
+        el('span', { className: 'label' }, label),
+      )
+    }),
+  )
+}
+
 /** Starts a warm-up job and follows it by polling (EventSource cannot send the bearer header). */
 async function warmup(modules, force) {
   const bar = $('warmup-progress')
@@ -328,6 +357,7 @@ async function warmup(modules, force) {
     state = (await api('GET', `/warmup/${encodeURIComponent(jobId)}`)).data
     bar.max = Math.max(1, state.modules.length)
     bar.value = state.results.length
+    renderModuleProgress(state)
     result.textContent = state.current
       ? `warming ${state.current.module}: ${state.current.keys} key(s)…`
       : `${state.results.length}/${state.modules.length} module(s) done`
