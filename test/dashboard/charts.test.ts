@@ -102,6 +102,13 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard trend charts in headless Chrom
     const hitRate = (await chartData('chart-hit-rate'))[1]!.filter((v) => v !== null)
     expect(hitRate.length).toBeGreaterThan(0)
     expect(hitRate.every((v) => v! >= 0 && v! <= 100)).toBe(true)
+    // The hit-rate axis always spans 0-100 %, whatever the data.
+    const scale = await page.$eval('#chart-hit-rate', (node) => {
+      const { min, max } = (node as unknown as { uplot: { scales: { y: { min: number; max: number } } } })
+        .uplot.scales.y
+      return [min, max]
+    })
+    expect(scale).toEqual([0, 100])
     const latency = await chartData('chart-latency')
     expect(latency[3]!.some((loaderP50) => (loaderP50 ?? 0) >= 5)).toBe(true)
     const memory = await chartData('chart-memory')

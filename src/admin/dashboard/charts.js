@@ -7,6 +7,8 @@ const TREND_CHARTS = [
   {
     id: 'chart-hit-rate',
     title: 'Hit rate (%)',
+    // A fixed 0-100 axis: autoscaled, 49.4 % to 49.8 % would look like a swing.
+    yRange: [0, 100],
     series: [
       { label: 'hit rate', stroke: '#14804a', value: (p) => (p.hitRate === null ? null : p.hitRate * 100) },
     ],
@@ -58,7 +60,7 @@ function chartOptions(spec, width) {
   return {
     width,
     height: 170,
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, ...(spec.yRange ? { y: { range: spec.yRange } } : {}) },
     series: [{}, ...spec.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.5 }))],
     axes: [{}, { size: 56 }],
   }
