@@ -67,6 +67,7 @@ export async function build(
     prefix: '/api/cache',
     cache: resources.durableRedis.kind === 'shared' ? reportingSharedRedis(cache) : cache,
     tokens: [resources.adminToken],
+    readTokens: config.readToken ? [config.readToken] : [],
     redis: resources.adminRedis,
     audit: { redis: resources.auditRedis },
     warmers: resources.warmers,

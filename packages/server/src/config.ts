@@ -21,6 +21,11 @@ const envSchema = z.object({
     .optional(),
   CACHET_ADMIN_TOKEN: z.string().min(16, 'CACHET_ADMIN_TOKEN must be at least 16 characters').optional(),
   CACHET_METRICS_TOKEN: z.string().min(16, 'CACHET_METRICS_TOKEN must be at least 16 characters').optional(),
+  CACHET_READ_TOKEN: z
+    .string()
+    .min(16, 'CACHET_READ_TOKEN must be at least 16 characters')
+    .regex(/^\S+$/, 'CACHET_READ_TOKEN must not contain spaces')
+    .optional(),
   CACHET_REDIS_MAXMEMORY: z
     .string()
     .regex(/^[1-9][0-9]{0,5}(kb|mb|gb)$/i, 'CACHET_REDIS_MAXMEMORY must be a size such as 256mb')
@@ -58,6 +63,8 @@ export interface ServerConfig {
   adminToken?: string
   /** Bearer token of GET /metrics; when absent, /metrics takes the admin token. */
   metricsToken?: string
+  /** Read-only bearer token of the admin API and the dashboard (stats, keys, metadata; no values, no changes). */
+  readToken?: string
   /** maxmemory of the embedded cache redis-server. */
   redisMaxMemory: string
   /**
@@ -94,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     databaseUrl: e.DATABASE_URL,
     adminToken: e.CACHET_ADMIN_TOKEN,
     metricsToken: e.CACHET_METRICS_TOKEN,
+    readToken: e.CACHET_READ_TOKEN,
     durableRedisUrl: e.CACHET_DURABLE_REDIS_URL,
     redisMaxMemory: e.CACHET_REDIS_MAXMEMORY.toLowerCase(),
     logLevel: e.LOG_LEVEL,

@@ -6,10 +6,11 @@ import { ADMIN_TOKEN, serverTiming, startTestServer } from './start-test-server.
 let redis: TestRedis
 let server: RunningServer
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
+const READ_TOKEN = 'demo-read-only-token-0123456789'
 
 beforeAll(async () => {
   redis = await startRedis()
-  server = await startTestServer({ REDIS_URL: redis.url })
+  server = await startTestServer({ REDIS_URL: redis.url, CACHET_READ_TOKEN: READ_TOKEN })
 }, 60_000)
 
 afterAll(async () => {
@@ -154,6 +155,23 @@ describe('mounted parts', () => {
     expect((await get('/api/cache/stats')).statusCode).toBe(401)
     expect((await get('/api/cache/stats', admin)).statusCode).toBe(200)
     expect((await get('/api/cache/health')).statusCode).toBe(200)
+  })
+
+  it('gives CACHET_READ_TOKEN read-only access: stats and keys, no value, no change', async () => {
+    const read = { authorization: `Bearer ${READ_TOKEN}` }
+    expect((await get('/api/cache/stats', read)).statusCode).toBe(200)
+    expect((await get('/api/cache/history', read)).statusCode).toBe(200)
+    await server.resources.cache.set('config:demo', { secret: 'value' })
+    const metadata = (await get('/api/cache/keys/config:demo', read)).json().data
+    expect(metadata).toMatchObject({ key: 'config:demo', valueHidden: true })
+    const clear = await server.app.inject({
+      method: 'POST',
+      url: '/api/cache/clear',
+      headers: read,
+      payload: { confirm: true },
+    })
+    expect(clear.statusCode).toBe(403)
+    expect(await server.resources.cache.has('config:demo')).toBe(true)
   })
 
   it('runs the start-up warmer and lists the demo modules', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis, type TestRedis } from '../../cachet/test/helpers/redis-server.js'
 import { DEMO_MAX_CONCURRENT_LOADS } from '../src/resources.js'
 import type { RunningServer } from '../src/start.js'
-import { startRedis, type TestRedis } from '../../cachet/test/helpers/redis-server.js'
 import { startTestServer } from './start-test-server.js'
 
 /**

@@ -57,6 +57,8 @@ export interface AuditLog {
     cursor?: string
     action?: string
     outcome?: AuditOutcome
+    /** Exact principal: `token:<8 hex>`, `jwt:<sub>`, `anonymous`. */
+    who?: string
   }): Promise<{ records: AuditRecord[]; nextCursor: string | null }>
 }
 
@@ -73,9 +75,14 @@ export interface AuditLogOptions {
   timeoutMs: number
 }
 
-function matches(record: AuditRecord, query: { action?: string; outcome?: AuditOutcome }): boolean {
+function matches(
+  record: AuditRecord,
+  query: { action?: string; outcome?: AuditOutcome; who?: string },
+): boolean {
   return (
-    (!query.action || record.action === query.action) && (!query.outcome || record.outcome === query.outcome)
+    (!query.action || record.action === query.action) &&
+    (!query.outcome || record.outcome === query.outcome) &&
+    (!query.who || record.who === query.who)
   )
 }
 

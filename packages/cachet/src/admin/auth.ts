@@ -4,11 +4,15 @@ import { InvalidOptionError } from '../core/errors.js'
 import { requirePeer } from '../core/peer.js'
 import type { AdminJwtOptions } from './options.js'
 
+/** What a caller may do: `admin` everything, `read` only look (never a value, never a change). */
+export type Role = 'admin' | 'read'
+
 /** Who made an admin call, as the audit log names them. Never the secret itself. */
 export interface Principal {
   /** `token:<8 hex of its SHA-256>` or `jwt:<sub>`. */
   id: string
   method: 'token' | 'jwt'
+  role: Role
 }
 
 /** The outcome of checking one request's credentials. */
@@ -18,7 +22,8 @@ export type AuthResult =
       ok: false
       status: 401 | 403
       reason: string
-      principal?: Principal
+      /** Who presented a valid JWT that grants no role. */
+      principal?: Omit<Principal, 'role'>
       /** A credential was presented (and failed); false when the Authorization header was absent. */
       attempted: boolean
     }
@@ -56,11 +61,11 @@ export const MIN_TOKEN_LENGTH = 16
 export const DEFAULT_MAX_TOKEN_AGE_MS = 3_600_000
 
 /** Refuses, at registration, settings that would make the admin API guessable or accept foreign tokens. */
-function checkSettings(tokens: readonly string[], jwt: AdminJwtOptions | undefined): void {
+function checkSettings(tokens: readonly string[], option: string, jwt: AdminJwtOptions | undefined): void {
   tokens.forEach((token, i) => {
     if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
       throw new InvalidOptionError(
-        `tokens[${i}]: an admin token must be at least ${MIN_TOKEN_LENGTH} characters, without spaces (got ${token.length} characters)`,
+        `${option}[${i}]: an admin token must be at least ${MIN_TOKEN_LENGTH} characters, without spaces (got ${token.length} characters)`,
       )
     }
   })
@@ -77,12 +82,19 @@ function checkSettings(tokens: readonly string[], jwt: AdminJwtOptions | undefin
 }
 
 /**
- * Builds the credential check from the plugin's `tokens` and `jwt` options; throws
- * InvalidOptionError for a token shorter than 16 characters or JWT settings without an audience.
+ * Builds the credential check from the plugin's `tokens` (admin), `jwt` and `readTokens` (read-only)
+ * options; throws InvalidOptionError for a token shorter than 16 characters or JWT settings without
+ * an audience. A token in both lists is an admin token.
  */
-export function createAuthenticator(tokens: readonly string[] = [], jwt?: AdminJwtOptions): Authenticate {
-  checkSettings(tokens, jwt)
+export function createAuthenticator(
+  tokens: readonly string[] = [],
+  jwt?: AdminJwtOptions,
+  readTokens: readonly string[] = [],
+): Authenticate {
+  checkSettings(readTokens, 'readTokens', undefined)
+  checkSettings(tokens, 'tokens', jwt)
   const digests = tokens.map(sha256)
+  const readDigests = readTokens.map(sha256)
   const algorithms = jwt?.algorithms ?? (jwt?.publicKey ? ['RS256'] : ['HS256'])
   // jose is needed only for JWTs: static tokens alone work without it installed.
   const jose = jwt ? requirePeer<typeof import('jose')>('jose', "cachet/admin's jwt option") : undefined
@@ -91,6 +103,7 @@ export function createAuthenticator(tokens: readonly string[] = [], jwt?: AdminJ
   else if (jwt?.secret) key = Promise.resolve(new TextEncoder().encode(jwt.secret))
   const roleClaim = jwt?.roleClaim ?? 'role'
   const adminRole = jwt?.adminRole ?? 'admin'
+  const readRole = jwt?.readRole ?? 'operator'
   const maxTokenAge = Math.floor((jwt?.maxTokenAgeMs ?? DEFAULT_MAX_TOKEN_AGE_MS) / 1000)
 
   return async (authorization) => {
@@ -101,9 +114,14 @@ export function createAuthenticator(tokens: readonly string[] = [], jwt?: AdminJ
       return { ok: false, status: 401, reason, attempted }
     }
     const credential = match[1]!
-    const token = matchesToken(credential, digests)
-    if (token)
-      return { ok: true, principal: { id: `token:${token.toString('hex').slice(0, 8)}`, method: 'token' } }
+    // Both lists are always compared, so the time does not tell which kind of token matched.
+    const adminToken = matchesToken(credential, digests)
+    const readToken = matchesToken(credential, readDigests)
+    const token = adminToken ?? readToken
+    if (token) {
+      const id = `token:${token.toString('hex').slice(0, 8)}`
+      return { ok: true, principal: { id, method: 'token', role: adminToken ? 'admin' : 'read' } }
+    }
     if (!key || credential.split('.').length !== 3) {
       return { ok: false, status: 401, reason: 'invalid credential', attempted }
     }
@@ -121,13 +139,17 @@ export function createAuthenticator(tokens: readonly string[] = [], jwt?: AdminJ
       const code = (error as { code?: string }).code ?? 'ERR_JWT_INVALID'
       return { ok: false, status: 401, reason: `invalid JWT (${code})`, attempted }
     }
-    const principal: Principal = {
-      id: `jwt:${String(payload.sub ?? 'anonymous').slice(0, 128)}`,
-      method: 'jwt',
+    const id = `jwt:${String(payload.sub ?? 'anonymous').slice(0, 128)}`
+    if (hasRole(payload, roleClaim, adminRole))
+      return { ok: true, principal: { id, method: 'jwt', role: 'admin' } }
+    if (hasRole(payload, roleClaim, readRole))
+      return { ok: true, principal: { id, method: 'jwt', role: 'read' } }
+    return {
+      ok: false,
+      status: 403,
+      reason: `JWT has neither the ${adminRole} nor the ${readRole} role`,
+      principal: { id, method: 'jwt' },
+      attempted,
     }
-    if (!hasRole(payload, roleClaim, adminRole)) {
-      return { ok: false, status: 403, reason: `JWT lacks the ${adminRole} role`, principal, attempted }
-    }
-    return { ok: true, principal }
   }
 }

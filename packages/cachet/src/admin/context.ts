@@ -4,6 +4,7 @@ import type { CacheApi, CacheHealth } from '../core/cache-api.js'
 import type { AuditLog, AuditOutcome } from './audit-log.js'
 import type { Principal } from './auth.js'
 import { toHttpError } from './error-handler.js'
+import type { History } from './history.js'
 import type { ResolvedLimits } from './options.js'
 import { sanitizeParams } from './sanitize.js'
 import type { Schemas } from './schemas.js'
@@ -21,6 +22,8 @@ export interface AdminContext {
   /** For INFO figures (version, uptime, DBSIZE, evictions); absent → health() figures only. */
   redis?: Redis | Cluster
   logger: FastifyBaseLogger
+  /** The sampled figures GET /history serves. */
+  history: History
   /** The authenticated caller of a request (set by the auth hook). */
   principals: WeakMap<FastifyRequest, Principal>
 }

@@ -1,16 +1,20 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { reuseFor } from '../core/reuse.js'
+import { allows, requireDeclaredAccess } from './access.js'
 import { createAuditLog } from './audit-log.js'
 import { createAuthenticator, type Principal } from './auth.js'
 import { addressKey, createFailureLimiter } from './brute-force.js'
 import type { AdminContext } from './context.js'
 import { createDenialRecorder } from './denials.js'
 import { createErrorHandler } from './error-handler.js'
+import { createHistory } from './history.js'
+import { registerOpenApi } from './openapi/index.js'
 import { type AdminOptions, resolveLimits } from './options.js'
 import { badRequest, errorBody, HttpError } from './responses.js'
 import { registerAuditRoutes } from './routes/audit.js'
 import { registerClearRoutes } from './routes/clear.js'
 import { boundedHealth, HEALTH_REUSE_MS, registerHealthRoutes } from './routes/health.js'
+import { registerHistoryRoutes } from './routes/history.js'
 import { registerInvalidateRoutes } from './routes/invalidate.js'
 import { registerKeysRoutes } from './routes/keys.js'
 import { registerStatsRoutes } from './routes/stats.js'
@@ -19,10 +23,13 @@ import { escapeControl } from './sanitize.js'
 import { createSchemas } from './schemas.js'
 import { createWarmupRegistry } from './warmup.js'
 
+export type { Access } from './access.js'
 export type { AuditLog, AuditOutcome, AuditRecord } from './audit-log.js'
 export { AuditUnavailableError, createAuditLog } from './audit-log.js'
-export { createAuthenticator, type Principal } from './auth.js'
+export { createAuthenticator, type Principal, type Role } from './auth.js'
 export { dashboardPlugin } from './dashboard/plugin.js'
+export type { HistoryOptions, HistoryPoint } from './history.js'
+export type { Percentiles } from './latency-sample.js'
 export type { AdminJwtOptions, AdminLimits, AdminOptions } from './options.js'
 export type {
   Warmer,
@@ -34,13 +41,6 @@ export type {
 } from './warmup.js'
 export { createWarmupRegistry, UnknownWarmupModuleError, WarmupBusyError } from './warmup.js'
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Admin routes marked public skip authentication (only GET /health). */
-    public?: boolean
-  }
-}
-
 /**
  * The admin API (seed 004's six endpoints, seed 001's aliases, key browser, audit trail) as an
  * encapsulated Fastify plugin: register it under a prefix, e.g.
@@ -51,6 +51,16 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
   const limits = resolveLimits(options.limits)
   const logger = options.logger ?? app.log
   const auditRedis = options.audit?.redis ?? options.redis
+  // Options are checked (and may throw) before the history sampler starts listening to the cache.
+  const tokens = (options.tokens ?? []).filter((token) => typeof token === 'string' && token.length > 0)
+  if (tokens.length === 0 && !options.jwt?.secret && !options.jwt?.publicKey) {
+    logger.warn('cachet admin API has no tokens and no JWT key: every call but GET /health will be refused')
+  }
+  const readTokens = (options.readTokens ?? []).filter(
+    (token) => typeof token === 'string' && token.length > 0,
+  )
+  const authenticate = createAuthenticator(tokens, options.jwt, readTokens)
+  const health = reuseFor(HEALTH_REUSE_MS, () => boundedHealth(cache))
   const ctx: AdminContext = {
     cache,
     schemas: createSchemas(cache.prefix, limits),
@@ -64,16 +74,12 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
       timeoutMs: limits.redisTimeoutMs,
     }),
     warmers: options.warmers ?? createWarmupRegistry(),
-    health: reuseFor(HEALTH_REUSE_MS, () => boundedHealth(cache)),
+    health,
+    history: createHistory(cache, health, options.history),
     redis: options.redis ?? options.audit?.redis,
     logger,
     principals: new WeakMap<FastifyRequest, Principal>(),
   }
-  const tokens = (options.tokens ?? []).filter((token) => typeof token === 'string' && token.length > 0)
-  if (tokens.length === 0 && !options.jwt?.secret && !options.jwt?.publicKey) {
-    logger.warn('cachet admin API has no tokens and no JWT key: every call but GET /health will be refused')
-  }
-  const authenticate = createAuthenticator(tokens, options.jwt)
   const failures = createFailureLimiter(limits.authFailures, limits.authWindowMs)
 
   // Only JSON bodies, bounded: anything else is 415, anything larger is 413 (RELIABILITY M7).
@@ -95,15 +101,31 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
 
   const denials = createDenialRecorder(ctx.audit, limits.authWindowMs)
 
+  app.addHook('onRoute', requireDeclaredAccess)
+
   // Authentication runs first, on every route of the plugin and on its 404s, whatever the method.
   // The credential is checked before the limiter: a correct one always passes, even from an address
   // that others have pushed over the limit (a shared NAT, a spoofed X-Forwarded-For).
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.public === true) return
+    const access = request.routeOptions.config?.access
+    if (access === 'public') return
     const result = await authenticate(request.headers.authorization)
     if (result.ok) {
-      ctx.principals.set(request, result.principal)
-      return
+      const { principal } = result
+      ctx.principals.set(request, principal)
+      // A 404 has no access of its own: any authenticated caller learns the route does not exist.
+      if (request.is404 || allows(access, principal.role)) return
+      // A valid credential guesses nothing, so the limiter does not count this; the denial is recorded.
+      await denials.record({
+        who: principal.id,
+        ip: request.ip,
+        address: addressKey(request.ip),
+        status: 403,
+        reason: `the admin role is required (${principal.id} has the ${principal.role} role)`,
+        method: request.method,
+        url: escapeControl(request.url.slice(0, 300)),
+      })
+      throw new HttpError(403, 'E_FORBIDDEN', 'authorization: this action needs the admin role')
     }
     const address = addressKey(request.ip)
     const waitMs = failures.blockedFor(address)
@@ -128,7 +150,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
       ? new HttpError(401, 'E_UNAUTHORIZED', 'authorization: a valid admin bearer token or JWT is required', {
           'www-authenticate': 'Bearer realm="cachet-admin"',
         })
-      : new HttpError(403, 'E_FORBIDDEN', 'authorization: the admin role is required')
+      : new HttpError(403, 'E_FORBIDDEN', 'authorization: the admin or the read-only role is required')
   })
 
   app.addHook('onSend', async (_request, reply) => {
@@ -148,11 +170,14 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
 
   app.addHook('onClose', async () => {
     ctx.warmers.abortAll()
+    ctx.history.close()
     await denials.flush()
   })
 
+  await registerOpenApi(app, ctx)
   registerHealthRoutes(app, ctx)
   registerStatsRoutes(app, ctx)
+  registerHistoryRoutes(app, ctx)
   registerClearRoutes(app, ctx)
   registerInvalidateRoutes(app, ctx)
   registerKeysRoutes(app, ctx)

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { CacheApi } from '../core/cache-api.js'
+import type { HistoryOptions } from './history.js'
 import type { WarmupRegistry } from './warmup.js'
 
 /** Bounds the admin API enforces on every request. */
@@ -45,6 +46,8 @@ export interface AdminJwtOptions {
   roleClaim?: string
   /** Role that grants admin access. @default 'admin' */
   adminRole?: string
+  /** Role that grants read-only access (stats, health, keys and metadata, never values). @default 'operator' */
+  readRole?: string
   /** Expected `iss`, when set. */
   issuer?: string
   /** Expected `aud`: required with `secret` or `publicKey`, so tokens issued for other services are refused. */
@@ -59,6 +62,11 @@ export interface AdminOptions {
   cache: CacheApi
   /** Static bearer tokens granting admin access, at least 16 characters each. Compared in constant time. */
   tokens?: string[]
+  /**
+   * Static bearer tokens granting read-only access: stats, health, history, keys and their metadata,
+   * warm-up and audit listings, never a value; every change answers 403. Same rules as `tokens`.
+   */
+  readTokens?: string[]
   /** Admin JWTs, verified with jose. */
   jwt?: AdminJwtOptions
   /** Redis client used for INFO figures in GET /stats (version, uptime, DBSIZE) and as the default audit sink. */
@@ -71,6 +79,8 @@ export interface AdminOptions {
   /** Warm-up modules (seed 004 §2.3). */
   warmers?: WarmupRegistry
   limits?: AdminLimits
+  /** The sampler behind GET /history and the dashboard's charts: a point every 5 s, 15 minutes kept. */
+  history?: HistoryOptions
   /** Defaults to the Fastify instance's logger. */
   logger?: Logger
 }

@@ -134,6 +134,13 @@ export function createSchemas(prefix: string, limits: ResolvedLimits) {
         .optional(),
       action: z.string().regex(NAME, 'must be an action name').optional(),
       outcome: z.enum(['ok', 'denied', 'error', 'dry-run']).optional(),
+      who: z
+        .string()
+        .min(1)
+        .max(160)
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
+        .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters')
+        .optional(),
     }),
   }
 }

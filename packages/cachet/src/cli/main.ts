@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { AdminClient, CliError, EXIT } from './client.js'
 import { clearCommand } from './commands/clear.js'
 import { healthCommand } from './commands/health.js'
@@ -6,11 +6,26 @@ import { inspectCommand } from './commands/inspect.js'
 import { invalidateCommand } from './commands/invalidate.js'
 import { keysCommand } from './commands/keys.js'
 import { statsCommand } from './commands/stats.js'
+import { topCommand } from './commands/top.js'
 import { warmupCommand } from './commands/warmup.js'
 import type { CommandContext } from './context.js'
 import { type Output, processOutput } from './output.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+function positiveNumber(value: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0.1 || n > 3600) {
+    throw new InvalidArgumentError('must be a number of seconds from 0.1 to 3600')
+  }
+  return n
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1')
+  return n
+}
 
 /** Builds the `cachet` program; `exit` receives the exit code of the command that ran. */
 export function createProgram(output: Output, exit: (code: number) => void): Command {
@@ -39,6 +54,15 @@ export function createProgram(output: Output, exit: (code: number) => void): Com
     .command('stats')
     .description('hit rate, hits/misses, memory, keys, loader vs cache time')
     .action(admin((ctx) => statsCommand(ctx)))
+
+  program
+    .command('top')
+    .description(
+      'live view of the dashboard charts: hit rate, ops/s, latency, memory, circuit (Ctrl-C to stop)',
+    )
+    .option('-i, --interval <seconds>', 'seconds between refreshes', positiveNumber, 2)
+    .option('-n, --iterations <n>', 'stop after n refreshes', positiveInteger)
+    .action(admin((ctx, options) => topCommand(ctx, options)))
 
   program
     .command('health')

@@ -63,6 +63,9 @@ export interface KeyInfo {
   ttlMs?: number
   /** MEMORY USAGE in bytes. */
   bytes?: number
+  /** A cachet entry's freshness and grace (ms since the epoch); absent for data cachet did not write. */
+  freshUntil?: number
+  staleUntil?: number
 }
 
 /** A decoded entry, as the admin API shows it. */
@@ -80,7 +83,8 @@ export interface KeyDetails extends KeyInfo {
 
 /** Events: listeners get the key (relative to the prefix) and details. */
 export interface CacheEvents {
-  hit: { key: string; tier: Tier }
+  /** `durationMs`: how long a read answered from Redis took (L1 hits are not timed). */
+  hit: { key: string; tier: Tier; durationMs?: number }
   miss: { key: string }
   stale: { key: string; reason: 'swr' | 'fail-safe' | 'soft-timeout' }
   set: { key: string }

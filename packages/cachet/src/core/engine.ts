@@ -270,18 +270,19 @@ export class Engine {
     stats.total.hits++
     const scope = stats.scope(key)
     scope.hits++
+    let durationMs: number | undefined
     if (tier === 'l1') stats.l1Hits++
     else {
       stats.l2Hits++
       if (startedAt !== undefined) {
-        const ms = performance.now() - startedAt
+        durationMs = performance.now() - startedAt
         stats.total.cacheHits++
-        stats.total.cacheMsTotal += ms
+        stats.total.cacheMsTotal += durationMs
         scope.cacheHits++
-        scope.cacheMsTotal += ms
+        scope.cacheMsTotal += durationMs
       }
     }
-    if (this.emitter.has('hit')) this.emitter.emit('hit', { key, tier })
+    if (this.emitter.has('hit')) this.emitter.emit('hit', { key, tier, durationMs })
   }
 
   /** Applies an invalidation message from another instance to this one's L1. */

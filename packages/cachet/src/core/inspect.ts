@@ -68,7 +68,14 @@ export async function listKeys(
       const key = engine.relativeKey(batch[i]!.full)
       const info = described[i]!
       if (key === undefined || isReserved(key) || info.tombstone || info.type === 'none') continue
-      keys.push({ key, type: info.type, ttlMs: info.pttl, bytes: info.bytes })
+      keys.push({
+        key,
+        type: info.type,
+        ttlMs: info.pttl,
+        bytes: info.bytes,
+        freshUntil: info.freshUntil,
+        staleUntil: info.staleUntil,
+      })
     }
     scanCursor = page.cursor
     after = undefined

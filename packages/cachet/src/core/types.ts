@@ -86,6 +86,20 @@ export interface L2Write {
   ifVersion?: string | null
 }
 
+/** What L2Tier.describe() tells of one key. */
+export interface KeyDescription {
+  type: string
+  /** Remaining TTL in ms; undefined when none or absent. */
+  pttl?: number
+  /** MEMORY USAGE in bytes. */
+  bytes?: number
+  /** Strings only: whether the key holds a tombstone left by an invalidation. */
+  tombstone?: boolean
+  /** Strings holding a cachet entry: when it stops being fresh, and when it stops being served stale (ms). */
+  freshUntil?: number
+  staleUntil?: number
+}
+
 /**
  * The Redis tier (L2). Keys here are full Redis keys (prefix included). Every method is bounded by
  * the command deadline and the circuit breaker: it rejects with L2Error rather than hang.
@@ -118,13 +132,8 @@ export interface L2Tier {
    * on a Cluster it walks every master in turn.
    */
   scanPage(pattern: string, cursor: string, count: number): Promise<{ keys: string[]; cursor: string }>
-  /**
-   * Redis type, remaining TTL (ms, undefined = none/absent), MEMORY USAGE bytes of each key, and for
-   * strings whether they hold a tombstone.
-   */
-  describe(
-    keys: readonly string[],
-  ): Promise<Array<{ type: string; pttl?: number; bytes?: number; tombstone?: boolean }>>
+  /** Redis type, remaining TTL, MEMORY USAGE and, for strings, what their envelope head says. */
+  describe(keys: readonly string[]): Promise<KeyDescription[]>
   /** PING round trip in ms. */
   ping(): Promise<number>
   /** INFO fields the health check and metrics read (used_memory, maxmemory, evicted_keys, …). */

@@ -1,7 +1,10 @@
-import { Gauge, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
+import { requirePeer } from '../core/peer.js'
 import { reuseFor } from '../core/reuse.js'
 import { valueWithin } from '../core/timeouts.js'
 import type { WriteBehindHealth } from '../write/types.js'
+
+const { Gauge } = requirePeer<typeof import('prom-client')>('prom-client', 'cachet/prometheus')
 
 /** Scrapes within a second share one read of the journal. */
 const SNAPSHOT_REUSE_MS = 1000

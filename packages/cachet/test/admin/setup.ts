@@ -28,6 +28,8 @@ export interface AdminHarness {
   /** A plain client for seeding and checking Redis directly. */
   client: Redis
   warmers: WarmupRegistry
+  /** Every route the plugin registered, as 'METHOD /url' (HEAD routes included). */
+  routes: string[]
   close(): Promise<void>
 }
 
@@ -54,6 +56,10 @@ export async function startAdmin(options: Partial<AdminOptions> = {}): Promise<A
   await ready(client)
   const warmers = options.warmers ?? createWarmupRegistry()
   const app = Fastify({ logger: false })
+  const routes: string[] = []
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`)
+  })
   await app.register(adminPlugin, {
     prefix: '/api/cache',
     cache,
@@ -70,6 +76,7 @@ export async function startAdmin(options: Partial<AdminOptions> = {}): Promise<A
     redis,
     client,
     warmers,
+    routes,
     async close() {
       await app.close()
       await cache.close()

@@ -49,6 +49,33 @@ describe('cachet CLI against a running server', () => {
     expect(body.data.cache.misses).toBeGreaterThanOrEqual(1)
   })
 
+  it('top shows the latest sample of the history and its trend', async () => {
+    for (let i = 0; i < 5; i++) await fetch(`${server.url}/api/dashboard`)
+    // The server samples every 5 s: wait for a frame with a sample.
+    let frame = ''
+    await expect
+      .poll(
+        async () => {
+          const { code, stdout } = await cachet(['top', '-n', '1'])
+          expect(code).toBe(0)
+          frame = stdout
+          return stdout
+        },
+        { timeout: 15_000, interval: 1000 },
+      )
+      .toMatch(/^hit rate:/m)
+    expect(frame).toMatch(/^cachet top · instance [0-9a-f]{8} · a point every 5 s · \d+ point\(s\)$/m)
+    expect(frame).toMatch(/^ops\/s:\s+hit [\d.]+ · miss [\d.]+ · stale [\d.]+ · error [\d.]+$/m)
+    expect(frame).toMatch(/^L2:\s+\d+ error\(s\) · circuit closed$/m)
+    expect(frame).not.toContain('\u001b[2J')
+  }, 30_000)
+
+  it('top refuses a bad interval with a usage error', async () => {
+    const { code, stderr } = await cachet(['top', '--interval', '0'])
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/must be a number of seconds from 0.1 to 3600/)
+  })
+
   it('stats prints a human summary', async () => {
     const { code, stdout } = await cachet(['stats'])
     expect(code).toBe(0)

@@ -95,6 +95,24 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
     expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
   })
 
+  it('shows how long a key stays fresh, then how long it is served stale', async () => {
+    const row = page.locator('#keys tr', { has: page.locator('td.key', { hasText: /^dashboard:/ }) })
+    // The dashboard type is fresh for 5 minutes and kept 1 h more as a stale fallback.
+    expect(await row.locator('td.lifetime').textContent()).toMatch(
+      /^fresh for [3-5]m \d{1,2}s · stale until 1h [0-5]m$/,
+    )
+    await page.screenshot({ path: '/tmp/cachet-dashboard-lifetime.png' })
+  })
+
+  it('shows an invalidated key as a tombstone', async () => {
+    const row = page.locator('#keys tr', { has: page.locator('td.key', { hasText: HOSTILE_KEYS[2]! }) })
+    await server.resources.cache.delete(HOSTILE_KEYS[2]!)
+    await row.getByRole('button', { name: 'Inspect' }).click()
+    await expect
+      .poll(() => page.textContent('#inspect-meta'))
+      .toMatch(/lifetimetombstone \(invalidated\) · refuses late writes for (\d+m )?\d+s/)
+  })
+
   it('previews a clear with a dry-run count, then clears after confirmation', async () => {
     await page.fill('#clear-pattern', 'config:*')
     await page.click('#clear-form button[type=submit]')
@@ -118,6 +136,45 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
     const row = page.locator('#keys tr', { has: page.locator('td.key', { hasText: HOSTILE_KEYS[1]! }) })
     await row.getByRole('button', { name: 'Delete' }).click()
     await expect.poll(() => server.resources.cache.has(HOSTILE_KEYS[1]!)).toBe(false)
+  })
+
+  it('lists the audit trail and filters it by outcome, action and caller', async () => {
+    await page.click('#audit-form button[type=submit]')
+    await page.locator('#audit tbody tr').first().waitFor()
+    const actions = await page.$$eval('#audit tbody tr td:nth-child(4)', (cells) =>
+      cells.map((c) => c.textContent),
+    )
+    expect(actions).toEqual(expect.arrayContaining(['clear', 'warmup', 'read']))
+
+    await page.selectOption('#audit-outcome', 'dry-run')
+    await page.click('#audit-form button[type=submit]')
+    await expect
+      .poll(() =>
+        page.$$eval('#audit tbody td.outcome', (cells) => [...new Set(cells.map((c) => c.textContent))]),
+      )
+      .toEqual(['dry-run'])
+
+    await page.selectOption('#audit-outcome', '')
+    await page.fill('#audit-action', 'clear')
+    await page.click('#audit-form button[type=submit]')
+    await expect
+      .poll(() => page.$$eval('#audit tbody tr', (rows) => rows.map((r) => r.children[3]!.textContent)))
+      .toEqual(['clear', 'clear'])
+    expect(await page.textContent('#audit tbody tr:first-child td.details')).toContain('config:*')
+
+    // A caller's name filters the trail to that caller.
+    await page.fill('#audit-action', '')
+    await page.locator('#audit tbody td.who button').first().click()
+    await expect.poll(() => page.inputValue('#audit-who')).toMatch(/^token:[0-9a-f]{8}$/)
+    const who = await page.inputValue('#audit-who')
+    const callers = await page.$$eval('#audit tbody td.who', (cells) => [
+      ...new Set(cells.map((c) => c.textContent)),
+    ])
+    expect(callers).toEqual([who])
+    // The key with a right-to-left override is shown escaped, so it cannot reorder the line.
+    expect(await page.textContent('#audit')).toContain('u:\\u202egnp.exe')
+    await page.locator('#audit').screenshot({ path: '/tmp/cachet-dashboard-audit.png' })
+    await page.fill('#audit-who', '')
   })
 
   it('runs under its CSP without errors, and never executed injected script', async () => {

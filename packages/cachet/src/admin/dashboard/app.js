@@ -2,13 +2,15 @@
 // error messages) is rendered with textContent, never innerHTML: key names are attacker-influenced
 // (RELIABILITY S14). The admin token travels as a bearer header only, so there is no cookie to forge (no CSRF).
 
+import { renderTrends } from './charts.js'
+
 const API = document.querySelector('meta[name="cachet-api"]').content
 const TOKEN_KEY = 'cachet.adminToken'
 const REFRESH_MS = 5000
 const PAGE_SIZE = 50
 
 const $ = (id) => document.getElementById(id)
-const state = { cursor: '0', pattern: '*', clearPattern: undefined, timer: undefined }
+const state = { cursor: '0', pattern: '*', clearPattern: undefined, timer: undefined, auditCursor: undefined }
 
 /** Builds an element; string children become text nodes, never markup. */
 function el(tag, props, ...children) {
@@ -98,15 +100,28 @@ function fmtBytes(value) {
   return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`
 }
 
-function fmtTtl(item) {
-  const ms = item.ttlMs ?? (typeof item.ttl === 'number' && item.ttl >= 0 ? item.ttl * 1000 : undefined)
-  if (ms === undefined) return item.ttl === -1 ? 'none' : '—'
+function fmtSpan(ms) {
   const s = Math.round(ms / 1000)
-  return s >= 3600
-    ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
-    : s >= 60
-      ? `${Math.floor(s / 60)}m ${s % 60}s`
-      : `${s}s`
+  if (s >= 86400) return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
+  return s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`
+}
+
+/**
+ * What a key's lifetime means to a reader: how long it stays fresh, then how long it is still served
+ * stale (its Redis TTL includes that grace), or, for a tombstone, how long it keeps refusing late writes.
+ */
+function fmtLifetime(item) {
+  const ms = item.ttlMs ?? (typeof item.ttl === 'number' && item.ttl >= 0 ? item.ttl * 1000 : undefined)
+  if (item.state === 'tombstone') {
+    return `tombstone (invalidated)${ms === undefined ? '' : ` · refuses late writes for ${fmtSpan(ms)}`}`
+  }
+  if (typeof item.freshForMs === 'number' && typeof item.staleForMs === 'number') {
+    const stale = `stale until ${fmtSpan(item.staleForMs)}`
+    return item.freshForMs > 0 ? `fresh for ${fmtSpan(item.freshForMs)} · ${stale}` : `stale now · ${stale}`
+  }
+  if (ms === undefined) return item.ttl === -1 ? 'no ttl' : '—'
+  return `ttl ${fmtSpan(ms)}`
 }
 
 /** First defined value among several field names (the API's shape may carry either). */
@@ -165,6 +180,15 @@ async function refreshStats() {
   $('stats-updated').textContent = `updated ${new Date().toLocaleTimeString()}`
 }
 
+async function refreshHistory() {
+  if (!token()) return
+  const history = (await api('GET', '/history')).data
+  const points = history.points.length
+  $('trends-info').textContent =
+    `instance ${history.instance} · a point every ${history.intervalMs / 1000} s · ${points} point(s)`
+  renderTrends($('trends'), history)
+}
+
 function renderNamespaces(namespaces) {
   const table = $('namespaces')
   const rows = namespaces && typeof namespaces === 'object' ? Object.entries(namespaces) : []
@@ -212,7 +236,7 @@ function keyRow(item) {
     {},
     el('td', { className: 'key' }, key),
     el('td', {}, item.type || '—'),
-    el('td', {}, fmtTtl(item)),
+    el('td', { className: 'lifetime' }, fmtLifetime(item)),
     el('td', {}, fmtBytes(pick(item, 'size', 'bytes'))),
     el(
       'td',
@@ -235,7 +259,7 @@ async function inspectKey(key) {
   const meta = [
     ['state', d.state],
     ['type', d.type],
-    ['ttl', fmtTtl(d)],
+    ['lifetime', fmtLifetime(d)],
     ['tags', Array.isArray(d.tags) ? d.tags.join(', ') || '—' : '—'],
     ['stored', `${fmtBytes(pick(d, 'storedBytes', 'size'))}${d.compressed ? ' (compressed)' : ''}`],
     ['created', d.createdAt ? new Date(d.createdAt).toISOString() : '—'],
@@ -244,9 +268,11 @@ async function inspectKey(key) {
     ...meta.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value ?? '—')]),
   )
   // Large values come back as a truncated JSON preview instead of the value itself.
-  $('inspect-value').textContent = d.truncated
-    ? `${d.preview}… (truncated)`
-    : (JSON.stringify(d.value, null, 2) ?? 'undefined')
+  $('inspect-value').textContent = d.valueHidden
+    ? '(value hidden: this token is read-only)'
+    : d.truncated
+      ? `${d.preview}… (truncated)`
+      : (JSON.stringify(d.value, null, 2) ?? 'undefined')
   $('inspect').hidden = false
 }
 
@@ -283,6 +309,35 @@ async function confirmClear() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** One bar per module of a job: full when done (or failed), moving while it runs, empty while it waits. */
+function renderModuleProgress(job) {
+  const results = new Map(job.results.map((result) => [result.module, result]))
+  $('warmup-modules-progress').replaceChildren(
+    ...job.modules.map((module) => {
+      const result = results.get(module)
+      const running = job.current && job.current.module === module
+      const bar = el('progress', { max: '1' })
+      // A <progress> without a value is indeterminate: the module's total is not known beforehand.
+      if (result) bar.value = 1
+      else if (!running) bar.value = 0
+      const label = result
+        ? result.ok
+          ? `done, ${result.keys} key(s) in ${fmtMs(result.durationMs)}`
+          : `failed: ${result.error}`
+        : running
+          ? `${job.current.keys} key(s)…`
+          : 'waiting'
+      return el(
+        'li',
+        { className: result && !result.ok ? 'failed' : '', 'data-module': module },
+        el('span', { className: 'module' }, module),
+        bar,
+        el('span', { className: 'label' }, label),
+      )
+    }),
+  )
+}
+
 /** Starts a warm-up job and follows it by polling (EventSource cannot send the bearer header). */
 async function warmup(modules, force) {
   const bar = $('warmup-progress')
@@ -302,6 +357,7 @@ async function warmup(modules, force) {
     state = (await api('GET', `/warmup/${encodeURIComponent(jobId)}`)).data
     bar.max = Math.max(1, state.modules.length)
     bar.value = state.results.length
+    renderModuleProgress(state)
     result.textContent = state.current
       ? `warming ${state.current.module}: ${state.current.keys} key(s)…`
       : `${state.results.length}/${state.modules.length} module(s) done`
@@ -311,6 +367,70 @@ async function warmup(modules, force) {
   result.textContent =
     `${state.status}: warmed ${state.modulesWarmed.join(', ') || 'nothing'}, ${state.keysCreated} key(s) created, ` +
     `${state.errors} error(s) in ${(state.durationMs / 1000).toFixed(1)} s${failed.length ? `; failed: ${failed.join(', ')}` : ''}`
+}
+
+// ---- audit trail ------------------------------------------------------------------------------
+
+async function loadAudit(reset) {
+  if (reset) state.auditCursor = undefined
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) })
+  if (state.auditCursor) query.set('cursor', state.auditCursor)
+  for (const [name, id] of [
+    ['who', 'audit-who'],
+    ['action', 'audit-action'],
+    ['outcome', 'audit-outcome'],
+  ]) {
+    const value = $(id).value.trim()
+    if (value) query.set(name, value)
+  }
+  const d = (await api('GET', `/audit?${query}`)).data
+  state.auditCursor = d.pagination.nextCursor || undefined
+  $('audit-older').disabled = !d.pagination.hasMore
+  $('audit-empty').hidden = d.records.length > 0
+  $('audit').tBodies[0].replaceChildren(...d.records.map(auditRow))
+}
+
+/**
+ * What a record was about: its reason, else its parameters, with a denial's repeat count. Bidi
+ * controls (a key may hold U+202E) are shown as escapes so they cannot reorder the line.
+ */
+function auditDetails(record) {
+  const text = (record.reason ?? JSON.stringify(record.params ?? {})).replace(
+    /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+  return record.count > 1 ? `×${record.count} · ${text}` : text
+}
+
+function auditRow(record) {
+  return el(
+    'tr',
+    { className: `outcome-${record.outcome}` },
+    el('td', {}, new Date(record.at).toISOString().replace('T', ' ').slice(0, 19)),
+    el(
+      'td',
+      { className: 'who' },
+      el(
+        'button',
+        {
+          type: 'button',
+          className: 'link',
+          title: 'show only this caller',
+          onclick: () => {
+            $('audit-who').value = record.who
+            run(() => loadAudit(true))
+          },
+        },
+        record.who,
+      ),
+    ),
+    el('td', {}, record.ip),
+    el('td', {}, record.action),
+    el('td', { className: 'outcome' }, record.outcome),
+    el('td', {}, record.status),
+    el('td', {}, fmtNumber(record.keysAffected)),
+    el('td', { className: 'details' }, auditDetails(record)),
+  )
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
@@ -333,7 +453,7 @@ function stopRefresh() {
 
 function startRefresh() {
   stopRefresh()
-  state.timer = setInterval(() => run(refreshStats), REFRESH_MS)
+  state.timer = setInterval(() => run(() => Promise.all([refreshStats(), refreshHistory()])), REFRESH_MS)
 }
 
 function connect() {
@@ -341,7 +461,7 @@ function connect() {
   $('token').placeholder = token() ? 'token saved for this tab' : 'paste the admin token'
   if (!token()) return
   run(async () => {
-    await Promise.all([refreshStats(), loadKeys(true)])
+    await Promise.all([refreshStats(), refreshHistory(), loadKeys(true), loadAudit(true)])
     startRefresh()
   })
 }
@@ -365,6 +485,11 @@ $('keys-form').addEventListener('submit', (event) => {
   run(() => loadKeys(true))
 })
 $('keys-next').addEventListener('click', () => run(() => loadKeys(false)))
+$('audit-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  run(() => loadAudit(true))
+})
+$('audit-older').addEventListener('click', () => run(() => loadAudit(false)))
 $('clear-form').addEventListener('submit', (event) => {
   event.preventDefault()
   const pattern = $('clear-pattern').value.trim()

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import { readVendorAsset } from './vendor.js'
 
 /** Options of the dashboard plugin. */
 export interface DashboardOptions {
@@ -20,7 +21,8 @@ function asset(name: string): string {
 }
 
 /**
- * Serves the admin dashboard (seed 004 §5): one static page plus app.js, app.css and its icon.
+ * Serves the admin dashboard (seed 004 §5): one static page plus app.js, app.css, its icon and the
+ * chart library.
  * Register it with `{ prefix: '/cache' }`.
  */
 export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app, options) => {
@@ -32,8 +34,11 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   }
   const html = asset('./index.html').replaceAll('%BASE%', base).replaceAll('%API%', apiPrefix)
   const js = asset('./app.js')
+  const charts = asset('./charts.js')
   const css = asset('./app.css')
   const icon = asset('./favicon.svg')
+  const chartJs = readVendorAsset('uPlot.iife.min.js')
+  const chartCss = readVendorAsset('uPlot.min.css')
 
   const send = (reply: FastifyReply, type: string, body: string) =>
     reply
@@ -48,6 +53,11 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
 
   app.get('/', async (_request, reply) => send(reply, 'text/html; charset=utf-8', html))
   app.get('/app.js', async (_request, reply) => send(reply, 'text/javascript; charset=utf-8', js))
+  app.get('/charts.js', async (_request, reply) => send(reply, 'text/javascript; charset=utf-8', charts))
   app.get('/app.css', async (_request, reply) => send(reply, 'text/css; charset=utf-8', css))
+  app.get('/vendor/uplot.js', async (_request, reply) =>
+    send(reply, 'text/javascript; charset=utf-8', chartJs),
+  )
+  app.get('/vendor/uplot.css', async (_request, reply) => send(reply, 'text/css; charset=utf-8', chartCss))
   app.get('/favicon.svg', async (_request, reply) => send(reply, 'image/svg+xml', icon))
 }

@@ -5,7 +5,7 @@ import { parse } from '../schemas.js'
 
 /** GET /audit: the audit trail, newest first, paginated by record id. */
 export function registerAuditRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  app.get('/audit', async (request) => {
+  app.get('/audit', { config: { access: 'read' } }, async (request) => {
     const query = parse(ctx.schemas.auditQuery, request.query, 'query')
     const limit = query.limit ?? 50
     const { records, nextCursor } = await ctx.audit.list({ ...query, limit })

@@ -50,14 +50,14 @@ async function clear(
 
 /** POST /clear (seed 004 §2.2) and POST /clear-all (seed 001), which also needs `confirm: true`. */
 export function registerClearRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  app.post('/clear', async (request) => {
+  app.post('/clear', { config: { access: 'admin' } }, async (request) => {
     const result = await audited(ctx, request, 'clear', async () =>
       clear(ctx, parse(ctx.schemas.clear, request.body, 'body')),
     )
     return result.body
   })
 
-  app.post('/clear-all', async (request) => {
+  app.post('/clear-all', { config: { access: 'admin' } }, async (request) => {
     const result = await audited(ctx, request, 'clear-all', async () =>
       clear(ctx, parse(ctx.schemas.clearAll, request.body, 'body')),
     )

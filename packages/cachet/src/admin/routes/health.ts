@@ -42,7 +42,7 @@ export function publicReason(reason: string): string {
 
 /** GET /health: public; 200 healthy or degraded, 503 unhealthy; no key names, hosts or credentials. */
 export function registerHealthRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  app.get('/health', { config: { public: true } }, async (_request, reply) => {
+  app.get('/health', { config: { access: 'public' } }, async (_request, reply) => {
     const health = await ctx.health()
     const redis = health.redis
     reply.code(health.status === 'unhealthy' ? 503 : 200)

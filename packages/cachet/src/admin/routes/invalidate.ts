@@ -116,10 +116,10 @@ export function registerInvalidateRoutes(app: FastifyInstance, ctx: AdminContext
     )
     return result.body
   }
-  app.delete('/invalidate', handler)
-  app.post('/invalidate', handler)
+  app.delete('/invalidate', { config: { access: 'admin' } }, handler)
+  app.post('/invalidate', { config: { access: 'admin' } }, handler)
 
-  app.post('/invalidate/:type', async (request) => {
+  app.post('/invalidate/:type', { config: { access: 'admin' } }, async (request) => {
     const result = await audited(ctx, request, 'invalidate-type', async () => {
       const { type } = parse(ctx.schemas.typeParams, request.params, 'params')
       const body = parse(ctx.schemas.invalidateType, request.body, 'body')
@@ -128,7 +128,7 @@ export function registerInvalidateRoutes(app: FastifyInstance, ctx: AdminContext
     return result.body
   })
 
-  app.post('/invalidate-pattern', async (request) => {
+  app.post('/invalidate-pattern', { config: { access: 'admin' } }, async (request) => {
     const result = await audited(ctx, request, 'invalidate-pattern', async () => {
       const body = parse(ctx.schemas.invalidatePattern, request.body, 'body')
       if (reachesEveryNamespace(body.pattern) && body.confirm !== true && !body.dryRun) {

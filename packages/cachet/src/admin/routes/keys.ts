@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { formatBytes } from '../../core/format-bytes.js'
 import { type AdminContext, audited } from '../context.js'
+import { remainingLifetime } from '../lifetime.js'
 import { HttpError, ok } from '../responses.js'
 import { parse } from '../schemas.js'
 
@@ -24,7 +25,7 @@ function presentValue(value: unknown): { value?: unknown; preview?: string; trun
 
 /** GET /keys (seed 004 §2.6), GET/PATCH/DELETE /keys/:key (inspect, new ttl, delete). */
 export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  app.get('/keys', async (request) => {
+  app.get('/keys', { config: { access: 'read' } }, async (request) => {
     const query = parse(ctx.schemas.keysQuery, request.query, 'query')
     const limit = query.limit ?? 100
     const page = await ctx.cache.keys({ pattern: query.pattern ?? '*', cursor: query.cursor ?? '0', limit })
@@ -35,6 +36,9 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
       ttlMs: info.ttlMs,
       size: formatBytes(info.bytes),
       bytes: info.bytes,
+      freshUntil: info.freshUntil,
+      staleUntil: info.staleUntil,
+      ...remainingLifetime(info),
     }))
     const hasMore = page.cursor !== '0'
     return ok({
@@ -45,9 +49,11 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
     })
   })
 
-  // A value read is audited like a change: values may hold personal data.
-  app.get('/keys/:key', async (request) => {
-    const result = await audited(ctx, request, 'read', async () => {
+  // A value read is audited like a change: values may hold personal data. Read-only callers get the
+  // metadata only (action `metadata`), never the value.
+  app.get('/keys/:key', { config: { access: 'read' } }, async (request) => {
+    const showValue = ctx.principals.get(request)?.role === 'admin'
+    const result = await audited(ctx, request, showValue ? 'read' : 'metadata', async () => {
       const { key } = parse(ctx.schemas.keyParams, request.params, 'params')
       const details = await ctx.cache.inspect(key)
       if (!details) throw notFound(key)
@@ -59,7 +65,8 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
             ...envelope,
             ttl: details.ttlMs === undefined ? -1 : Math.ceil(details.ttlMs / 1000),
             size: formatBytes(details.bytes ?? details.storedBytes),
-            ...presentValue(value),
+            ...remainingLifetime(details),
+            ...(showValue ? presentValue(value) : { valueHidden: true }),
           },
         }),
       }
@@ -67,7 +74,7 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
     return result.body
   })
 
-  app.patch('/keys/:key', async (request) => {
+  app.patch('/keys/:key', { config: { access: 'admin' } }, async (request) => {
     const result = await audited(ctx, request, 'expire', async () => {
       const { key } = parse(ctx.schemas.keyParams, request.params, 'params')
       const { ttl } = parse(ctx.schemas.patchKey, request.body, 'body')
@@ -78,7 +85,7 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
     return result.body
   })
 
-  app.delete('/keys/:key', async (request) => {
+  app.delete('/keys/:key', { config: { access: 'admin' } }, async (request) => {
     const result = await audited(ctx, request, 'delete', async () => {
       const { key } = parse(ctx.schemas.keyParams, request.params, 'params')
       await ctx.audit.ensureWritable()

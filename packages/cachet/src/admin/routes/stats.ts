@@ -50,7 +50,7 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: AdminContext): vo
   const scan = reuseFor(ctx.limits.statsSnapshotMs, () => scanNamespaces(ctx, ctx.limits.statsScanKeys))
   const namespaces = () => scan().catch(() => undefined)
 
-  app.get('/stats', async () => {
+  app.get('/stats', { config: { access: 'read' } }, async () => {
     const stats = ctx.cache.stats()
     const [health, redis, scan] = await Promise.all([
       ctx.health(),

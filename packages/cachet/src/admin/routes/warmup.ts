@@ -62,7 +62,7 @@ function eventStream(job: WarmupJob): PassThrough {
  * GET /warmup/:jobId/events (SSE). GET /warmup lists modules and recent jobs.
  */
 export function registerWarmupRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  app.post('/warmup', async (request, reply) => {
+  app.post('/warmup', { config: { access: 'admin' } }, async (request, reply) => {
     const result = await audited(ctx, request, 'warmup', async () => {
       const body = parse(ctx.schemas.warmup, request.body, 'body')
       // Overwriting entries (force) is destructive: it fails closed like a clear.
@@ -99,16 +99,16 @@ export function registerWarmupRoutes(app: FastifyInstance, ctx: AdminContext): v
     return result.body
   })
 
-  app.get('/warmup', async () =>
+  app.get('/warmup', { config: { access: 'read' } }, async () =>
     ok({ data: { modules: ctx.warmers.modules(), jobs: ctx.warmers.jobs().map((job) => job.state()) } }),
   )
 
-  app.get('/warmup/:jobId', async (request) => {
+  app.get('/warmup/:jobId', { config: { access: 'read' } }, async (request) => {
     const state = findJob(ctx, request.params).state()
     return ok({ data: state, stats: summary(state) })
   })
 
-  app.get('/warmup/:jobId/events', async (request, reply) => {
+  app.get('/warmup/:jobId/events', { config: { access: 'read' } }, async (request, reply) => {
     const job = findJob(ctx, request.params)
     reply.header('content-type', 'text/event-stream; charset=utf-8').header('x-accel-buffering', 'no')
     return reply.send(eventStream(job))

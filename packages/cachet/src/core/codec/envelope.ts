@@ -159,6 +159,18 @@ export function isTombstone(bytes: Buffer): boolean {
   return bytes.length >= VERSION_END && isFormatByte(bytes[0]!) && (bytes[0]! & TOMBSTONE_FLAG) !== 0
 }
 
+/** Bytes an envelope's head takes up to staleUntil: all readTimes() needs. */
+export const TIMES_HEAD_BYTES = 41
+
+/** freshUntil and staleUntil (ms) of an entry's envelope; undefined for a tombstone or foreign bytes. */
+export function readTimes(bytes: Buffer): { freshUntil: number; staleUntil: number } | undefined {
+  if (bytes.length < TIMES_HEAD_BYTES || !isFormatByte(bytes[0]!) || (bytes[0]! & TOMBSTONE_FLAG) !== 0) {
+    return undefined
+  }
+  if (!hasHexVersion(bytes)) return undefined
+  return { freshUntil: bytes.readDoubleBE(25), staleUntil: bytes.readDoubleBE(33) }
+}
+
 /**
  * The uncompressed size of an envelope, for the L1 byte bound: a compressed payload occupies far more
  * memory once decoded than its Redis bytes suggest. gzip keeps the size in its trailer (ISIZE, mod 4 GiB);

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import type { Cluster, Redis } from 'ioredis'
-import { isTombstone } from '../../core/codec/envelope.js'
+import { isTombstone, readTimes, TIMES_HEAD_BYTES } from '../../core/codec/envelope.js'
 import { InvalidKeyError } from '../../core/errors.js'
-import type { L2Tier, L2Write } from '../../core/types.js'
+import type { KeyDescription, L2Tier, L2Write } from '../../core/types.js'
 import { type Op, runBatch, runPhases } from './batch.js'
 import type { RedisConnection } from './client.js'
 import type { L2Guard } from './guard.js'
@@ -14,8 +14,6 @@ const BATCH = 500
 /** A tag's epoch key outlives any loader by far; it restarts from the clock when it expires (see scripts). */
 const EPOCH_TTL_MS = 30 * 86_400_000
 const MAX_SCAN_COUNT = 1_000
-/** A tombstone is the format byte plus the 16-byte version (docs/architecture.md). */
-const TOMBSTONE_HEAD_BYTES = 17
 
 /** Options of RedisTier. */
 export interface RedisTierOptions {
@@ -226,9 +224,7 @@ export class RedisTier implements L2Tier {
     return { keys: this.own(keys), cursor: index + 1 < nodes.length ? `${index + 1}:0` : '0' }
   }
 
-  async describe(
-    keys: readonly string[],
-  ): Promise<Array<{ type: string; pttl?: number; bytes?: number; tombstone?: boolean }>> {
+  async describe(keys: readonly string[]): Promise<KeyDescription[]> {
     if (keys.length === 0) return []
     const ops: Op[] = keys.flatMap((key): Op[] => [
       ['type', key],
@@ -236,24 +232,26 @@ export class RedisTier implements L2Tier {
       ['memory', 'USAGE', key],
     ])
     const results = await this.guard.run('describe', () => runBatch(this.client, this.isCluster, ops))
-    // Strings may be tombstones left by invalidations: read their header (GETRANGE on another type fails).
+    // Strings may be tombstones left by invalidations, or entries whose freshness the head tells: read
+    // the head up to staleUntil (GETRANGE on another type fails).
     const strings = keys.filter((_, i) => results[3 * i] === 'string')
     const heads = await this.guard.run('describe', () =>
       runBatch(
         this.client,
         this.isCluster,
-        strings.map((key): Op => ['getrangeBuffer', key, 0, TOMBSTONE_HEAD_BYTES - 1]),
+        strings.map((key): Op => ['getrangeBuffer', key, 0, TIMES_HEAD_BYTES - 1]),
       ),
     )
-    const tombstones = new Map(strings.map((key, i) => [key, isTombstone(heads[i] as Buffer)]))
+    const headOf = new Map(strings.map((key, i) => [key, heads[i] as Buffer]))
     return keys.map((key, i) => {
       const pttl = results[3 * i + 1] as number
       const bytes = results[3 * i + 2] as number | null
+      const head = headOf.get(key)
       return {
         type: results[3 * i] as string,
         ...(pttl >= 0 ? { pttl } : {}),
         ...(typeof bytes === 'number' ? { bytes } : {}),
-        ...(tombstones.has(key) ? { tombstone: tombstones.get(key) } : {}),
+        ...(head ? { tombstone: isTombstone(head), ...readTimes(head) } : {}),
       }
     })
   }

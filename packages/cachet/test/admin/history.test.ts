@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { HistoryPoint } from '../../src/admin/history.js'
+import { LatencySample } from '../../src/admin/latency-sample.js'
+import { ADMIN, type AdminHarness, startAdmin } from './setup.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function history(h: AdminHarness) {
+  const response = await h.app.inject({ url: '/api/cache/history', headers: ADMIN })
+  expect(response.statusCode).toBe(200)
+  return response.json().data as {
+    instance: string
+    intervalMs: number
+    windowMs: number
+    points: HistoryPoint[]
+  }
+}
+
+describe('LatencySample', () => {
+  it('gives nearest-rank p50 and p99 of an interval, then starts over', () => {
+    const sample = new LatencySample()
+    for (let ms = 100; ms >= 1; ms--) sample.add(ms)
+    expect(sample.take()).toEqual({ p50: 50, p99: 99 })
+    expect(sample.take()).toBeNull()
+  })
+
+  it('keeps at most its capacity, a uniform sample of everything added', () => {
+    const sample = new LatencySample(100)
+    for (let i = 0; i < 100_000; i++) sample.add(i < 50_000 ? 1 : 1000)
+    const { p50, p99 } = sample.take()!
+    expect([1, 1000]).toContain(p50)
+    expect(p99).toBe(1000)
+  })
+
+  it('ignores durations that are not finite non-negative numbers', () => {
+    const sample = new LatencySample()
+    for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY]) sample.add(bad)
+    expect(sample.take()).toBeNull()
+  })
+})
+
+describe('GET /history', () => {
+  let h: AdminHarness
+  beforeAll(async () => {
+    h = await startAdmin({ history: { intervalMs: 200, windowMs: 1000 } })
+  })
+  afterAll(async () => h.close())
+
+  it('samples hits, misses, read and loader latency, memory and circuit state', async () => {
+    const slowLoader = async () => {
+      await sleep(30)
+      return { ok: true }
+    }
+    for (let i = 0; i < 10; i++) await h.cache.getOrSet(`items:${i}`, slowLoader)
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 10; i++) await h.cache.getOrSet(`items:${i}`, slowLoader)
+    }
+    await sleep(450)
+    const { points, intervalMs, windowMs, instance } = await history(h)
+    expect({ intervalMs, windowMs }).toEqual({ intervalMs: 200, windowMs: 1000 })
+    expect(instance).toMatch(/^[0-9a-f]{8}$/)
+    const busy = points.filter((point) => point.hitRate !== null)
+    const hits = busy.reduce((sum, p) => sum + p.opsPerSecond.hit, 0)
+    const misses = busy.reduce((sum, p) => sum + p.opsPerSecond.miss, 0)
+    expect(hits).toBeGreaterThan(0)
+    expect(misses).toBeGreaterThan(0)
+    const loader = busy.find((point) => point.loaderMs !== null)!.loaderMs!
+    expect(loader.p50).toBeGreaterThanOrEqual(25)
+    expect(loader.p99).toBeGreaterThanOrEqual(loader.p50)
+    // The harness runs without L1, so every hit is a timed read from Redis.
+    expect(busy.some((point) => point.readMs !== null)).toBe(true)
+    expect(points.at(-1)).toMatchObject({ circuit: 0, l2Errors: 0, l1Bytes: null })
+    expect(points.at(-1)!.redisMemoryBytes).toBeGreaterThan(0)
+    expect(points.map((p) => p.at)).toEqual([...points.map((p) => p.at)].sort((a, b) => a - b))
+  })
+
+  it('keeps only the window: old points are dropped', async () => {
+    await sleep(1500)
+    const { points } = await history(h)
+    expect(points.length).toBeLessThanOrEqual(5)
+    expect(points.length).toBeGreaterThanOrEqual(3)
+    expect(points.at(-1)!.at - points[0]!.at).toBeLessThanOrEqual(1000)
+    // Nothing happened meanwhile: no rate, no hit rate.
+    expect(points.at(-1)).toMatchObject({
+      hitRate: null,
+      opsPerSecond: { hit: 0, miss: 0, stale: 0, error: 0 },
+    })
+  })
+
+  it('shows Redis failures and the circuit opening', async () => {
+    await h.redis.kill()
+    for (let i = 0; i < 10; i++) await h.cache.getOrSet(`down:${i}`, () => i)
+    await expect
+      .poll(async () => (await history(h)).points.some((p) => p.circuit === 2), {
+        timeout: 5000,
+      })
+      .toBe(true)
+    const points = (await history(h)).points
+    expect(points.reduce((sum, p) => sum + p.l2Errors, 0)).toBeGreaterThan(0)
+    expect(points.some((p) => p.opsPerSecond.error > 0)).toBe(true)
+  })
+})
