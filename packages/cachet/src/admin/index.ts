@@ -42,7 +42,7 @@ export type {
 export { createWarmupRegistry, UnknownWarmupModuleError, WarmupBusyError } from './warmup.js'
 
 /**
- * The admin API (seed 004's six endpoints, seed 001's aliases, key browser, audit trail) as an
+ * The admin API (the original six endpoints, the Flask cache's aliases, key browser, audit trail) as an
  * encapsulated Fastify plugin: register it under a prefix, e.g.
  * `app.register(adminPlugin, { prefix: '/api/cache', cache, tokens: [process.env.CACHET_ADMIN_TOKEN] })`.
  */
@@ -82,7 +82,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
   }
   const failures = createFailureLimiter(limits.authFailures, limits.authWindowMs)
 
-  // Only JSON bodies, bounded: anything else is 415, anything larger is 413 (RELIABILITY M7).
+  // Only JSON bodies, bounded: anything else is 415, anything larger is 413 (docs/reliability.md M7).
   app.removeAllContentTypeParsers()
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser(

@@ -8,13 +8,13 @@ import type { WarmupRegistry } from './warmup.js'
 export interface AdminLimits {
   /** Largest accepted request body, in bytes; larger → 413. @default 1 MiB */
   bodyBytes?: number
-  /** Most keys in one invalidate call (seed 004: 1,000). @default 1000 */
+  /** Most keys in one invalidate call. @default 1000 */
   keysPerCall?: number
   /** Most patterns, and most tags, in one invalidate call. @default 50 */
   patternsPerCall?: number
-  /** Longest accepted pattern (RELIABILITY S6). @default 256 */
+  /** Longest accepted pattern (docs/reliability.md S6). @default 256 */
   patternLength?: number
-  /** Most wildcards (`*`, `?`, `[`) in one pattern (RELIABILITY S6). @default 8 */
+  /** Most wildcards (`*`, `?`, `[`) in one pattern (docs/reliability.md S6). @default 8 */
   patternWildcards?: number
   /** Longest accepted key. @default 1024 */
   keyLength?: number
@@ -76,7 +76,7 @@ export interface AdminOptions {
    * 10000, and `${streamKey}:denied` for denied calls, `deniedMaxLen` 1000), else in-memory rings.
    */
   audit?: { redis?: Redis | Cluster; streamKey?: string; maxLen?: number; deniedMaxLen?: number }
-  /** Warm-up modules (seed 004 §2.3). */
+  /** Warm-up modules, run by POST /warmup. */
   warmers?: WarmupRegistry
   limits?: AdminLimits
   /** The sampler behind GET /history and the dashboard's charts: a point every 5 s, 15 minutes kept. */

@@ -12,7 +12,7 @@ export interface Counters {
   errors: number
   /** hits / (hits + misses), 0..1; stale hits count as hits. */
   hitRate: number
-  /** Loader calls and their average duration (seed 003: avg query time vs avg cache time). */
+  /** Loader calls and their average duration (avg query time vs avg cache time). */
   loads: number
   loaderMs: number
   /** Average time of a get/getOrSet answered from the cache, in ms. */
@@ -31,7 +31,7 @@ export interface CacheStats extends Counters {
   namespaces: Record<string, Counters>
 }
 
-/** What cache.health() returns. Thresholds from seed 004: latency > 100 ms or memory > 90% → degraded. */
+/** What cache.health() returns. Thresholds: latency > 100 ms or memory > 90% → degraded. */
 export interface CacheHealth {
   status: 'healthy' | 'degraded' | 'unhealthy'
   /** PING round trip to Redis in ms (absent without Redis, or when it did not answer). */

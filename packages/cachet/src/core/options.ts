@@ -13,7 +13,7 @@ export type RedisInput =
   | RedisOptions
   | false
 
-/** A threshold of seed 003's adaptive TTL: loaders slower than `slowerThan` get `ttl`. */
+/** A threshold of the adaptive TTL: loaders slower than `slowerThan` get `ttl`. */
 export interface AdaptiveTtlRule {
   slowerThan: Duration
   ttl: Duration
@@ -29,11 +29,11 @@ export interface CacheOptions {
   ttl?: Duration
   /** How long a stale value is kept past its ttl for fail-safe and stale-while-revalidate; false = off. @default '1h' */
   grace?: Duration | false
-  /** Smart TTL by key prefix (seed 004): the longest matching prefix wins over the default ttl. */
+  /** Smart TTL by key prefix: the longest matching prefix wins over the default ttl. */
   ttlRules?: Record<string, Duration>
   /** Random spread applied to every ttl, as a fraction: 0.1 = ±10%. @default 0.1 */
   jitter?: number
-  /** TTL from the loader's duration (seed 003 §5.3); true = the seed's thresholds. @default false */
+  /** TTL from the loader's duration; true = the SQL `QueryCache`'s thresholds. @default false */
   adaptiveTtl?: boolean | AdaptiveTtlRule[]
   /** In-process tier; false = Redis only. */
   l1?: { maxBytes?: number; maxEntryBytes?: number; maxTtl?: Duration } | false
@@ -108,7 +108,7 @@ export interface ResolvedOptions {
   bus: boolean
 }
 
-/** Seed 003 §5.3: > 10 s → 30 min, > 5 s → 10 min, > 1 s → 5 min, else 1 min. */
+/** The SQL `QueryCache`'s adaptive TTL: > 10 s → 30 min, > 5 s → 10 min, > 1 s → 5 min, else 1 min. */
 export const SEED_ADAPTIVE_TTL: AdaptiveTtlRule[] = [
   { slowerThan: '10s', ttl: '30m' },
   { slowerThan: '5s', ttl: '10m' },

@@ -16,7 +16,7 @@ export interface Entry<T = unknown> {
   tags: readonly string[]
   /**
    * 16 lowercase hex characters that identify this write. The Redis conditional write compares it
-   * (ghost-write guard, RELIABILITY.md E4): a loader only writes back if the key still holds the
+   * (ghost-write guard, docs/reliability.md E4): a loader only writes back if the key still holds the
    * version it saw before it started.
    */
   version: string

@@ -32,8 +32,8 @@ export function encodeFields(entity: object, only?: readonly string[]): string[]
 
 /**
  * One stored field value → its JavaScript value. A value that is not JSON (a plain string written by
- * the seed system, e.g. `fullName: Jean Dupont`) is returned as that string, so existing hashes stay
- * readable without a flush.
+ * the `UserCache` / stream consumer cachet replaces, e.g. `fullName: Jean Dupont`) is returned as that
+ * string, so existing hashes stay readable without a flush.
  */
 export function decodeValue(text: string): unknown {
   try {

@@ -1,4 +1,4 @@
-/** cachet/sql: seed 003's SQL query cache on the cachet engine, for pg and PGlite. */
+/** cachet/sql: the SQL `QueryCache` cachet replaces, on the cachet engine, for pg and PGlite. */
 
 export { sqlTables } from './analyze.js'
 export { type CachedQueryOptions, cachedQuery } from './cached-query.js'

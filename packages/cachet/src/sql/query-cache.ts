@@ -27,7 +27,7 @@ export interface QueryCacheOptions {
   identity?: string
   /** TTL of cached results when adaptiveTtl is false (else the engine's ttl). */
   defaultTtl?: Duration
-  /** TTL from the measured query time (seed 003 §5.3, or the engine's adaptiveTtl rules). @default true */
+  /** TTL from the measured query time (default thresholds or the engine's adaptiveTtl). @default true */
   adaptiveTtl?: boolean
   /** Per-query figures are kept for at most this many keys. @default 500 */
   maxTrackedQueries?: number
@@ -84,7 +84,7 @@ export interface WarmUpResult {
   errors: Array<{ index: number; error: unknown }>
 }
 
-/** Creates seed 003's QueryCache on the engine: cached reads, table tags, invalidating writes and transactions. */
+/** Creates a QueryCache on the engine: cached reads, table tags, invalidating writes and transactions. */
 export function createQueryCache(options: QueryCacheOptions): QueryCache {
   return new QueryCache(options)
 }
@@ -288,7 +288,7 @@ export class QueryCache {
     }
   }
 
-  /** Seed 003's figures for this process, and the `top` queries by database time saved. */
+  /** The original `QueryCache`'s figures for this process, and the `top` queries by database time saved. */
   stats(top = 10): QueryCacheStats & { parser: SqlParserStatus['kind'] | 'loading' } {
     return { ...this.#stats.snapshot(top), parser: this.#parserStatus?.kind ?? 'loading' }
   }

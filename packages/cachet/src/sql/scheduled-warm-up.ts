@@ -4,7 +4,7 @@ import type { QueryCache, WarmUpQuery, WarmUpResult } from './query-cache.js'
 
 /** Options of scheduleWarmUp(). */
 export interface ScheduledWarmUpOptions {
-  /** Time between the end of one run and the start of the next (seed 003 §5.1: 30 min). @default '30m' */
+  /** Time between the end of one run and the start of the next. @default '30m' */
   every?: Duration
   /** Run once at once, rather than after the first `every`. @default true */
   immediately?: boolean
@@ -23,9 +23,9 @@ export interface ScheduledWarmUp {
 }
 
 /**
- * Seed 003's scheduled warm-up: runs `queries.warmUp(list)` now (unless `immediately: false`) and then
- * `every` after each run ends, so runs never overlap however slow the database is. The timer does not keep
- * the process alive.
+ * The scheduled warm-up of the SQL `QueryCache` cachet replaces: runs `queries.warmUp(list)` now
+ * (unless `immediately: false`) and then `every` after each run ends, so runs never overlap however
+ * slow the database is. The timer does not keep the process alive.
  */
 export function scheduleWarmUp(
   queries: QueryCache,

@@ -44,11 +44,11 @@ const BUS_PATTERN_LIMITS = {
   maxLength: PATTERN_LIMITS.maxLength + 2 * MAX_KEY_BYTES,
   maxWildcards: PATTERN_LIMITS.maxWildcards,
 }
-/** PING intervals without a PONG before the subscriber is considered cut off (RELIABILITY.md C4). */
+/** PING intervals without a PONG before the subscriber is considered cut off (docs/reliability.md C4). */
 const MISSED_PINGS = 2
 
 /**
- * L1 coherence over Redis pub/sub (at-most-once, RELIABILITY.md E5). Loss is detected rather than
+ * L1 coherence over Redis pub/sub (at-most-once, docs/reliability.md E5). Loss is detected rather than
  * prevented: per-origin sequence numbers expose gaps, a re-subscribe after a disconnect and unanswered
  * PINGs expose blind spots; each is reported through onGap so the engine marks L1 suspect.
  */
@@ -139,7 +139,7 @@ export class Bus {
 
   /**
    * PUBLISH with a deadline: a frozen Redis must not hold messages forever. A timed-out publish may
-   * still land later (RELIABILITY E4), so a receiver can see a message twice; dropping L1 keys twice
+   * still land later (docs/reliability.md E4), so a receiver can see a message twice; dropping L1 keys twice
    * is harmless.
    */
   private send(text: string): Promise<unknown> {
@@ -263,7 +263,7 @@ export class Bus {
       this.queue.push(text)
       return
     }
-    // Never drop invalidations silently (RELIABILITY.md C6): replace the backlog with one 'clear'.
+    // Never drop invalidations silently (docs/reliability.md C6): replace the backlog with one 'clear'.
     this.queue.length = 0
     this.queue.push(
       JSON.stringify({ o: this.origin, s: ++this.seq, t: 'clear', k: [] } satisfies WireMessage),

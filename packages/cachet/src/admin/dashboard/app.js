@@ -1,6 +1,7 @@
 // cachet dashboard: plain JS, no build step. Every server-provided string (key names, values, tags,
 // error messages) is rendered with textContent, never innerHTML: key names are attacker-influenced
-// (RELIABILITY S14). The admin token travels as a bearer header only, so there is no cookie to forge (no CSRF).
+// (docs/reliability.md S14). The admin token travels as a bearer header only, so there is no cookie
+// to forge (no CSRF).
 
 import { renderTrends } from './charts.js'
 
@@ -75,7 +76,7 @@ function fmtNumber(value) {
 function fmtPercent(value) {
   if (typeof value === 'string') return value
   if (typeof value !== 'number') return '—'
-  // The engine reports a 0..1 fraction; seed 004 reports a percentage.
+  // The engine reports a 0..1 fraction; the admin API's original figures are percentages.
   return `${(value <= 1 ? value * 100 : value).toFixed(1)}%`
 }
 

@@ -10,7 +10,7 @@ export interface DashboardOptions {
   prefix?: string
 }
 
-/** The page runs no inline script or style, so the strictest self-only policy holds (RELIABILITY S14). */
+/** No inline script or style, so the strictest self-only policy holds (docs/reliability.md S14). */
 export const DASHBOARD_CSP =
   "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
 
@@ -21,7 +21,7 @@ function asset(name: string): string {
 }
 
 /**
- * Serves the admin dashboard (seed 004 §5): one static page plus app.js, app.css, its icon and the
+ * Serves the admin dashboard: one static page plus app.js, app.css, its icon and the
  * chart library.
  * Register it with `{ prefix: '/cache' }`.
  */

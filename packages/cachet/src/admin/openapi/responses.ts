@@ -13,7 +13,7 @@ const object = (properties: Record<string, Schema>, required: string[] = []): Sc
   required,
 })
 
-/** seed 004's envelope: `{ success: true, data | stats | details, message?, timestamp }`. */
+/** The admin API's original envelope: `{ success: true, data | stats | details, message?, timestamp }`. */
 export function envelope(fields: Record<string, Schema>, required: string[] = []): Schema {
   return object({ success: { const: true }, message: string, timestamp: string, ...fields }, [
     'success',

@@ -48,7 +48,7 @@ async function clear(
   }
 }
 
-/** POST /clear (seed 004 §2.2) and POST /clear-all (seed 001), which also needs `confirm: true`. */
+/** POST /clear and POST /clear-all (from the Flask cache it replaces), which also needs `confirm: true`. */
 export function registerClearRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.post('/clear', { config: { access: 'admin' } }, async (request) => {
     const result = await audited(ctx, request, 'clear', async () =>

@@ -29,7 +29,7 @@ async function perKey(keys: readonly string[], run: (key: string) => Promise<boo
 }
 
 /**
- * Invalidates keys, patterns and tags, and reports a count per item (seed 004 §2.5). A dry run
+ * Invalidates keys, patterns and tags, and reports a count per item. A dry run
  * counts what would go; tags cannot be counted without invalidating them, so they show null.
  */
 async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mutation> {
@@ -106,8 +106,9 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
 }
 
 /**
- * DELETE /invalidate (seed 004 §2.5; POST accepted for clients that cannot send a DELETE body) and
- * seed 001's aliases: POST /invalidate/:type (every key of a cache type) and POST /invalidate-pattern.
+ * DELETE /invalidate (POST accepted for clients that cannot send a DELETE body) and the aliases of the
+ * Flask `@cache_response` cache cachet replaces: POST /invalidate/:type (every key of a cache type) and
+ * POST /invalidate-pattern.
  */
 export function registerInvalidateRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const handler = async (request: FastifyRequest) => {

@@ -23,7 +23,7 @@ function presentValue(value: unknown): { value?: unknown; preview?: string; trun
   return { preview: json.slice(0, VALUE_PREVIEW_BYTES), truncated: true }
 }
 
-/** GET /keys (seed 004 §2.6), GET/PATCH/DELETE /keys/:key (inspect, new ttl, delete). */
+/** GET /keys, GET/PATCH/DELETE /keys/:key (inspect, new ttl, delete). */
 export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get('/keys', { config: { access: 'read' } }, async (request) => {
     const query = parse(ctx.schemas.keysQuery, request.query, 'query')

@@ -44,7 +44,7 @@ function percent(rate: number): string {
   return `${(rate * 100).toFixed(1)}%`
 }
 
-/** GET /stats: seed 004 §2.1's figures, the engine's counters, and per-namespace counters, keys and memory. */
+/** GET /stats: the admin API's original figures, engine counters, per-namespace counters, keys and memory. */
 export function registerStatsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   // The walk is reused for statsSnapshotMs; a failed one (Redis down) is not, the next call tries again.
   const scan = reuseFor(ctx.limits.statsSnapshotMs, () => scanNamespaces(ctx, ctx.limits.statsScanKeys))

@@ -57,7 +57,7 @@ function eventStream(job: WarmupJob): PassThrough {
 }
 
 /**
- * POST /warmup (seed 004 §2.3): runs registered warmers; waits and answers the seed's stats, or with
+ * POST /warmup: runs registered warmers; waits and answers the original warm-up stats, or with
  * `wait: false` answers 202 and a job to follow: GET /warmup/:jobId (state) or
  * GET /warmup/:jobId/events (SSE). GET /warmup lists modules and recent jobs.
  */

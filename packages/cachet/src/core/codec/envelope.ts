@@ -243,7 +243,7 @@ function deserialize(id: number, payload: Buffer, custom: Serializer | undefined
   return custom.deserialize(payload)
 }
 
-/** A value some other writer stored as plain JSON (seed systems): a fresh entry with no tags. */
+/** A value another writer stored as plain JSON (a cache cachet replaces): a fresh entry with no tags. */
 function legacyEntry(bytes: Buffer): Stored {
   let value: unknown
   try {
