@@ -125,8 +125,6 @@ export interface L2Tier {
   countByPattern(pattern: string, sampleSize?: number): Promise<{ count: number; sample: string[] }>
   /** Remaining TTL in ms; undefined when the key does not exist or has no TTL. */
   pttl(key: string): Promise<number | undefined>
-  /** Sets a new TTL in ms; false when the key does not exist. */
-  pexpire(key: string, ttlMs: number): Promise<boolean>
   /**
    * One page of a SCAN over a full glob pattern. The cursor is opaque ('0' to start, '0' when done);
    * on a Cluster it walks every master in turn.

@@ -55,45 +55,48 @@ const MISSED_PINGS = 2
 export class Bus {
   /** Identifies this instance's messages; a new one per process start, so sequences never restart. */
   readonly origin = randomBytes(8).toString('hex')
-  private readonly channel: string
-  private readonly maxQueue: number
-  private readonly intervalMs: number
-  private seq = 0
-  private readonly lastSeen = new Map<string, number>()
-  private readonly queue: string[] = []
-  private draining = false
-  private subscriber: Redis | Cluster | undefined
-  private timer: NodeJS.Timeout | undefined
-  private connected = false
-  private pingPending = false
-  private missed = 0
-  private closed = false
-  private outbox: BusMessage[] = []
-  private flushScheduled = false
-  private refused = 0
+  readonly #channel: string
+  readonly #maxQueue: number
+  readonly #intervalMs: number
+  #seq = 0
+  readonly #lastSeen = new Map<string, number>()
+  readonly #queue: string[] = []
+  #draining = false
+  #subscriber: Redis | Cluster | undefined
+  #timer: NodeJS.Timeout | undefined
+  #connected = false
+  #pingPending = false
+  #missed = 0
+  #closed = false
+  #outbox: BusMessage[] = []
+  #flushScheduled = false
+  #refused = 0
 
-  constructor(private readonly options: BusOptions) {
-    this.channel = `${options.prefix}:__bus`
-    this.maxQueue = options.maxQueue ?? 1_000
-    this.intervalMs = options.intervalMs ?? 1_000
+  readonly #options: BusOptions
+
+  constructor(options: BusOptions) {
+    this.#options = options
+    this.#channel = `${options.prefix}:__bus`
+    this.#maxQueue = options.maxQueue ?? 1_000
+    this.#intervalMs = options.intervalMs ?? 1_000
   }
 
   /** Subscribes (resolves once subscribed) and starts the PING and retry timer. */
   async start(): Promise<void> {
-    const subscriber = this.options.connection.duplicate()
-    this.subscriber = subscriber
+    const subscriber = this.#options.connection.duplicate()
+    this.#subscriber = subscriber
     subscriber.on('message', (channel: string, text: string) => {
-      if (channel === this.channel) this.receive(text)
+      if (channel === this.#channel) this.#receive(text)
     })
-    subscriber.on('close', () => this.lost('subscriber connection lost'))
-    await subscriber.subscribe(this.channel)
-    this.connected = true
+    subscriber.on('close', () => this.#lost('subscriber connection lost'))
+    await subscriber.subscribe(this.#channel)
+    this.#connected = true
     // Registered after the first subscription, so only a reconnect triggers it.
     subscriber.on('ready', () => {
-      if (!this.connected && !this.closed) void this.resubscribe()
+      if (!this.#connected && !this.#closed) void this.#resubscribe()
     })
-    this.timer = setInterval(() => this.tick(), this.intervalMs)
-    this.timer.unref()
+    this.#timer = setInterval(() => this.#tick(), this.#intervalMs)
+    this.#timer.unref()
   }
 
   /**
@@ -102,39 +105,39 @@ export class Bus {
    * burst of writes costs one PUBLISH rather than one per key.
    */
   publish(message: BusMessage): void {
-    if (this.closed) return
-    const last = this.outbox[this.outbox.length - 1]
+    if (this.#closed) return
+    const last = this.#outbox[this.#outbox.length - 1]
     if (last && last.t === message.t && message.t !== 'clear' && last.k.length < MAX_KEYS_PER_MESSAGE) {
       last.k.push(...message.k)
     } else {
-      this.outbox.push({ t: message.t, k: [...message.k] })
+      this.#outbox.push({ t: message.t, k: [...message.k] })
     }
-    if (this.outbox.length === 1 && !this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => this.flush())
+    if (this.#outbox.length === 1 && !this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => this.#flush())
     }
   }
 
-  private flush(): void {
-    this.flushScheduled = false
-    const messages = this.outbox
-    this.outbox = []
-    for (const message of messages) this.publishNow(message)
+  #flush(): void {
+    this.#flushScheduled = false
+    const messages = this.#outbox
+    this.#outbox = []
+    for (const message of messages) this.#publishNow(message)
   }
 
-  private publishNow(message: BusMessage): void {
+  #publishNow(message: BusMessage): void {
     const text = JSON.stringify({
       o: this.origin,
-      s: ++this.seq,
+      s: ++this.#seq,
       t: message.t,
       k: message.k,
     } satisfies WireMessage)
     // While older messages wait for retry, newer ones queue behind them so receivers see them in order.
-    if (this.queue.length > 0) {
-      this.enqueue(text)
+    if (this.#queue.length > 0) {
+      this.#enqueue(text)
       return
     }
-    this.send(text).catch(() => this.enqueue(text))
+    this.#send(text).catch(() => this.#enqueue(text))
   }
 
   /**
@@ -142,49 +145,49 @@ export class Bus {
    * still land later (docs/reliability.md E4), so a receiver can see a message twice; dropping L1 keys twice
    * is harmless.
    */
-  private send(text: string): Promise<unknown> {
-    const published = this.options.connection.client.publish(this.channel, text)
-    return withDeadline(published, this.options.timeoutMs ?? 1_000, 'PUBLISH')
+  #send(text: string): Promise<unknown> {
+    const published = this.#options.connection.client.publish(this.#channel, text)
+    return withDeadline(published, this.#options.timeoutMs ?? 1_000, 'PUBLISH')
   }
 
   /** Messages waiting to be re-published. */
   get pending(): number {
-    return this.queue.length
+    return this.#queue.length
   }
 
   /** Messages received with a pattern that breaks the pattern rules, and so not applied. */
   get rejected(): number {
-    return this.refused
+    return this.#refused
   }
 
   /** Stops timers and closes the subscriber connection. Queued messages are dropped. */
   async close(): Promise<void> {
-    this.flush()
-    this.closed = true
-    clearInterval(this.timer)
-    this.queue.length = 0
-    if (this.subscriber) await closeClient(this.subscriber)
+    this.#flush()
+    this.#closed = true
+    clearInterval(this.#timer)
+    this.#queue.length = 0
+    if (this.#subscriber) await closeClient(this.#subscriber)
   }
 
-  private receive(text: string): void {
+  #receive(text: string): void {
     const message = parse(text)
     if (!message || message.o === this.origin) return
-    const last = this.lastSeen.get(message.o)
+    const last = this.#lastSeen.get(message.o)
     if (last === undefined || message.s > last) {
       if (last !== undefined && message.s !== last + 1) {
-        this.gap(`sequence gap from ${message.o}: ${last} then ${message.s}`)
+        this.#gap(`sequence gap from ${message.o}: ${last} then ${message.s}`)
       }
-      this.lastSeen.set(message.o, message.s)
+      this.#lastSeen.set(message.o, message.s)
     }
-    const refusal = message.t === 'pattern' ? this.refusePatterns(message.k) : undefined
+    const refusal = message.t === 'pattern' ? this.#refusePatterns(message.k) : undefined
     if (refusal) {
       // Never matched against L1, yet the invalidation it stood for is lost: report it as a gap.
-      this.refused++
-      this.gap(`invalid pattern from ${message.o}: ${refusal}`)
+      this.#refused++
+      this.#gap(`invalid pattern from ${message.o}: ${refusal}`)
       return
     }
     try {
-      this.options.onMessage({ t: message.t, k: message.k })
+      this.#options.onMessage({ t: message.t, k: message.k })
     } catch {
       // A failing handler must not break the subscriber's event loop; the engine logs its own errors.
     }
@@ -194,8 +197,8 @@ export class Bus {
    * Why a message's full patterns may not be applied, if one may not: every pattern must stay inside
    * the prefix and pass the engine's rules, so no peer can send this instance what its API refuses.
    */
-  private refusePatterns(patterns: readonly string[]): string | undefined {
-    const prefix = `${this.options.prefix}:`
+  #refusePatterns(patterns: readonly string[]): string | undefined {
+    const prefix = `${this.#options.prefix}:`
     for (const pattern of patterns) {
       if (!pattern.startsWith(prefix)) return 'outside the prefix'
       try {
@@ -209,79 +212,79 @@ export class Bus {
   }
 
   /** Reports a gap; a throwing handler must not break ioredis' event emitter. */
-  private gap(reason: string): void {
+  #gap(reason: string): void {
     try {
-      this.options.onGap(reason)
+      this.#options.onGap(reason)
     } catch {
       // The engine handles its own errors.
     }
   }
 
-  private lost(reason: string): void {
-    if (!this.connected || this.closed) return
-    this.connected = false
-    this.gap(reason)
+  #lost(reason: string): void {
+    if (!this.#connected || this.#closed) return
+    this.#connected = false
+    this.#gap(reason)
   }
 
   /** After a reconnect: subscribe (again; harmless if ioredis already did), then report the blind spot. */
-  private async resubscribe(): Promise<void> {
+  async #resubscribe(): Promise<void> {
     try {
-      await this.subscriber!.subscribe(this.channel)
+      await this.#subscriber!.subscribe(this.#channel)
     } catch {
       return // The next 'ready' retries.
     }
-    if (this.connected || this.closed) return
-    this.connected = true
-    this.missed = 0
-    this.gap('resubscribed after a disconnect')
+    if (this.#connected || this.#closed) return
+    this.#connected = true
+    this.#missed = 0
+    this.#gap('resubscribed after a disconnect')
   }
 
-  private tick(): void {
-    void this.drain()
-    if (!this.subscriber || !this.connected) return
-    if (this.pingPending) {
+  #tick(): void {
+    void this.#drain()
+    if (!this.#subscriber || !this.#connected) return
+    if (this.#pingPending) {
       // One PING in flight at most: a frozen server never piles them up.
-      if (++this.missed === MISSED_PINGS) this.gap(`${MISSED_PINGS} PINGs unanswered`)
+      if (++this.#missed === MISSED_PINGS) this.#gap(`${MISSED_PINGS} PINGs unanswered`)
       return
     }
-    this.pingPending = true
-    this.subscriber.ping().then(
+    this.#pingPending = true
+    this.#subscriber.ping().then(
       () => {
-        this.pingPending = false
-        this.missed = 0
+        this.#pingPending = false
+        this.#missed = 0
       },
       () => {
-        this.pingPending = false
-        if (++this.missed === MISSED_PINGS) this.gap(`${MISSED_PINGS} PINGs failed`)
+        this.#pingPending = false
+        if (++this.#missed === MISSED_PINGS) this.#gap(`${MISSED_PINGS} PINGs failed`)
       },
     )
   }
 
-  private enqueue(text: string): void {
-    if (this.closed) return
-    if (this.queue.length < this.maxQueue) {
-      this.queue.push(text)
+  #enqueue(text: string): void {
+    if (this.#closed) return
+    if (this.#queue.length < this.#maxQueue) {
+      this.#queue.push(text)
       return
     }
     // Never drop invalidations silently (docs/reliability.md C6): replace the backlog with one 'clear'.
-    this.queue.length = 0
-    this.queue.push(
-      JSON.stringify({ o: this.origin, s: ++this.seq, t: 'clear', k: [] } satisfies WireMessage),
+    this.#queue.length = 0
+    this.#queue.push(
+      JSON.stringify({ o: this.origin, s: ++this.#seq, t: 'clear', k: [] } satisfies WireMessage),
     )
   }
 
-  private async drain(): Promise<void> {
-    if (this.draining) return
-    this.draining = true
+  async #drain(): Promise<void> {
+    if (this.#draining) return
+    this.#draining = true
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        await this.send(this.queue[0]!)
-        this.queue.shift()
+      while (this.#queue.length > 0 && !this.#closed) {
+        await this.#send(this.#queue[0]!)
+        this.#queue.shift()
       }
     } catch {
       // Still failing: retried on the next tick.
     } finally {
-      this.draining = false
+      this.#draining = false
     }
   }
 }

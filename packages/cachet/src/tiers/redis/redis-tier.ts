@@ -26,34 +26,35 @@ export interface RedisTierOptions {
  * guard, so each is bounded by the deadline and skipped while the circuit is open.
  */
 export class RedisTier implements L2Tier {
-  private readonly client: Redis | Cluster
-  private readonly isCluster: boolean
+  readonly #client: Redis | Cluster
+  readonly #isCluster: boolean
 
-  constructor(
-    connection: RedisConnection,
-    private readonly guard: L2Guard,
-    private readonly options: RedisTierOptions,
-  ) {
-    this.client = defineScripts(connection.client)
-    this.isCluster = connection.isCluster
+  readonly #guard: L2Guard
+  readonly #options: RedisTierOptions
+
+  constructor(connection: RedisConnection, guard: L2Guard, options: RedisTierOptions) {
+    this.#guard = guard
+    this.#options = options
+    this.#client = defineScripts(connection.client)
+    this.#isCluster = connection.isCluster
   }
 
   /** The key of a tag's index (a zset); the hash tag keeps it and its epoch in one Cluster slot. */
   tagKey(tag: string): string {
-    return `${this.options.prefix}:__tag:{${tag}}`
+    return `${this.#options.prefix}:__tag:{${tag}}`
   }
 
   async get(key: string): Promise<Buffer | undefined> {
-    const value = await this.guard.run('GET', () => this.client.getBuffer(key))
+    const value = await this.#guard.run('GET', () => this.#client.getBuffer(key))
     return value ?? undefined
   }
 
   async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
     if (keys.length === 0) return []
-    const values = await this.guard.run('MGET', async () => {
-      if (!this.isCluster) return this.client.mgetBuffer(...keys)
+    const values = await this.#guard.run('MGET', async () => {
+      if (!this.#isCluster) return this.#client.mgetBuffer(...keys)
       // MGET cannot span slots: one GET per key, routed by ioredis.
-      return Promise.all(keys.map((key) => this.client.getBuffer(key)))
+      return Promise.all(keys.map((key) => this.#client.getBuffer(key)))
     })
     return values.map((value) => value ?? undefined)
   }
@@ -65,8 +66,8 @@ export class RedisTier implements L2Tier {
     }
     // The common case, one untagged write: one command, no pipeline.
     const ttl = Math.max(1, Math.round(write.ttlMs))
-    const client = this.client as ScriptedClient
-    const result = await this.guard.run<unknown>('SET', () =>
+    const client = this.#client as ScriptedClient
+    const result = await this.#guard.run<unknown>('SET', () =>
       write.ifVersion === undefined
         ? client.set(write.key, write.bytes, 'PX', ttl)
         : client.cachetSetIf(write.key, write.bytes, ttl, write.ifVersion ?? ''),
@@ -91,8 +92,8 @@ export class RedisTier implements L2Tier {
       )
     }
     // Tags first: a failure leaves at worst a dangling index member, never an unindexed entry.
-    const [, results] = await this.guard.run('SET', () =>
-      runPhases(this.client, this.isCluster, [tagOps, writeOps]),
+    const [, results] = await this.#guard.run('SET', () =>
+      runPhases(this.#client, this.#isCluster, [tagOps, writeOps]),
     )
     return results!.map((result) => result === 'OK' || result === 1)
   }
@@ -104,8 +105,8 @@ export class RedisTier implements L2Tier {
   ): Promise<number> {
     let live = 0
     for (let i = 0; i < keys.length; i += BATCH) {
-      const ops = this.tombstoneOps(keys.slice(i, i + BATCH), tombstone, ttlMs)
-      const results = await this.guard.run('invalidate', () => runBatch(this.client, this.isCluster, ops))
+      const ops = this.#tombstoneOps(keys.slice(i, i + BATCH), tombstone, ttlMs)
+      const results = await this.#guard.run('invalidate', () => runBatch(this.#client, this.#isCluster, ops))
       live += sum(results)
     }
     return live
@@ -120,18 +121,18 @@ export class RedisTier implements L2Tier {
     for (const tag of new Set(tags)) {
       const key = this.tagKey(tag)
       // Epoch first: a writer that loaded before this point sees the epoch move and drops its write.
-      await this.guard.run('invalidateTags', () =>
-        this.scripted().cachetEpochBump(`${key}:epoch`, Date.now(), EPOCH_TTL_MS),
+      await this.#guard.run('invalidateTags', () =>
+        this.#scripted().cachetEpochBump(`${key}:epoch`, Date.now(), EPOCH_TTL_MS),
       )
       // Bounded by the size seen now, so writers adding members concurrently cannot keep us looping.
-      let remaining = await this.guard.run('invalidateTags', () => this.client.zcard(key))
+      let remaining = await this.#guard.run('invalidateTags', () => this.#client.zcard(key))
       while (remaining > 0) {
-        const members = await this.guard.run('invalidateTags', () => this.client.zrange(key, 0, BATCH - 1))
+        const members = await this.#guard.run('invalidateTags', () => this.#client.zrange(key, 0, BATCH - 1))
         if (members.length === 0) break
         // Tombstones before ZREM: a failure in between leaves members to retry, never live orphans.
-        const [results] = await this.guard.run('invalidateTags', () =>
-          runPhases(this.client, this.isCluster, [
-            this.tombstoneOps(members, tombstone, ttlMs),
+        const [results] = await this.#guard.run('invalidateTags', () =>
+          runPhases(this.#client, this.#isCluster, [
+            this.#tombstoneOps(members, tombstone, ttlMs),
             [['zrem', key, ...members]],
           ]),
         )
@@ -145,25 +146,25 @@ export class RedisTier implements L2Tier {
   async tagEpochs(tags: readonly string[]): Promise<number[]> {
     if (tags.length === 0) return []
     const keys = tags.map((tag) => `${this.tagKey(tag)}:epoch`)
-    const values = await this.guard.run('tagEpochs', async () => {
-      if (!this.isCluster) return this.client.mget(...keys)
-      return Promise.all(keys.map((key) => this.client.get(key)))
+    const values = await this.#guard.run('tagEpochs', async () => {
+      if (!this.#isCluster) return this.#client.mget(...keys)
+      return Promise.all(keys.map((key) => this.#client.get(key)))
     })
     return values.map((value) => (value === null ? 0 : Number(value)))
   }
 
   async deleteByPattern(pattern: string): Promise<number> {
-    this.checkPattern(pattern)
+    this.#checkPattern(pattern)
     let deleted = 0
-    for await (const { node, keys } of this.scan(pattern)) deleted += await this.unlink(node, keys)
+    for await (const { node, keys } of this.#scan(pattern)) deleted += await this.#unlink(node, keys)
     return deleted
   }
 
   async countByPattern(pattern: string, sampleSize = 20): Promise<{ count: number; sample: string[] }> {
-    this.checkPattern(pattern)
+    this.#checkPattern(pattern)
     let count = 0
     const sample: string[] = []
-    for await (const { keys } of this.scan(pattern)) {
+    for await (const { keys } of this.#scan(pattern)) {
       count += keys.length
       for (const key of keys) if (sample.length < sampleSize) sample.push(key)
     }
@@ -171,30 +172,23 @@ export class RedisTier implements L2Tier {
   }
 
   /** SCAN of a pattern over every master (one on a single node), batch by batch, our keys only. */
-  private async *scan(pattern: string): AsyncGenerator<{ node: Redis; keys: string[] }> {
-    for (const node of this.nodes()) {
+  async *#scan(pattern: string): AsyncGenerator<{ node: Redis; keys: string[] }> {
+    for (const node of this.#nodes()) {
       let cursor = '0'
       do {
-        const [next, keys] = await this.guard.run('SCAN', () =>
+        const [next, keys] = await this.#guard.run('SCAN', () =>
           node.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH),
         )
         cursor = next
-        const ours = this.own(keys)
+        const ours = this.#own(keys)
         if (ours.length > 0) yield { node, keys: ours }
       } while (cursor !== '0')
     }
   }
 
   async pttl(key: string): Promise<number | undefined> {
-    const ms = await this.guard.run('PTTL', () => this.client.pttl(key))
+    const ms = await this.#guard.run('PTTL', () => this.#client.pttl(key))
     return ms >= 0 ? ms : undefined
-  }
-
-  async pexpire(key: string, ttlMs: number): Promise<boolean> {
-    const done = await this.guard.run('PEXPIRE', () =>
-      this.client.pexpire(key, Math.max(1, Math.round(ttlMs))),
-    )
-    return done === 1
   }
 
   async scanPage(
@@ -202,12 +196,12 @@ export class RedisTier implements L2Tier {
     cursor: string,
     count: number,
   ): Promise<{ keys: string[]; cursor: string }> {
-    this.checkPattern(pattern)
-    const nodes = this.nodes()
+    this.#checkPattern(pattern)
+    const nodes = this.#nodes()
     // On a Cluster the opaque cursor is `<node index>:<node cursor>`, walking the masters in turn.
     let index = 0
     let nodeCursor = cursor
-    if (this.isCluster && cursor !== '0') {
+    if (this.#isCluster && cursor !== '0') {
       const [at, rest] = cursor.split(':')
       index = Number(at)
       nodeCursor = rest ?? ''
@@ -216,12 +210,12 @@ export class RedisTier implements L2Tier {
     if (!node || !/^\d+$/.test(nodeCursor))
       throw new InvalidKeyError(`invalid scan cursor ${JSON.stringify(cursor)}`)
     const hint = Math.min(MAX_SCAN_COUNT, Math.max(1, Math.floor(count)))
-    const [next, keys] = await this.guard.run('SCAN', () =>
+    const [next, keys] = await this.#guard.run('SCAN', () =>
       node.scan(nodeCursor, 'MATCH', pattern, 'COUNT', hint),
     )
-    if (!this.isCluster) return { keys: this.own(keys), cursor: next }
-    if (next !== '0') return { keys: this.own(keys), cursor: `${index}:${next}` }
-    return { keys: this.own(keys), cursor: index + 1 < nodes.length ? `${index + 1}:0` : '0' }
+    if (!this.#isCluster) return { keys: this.#own(keys), cursor: next }
+    if (next !== '0') return { keys: this.#own(keys), cursor: `${index}:${next}` }
+    return { keys: this.#own(keys), cursor: index + 1 < nodes.length ? `${index + 1}:0` : '0' }
   }
 
   async describe(keys: readonly string[]): Promise<KeyDescription[]> {
@@ -231,14 +225,14 @@ export class RedisTier implements L2Tier {
       ['pttl', key],
       ['memory', 'USAGE', key],
     ])
-    const results = await this.guard.run('describe', () => runBatch(this.client, this.isCluster, ops))
+    const results = await this.#guard.run('describe', () => runBatch(this.#client, this.#isCluster, ops))
     // Strings may be tombstones left by invalidations, or entries whose freshness the head tells: read
     // the head up to staleUntil (GETRANGE on another type fails).
     const strings = keys.filter((_, i) => results[3 * i] === 'string')
-    const heads = await this.guard.run('describe', () =>
+    const heads = await this.#guard.run('describe', () =>
       runBatch(
-        this.client,
-        this.isCluster,
+        this.#client,
+        this.#isCluster,
         strings.map((key): Op => ['getrangeBuffer', key, 0, TIMES_HEAD_BYTES - 1]),
       ),
     )
@@ -258,57 +252,57 @@ export class RedisTier implements L2Tier {
 
   async ping(): Promise<number> {
     const started = performance.now()
-    await this.guard.run('PING', () => this.client.ping())
+    await this.#guard.run('PING', () => this.#client.ping())
     return performance.now() - started
   }
 
   async info(): Promise<Record<string, string>> {
-    const text = await this.guard.run(
+    const text = await this.#guard.run(
       'INFO',
-      () => this.client.call('INFO', 'memory', 'stats', 'server', 'clients') as Promise<string>,
+      () => this.#client.call('INFO', 'memory', 'stats', 'server', 'clients') as Promise<string>,
     )
     return parseInfo(text)
   }
 
-  private scripted() {
-    return defineScripts(this.client)
+  #scripted() {
+    return defineScripts(this.#client)
   }
 
-  private tombstoneOps(keys: readonly string[], tombstone: (key: string) => Buffer, ttlMs: number): Op[] {
+  #tombstoneOps(keys: readonly string[], tombstone: (key: string) => Buffer, ttlMs: number): Op[] {
     const ttl = Math.max(1, Math.round(ttlMs))
     return keys.map((key): Op => ['cachetInvalidate', key, tombstone(key), ttl])
   }
 
   /** The nodes a SCAN must visit: every master of a Cluster, in a stable order; else the client. */
-  private nodes(): Redis[] {
-    if (!this.isCluster) return [this.client as Redis]
-    return (this.client as Cluster).nodes('master').sort((a, b) => nodeName(a).localeCompare(nodeName(b)))
+  #nodes(): Redis[] {
+    if (!this.#isCluster) return [this.#client as Redis]
+    return (this.#client as Cluster).nodes('master').sort((a, b) => nodeName(a).localeCompare(nodeName(b)))
   }
 
   /** UNLINKs keys (one script per key: single-key, so Cluster-safe); resolves how many held a live entry. */
-  private async unlink(node: Redis, keys: string[]): Promise<number> {
+  async #unlink(node: Redis, keys: string[]): Promise<number> {
     const scripted = defineScripts(node)
     let deleted = 0
     for (let i = 0; i < keys.length; i += BATCH) {
       const ops = keys.slice(i, i + BATCH).map((key): Op => ['cachetDelete', key])
-      const results = await this.guard.run('UNLINK', () => runBatch(scripted as Redis, false, ops))
+      const results = await this.#guard.run('UNLINK', () => runBatch(scripted as Redis, false, ops))
       deleted += sum(results)
     }
     return deleted
   }
 
   /** Patterns are full Redis globs and must stay inside the prefix (the prefix holds no glob characters). */
-  private checkPattern(pattern: string): void {
-    if (!pattern.startsWith(`${this.options.prefix}:`)) {
+  #checkPattern(pattern: string): void {
+    if (!pattern.startsWith(`${this.#options.prefix}:`)) {
       throw new InvalidKeyError(
-        `pattern ${JSON.stringify(pattern)} must start with "${this.options.prefix}:" (the cache's prefix)`,
+        `pattern ${JSON.stringify(pattern)} must start with "${this.#options.prefix}:" (the cache's prefix)`,
       )
     }
   }
 
   /** Belt and braces: never hand back or delete a key outside the prefix. */
-  private own(keys: string[]): string[] {
-    const prefix = `${this.options.prefix}:`
+  #own(keys: string[]): string[] {
+    const prefix = `${this.#options.prefix}:`
     return keys.filter((key) => key.startsWith(prefix))
   }
 }

@@ -57,14 +57,6 @@ describe('get / set', () => {
     expect(values.map((v) => v?.subarray(17).toString())).toEqual(['A', undefined, 'C'])
     expect(await l2.getMany([])).toEqual([])
   })
-
-  it('pexpire changes the TTL and reports a missing key', async () => {
-    const { l2, prefix } = tier()
-    await l2.set({ key: `${prefix}:a`, bytes: entryBytes(version(1)), ttlMs: 60_000, tags: [] })
-    expect(await l2.pexpire(`${prefix}:a`, 5_000)).toBe(true)
-    expect(await l2.pttl(`${prefix}:a`)).toBeLessThanOrEqual(5_000)
-    expect(await l2.pexpire(`${prefix}:missing`, 5_000)).toBe(false)
-  })
 })
 
 describe('conditional set', () => {
