@@ -71,6 +71,10 @@ export async function build(
     redis: resources.adminRedis,
     audit: { redis: resources.auditRedis },
     warmers: resources.warmers,
+    // The product-view counters' journal and flushes, on the dashboard's write-behind card.
+    ...(resources.productViews
+      ? { writeBehind: { 'product views': resources.productViews.writeBehind } }
+      : {}),
   })
   await app.register(dashboardPlugin, { prefix: '/cache', apiPrefix: '/api/cache' })
 

@@ -52,6 +52,23 @@ describe('demo: product view counters written behind to the database', () => {
     expect(metrics.body).toMatch(/cachet_write_behind_backlog \d+/)
   })
 
+  it("shows the write-behind to the admin API, for the dashboard's card", async () => {
+    const response = await server.app.inject({
+      method: 'GET',
+      url: '/api/cache/write-behind',
+      headers: ADMIN_HEADERS,
+    })
+    expect(response.statusCode).toBe(200)
+    const [views] = response.json().data.writeBehinds
+    expect(views).toMatchObject({
+      name: 'product views',
+      backlog: expect.any(Number),
+      journal: { aof: true, maxmemoryPolicy: 'noeviction' },
+    })
+    // The views of the first test reached the database through this write-behind.
+    expect(views.flushed).toBeGreaterThanOrEqual(3)
+  })
+
   it('answers 400 for a bad product id, never 500', async () => {
     for (const id of ['abc', '0', '99999999999', '2001', '-1']) {
       const response = await request('POST', `/api/products/${id}/view`)
@@ -75,6 +92,12 @@ describe('demo: product view counters without a durable Redis', () => {
 
   it('refuses to journal on a Redis without an append-only file: 503, not an unsafe write', async () => {
     expect(server.resources.productViews).toBeUndefined()
+    const admin = await server.app.inject({
+      method: 'GET',
+      url: '/api/cache/write-behind',
+      headers: ADMIN_HEADERS,
+    })
+    expect(admin.json().data.writeBehinds).toEqual([])
     const response = await server.app.inject({ method: 'POST', url: '/api/products/5/view' })
     expect(response.statusCode).toBe(503)
     expect(response.json().message).toMatch(/durable Redis/)

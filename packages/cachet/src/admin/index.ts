@@ -19,6 +19,7 @@ import { registerInvalidateRoutes } from './routes/invalidate.js'
 import { registerKeysRoutes } from './routes/keys.js'
 import { registerStatsRoutes } from './routes/stats.js'
 import { registerWarmupRoutes } from './routes/warmup.js'
+import { namedWriteBehinds, registerWriteBehindRoutes } from './routes/write-behind.js'
 import { escapeControl } from './sanitize.js'
 import { createSchemas } from './schemas.js'
 import { createWarmupRegistry } from './warmup.js'
@@ -30,7 +31,8 @@ export { createAuthenticator, type Principal, type Role } from './auth.js'
 export { dashboardPlugin } from './dashboard/plugin.js'
 export type { HistoryOptions, HistoryPoint } from './history.js'
 export type { Percentiles } from './latency-sample.js'
-export type { AdminJwtOptions, AdminLimits, AdminOptions } from './options.js'
+export type { AdminJwtOptions, AdminLimits, AdminOptions, WriteBehindSource } from './options.js'
+export type { WriteBehindReport } from './routes/write-behind.js'
 export type {
   Warmer,
   WarmupContext,
@@ -60,6 +62,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
     (token) => typeof token === 'string' && token.length > 0,
   )
   const authenticate = createAuthenticator(tokens, options.jwt, readTokens)
+  const writeBehinds = namedWriteBehinds(options.writeBehind)
   const health = reuseFor(HEALTH_REUSE_MS, () => boundedHealth(cache))
   const ctx: AdminContext = {
     cache,
@@ -183,4 +186,5 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
   registerKeysRoutes(app, ctx)
   registerWarmupRoutes(app, ctx)
   registerAuditRoutes(app, ctx)
+  registerWriteBehindRoutes(app, writeBehinds)
 }

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { CacheApi } from '../core/cache-api.js'
+import type { WriteBehindHealth } from '../write/types.js'
 import type { HistoryOptions } from './history.js'
 import type { WarmupRegistry } from './warmup.js'
 
@@ -56,6 +57,11 @@ export interface AdminJwtOptions {
   maxTokenAgeMs?: number
 }
 
+/** What the admin API needs of a write-behind (`createWriteBehind()` returns one): its health. */
+export interface WriteBehindSource {
+  health(): Promise<WriteBehindHealth>
+}
+
 /** Options of the admin plugin. */
 export interface AdminOptions {
   /** The engine the API steers. */
@@ -81,6 +87,11 @@ export interface AdminOptions {
   limits?: AdminLimits
   /** The sampler behind GET /history and the dashboard's charts: a point every 5 s, 15 minutes kept. */
   history?: HistoryOptions
+  /**
+   * Write-behinds whose health GET /write-behind answers and the dashboard shows: one, or several by
+   * name (`{ 'product views': views, audit: auditWriter }`). None: an empty list, the card hidden.
+   */
+  writeBehind?: WriteBehindSource | Record<string, WriteBehindSource>
   /** Defaults to the Fastify instance's logger. */
   logger?: Logger
 }

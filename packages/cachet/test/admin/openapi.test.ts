@@ -121,6 +121,7 @@ describe('the OpenAPI document', () => {
     expect(answerSchema('GET', '/warmup/:jobId/events', 200, 'text/event-stream')).toEqual({ type: 'string' })
     expect(events.headers['content-type']).toMatch(/^text\/event-stream/)
     await check('GET', '/audit', '/audit?limit=20')
+    await check('GET', '/write-behind', '/write-behind')
   })
 
   it('matches the real error answers: 400, 401, 403, 404, 415', async () => {

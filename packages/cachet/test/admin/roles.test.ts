@@ -28,6 +28,7 @@ const ROUTES: Array<{ route: string; access: 'public' | 'read' | 'admin'; url: s
     url: '/warmup/00000000-0000-0000-0000-000000000000/events',
   },
   { route: 'GET /audit', access: 'read', url: '/audit' },
+  { route: 'GET /write-behind', access: 'read', url: '/write-behind' },
   { route: 'POST /clear', access: 'admin', url: '/clear', payload: { confirm: true } },
   { route: 'POST /clear-all', access: 'admin', url: '/clear-all', payload: { confirm: true } },
   { route: 'DELETE /invalidate', access: 'admin', url: '/invalidate', payload: { keys: ['users:0'] } },

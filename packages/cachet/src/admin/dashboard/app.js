@@ -190,6 +190,85 @@ async function refreshHistory() {
   renderTrends($('trends'), history)
 }
 
+/**
+ * The write-behinds the admin API was given (GET /write-behind): per write-behind its status, the
+ * backlog not yet in the database and the age of its oldest entry, flushes and failures, dead letters,
+ * and how durable its journal is. The section stays hidden when there is none.
+ */
+async function refreshWriteBehind() {
+  if (!token()) return
+  let list
+  try {
+    list = (await api('GET', '/write-behind')).data.writeBehinds
+  } catch (error) {
+    // An admin API without the route (an older server) has nothing to show.
+    if (error.status === 404) list = []
+    else throw error
+  }
+  $('write-behind-section').hidden = list.length === 0
+  $('write-behind').replaceChildren(...list.map(writeBehindBlock))
+  $('write-behind-updated').textContent = list.length ? `updated ${new Date().toLocaleTimeString()}` : ''
+}
+
+function fmtAge(ms) {
+  if (typeof ms !== 'number') return '—'
+  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : fmtSpan(ms)
+}
+
+function fmtJournal(journal) {
+  if (!journal || journal.appendfsync === 'unknown') return 'unknown'
+  return `${journal.aof ? 'AOF' : 'no AOF'} · fsync ${journal.appendfsync} · ${journal.maxmemoryPolicy}`
+}
+
+function figureCard(name, label, value, bad) {
+  const node = card(label, value)
+  node.setAttribute('data-figure', name)
+  if (bad) node.className = 'card bad'
+  return node
+}
+
+function writeBehindBlock(wb) {
+  const notes = [...(wb.reasons || [])]
+  if (wb.lastError) notes.push(`last error: ${wb.lastError}`)
+  return el(
+    'div',
+    { className: 'write-behind', 'data-name': wb.name },
+    el(
+      'h3',
+      {},
+      el('span', { className: 'name' }, wb.name),
+      ' ',
+      el('span', { className: `badge badge-${wb.status}` }, wb.status),
+    ),
+    el(
+      'div',
+      { className: 'cards' },
+      figureCard('backlog', 'backlog', fmtNumber(wb.backlog ?? undefined)),
+      figureCard('backlogAge', 'oldest entry', fmtAge(wb.backlogAgeMs ?? undefined)),
+      figureCard(
+        'flushRate',
+        'flushed / s',
+        typeof wb.flushRate === 'number' ? wb.flushRate.toFixed(1) : '—',
+      ),
+      figureCard('flushed', 'flushed', fmtNumber(wb.flushed ?? undefined)),
+      figureCard('failures', 'failures', fmtNumber(wb.failures ?? undefined), wb.failures > 0),
+      figureCard(
+        'deadLettered',
+        'dead letters',
+        fmtNumber(wb.deadLettered ?? undefined),
+        wb.deadLettered > 0,
+      ),
+      figureCard(
+        'journal',
+        'journal',
+        fmtJournal(wb.journal),
+        !wb.journal?.aof || wb.journal.maxmemoryPolicy !== 'noeviction',
+      ),
+    ),
+    notes.length ? el('p', { className: 'muted notes' }, notes.join(' · ')) : undefined,
+  )
+}
+
 function renderNamespaces(namespaces) {
   const table = $('namespaces')
   const rows = namespaces && typeof namespaces === 'object' ? Object.entries(namespaces) : []
@@ -454,7 +533,10 @@ function stopRefresh() {
 
 function startRefresh() {
   stopRefresh()
-  state.timer = setInterval(() => run(() => Promise.all([refreshStats(), refreshHistory()])), REFRESH_MS)
+  state.timer = setInterval(
+    () => run(() => Promise.all([refreshStats(), refreshHistory(), refreshWriteBehind()])),
+    REFRESH_MS,
+  )
 }
 
 function connect() {
@@ -462,7 +544,13 @@ function connect() {
   $('token').placeholder = token() ? 'token saved for this tab' : 'paste the admin token'
   if (!token()) return
   run(async () => {
-    await Promise.all([refreshStats(), refreshHistory(), loadKeys(true), loadAudit(true)])
+    await Promise.all([
+      refreshStats(),
+      refreshHistory(),
+      refreshWriteBehind(),
+      loadKeys(true),
+      loadAudit(true),
+    ])
     startRefresh()
   })
 }
@@ -477,6 +565,8 @@ $('forget').addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY)
   stopRefresh()
   $('stats').replaceChildren()
+  $('write-behind').replaceChildren()
+  $('write-behind-section').hidden = true
   $('keys').tBodies[0].replaceChildren()
   connect()
 })

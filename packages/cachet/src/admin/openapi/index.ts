@@ -110,6 +110,12 @@ function routeDocs(s: Schemas): Record<string, FastifySchema> {
       { 200: { content: { 'text/event-stream': { schema: { type: 'string' } } } } },
       { params: jsonSchema(s.jobParams) },
     ),
+    'GET /write-behind': doc(
+      'Health of the write-behinds: backlog, its age, flushes, dead letters, journal',
+      {
+        200: json(answers.writeBehindAnswer),
+      },
+    ),
     'GET /audit': doc(
       'The audit trail',
       { 200: json(answers.auditAnswer) },

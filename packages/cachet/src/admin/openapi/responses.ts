@@ -312,3 +312,49 @@ export const openApiAnswer = object(
   { openapi: string, info: { type: 'object' }, paths: { type: 'object' } },
   ['openapi', 'info', 'paths'],
 )
+
+const nullableNumber = nullable(number)
+export const writeBehindAnswer = envelope(
+  {
+    data: object(
+      {
+        writeBehinds: {
+          type: 'array',
+          items: object(
+            {
+              name: string,
+              status: { enum: ['healthy', 'degraded', 'unhealthy'] },
+              backlog: nullableNumber,
+              backlogAgeMs: nullableNumber,
+              flushRate: nullableNumber,
+              flushed: nullableNumber,
+              failures: nullableNumber,
+              deadLettered: nullableNumber,
+              lastError: string,
+              journal: object({ aof: boolean, appendfsync: string, maxmemoryPolicy: string }, [
+                'aof',
+                'appendfsync',
+                'maxmemoryPolicy',
+              ]),
+              reasons: { type: 'array', items: string },
+            },
+            [
+              'name',
+              'status',
+              'backlog',
+              'backlogAgeMs',
+              'flushRate',
+              'flushed',
+              'failures',
+              'deadLettered',
+              'journal',
+              'reasons',
+            ],
+          ),
+        },
+      },
+      ['writeBehinds'],
+    ),
+  },
+  ['data'],
+)
