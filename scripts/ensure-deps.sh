@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what cachet needs to run and to test, when it is missing:
-# the npm dependencies, redis-server, and (for the dashboard tests) Chromium.
+# the npm dependencies, redis-server, and (for the tests) Chromium and promtool (Debian: prometheus).
 # Set CACHET_SKIP_BROWSER=1 to skip Chromium (the dashboard browser test is then skipped too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,8 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${CACHET_SKIP_BROWSER:-0}" != "1" ] && [ "${1:-}" != "--no-browser" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # promtool checks docs/alerts.yml (its test is skipped, with a message, without it).
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

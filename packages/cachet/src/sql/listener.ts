@@ -97,8 +97,9 @@ export class InvalidationListener {
       try {
         await this.#subscribe()
         if (this.#closed) return
-        this.#health.gaps++
         await this.#events.gap()
+        // Counted once handled: a reader of health() that sees the gap also sees its entries dropped.
+        this.#health.gaps++
       } catch (error) {
         this.#failed(error)
         this.#reconnect(Math.min(delay * 2, MAX_RETRY_MS))

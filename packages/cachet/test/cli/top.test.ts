@@ -31,7 +31,7 @@ describe('cachet top rendering', () => {
     expect(text).toMatch(/^hit rate: 90\.0%$/m)
     expect(text).toMatch(/^read:\s+p50 0\.40 ms · p99 2\.00 ms$/m)
     expect(text).toMatch(/^loader:\s+—$/m)
-    expect(text).toMatch(/^memory:\s+L1 2\.0 KB · Redis —$/m)
+    expect(text).toMatch(/^memory:\s+L1 2\.0K · Redis —$/m)
     expect(text).toMatch(/^L2:\s+3 error\(s\) · circuit OPEN$/m)
     expect(text).toMatch(/^hit rate {2}( )█$/m)
   })

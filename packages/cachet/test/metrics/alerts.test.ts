@@ -1,10 +1,14 @@
 import { execFile } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 
-const run = promisify(execFile)
+const execute = promisify(execFile)
+/** promtool, run from the package root (the paths below and in the fixture are relative to it). */
+const run = (command: string, args: string[]) =>
+  execute(command, args, { cwd: fileURLToPath(new URL('../..', import.meta.url)) })
 const hasPromtool = (process.env.PATH ?? '').split(delimiter).some((dir) => {
   try {
     accessSync(join(dir, 'promtool'), constants.X_OK)
