@@ -4,6 +4,16 @@ export { sqlTables } from './analyze.js'
 export { type CachedQueryOptions, cachedQuery } from './cached-query.js'
 export type { Driver, Queryable, SqlResult } from './driver.js'
 export { DatabaseIdentityError, MutationInQueryError, UncacheableQueryError } from './errors.js'
+export {
+  createInvalidationStream,
+  type InvalidationEntry,
+  type InvalidationRule,
+  type InvalidationStream,
+  type InvalidationStreamHealth,
+  type InvalidationStreamOptions,
+  type InvalidationStreamStats,
+  type InvalidationTargets,
+} from './event-invalidation.js'
 export type { ListenerHealth } from './listener.js'
 export type { SqlParams } from './params.js'
 export type { SqlParserStatus } from './pg-parser.js'
