@@ -48,7 +48,7 @@ export interface InvalidationStreamStats {
   invalidated: number
   /** Well-formed entries whose event has no rule: acked without invalidating. */
   ignored: number
-  /** Entries that could not be mapped to tags; they stay pending until dead-lettered. */
+  /** Deliveries of entries that could not be mapped to tags; they stay pending until dead-lettered. */
   malformed: number
   deadLettered: number
   /** Entries taken over with XAUTOCLAIM. */
