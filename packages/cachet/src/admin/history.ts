@@ -64,9 +64,10 @@ export function createHistory(
   let sampling = false
 
   const listeners: { [E in keyof CacheEvents]?: (payload: CacheEvents[E]) => void } = {
-    hit: ({ durationMs }) => {
+    hit: ({ tier, durationMs }) => {
       counts.hit++
-      if (durationMs !== undefined) reads.add(durationMs)
+      // Reads answered from Redis only (docs/admin.md); L1 hits are timed too, for the Prometheus histogram.
+      if (tier === 'l2' && durationMs !== undefined) reads.add(durationMs)
     },
     miss: () => counts.miss++,
     stale: () => counts.stale++,

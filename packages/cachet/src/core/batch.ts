@@ -22,16 +22,15 @@ function chunks<T>(items: readonly T[]): T[][] {
 
 /** Fresh values of many keys: L1 first, the rest in one L2 round trip (MGET / pipeline). */
 export async function getMany<T>(engine: Engine, keys: readonly string[]): Promise<(T | undefined)[]> {
+  const startedAt = performance.now()
   const found = await readMany<T>(engine, keys)
+  // Each key's read takes as long as the batch's.
   return found.map((hit, i) => {
-    const scope = engine.stats.scope(keys[i]!)
     if (hit.entry) {
-      engine.stats.total.hits++
-      scope.hits++
+      engine.recordHit(keys[i]!, hit.tier!, startedAt)
       return hit.entry.value
     }
-    engine.stats.total.misses++
-    scope.misses++
+    engine.recordMiss(keys[i]!, startedAt)
     return undefined
   })
 }
@@ -82,20 +81,22 @@ export async function getOrSetMany<T>(
   engine.assertOpen()
   options.tags?.forEach(validateTag)
   const unique = [...new Set(keys)]
+  const startedAt = performance.now()
   const found = await readMany<T>(engine, unique)
   const values = new Map<string, T | undefined>()
   const missing: string[] = []
   const versions = new Map<string, string | null | undefined>()
   found.forEach((hit, i) => {
     const key = unique[i]!
-    if (hit.entry) values.set(key, hit.entry.value)
-    else {
+    if (hit.entry) {
+      values.set(key, hit.entry.value)
+      engine.recordHit(key, hit.tier!, startedAt)
+    } else {
       missing.push(key)
       versions.set(key, hit.version)
+      engine.recordMiss(key, startedAt)
     }
   })
-  engine.stats.total.hits += unique.length - missing.length
-  engine.stats.total.misses += missing.length
 
   if (missing.length > 0) {
     const releaseSlot = await engine.loads.acquire(missing[0]!, engine.options.hardTimeoutMs)
@@ -167,6 +168,8 @@ async function persist(engine: Engine, writes: Write[]): Promise<boolean[]> {
 
 interface ManyRead<T> {
   entry?: Entry<T>
+  /** Which tier answered, when one did. */
+  tier?: 'l1' | 'l2'
   /** The version an L2 write-back must match; undefined when L2 could not be read. */
   version?: string | null
 }
@@ -176,10 +179,7 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
   const now = Date.now()
   const results: ManyRead<T>[] = keys.map((key) => {
     const entry = engine.l1?.get(key) as Entry<T> | undefined
-    if (entry && now < entry.freshUntil) {
-      engine.stats.l1Hits++
-      return { entry }
-    }
+    if (entry && now < entry.freshUntil) return { entry, tier: 'l1' as const }
     return {}
   })
   const pending = keys.map((key, i) => ({ key, i })).filter(({ i }) => !results[i]!.entry)
@@ -196,9 +196,9 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
     const read: L2Read = engine.decodeRead(key, raw[j])
     results[i] = { version: read.version }
     if (read.stored.kind === 'entry' && Date.now() < read.stored.entry.freshUntil) {
-      engine.stats.l2Hits++
       results[i] = {
         entry: { ...read.stored.entry, value: engine.keepL1(key, read.stored.entry, read.bytes) } as Entry<T>,
+        tier: 'l2',
       }
     } else engine.stats.l2Misses++
   })

@@ -4,6 +4,14 @@ import type { CallOptions } from './options.js'
 /** Which tier answered. */
 export type Tier = 'l1' | 'l2'
 
+/**
+ * What a caller that needed to load got from the distributed stampede lock: `acquired` it took the
+ * lock at once; `waited` another process held it and the caller waited (for its value, or to take the
+ * lock itself, or until lock.wait ran out); `skipped` another process held it and the caller did not
+ * wait (served a stale value, or a background refresh gave up).
+ */
+export type LockResult = 'acquired' | 'waited' | 'skipped'
+
 /** Counters of one scope (the whole cache, or one namespace = the first segment of a key). */
 export interface Counters {
   hits: number
@@ -27,6 +35,8 @@ export interface CacheStats extends Counters {
   deletes: number
   invalidations: number
   lockWaits: number
+  /** Callers that reached the stampede lock, by what they got (see LockResult). */
+  locks: Record<LockResult, number>
   /** Per namespace (first key segment, e.g. 'dashboard' for 'dashboard:abc'); at most 100, then 'other'. */
   namespaces: Record<string, Counters>
 }
@@ -83,15 +93,21 @@ export interface KeyDetails extends KeyInfo {
 
 /** Events: listeners get the key (relative to the prefix) and details. */
 export interface CacheEvents {
-  /** `durationMs`: how long a read answered from Redis took (L1 hits are not timed). */
+  /**
+   * `durationMs`: how long the read took, from the L1 lookup to the answer (L1 or Redis). A getOrSet
+   * L1 hit is timed only while a `hit` listener is registered (an untimed L1 hit has none).
+   */
   hit: { key: string; tier: Tier; durationMs?: number }
-  miss: { key: string }
+  /** `durationMs`: how long the lookup took before it missed (L1 and Redis; the loader is not included). */
+  miss: { key: string; durationMs?: number }
   stale: { key: string; reason: 'swr' | 'fail-safe' | 'soft-timeout' }
   set: { key: string }
   error: { key?: string; operation: string; error: Error }
   invalidate: { keys?: readonly string[]; tags?: readonly string[]; pattern?: string; count: number }
   load: { key: string; durationMs: number; ok: boolean }
   'lock-wait': { key: string; waitedMs: number }
+  /** A caller that needed to load reached the stampede lock (each such caller once). */
+  lock: { key: string; result: LockResult }
   circuit: { state: 'open' | 'closed' | 'half-open' }
   redis: { state: 'connect' | 'ready' | 'error' | 'close' | 'reconnecting' | 'end'; error?: Error }
   /** The bus reported a gap: every L1 entry became suspect (kept as fail-safe, never fresh). */

@@ -65,16 +65,12 @@ export class Cache implements CacheApi {
 
   async get<T>(key: string, options: { allowStale?: boolean } = {}): Promise<T | undefined> {
     const scoped = this.#key(key)
+    const startedAt = performance.now()
     const found = await this.#read<T>(scoped)
     const stats = this.#engine.stats
     const now = Date.now()
-    const emitter = this.#engine.emitter
     if (found && now < found.entry.freshUntil) {
-      stats.total.hits++
-      stats.scope(scoped).hits++
-      if (found.tier === 'l1') stats.l1Hits++
-      else stats.l2Hits++
-      if (emitter.has('hit')) emitter.emit('hit', { key: scoped, tier: found.tier })
+      this.#engine.recordHit(scoped, found.tier, startedAt)
       return found.entry.value
     }
     if (found && options.allowStale && now < found.entry.staleUntil) {
@@ -82,9 +78,7 @@ export class Cache implements CacheApi {
       stats.scope(scoped).staleHits++
       return found.entry.value
     }
-    stats.total.misses++
-    stats.scope(scoped).misses++
-    if (emitter.has('miss')) emitter.emit('miss', { key: scoped })
+    this.#engine.recordMiss(scoped, startedAt)
     return undefined
   }
 
@@ -309,6 +303,7 @@ function snapshotStats(engine: Engine): CacheStats {
     deletes: stats.deletes,
     invalidations: stats.invalidations,
     lockWaits: stats.lockWaits,
+    locks: { ...stats.locks },
     namespaces: stats.namespaces(),
   }
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Bus, BusMessage } from '../sync/bus.js'
 import type { DistributedLock } from '../sync/lock.js'
 import { Bulkhead } from './bulkhead.js'
+import type { LockResult } from './cache-api.js'
 import type { Codec } from './codec/envelope.js'
 import { decodedSize, newVersion } from './codec/envelope.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
@@ -264,18 +265,21 @@ export class Engine {
     for (const wake of waiters) wake()
   }
 
-  /** Counts a hit (global, namespace, tier; L2 hits also time the cache) and emits it. */
-  recordHit(key: string, tier: 'l1' | 'l2', startedAt?: number): void {
+  /**
+   * Counts a hit (global, namespace, tier) and emits it with the read's duration when `startedAt`
+   * (a performance.now()) is given; only L2 hits feed the cacheMs average, unless `average` is false
+   * (a value that came after waiting on another process's load).
+   */
+  recordHit(key: string, tier: 'l1' | 'l2', startedAt?: number, average = true): void {
     const stats = this.stats
     stats.total.hits++
     const scope = stats.scope(key)
     scope.hits++
-    let durationMs: number | undefined
+    const durationMs = startedAt === undefined ? undefined : performance.now() - startedAt
     if (tier === 'l1') stats.l1Hits++
     else {
       stats.l2Hits++
-      if (startedAt !== undefined) {
-        durationMs = performance.now() - startedAt
+      if (durationMs !== undefined && average) {
         stats.total.cacheHits++
         stats.total.cacheMsTotal += durationMs
         scope.cacheHits++
@@ -283,6 +287,22 @@ export class Engine {
       }
     }
     if (this.emitter.has('hit')) this.emitter.emit('hit', { key, tier, durationMs })
+  }
+
+  /** Counts a miss (global, namespace) and emits it with the time the lookup took before missing. */
+  recordMiss(key: string, startedAt?: number): void {
+    this.stats.total.misses++
+    this.stats.scope(key).misses++
+    if (this.emitter.has('miss')) {
+      const durationMs = startedAt === undefined ? undefined : performance.now() - startedAt
+      this.emitter.emit('miss', { key, durationMs })
+    }
+  }
+
+  /** Counts what a caller got from the stampede lock and emits it. */
+  recordLock(key: string, result: LockResult): void {
+    this.stats.locks[result]++
+    if (this.emitter.has('lock')) this.emitter.emit('lock', { key, result })
   }
 
   /** Applies an invalidation message from another instance to this one's L1. */

@@ -17,9 +17,11 @@ import { writeBack } from './write-back.js'
 export function getOrSet<T>(engine: Engine, key: string, loader: Loader<T>, call: CallOptions): Promise<T> {
   const now = Date.now()
   if (!call.forceRefresh) {
+    // The L1 hit path's one performance.now() pair, paid only when a `hit` listener (metrics) wants it.
+    const startedAt = engine.emitter.has('hit') ? performance.now() : undefined
     const entry = engine.l1?.get(key) as Entry<T> | undefined
     if (entry !== undefined && now < entry.freshUntil) {
-      engine.recordHit(key, 'l1')
+      engine.recordHit(key, 'l1', startedAt)
       maybeRefreshEarly(engine, key, loader, call, entry, now)
       return Promise.resolve(entry.value)
     }
@@ -153,7 +155,14 @@ async function lead<T>(
     let lock: LockHandle | undefined
     let version = captured
     if (engine.lock && captured !== undefined) {
-      const outcome = await acquireOrWait(engine, key, stale, background, call.forceRefresh === true)
+      const outcome = await acquireOrWait(
+        engine,
+        key,
+        stale,
+        background,
+        call.forceRefresh === true,
+        startedAt,
+      )
       if (outcome.kind === 'value') return outcome.value as T
       if (outcome.kind === 'stale') return serveStale(engine, key, stale!, 'swr')
       if (outcome.kind === 'skip') return stale?.value as T
@@ -162,9 +171,7 @@ async function lead<T>(
     }
 
     if (!stale && !call.forceRefresh) {
-      engine.stats.total.misses++
-      engine.stats.scope(key).misses++
-      if (engine.emitter.has('miss')) engine.emitter.emit('miss', { key })
+      engine.recordMiss(key, startedAt)
     }
 
     const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, {

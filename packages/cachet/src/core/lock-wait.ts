@@ -19,6 +19,7 @@ export async function acquireOrWait(
   stale: Entry | undefined,
   background: boolean,
   force: boolean,
+  startedAt: number,
 ): Promise<LockOutcome> {
   const lockOptions = engine.options.lock as { ttlMs: number; waitMs: number }
   const tryLock = async (): Promise<LockHandle | undefined | null> => {
@@ -30,9 +31,15 @@ export async function acquireOrWait(
     }
   }
   const first = await tryLock()
-  if (first !== undefined) return { kind: 'locked', lock: first ?? undefined }
-  if (background) return { kind: 'skip' }
-  if (stale && !force) return { kind: 'stale' }
+  if (first !== undefined) {
+    if (first) engine.recordLock(key, 'acquired')
+    return { kind: 'locked', lock: first ?? undefined }
+  }
+  if (background || (stale && !force)) {
+    engine.recordLock(key, 'skipped')
+    return background ? { kind: 'skip' } : { kind: 'stale' }
+  }
+  engine.recordLock(key, 'waited')
 
   const waitStarted = Date.now()
   const deadline = waitStarted + lockOptions.waitMs
@@ -50,7 +57,7 @@ export async function acquireOrWait(
       if (engine.emitter.has('lock-wait'))
         engine.emitter.emit('lock-wait', { key, waitedMs: Date.now() - waitStarted })
       const value = engine.keepL1(key, entry, read.bytes)
-      engine.recordHit(key, 'l2')
+      engine.recordHit(key, 'l2', startedAt, false)
       return { kind: 'value', value }
     }
     const again = await tryLock()

@@ -1,4 +1,4 @@
-import type { Counters } from './cache-api.js'
+import type { Counters, LockResult } from './cache-api.js'
 import { namespaceOf } from './keys.js'
 
 const MAX_NAMESPACES = 100
@@ -41,6 +41,7 @@ export class Stats {
   deletes = 0
   invalidations = 0
   lockWaits = 0
+  locks: Record<LockResult, number> = { acquired: 0, waited: 0, skipped: 0 }
   #namespaces = new Map<string, ScopeCounters>()
 
   /** Counters of the namespace of a key relative to the prefix ('dashboard' for 'dashboard:abc'). */
@@ -65,6 +66,7 @@ export class Stats {
     this.total = new ScopeCounters()
     this.l1Hits = this.l1Misses = this.l2Hits = this.l2Misses = this.l2Errors = 0
     this.sets = this.deletes = this.invalidations = this.lockWaits = 0
+    this.locks = { acquired: 0, waited: 0, skipped: 0 }
     this.#namespaces.clear()
   }
 }

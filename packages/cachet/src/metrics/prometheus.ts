@@ -44,13 +44,17 @@ export interface CachetMetrics {
 }
 
 const SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+/** Reads span L1 hits (microseconds) to Redis reads that waited on a stampede lock (seconds). */
+const READ_BUCKETS = [
+  0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+]
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const
 /** Scrapes within a second share one read of Redis: a flood of scrapes costs one round of commands a second. */
 const SNAPSHOT_REUSE_MS = 1000
 
 /**
  * Prometheus metrics for one cache: counters fed by its events (per namespace = first key segment,
- * and per tier), loader and lock-wait histograms, and gauges read on scrape from cache.stats(),
+ * and per tier), read-latency, loader and lock-wait histograms, a lock-acquisition counter, and gauges read on scrape from cache.stats(),
  * cache.health() and Redis INFO.
  */
 export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): CachetMetrics {
@@ -65,6 +69,13 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
     name: `${p}hits_total`,
     help: 'Cache hits, by namespace and tier (l1 = in process, l2 = Redis)',
     labelNames: ['namespace', 'tier'],
+    registers,
+  })
+  const readDuration = new Histogram({
+    name: `${p}read_duration_seconds`,
+    help: 'Cache read latency, by namespace and tier (l1 and l2 hits; miss = the lookup before the loader)',
+    labelNames: ['namespace', 'tier'],
+    buckets: READ_BUCKETS,
     registers,
   })
   const misses = new Counter({
@@ -108,6 +119,12 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
     name: `${p}lock_waits_total`,
     help: 'Callers that waited for another process to load a key (stampede lock), by namespace',
     labelNames: ['namespace'],
+    registers,
+  })
+  const lockAcquisitions = new Counter({
+    name: `${p}lock_acquisitions_total`,
+    help: 'Callers that reached the stampede lock, by namespace and result (acquired, waited, skipped)',
+    labelNames: ['namespace', 'result'],
     registers,
   })
   const lockWaitDuration = new Histogram({
@@ -201,8 +218,16 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
   gauge('redis_ops_per_second', 'Redis instantaneous_ops_per_sec', async () => (await read()).info?.opsPerSec)
 
   const listeners: { [E in keyof CacheEvents]?: (payload: CacheEvents[E]) => void } = {
-    hit: ({ key, tier }) => hits.inc({ namespace: ns(namespaceOf(key)), tier }),
-    miss: ({ key }) => misses.inc({ namespace: ns(namespaceOf(key)) }),
+    hit: ({ key, tier, durationMs }) => {
+      const namespace = ns(namespaceOf(key))
+      hits.inc({ namespace, tier })
+      if (durationMs !== undefined) readDuration.observe({ namespace, tier }, durationMs / 1000)
+    },
+    miss: ({ key, durationMs }) => {
+      const namespace = ns(namespaceOf(key))
+      misses.inc({ namespace })
+      if (durationMs !== undefined) readDuration.observe({ namespace, tier: 'miss' }, durationMs / 1000)
+    },
     stale: ({ key, reason }) => stale.inc({ namespace: ns(namespaceOf(key)), reason: small(reason) }),
     error: ({ operation }) => errors.inc({ operation: small(operation) }),
     set: ({ key }) => sets.inc({ namespace: ns(namespaceOf(key)) }),
@@ -215,6 +240,7 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
       lockWaits.inc({ namespace: ns(namespaceOf(key)) })
       lockWaitDuration.observe(waitedMs / 1000)
     },
+    lock: ({ key, result }) => lockAcquisitions.inc({ namespace: ns(namespaceOf(key)), result }),
     invalidate: ({ keys, tags, count }) => {
       const kind = keys ? 'keys' : tags ? 'tags' : 'pattern'
       invalidations.inc({ kind })
