@@ -13,16 +13,6 @@ export class Bulkhead {
 
   constructor(readonly max: number) {}
 
-  /** Loaders running now. */
-  get active(): number {
-    return this.#active
-  }
-
-  /** Callers waiting for a slot. */
-  get queued(): number {
-    return this.#waiting.size
-  }
-
   get full(): boolean {
     return this.#active >= this.max
   }

@@ -275,7 +275,9 @@ export class Engine {
     stats.total.hits++
     const scope = stats.scope(key)
     scope.hits++
-    const durationMs = startedAt === undefined ? undefined : performance.now() - startedAt
+    // Read the clock only when the duration is used: the L2 average, or a 'hit' listener.
+    const timed = startedAt !== undefined && ((tier === 'l2' && average) || this.emitter.has('hit'))
+    const durationMs = timed ? performance.now() - startedAt : undefined
     if (tier === 'l1') stats.l1Hits++
     else {
       stats.l2Hits++

@@ -32,6 +32,9 @@ function asBytes(text: string): string {
   return text
 }
 
+/** `?`: any one byte. Shared by every pattern (tokens are only read). */
+const ANY_BYTE: Token = new Uint8Array(256).fill(1)
+
 function parse(pattern: string): Token[] {
   const tokens: Token[] = []
   const literals = new Map<number, Token>()
@@ -50,7 +53,7 @@ function parse(pattern: string): Token[] {
       if (tokens[tokens.length - 1] !== STAR) tokens.push(STAR)
       i++
     } else if (char === '?') {
-      tokens.push(new Uint8Array(256).fill(1))
+      tokens.push(ANY_BYTE)
       i++
     } else if (char === '[') {
       const token = new Uint8Array(256)
@@ -85,9 +88,10 @@ function parseClass(pattern: string, start: number, token: Token): number {
     } else if (left >= 3 && pattern[i + 1] === '-') {
       const from = signed(pattern.charCodeAt(i))
       const to = signed(pattern.charCodeAt(i + 2))
+      const [low, high] = from <= to ? [from, to] : [to, from]
       for (let byte = 0; byte < 256; byte++) {
         const value = signed(byte)
-        if (value >= Math.min(from, to) && value <= Math.max(from, to)) token[byte] = 1
+        if (value >= low && value <= high) token[byte] = 1
       }
       i += 2
     } else {

@@ -12,8 +12,9 @@ import { escapeGlob } from './keys.js'
 
 /** Invalidates keys; resolves how many held a value (in L2, or in L1 when there is no L2). */
 export async function invalidateKeys(engine: Engine, keys: readonly string[]): Promise<number> {
+  const keySet = new Set(keys)
   const dropLocal = () => {
-    engine.invalidateInflight((key) => keys.includes(key))
+    engine.invalidateInflight((key) => keySet.has(key))
     return keys.filter((key) => engine.l1?.delete(key)).length
   }
   const dropped = dropLocal()
@@ -39,8 +40,9 @@ export async function invalidateKeys(engine: Engine, keys: readonly string[]): P
 
 /** Invalidates every entry carrying one of the tags. */
 export async function invalidateTags(engine: Engine, tags: readonly string[]): Promise<number> {
+  const tagSet = new Set(tags)
   const dropLocal = () => {
-    engine.invalidateInflight((_, record) => record.tags.some((tag) => tags.includes(tag)))
+    engine.invalidateInflight((_, record) => record.tags.some((tag) => tagSet.has(tag)))
     return engine.l1?.deleteByTags(tags) ?? 0
   }
   let count = dropLocal()
