@@ -56,9 +56,9 @@ function hasRole(payload: JWTPayload, claim: string, role: string): boolean {
 }
 
 /** Shortest static admin token accepted: shorter ones are guessable online. */
-export const MIN_TOKEN_LENGTH = 16
+const MIN_TOKEN_LENGTH = 16
 /** Default of `jwt.maxTokenAgeMs`. */
-export const DEFAULT_MAX_TOKEN_AGE_MS = 3_600_000
+const DEFAULT_MAX_TOKEN_AGE_MS = 3_600_000
 
 /** Refuses, at registration, settings that would make the admin API guessable or accept foreign tokens. */
 function checkSettings(tokens: readonly string[], option: string, jwt: AdminJwtOptions | undefined): void {

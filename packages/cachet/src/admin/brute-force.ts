@@ -9,7 +9,7 @@ export interface FailureLimiter {
 }
 
 /** Addresses tracked at most: a spray of spoofed or rotating addresses cannot grow memory without bound. */
-export const MAX_TRACKED_ADDRESSES = 10_000
+const MAX_TRACKED_ADDRESSES = 10_000
 
 /** The eight 16-bit groups of an IPv6 address, as lower-case hex without leading zeros. */
 function ipv6Groups(address: string): string[] {

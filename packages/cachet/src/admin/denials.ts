@@ -22,7 +22,7 @@ export interface DenialRecorder {
 }
 
 /** Clients with an open window at most; past it, denials of new clients share one record. */
-export const MAX_TRACKED_CLIENTS = 10_000
+const MAX_TRACKED_CLIENTS = 10_000
 
 interface Window {
   start: number

@@ -64,7 +64,9 @@ export function sqlFindings(text: string, parse: ParseSql | undefined): SqlFindi
     }
   }
   const { reads, writes, verdict } = analyzeSql(text)
-  return { reads, writes, verdict, by: 'tokenizer' }
+  const findings: SqlFindings = { reads, writes, verdict, by: 'tokenizer' }
+  // A text the parser rejected is remembered too, so it is not parsed again on every call.
+  return parse ? remember(parsed, text, findings) : findings
 }
 
 /** The tables a statement reads and writes, as the query cache tags and invalidates them. */

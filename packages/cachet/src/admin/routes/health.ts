@@ -20,7 +20,7 @@ export async function boundedHealth(cache: CacheApi): Promise<CacheHealth> {
  * A public endpoint must not leak where Redis lives: driver messages such as
  * "connect ECONNREFUSED 10.0.0.5:6379" become a fixed category.
  */
-export function publicError(error: string | undefined): string | undefined {
+function publicError(error: string | undefined): string | undefined {
   if (error === undefined) return undefined
   if (/timed? ?out|timeout/i.test(error)) return 'Connection timeout'
   if (/refused|ECONN|connect|closed|reset|ENOTFOUND|EHOSTUNREACH/i.test(error)) return 'Connection refused'

@@ -5,11 +5,10 @@ import type { WriteBehindHealth } from '../../write/types.js'
 import type { AdminOptions, WriteBehindSource } from '../options.js'
 import { ok } from '../responses.js'
 import { escapeControl } from '../sanitize.js'
+import { HEALTH_REUSE_MS } from './health.js'
 
 /** health() of a write-behind answers within 2 s itself; this bounds one that does not. */
 const HEALTH_DEADLINE_MS = 3000
-/** One health read per write-behind a second, however many pages poll (each reads the journal Redis). */
-const HEALTH_REUSE_MS = 1000
 /** The name of a write-behind passed alone. */
 const DEFAULT_NAME = 'write-behind'
 
