@@ -13,7 +13,6 @@ export type {
   LoaderContext,
   Tier,
 } from './core/cache-api.js'
-export { createCache } from './core/create-cache.js'
 export type { Duration } from './core/duration.js'
 export { toMs } from './core/duration.js'
 export {
@@ -33,3 +32,4 @@ export type { AdaptiveTtlRule, CacheOptions, CallOptions, RedisInput } from './c
 export { SEED_ADAPTIVE_TTL } from './core/options.js'
 export type { Serializer } from './core/types.js'
 export { argumentsKey, cached } from './core/wrap.js'
+export { createCache } from './create-cache.js'

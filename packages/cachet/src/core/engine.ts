@@ -1,6 +1,4 @@
 import type { Logger } from 'pino'
-import type { Bus, BusMessage } from '../sync/bus.js'
-import type { DistributedLock } from '../sync/lock.js'
 import { Bulkhead } from './bulkhead.js'
 import type { LockResult } from './cache-api.js'
 import type { Codec } from './codec/envelope.js'
@@ -13,7 +11,7 @@ import type { CallOptions, ResolvedOptions } from './options.js'
 import type { PendingInvalidations } from './pending-invalidations.js'
 import { Stats } from './stats.js'
 import type { TtlPolicy } from './ttl-policy.js'
-import type { Entry, L1Tier, L2Tier, Stored } from './types.js'
+import type { BusMessage, Entry, InvalidationBus, L1Tier, L2Tier, StampedeLock, Stored } from './types.js'
 
 /** A load in flight for one key; an invalidation meanwhile flags it so its result is not cached. */
 export interface Inflight {
@@ -49,7 +47,7 @@ export interface EngineParts {
   logger: Logger
   l1?: L1Tier
   l2?: L2Tier
-  lock?: DistributedLock
+  lock?: StampedeLock
 }
 
 /**
@@ -64,7 +62,7 @@ export class Engine {
   readonly logger: Logger
   readonly l1?: L1Tier
   readonly l2?: L2Tier
-  readonly lock?: DistributedLock
+  readonly lock?: StampedeLock
   readonly stats = new Stats()
   readonly inflight = new Map<string, Inflight>()
   /** Keys whose loader failed recently: stale values are served until then (grace backoff). */
@@ -73,7 +71,7 @@ export class Engine {
   /** The loader bulkhead (maxConcurrentLoads). */
   readonly loads: Bulkhead
   readonly tombstoneTtlMs: number
-  bus?: Bus
+  bus?: InvalidationBus
   pending?: PendingInvalidations
   /** The L2 circuit breaker's state (closed when there is no L2). */
   circuitState: () => 'closed' | 'open' | 'half-open' = () => 'closed'

@@ -1,4 +1,3 @@
-import type { LockHandle } from '../sync/lock.js'
 import type { Loader } from './cache-api.js'
 import type { Engine, Inflight, L2Read } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
@@ -6,7 +5,7 @@ import { acquireOrWait } from './lock-wait.js'
 import type { CallOptions } from './options.js'
 import { timeoutMs } from './options.js'
 import { race, valueWithin } from './timeouts.js'
-import type { Entry } from './types.js'
+import type { Entry, LockHandle, LockingRead } from './types.js'
 import { writeBack } from './write-back.js'
 
 /**
@@ -111,14 +110,23 @@ async function lead<T>(
     let stale = l1Entry !== undefined && Date.now() < l1Entry.staleUntil ? l1Entry : undefined
     if (engine.l1) engine.stats.l1Misses++
 
-    // One round trip: the entry, and the tag epochs a tagged write must re-check after writing. A
-    // suspect copy means the bus lost Redis for a while: with that fallback in hand, Redis gets no longer
-    // than the soft timeout (it may be frozen), and an unanswered read counts as unreadable.
-    const [read, epochs] = stale?.suspect
-      ? ((await valueWithin(readWithEpochs(engine, key, tags), softMs)) ?? [undefined, undefined])
-      : await readWithEpochs(engine, key, tags)
+    // One round trip: the entry (and, unless it is fresh, the stampede lock), plus the tag epochs a
+    // tagged write must re-check after writing. A suspect copy means the bus lost Redis for a while: with
+    // that fallback in hand, Redis gets no longer than the soft timeout (it may be frozen), and an
+    // unanswered read counts as unreadable.
+    const force = call.forceRefresh === true
+    const reading = readForLoad(engine, key, tags, force)
+    const {
+      read,
+      epochs,
+      lock: readLock,
+    } = stale?.suspect ? ((await valueWithin(reading, softMs)) ?? UNREADABLE) : await reading
     // undefined = L2 unreadable: then nothing is written back (its state is unknown).
     const captured = read?.version
+    // A lock the read took but this call turns out not to need (a fresh or stale answer) is given back.
+    const giveBack = () => {
+      if (typeof readLock === 'object') void readLock.release()
+    }
     if (
       stale?.suspect &&
       read &&
@@ -131,7 +139,8 @@ async function lead<T>(
     if (read?.stored.kind === 'entry') {
       const entry = read.stored.entry as Entry<T>
       const now = Date.now()
-      if (!call.forceRefresh && now < entry.freshUntil) {
+      if (!force && now < entry.freshUntil) {
+        giveBack()
         // An invalidation that landed while Redis answered may postdate this read: this caller gets the
         // value, but L1 must not keep it (it would outlive the invalidation by up to l1.maxTtl).
         const value = record.invalidated ? entry.value : engine.keepL1(key, entry, read.bytes)
@@ -142,27 +151,30 @@ async function lead<T>(
     }
     if (engine.l2 && read) engine.stats.l2Misses++
 
-    if (stale && !call.forceRefresh && (engine.failedUntil.get(key) ?? 0) > Date.now()) {
+    if (stale && !force && (engine.failedUntil.get(key) ?? 0) > Date.now()) {
+      giveBack()
       return serveStale(engine, key, stale, 'fail-safe')
     }
 
     // Every load slot is taken: a caller with a stale value is served it rather than queue.
-    if (engine.loads.full) {
+    if (engine.loads.full && (background || (stale && !force))) {
+      giveBack()
       if (background) return stale?.value as T
-      if (stale && !call.forceRefresh) return serveStale(engine, key, stale, 'fail-safe')
+      return serveStale(engine, key, stale!, 'fail-safe')
     }
 
     let lock: LockHandle | undefined
     let version = captured
-    if (engine.lock && captured !== undefined) {
-      const outcome = await acquireOrWait(
-        engine,
-        key,
-        stale,
+    if (typeof readLock === 'object') {
+      engine.recordLock(key, 'acquired')
+      lock = readLock
+    } else if (engine.lock && captured !== undefined) {
+      const outcome = await acquireOrWait(engine, key, stale, {
         background,
-        call.forceRefresh === true,
+        force,
         startedAt,
-      )
+        held: readLock === 'held',
+      })
       if (outcome.kind === 'value') return outcome.value as T
       if (outcome.kind === 'stale') return serveStale(engine, key, stale!, 'swr')
       if (outcome.kind === 'skip') return stale?.value as T
@@ -194,14 +206,47 @@ async function lead<T>(
   }
 }
 
-/** The L2 entry and, for a tagged key, its tags' epochs, in one round trip. */
-async function readWithEpochs(
+/** What a load's read found; `read` undefined when L2 could not be read. */
+interface LoadRead {
+  read: L2Read | undefined
+  epochs: number[] | undefined
+  lock: LockingRead['lock']
+}
+
+const UNREADABLE: LoadRead = { read: undefined, epochs: undefined, lock: 'not-tried' }
+
+/**
+ * The L2 entry, with the stampede lock taken in the same script unless the entry is fresh, and, for a
+ * tagged key, its tags' epochs: one round trip.
+ */
+async function readForLoad(
   engine: Engine,
   key: string,
   tags: readonly string[],
-): Promise<[L2Read | undefined, number[] | undefined]> {
-  if (tags.length === 0) return [await engine.readL2(key), undefined]
-  return Promise.all([engine.readL2(key), readEpochs(engine, tags)])
+  force: boolean,
+): Promise<LoadRead> {
+  const [entry, epochs] = await Promise.all([
+    readOrLock(engine, key, force),
+    tags.length > 0 ? readEpochs(engine, tags) : undefined,
+  ])
+  return { read: entry.read, epochs, lock: entry.lock }
+}
+
+async function readOrLock(
+  engine: Engine,
+  key: string,
+  force: boolean,
+): Promise<{ read: L2Read | undefined; lock: LockingRead['lock'] }> {
+  const lock = engine.lock
+  if (!lock || !engine.l2) return { read: await engine.readL2(key), lock: 'not-tried' }
+  try {
+    const found = await lock.readOrLock(key, engine.fullKey(key), Date.now(), force)
+    return { read: engine.decodeRead(key, found.bytes), lock: found.lock }
+  } catch (error) {
+    // Redis trouble: load without the lock, write nothing back.
+    engine.l2Failed('get', error, key)
+    return { read: undefined, lock: 'not-tried' }
+  }
 }
 
 async function readEpochs(engine: Engine, tags: readonly string[]): Promise<number[] | undefined> {
@@ -277,7 +322,7 @@ async function runLoader<T>(
     }
     const shared = engine.putL1(key, bytes, entry)
     engine.stats.sets++
-    const persisted = writeBack(engine, key, entry, bytes, version, epochs, record)
+    const persisted = writeBack(engine, key, entry, bytes, version, epochs, record, lock)
     engine.track(persisted.finally(() => lock?.release()))
     return shared
   } catch (error) {

@@ -1,6 +1,5 @@
-import type { LockHandle } from '../sync/lock.js'
 import type { Engine } from './engine.js'
-import type { Entry } from './types.js'
+import type { Entry, LockHandle, LockingRead } from './types.js'
 
 /** What the stampede lock step decided. */
 export type LockOutcome =
@@ -9,63 +8,84 @@ export type LockOutcome =
   | { kind: 'stale' }
   | { kind: 'skip' }
 
+/** How the caller came to the lock. */
+export interface LockStep {
+  /** A background refresh: never waits. */
+  background: boolean
+  /** forceRefresh: only a value written after the wait began will do. */
+  force: boolean
+  /** performance.now() when the call started. */
+  startedAt: number
+  /** The read already found the lock held by another process (so the first try is skipped). */
+  held: boolean
+}
+
 /**
  * Takes the distributed lock, or — when another process holds it — serves stale, or waits to be
- * woken by its write (bus), trying the lock again as a fallback, for at most lock.wait.
+ * woken by its write (bus), reading the entry and trying the lock again in one round trip as a
+ * fallback, for at most lock.wait.
  */
 export async function acquireOrWait(
   engine: Engine,
   key: string,
   stale: Entry | undefined,
-  background: boolean,
-  force: boolean,
-  startedAt: number,
+  step: LockStep,
 ): Promise<LockOutcome> {
-  const lockOptions = engine.options.lock as { ttlMs: number; waitMs: number }
-  const tryLock = async (): Promise<LockHandle | undefined | null> => {
+  const lock = engine.lock!
+  const waitMs = (engine.options.lock as { waitMs: number }).waitMs
+  if (!step.held) {
+    let first: LockHandle | undefined | null
     try {
-      return await engine.lock!.acquire(key, lockOptions.ttlMs)
+      first = await lock.acquire(key)
     } catch (error) {
       engine.l2Failed('lock', error, key)
-      return null // Redis trouble: load without the lock.
+      first = null // Redis trouble: load without the lock.
+    }
+    if (first !== undefined) {
+      if (first) engine.recordLock(key, 'acquired')
+      return { kind: 'locked', lock: first ?? undefined }
     }
   }
-  const first = await tryLock()
-  if (first !== undefined) {
-    if (first) engine.recordLock(key, 'acquired')
-    return { kind: 'locked', lock: first ?? undefined }
-  }
-  if (background || (stale && !force)) {
+  if (step.background || (stale && !step.force)) {
     engine.recordLock(key, 'skipped')
-    return background ? { kind: 'skip' } : { kind: 'stale' }
+    return step.background ? { kind: 'skip' } : { kind: 'stale' }
   }
   engine.recordLock(key, 'waited')
 
   const waitStarted = Date.now()
-  const deadline = waitStarted + lockOptions.waitMs
+  const deadline = waitStarted + waitMs
+  // A forced refresh accepts only a value written after it started (by the holder it waited for).
+  const usable = (entry: Entry) =>
+    Date.now() < entry.freshUntil && (!step.force || entry.createdAt >= waitStarted)
   let pause = 25
+  let version: string | null | undefined
   while (Date.now() < deadline) {
     await waitForWake(engine, key, Math.min(pause, deadline - Date.now()))
     pause = Math.min(pause * 2, 500)
-    const read = await engine.readL2(key)
-    // A forced refresh accepts only a value written after it started (by the holder it waited for).
-    const usable = (entry: Entry) =>
-      Date.now() < entry.freshUntil && (!force || entry.createdAt >= waitStarted)
-    if (read?.stored.kind === 'entry' && usable(read.stored.entry)) {
+    let found: LockingRead
+    try {
+      found = await lock.readOrLock(key, engine.fullKey(key), Date.now(), step.force)
+    } catch (error) {
+      engine.l2Failed('lock', error, key)
+      continue
+    }
+    const read = engine.decodeRead(key, found.bytes)
+    version = read.version
+    if (read.stored.kind === 'entry' && usable(read.stored.entry)) {
+      if (typeof found.lock === 'object') void found.lock.release()
       const entry = read.stored.entry
       engine.stats.lockWaits++
       if (engine.emitter.has('lock-wait'))
         engine.emitter.emit('lock-wait', { key, waitedMs: Date.now() - waitStarted })
       const value = engine.keepL1(key, entry, read.bytes)
-      engine.recordHit(key, 'l2', startedAt, false)
+      engine.recordHit(key, 'l2', step.startedAt, false)
       return { kind: 'value', value }
     }
-    const again = await tryLock()
-    if (again !== undefined) return { kind: 'locked', lock: again ?? undefined, version: read?.version }
+    if (typeof found.lock === 'object') return { kind: 'locked', lock: found.lock, version }
   }
   // The holder is slow or gone: load anyway (bounded wait, docs/reliability.md P2).
-  const read = await engine.readL2(key)
-  return { kind: 'locked', lock: undefined, version: read?.version }
+  if (version === undefined) version = (await engine.readL2(key))?.version
+  return { kind: 'locked', lock: undefined, version }
 }
 
 function waitForWake(engine: Engine, key: string, ms: number): Promise<void> {

@@ -1,6 +1,6 @@
-import type { BusMessage } from '../sync/bus.js'
 import type { Engine } from './engine.js'
 import { clearL2, invalidatePatternInL2 } from './invalidation.js'
+import type { BusMessage } from './types.js'
 
 const RETRY_EVERY_MS = 1_000
 

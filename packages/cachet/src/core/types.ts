@@ -84,6 +84,8 @@ export interface L2Write {
    * nothing. `undefined` = unconditional (an explicit set()).
    */
   ifVersion?: string | null
+  /** A lock (sharing the entry's slot) that the write releases in the same script when it holds `token`. */
+  unlock?: { key: string; token: string }
 }
 
 /** What L2Tier.describe() tells of one key. */
@@ -136,4 +138,47 @@ export interface L2Tier {
   ping(): Promise<number>
   /** INFO fields the health check and metrics read (used_memory, maxmemory, evicted_keys, …). */
   info(): Promise<Record<string, string>>
+}
+
+/** A stampede lock this process holds. */
+export interface LockHandle {
+  /** The Redis key of the lock. */
+  readonly key: string
+  /** The random value stored in the lock key; only its holder can renew or release it. */
+  readonly token: string
+  /** Whether the lock shares its entry's Cluster slot (so the write script can release it). */
+  readonly colocated: boolean
+  /** Stops renewal: the lock was released by the write that stored the entry. */
+  settled(): void
+  /** Stops renewal and deletes the lock if it is still ours. Never throws. */
+  release(): Promise<void>
+}
+
+/** What a read made for a load found: the entry's bytes, and whether the lock was taken. */
+export interface LockingRead {
+  bytes: Buffer | undefined
+  /** The lock now held; 'held' when another holds it; 'not-tried' when the entry was fresh. */
+  lock: LockHandle | 'held' | 'not-tried'
+}
+
+/** The cross-process stampede lock (implemented on Redis by sync/lock.ts). */
+export interface StampedeLock {
+  /** Reads an entry and takes the lock on it unless it is fresh at `now` (always, when `force`). */
+  readOrLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead>
+  /** Tries once to take the lock; undefined when another process holds it. */
+  acquire(key: string): Promise<LockHandle | undefined>
+  /** Stops renewing every lock held. */
+  close(): void
+}
+
+/** An L1 invalidation: full Redis keys ('set', 'del'), tags ('tags'), a full glob ('pattern'), or all ('clear'). */
+export interface BusMessage {
+  t: 'set' | 'del' | 'tags' | 'pattern' | 'clear'
+  k: string[]
+}
+
+/** What the engine needs of the invalidation bus (implemented on Redis pub/sub by sync/bus.ts). */
+export interface InvalidationBus {
+  publish(message: BusMessage): void
+  close(): Promise<void>
 }

@@ -1,9 +1,10 @@
 import type { Engine, Inflight } from './engine.js'
-import type { Entry } from './types.js'
+import type { Entry, LockHandle } from './types.js'
 
 /**
  * The conditional L2 write: only if the key still holds the version seen before loading
  * (docs/reliability.md E4, C1). Tagged writes re-check the tags' epochs and undo themselves if one moved.
+ * A lock sharing the entry's slot is released by the same script; the caller releases any other.
  */
 export async function writeBack(
   engine: Engine,
@@ -13,6 +14,7 @@ export async function writeBack(
   version: string | null | undefined,
   epochs: number[] | undefined,
   record: Inflight,
+  lock: LockHandle | undefined,
 ): Promise<void> {
   const l2 = engine.l2
   if (!l2 || !bytes || version === undefined || bytes.length > engine.options.l2.maxValueBytes) return
@@ -25,7 +27,9 @@ export async function writeBack(
       ttlMs: Math.max(1, entry.staleUntil - Date.now()),
       tags: entry.tags,
       ifVersion: version,
+      unlock: lock?.colocated ? { key: lock.key, token: lock.token } : undefined,
     })
+    if (lock?.colocated) lock.settled()
   } catch (error) {
     engine.l2Failed('set', error, key)
     return

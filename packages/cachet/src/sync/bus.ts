@@ -3,13 +3,10 @@ import type { Cluster, Redis } from 'ioredis'
 import { InvalidKeyError } from '../core/errors.js'
 import { MAX_KEY_BYTES, PATTERN_LIMITS, validatePattern } from '../core/keys.js'
 import { withDeadline } from '../core/timeouts.js'
+import type { BusMessage, InvalidationBus } from '../core/types.js'
 import { closeClient, type RedisConnection } from '../tiers/redis/client.js'
 
-/** An L1 invalidation: full Redis keys ('set', 'del'), tags ('tags'), a full glob ('pattern'), or all ('clear'). */
-export interface BusMessage {
-  t: 'set' | 'del' | 'tags' | 'pattern' | 'clear'
-  k: string[]
-}
+export type { BusMessage }
 
 /** Options of Bus. */
 export interface BusOptions {
@@ -52,7 +49,7 @@ const MISSED_PINGS = 2
  * prevented: per-origin sequence numbers expose gaps, a re-subscribe after a disconnect and unanswered
  * PINGs expose blind spots; each is reported through onGap so the engine marks L1 suspect.
  */
-export class Bus {
+export class Bus implements InvalidationBus {
   /** Identifies this instance's messages; a new one per process start, so sequences never restart. */
   readonly origin = randomBytes(8).toString('hex')
   readonly #channel: string

@@ -1,83 +1,185 @@
 import type { Cluster, Redis } from 'ioredis'
 import { newVersion } from '../core/codec/envelope.js'
+import type { LockHandle, LockingRead, StampedeLock } from '../core/types.js'
 import type { L2Guard } from '../tiers/redis/guard.js'
 import { defineScripts, type ScriptedClient } from '../tiers/redis/scripts.js'
 
-/** A held lock. */
-export interface LockHandle {
-  /** The random value stored in the lock key; only its holder can renew or release it. */
-  token: string
-  /** Stops renewal and deletes the lock if it is still ours. Never throws. */
-  release(): Promise<void>
+/** A lock this process holds, renewed by the one renewal timer until released. */
+class HeldLock implements LockHandle {
+  released = false
+  renewedAt = Date.now()
+
+  constructor(
+    readonly key: string,
+    readonly token: string,
+    readonly colocated: boolean,
+    readonly owner: DistributedLock,
+  ) {}
+
+  settled(): void {
+    if (this.released) return
+    this.released = true
+    this.owner.forget(this)
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return
+    this.settled()
+    await this.owner.releaseToken(this.key, this.token)
+  }
 }
 
 /**
- * Distributed stampede lock: `SET <prefix>:__lock:<key> <token> NX PX ttl`, renewed every ttl/3 while
- * held, released by compare-and-delete. It only saves duplicate loader work; correctness never depends
- * on it (a paused holder can outlive its lease: the conditional write is what prevents stale writes).
+ * Distributed stampede lock: `<prefix>:__lock:…` holding a random token, set NX with a lease, renewed
+ * every third of the lease while held (one timer for all held locks), released by compare-and-delete.
+ * It only saves duplicate loader work; correctness never depends on it (a paused holder can outlive its
+ * lease: the conditional write is what prevents stale writes).
+ *
+ * The lock key shares its entry's Cluster slot, so one script can read the entry and take the lock,
+ * and one can write the entry and release the lock (a miss in two round trips, on a Cluster too).
  */
-export class DistributedLock {
+export class DistributedLock implements StampedeLock {
   readonly #client: ScriptedClient
   readonly #guard: L2Guard
   readonly #prefix: string
+  readonly #ttlMs: number
+  readonly #held = new Set<HeldLock>()
+  #timer: NodeJS.Timeout | undefined
 
-  constructor(client: Redis | Cluster, guard: L2Guard, prefix: string) {
+  constructor(client: Redis | Cluster, guard: L2Guard, prefix: string, ttlMs: number) {
     this.#client = defineScripts(client)
     this.#guard = guard
     this.#prefix = prefix
-  }
-
-  /** The Redis key of the lock on `key` (a cache key without the prefix). */
-  lockKey(key: string): string {
-    return `${this.#prefix}:__lock:${key}`
+    this.#ttlMs = Math.max(1, Math.round(ttlMs))
   }
 
   /**
-   * Tries once to take the lock on `key` (a cache key without the prefix) for `ttlMs`.
-   * Resolves a handle, or undefined when someone else holds it; rejects with L2Error on Redis trouble.
+   * The Redis key of the lock on `key` (a cache key without the prefix). A key with a hash tag keeps
+   * it; any other key becomes the hash tag of its lock, so both hash to the same slot. Only a key with
+   * a '}' and no hash tag cannot share its slot (`colocated` false): its lock is taken on its own.
    */
-  async acquire(key: string, ttlMs: number): Promise<LockHandle | undefined> {
-    const lockKey = this.lockKey(key)
-    // 128 random bits, drawn from the codec's pool rather than a randomBytes call per lock.
+  lockKey(key: string): { key: string; colocated: boolean } {
+    if (hashTag(key) !== undefined) return { key: `${this.#prefix}:__lock:${key}`, colocated: true }
+    if (!key.includes('}')) return { key: `${this.#prefix}:__lock:{${this.#prefix}:${key}}`, colocated: true }
+    return { key: `${this.#prefix}:__lock:${key}`, colocated: false }
+  }
+
+  /**
+   * Reads the entry at `fullKey` and, unless it is fresh at `now` (`force`: whatever it holds), takes
+   * the lock on `key` — one round trip. Rejects with L2Error on Redis trouble; a lock the script may
+   * still take after a timeout is released behind it (same connection, so in order).
+   */
+  async readOrLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
+    const lock = this.lockKey(key)
+    if (!lock.colocated) return this.#readThenLock(key, fullKey, now, force)
     const token = newVersion() + newVersion()
-    const ttl = Math.max(1, Math.round(ttlMs))
-    const reply = await this.#guard.run('lock acquire', () =>
-      this.#client.set(lockKey, token, 'PX', ttl, 'NX'),
-    )
-    if (reply !== 'OK') return undefined
-
-    let released = false
-    const renew = async () => {
-      try {
-        const renewed = await this.#guard.run('lock renew', () =>
-          this.#client.cachetLockRenew(lockKey, token, ttl),
-        )
-        // Lost (expired, or taken over after a pause): stop renewing; the holder finds out on write-back.
-        if (renewed !== 1) clearInterval(timer)
-      } catch {
-        // Redis trouble: keep trying while the lease may still be alive; release() stops the timer.
-      }
+    let reply: [Buffer | null, number]
+    try {
+      reply = await this.#guard.run('GET', () =>
+        this.#client.cachetReadOrLockBuffer(fullKey, lock.key, token, this.#ttlMs, force ? '' : now),
+      )
+    } catch (error) {
+      void this.releaseToken(lock.key, token)
+      throw error
     }
-    const timer = setInterval(
-      () => {
-        if (!released) void renew()
-      },
-      Math.max(1, Math.floor(ttl / 3)),
-    )
-    timer.unref()
-
+    const [bytes, state] = reply
     return {
-      token,
-      release: async () => {
-        if (released) return
-        released = true
-        clearInterval(timer)
-        try {
-          await this.#guard.run('lock release', () => this.#client.cachetLockRelease(lockKey, token))
-        } catch {
-          // The lease expires on its own.
-        }
-      },
+      bytes: bytes ?? undefined,
+      lock: state === 1 ? this.#hold(lock.key, token, true) : state === 2 ? 'held' : 'not-tried',
     }
   }
+
+  /**
+   * Tries once to take the lock on `key` (a cache key without the prefix). Resolves a handle, or
+   * undefined when someone else holds it; rejects with L2Error on Redis trouble.
+   */
+  async acquire(key: string): Promise<LockHandle | undefined> {
+    const lock = this.lockKey(key)
+    const token = newVersion() + newVersion()
+    const reply = await this.#guard.run('lock acquire', () =>
+      this.#client.set(lock.key, token, 'PX', this.#ttlMs, 'NX'),
+    )
+    return reply === 'OK' ? this.#hold(lock.key, token, lock.colocated) : undefined
+  }
+
+  /** Deletes the lock if it still holds `token`. Never throws: the lease expires on its own. */
+  async releaseToken(lockKey: string, token: string): Promise<void> {
+    try {
+      await this.#guard.run('lock release', () => this.#client.cachetLockRelease(lockKey, token))
+    } catch {
+      // The lease expires on its own.
+    }
+  }
+
+  /** Stops renewing a lock (released by a command or by the write script). */
+  forget(lock: HeldLock): void {
+    this.#held.delete(lock)
+    if (this.#held.size === 0 && this.#timer) {
+      clearInterval(this.#timer)
+      this.#timer = undefined
+    }
+  }
+
+  /** Stops renewing every lock (close); their leases expire on their own. */
+  close(): void {
+    for (const lock of this.#held) lock.released = true
+    this.#held.clear()
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** The two-command form, for a key whose lock cannot share its slot. */
+  async #readThenLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
+    const bytes = (await this.#guard.run('GET', () => this.#client.getBuffer(fullKey))) ?? undefined
+    if (!force && bytes && freshAt(bytes, now)) return { bytes, lock: 'not-tried' }
+    const taken = await this.acquire(key)
+    return { bytes, lock: taken ?? 'held' }
+  }
+
+  #hold(key: string, token: string, colocated: boolean): HeldLock {
+    const lock = new HeldLock(key, token, colocated, this)
+    this.#held.add(lock)
+    if (!this.#timer) {
+      this.#timer = setInterval(() => this.#renewAll(), Math.max(1, Math.floor(this.#ttlMs / 3)))
+      this.#timer.unref()
+    }
+    return lock
+  }
+
+  /** Renews every lock held for a third of the lease or more; a lost one stops being renewed. */
+  #renewAll(): void {
+    const due = Date.now() - this.#ttlMs / 3
+    for (const lock of this.#held) {
+      if (lock.renewedAt > due) continue
+      lock.renewedAt = Date.now()
+      this.#guard
+        .run('lock renew', () => this.#client.cachetLockRenew(lock.key, lock.token, this.#ttlMs))
+        .then(
+          // Lost (expired, or taken over after a pause): stop renewing; the holder finds out on write-back.
+          (renewed) => {
+            if (renewed !== 1) lock.settled()
+          },
+          // Redis trouble: keep trying while the lease may still be alive.
+          () => {},
+        )
+    }
+  }
+}
+
+/**
+ * The hash tag of a key by Redis Cluster's rule: what lies between the first '{' and the first '}'
+ * after it, when that is not empty.
+ */
+export function hashTag(key: string): string | undefined {
+  const open = key.indexOf('{')
+  if (open < 0) return undefined
+  const close = key.indexOf('}', open + 1)
+  return close > open + 1 ? key.slice(open + 1, close) : undefined
+}
+
+/** Whether envelope bytes hold a live entry fresh at `now` (the same test the read script makes). */
+function freshAt(bytes: Buffer, now: number): boolean {
+  const format = bytes[0]!
+  if (format >> 5 !== 1 || (format & 0b1_0000) !== 0 || bytes.length < 33) return false
+  return bytes.readDoubleBE(25) > now
 }

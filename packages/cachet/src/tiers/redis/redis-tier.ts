@@ -7,7 +7,7 @@ import { type Op, runBatch, runPhases } from './batch.js'
 import type { RedisConnection } from './client.js'
 import type { L2Guard } from './guard.js'
 import { parseInfo } from './info.js'
-import { defineScripts, type ScriptedClient } from './scripts.js'
+import { defineScripts } from './scripts.js'
 
 /** Keys per pipelined batch (tombstones, UNLINK) and the SCAN COUNT hint. */
 const BATCH = 500
@@ -65,13 +65,9 @@ export class RedisTier implements L2Tier {
       return written!
     }
     // The common case, one untagged write: one command, no pipeline.
-    const ttl = Math.max(1, Math.round(write.ttlMs))
-    const client = this.#client as ScriptedClient
-    const result = await this.#guard.run<unknown>('SET', () =>
-      write.ifVersion === undefined
-        ? client.set(write.key, write.bytes, 'PX', ttl)
-        : client.cachetSetIf(write.key, write.bytes, ttl, write.ifVersion ?? ''),
-    )
+    const [name, ...args] = writeOp(write)
+    const client = this.#client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+    const result = await this.#guard.run<unknown>('SET', () => client[name]!(...args))
     return result === 'OK' || result === 1
   }
 
@@ -84,12 +80,7 @@ export class RedisTier implements L2Tier {
       for (const tag of new Set(write.tags)) {
         tagOps.push(['cachetTagAdd', this.tagKey(tag), now + write.ttlMs, write.key, now])
       }
-      const ttl = Math.max(1, Math.round(write.ttlMs))
-      writeOps.push(
-        write.ifVersion === undefined
-          ? ['set', write.key, write.bytes, 'PX', ttl]
-          : ['cachetSetIf', write.key, write.bytes, ttl, write.ifVersion ?? ''],
-      )
+      writeOps.push(writeOp(write))
     }
     // Tags first: a failure leaves at worst a dangling index member, never an unindexed entry.
     const [, results] = await this.#guard.run('SET', () =>
@@ -305,6 +296,20 @@ export class RedisTier implements L2Tier {
     const prefix = `${this.#options.prefix}:`
     return keys.filter((key) => key.startsWith(prefix))
   }
+}
+
+/**
+ * The command of one write: plain SET, the conditional write, or the conditional write that also
+ * releases the stampede lock (one round trip for what used to take two).
+ */
+function writeOp(write: L2Write): Op {
+  const ttl = Math.max(1, Math.round(write.ttlMs))
+  if (write.ifVersion === undefined) return ['set', write.key, write.bytes, 'PX', ttl]
+  const version = write.ifVersion ?? ''
+  if (write.unlock) {
+    return ['cachetSetIfRelease', write.key, write.unlock.key, write.bytes, ttl, version, write.unlock.token]
+  }
+  return ['cachetSetIf', write.key, write.bytes, ttl, version]
 }
 
 function nodeName(node: Redis): string {

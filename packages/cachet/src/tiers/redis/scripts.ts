@@ -1,8 +1,9 @@
 import type { Cluster, Redis } from 'ioredis'
 
 /**
- * cachet's Lua scripts. Each touches exactly one key, so each works on a Cluster. They are registered
- * with ioredis defineCommand, which sends EVALSHA and falls back to EVAL on NOSCRIPT (also in pipelines).
+ * cachet's Lua scripts. Each touches one key, or an entry and its lock, which share a Cluster slot
+ * (sync/lock.ts), so each works on a Cluster. They are registered with ioredis defineCommand, which
+ * sends EVALSHA and falls back to EVAL on NOSCRIPT (also in pipelines).
  */
 /**
  * Sets `live`: 1 when KEYS[1] exists and is not a tombstone. Only strings are read (GETRANGE on a hash
@@ -36,6 +37,43 @@ elseif redis.call('GETRANGE', key, 1, 16) ~= ARGV[3] then
 end
 redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
 return 1`,
+
+  /**
+   * Read for a load. KEYS[1] entry, KEYS[2] its lock; ARGV: token, lock ttl ms, now ms ('' = lock
+   * whatever the entry holds). Returns {entry bytes or nil, state}: 0 = a live entry fresh at `now`
+   * (freshUntil is the float64 at bytes 26-33), lock not tried; 1 = lock taken; 2 = another holds it.
+   */
+  cachetReadOrLock: `
+local value = redis.call('GET', KEYS[1])
+if value and ARGV[3] ~= '' and string.len(value) >= 33 then
+  local b = string.byte(value, 1)
+  if math.floor(b / 32) == 1 and math.floor(b / 16) % 2 == 0 then
+    if struct.unpack('>d', value, 26) > tonumber(ARGV[3]) then return {value, 0} end
+  end
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return {value or false, 1} end
+return {value or false, 2}`,
+
+  /**
+   * Conditional write that releases the stampede lock. KEYS[1] entry, KEYS[2] lock; ARGV: bytes, ttl ms,
+   * expected version ('' = key must be absent), lock token. The lock is released whether or not the
+   * condition held. Returns 1 when written, 0 when the condition failed.
+   */
+  cachetSetIfRelease: `
+local key = KEYS[1]
+local written = 0
+local ok
+if ARGV[3] == '' then
+  ok = redis.call('EXISTS', key) == 0
+else
+  ok = redis.call('GETRANGE', key, 1, 16) == ARGV[3]
+end
+if ok then
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  written = 1
+end
+if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+return written`,
 
   /**
    * Invalidation of one key. KEYS[1] entry; ARGV: tombstone bytes, ttl ms. Leaves the tombstone and
@@ -106,6 +144,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0`,
 } as const
 
+/** Scripts that take an entry and its lock (two keys); all others take one. */
+const TWO_KEYS: ReadonlySet<string> = new Set(['cachetReadOrLock', 'cachetSetIfRelease'])
+
 /** The name of one of cachet's scripts, usable as a command on a client or pipeline after defineScripts(). */
 export type ScriptName = keyof typeof SCRIPTS
 
@@ -114,6 +155,8 @@ type Arg = string | Buffer | number
 /** A client with cachet's scripts registered as commands. */
 export type ScriptedClient = (Redis | Cluster) & {
   [name in ScriptName]: (key: string, ...args: Arg[]) => Promise<number>
+} & {
+  cachetReadOrLockBuffer(key: string, lock: string, ...args: Arg[]): Promise<[Buffer | null, number]>
 }
 
 const REGISTERED = Symbol.for('cachet.scripts')
@@ -123,7 +166,7 @@ export function defineScripts(client: Redis | Cluster): ScriptedClient {
   const marked = client as unknown as Record<symbol, boolean>
   if (!marked[REGISTERED]) {
     for (const [name, lua] of Object.entries(SCRIPTS)) {
-      client.defineCommand(name, { numberOfKeys: 1, lua })
+      client.defineCommand(name, { numberOfKeys: TWO_KEYS.has(name) ? 2 : 1, lua })
     }
     marked[REGISTERED] = true
   }

@@ -1,17 +1,17 @@
 import { type Logger, pino } from 'pino'
-import { Bus } from '../sync/bus.js'
-import { DistributedLock } from '../sync/lock.js'
-import { MemoryTier } from '../tiers/memory-tier.js'
-import { connectRedis, type RedisConnection } from '../tiers/redis/client.js'
-import { L2Guard } from '../tiers/redis/guard.js'
-import { RedisTier } from '../tiers/redis/redis-tier.js'
-import { Cache } from './cache.js'
-import { createCodec } from './codec/envelope.js'
-import { Emitter } from './emitter.js'
-import { Engine } from './engine.js'
-import { type CacheOptions, type ResolvedOptions, resolveOptions } from './options.js'
-import { PendingInvalidations } from './pending-invalidations.js'
-import { TtlPolicy } from './ttl-policy.js'
+import { Cache } from './core/cache.js'
+import { createCodec } from './core/codec/envelope.js'
+import { Emitter } from './core/emitter.js'
+import { Engine } from './core/engine.js'
+import { type CacheOptions, type ResolvedOptions, resolveOptions } from './core/options.js'
+import { PendingInvalidations } from './core/pending-invalidations.js'
+import { TtlPolicy } from './core/ttl-policy.js'
+import { Bus } from './sync/bus.js'
+import { DistributedLock } from './sync/lock.js'
+import { MemoryTier } from './tiers/memory-tier.js'
+import { connectRedis, type RedisConnection } from './tiers/redis/client.js'
+import { L2Guard } from './tiers/redis/guard.js'
+import { RedisTier } from './tiers/redis/redis-tier.js'
 
 /** How long close() waits for background writes before closing connections anyway. */
 const CLOSE_DRAIN_MS = 5_000
@@ -60,7 +60,7 @@ export function createCache(options: CacheOptions = {}): Cache {
     l2: connection && guard ? new RedisTier(connection, guard, { prefix: resolved.prefix }) : undefined,
     lock:
       connection && guard && resolved.lock
-        ? new DistributedLock(connection.client, guard, resolved.prefix)
+        ? new DistributedLock(connection.client, guard, resolved.prefix, resolved.lock.ttlMs)
         : undefined,
   })
   engine.pending = new PendingInvalidations(engine)
@@ -90,6 +90,7 @@ export function createCache(options: CacheOptions = {}): Cache {
       await engine.pending?.flush()
       engine.pending?.close()
       engine.closed = true
+      engine.lock?.close()
       await engine.bus?.close()
       await connection?.close()
     })()
