@@ -45,6 +45,11 @@ export class DistributedLock implements StampedeLock {
   readonly #ttlMs: number
   readonly #held = new Set<HeldLock>()
   #timer: NodeJS.Timeout | undefined
+  /** Share of recent reads that found no fresh entry (see readOrLock). */
+  #missShare = 0
+  /** Tokens are this process's random part and a counter: unique, without drawing random bytes per lock. */
+  readonly #tokenBase = newVersion() + newVersion()
+  #tokens = 0
 
   constructor(client: Redis | Cluster, guard: L2Guard, prefix: string, ttlMs: number) {
     this.#client = defineScripts(client)
@@ -66,26 +71,45 @@ export class DistributedLock implements StampedeLock {
 
   /**
    * Reads the entry at `fullKey` and, unless it is fresh at `now` (`force`: whatever it holds), takes
-   * the lock on `key` — one round trip. Rejects with L2Error on Redis trouble; a lock the script may
-   * still take after a timeout is released behind it (same connection, so in order).
+   * the lock on `key`. Rejects with L2Error on Redis trouble.
+   *
+   * Two ways, chosen by what recent reads found: while most found no fresh entry, one script reads and
+   * locks (a miss in one round trip); while most found one, a plain GET, then SET NX only on a miss.
+   * A script costs Redis several times a GET (measured in docs/architecture.md), so a cache that mostly
+   * hits would pay for the lock on every read to save a round trip on its rare misses.
    */
-  async readOrLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
+  readOrLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
     const lock = this.lockKey(key)
-    if (!lock.colocated) return this.#readThenLock(key, fullKey, now, force)
-    const token = newVersion() + newVersion()
+    const found =
+      lock.colocated && (force || this.#missShare > 0.5)
+        ? this.#readAndLock(lock.key, fullKey, now, force)
+        : this.#readThenLock(key, fullKey, now, force)
+    return found.then(this.#count)
+  }
+
+  /** Keeps the share of reads that found no fresh entry, over about the last 64. */
+  readonly #count = (found: LockingRead): LockingRead => {
+    this.#missShare += ((found.lock === 'not-tried' ? 0 : 1) - this.#missShare) / 64
+    return found
+  }
+
+  /** The one-script form; a lock the script may still take after a timeout is released behind it. */
+  async #readAndLock(lockKey: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
+    const token = this.#token()
     let reply: [Buffer | null, number]
     try {
       reply = await this.#guard.run('GET', () =>
-        this.#client.cachetReadOrLockBuffer(fullKey, lock.key, token, this.#ttlMs, force ? '' : now),
+        this.#client.cachetReadOrLockBuffer(fullKey, lockKey, token, this.#ttlMs, force ? '' : now),
       )
     } catch (error) {
-      void this.releaseToken(lock.key, token)
+      // Same connection, so it runs after the script if the script runs at all.
+      void this.releaseToken(lockKey, token)
       throw error
     }
     const [bytes, state] = reply
     return {
       bytes: bytes ?? undefined,
-      lock: state === 1 ? this.#hold(lock.key, token, true) : state === 2 ? 'held' : 'not-tried',
+      lock: state === 1 ? this.#hold(lockKey, token, true) : state === 2 ? 'held' : 'not-tried',
     }
   }
 
@@ -95,7 +119,7 @@ export class DistributedLock implements StampedeLock {
    */
   async acquire(key: string): Promise<LockHandle | undefined> {
     const lock = this.lockKey(key)
-    const token = newVersion() + newVersion()
+    const token = this.#token()
     const reply = await this.#guard.run('lock acquire', () =>
       this.#client.set(lock.key, token, 'PX', this.#ttlMs, 'NX'),
     )
@@ -128,12 +152,16 @@ export class DistributedLock implements StampedeLock {
     this.#timer = undefined
   }
 
-  /** The two-command form, for a key whose lock cannot share its slot. */
+  /** The two-command form: GET, then SET NX only when the entry is not fresh. */
   async #readThenLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
     const bytes = (await this.#guard.run('GET', () => this.#client.getBuffer(fullKey))) ?? undefined
     if (!force && bytes && freshAt(bytes, now)) return { bytes, lock: 'not-tried' }
     const taken = await this.acquire(key)
     return { bytes, lock: taken ?? 'held' }
+  }
+
+  #token(): string {
+    return this.#tokenBase + (++this.#tokens).toString(36)
   }
 
   #hold(key: string, token: string, colocated: boolean): HeldLock {

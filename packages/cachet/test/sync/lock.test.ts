@@ -145,4 +145,50 @@ describe('DistributedLock', () => {
     await (forced.lock as { release(): Promise<void> }).release()
     expect(await raw.exists(keyOf('fresh'))).toBe(0)
   })
+
+  it('reads with one script while most reads miss, and with a plain GET while most hit', async () => {
+    const codec = createCodec({ serializer: 'json', compression: false })
+    const now = Date.now()
+    const fresh = codec.encode({
+      value: 1,
+      createdAt: now,
+      freshUntil: now + 60_000,
+      staleUntil: now + 120_000,
+      tags: [],
+      version: newVersion(),
+      loadMs: 0,
+    })
+    await raw.set('lk:hot', fresh)
+    const mixed = new DistributedLock(
+      connection.client,
+      new L2Guard({ timeoutMs: 500, breaker: false }),
+      'lk',
+      10_000,
+    )
+    const commandsOf = async (read: () => Promise<unknown>) => {
+      const monitor = await new Redis(redis.url).monitor()
+      const seen: string[] = []
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (!source.includes('lua')) seen.push(String(args[0]).toLowerCase())
+      })
+      await sleep(50)
+      await read()
+      await sleep(50)
+      monitor.disconnect()
+      return seen.filter((name) => name !== 'monitor')
+    }
+    const miss = async (i: number) => {
+      const found = await mixed.readOrLock(`cold:${i}`, `lk:cold:${i}`, Date.now(), false)
+      if (typeof found.lock === 'object') await found.lock.release()
+    }
+    // Mostly hits: a fresh entry costs one GET; a miss a GET, then SET NX.
+    for (let i = 0; i < 100; i++) await mixed.readOrLock('hot', 'lk:hot', Date.now(), false)
+    expect(await commandsOf(() => mixed.readOrLock('hot', 'lk:hot', Date.now(), false))).toEqual(['get'])
+    expect((await commandsOf(() => miss(-1))).slice(0, 2)).toEqual(['get', 'set'])
+    // Mostly misses: the read takes the lock in the same script.
+    for (let i = 0; i < 200; i++) await miss(i)
+    expect((await commandsOf(() => miss(-2)))[0]).toMatch(/^eval/)
+    expect((await commandsOf(() => miss(-3))).filter((name) => name === 'get' || name === 'set')).toEqual([])
+    mixed.close()
+  })
 })
