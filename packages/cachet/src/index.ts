@@ -5,12 +5,14 @@ export type {
   CacheApi,
   CacheEvents,
   CacheHealth,
+  CacheResult,
   CacheStats,
   Counters,
   KeyDetails,
   KeyInfo,
   Loader,
   LoaderContext,
+  StaleReason,
   Tier,
 } from './core/cache-api.js'
 export type { Duration } from './core/duration.js'

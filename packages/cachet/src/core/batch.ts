@@ -1,7 +1,7 @@
 import type { Engine, L2Read } from './engine.js'
 import { UndefinedValueError } from './errors.js'
-import { validateTag } from './keys.js'
-import type { CallOptions } from './options.js'
+import { type CallOptions, resolveCall } from './options.js'
+import { recordHit, recordLoad, recordMiss } from './outcome.js'
 import type { Entry, L2Write } from './types.js'
 
 type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
@@ -25,12 +25,13 @@ export async function getMany<T>(engine: Engine, keys: readonly string[]): Promi
   const startedAt = performance.now()
   const found = await readMany<T>(engine, keys)
   // Each key's read takes as long as the batch's.
+  const lookupMs = performance.now() - startedAt
   return found.map((hit, i) => {
     if (hit.entry) {
-      engine.recordHit(keys[i]!, hit.tier!, startedAt)
+      recordHit(engine, keys[i]!, hit.tier!, startedAt)
       return hit.entry.value
     }
-    engine.recordMiss(keys[i]!, startedAt)
+    recordMiss(engine, keys[i]!, lookupMs)
     return undefined
   })
 }
@@ -41,14 +42,17 @@ export async function setMany<T>(
   items: ReadonlyArray<{ key: string; value: T } & StoreOptions>,
 ): Promise<boolean[]> {
   engine.assertOpen()
-  const writes: Write[] = items.map((item) => {
+  // Every item is checked before anything is stored.
+  const contexts = items.map((item) => {
     if (item.value === undefined) {
       throw new UndefinedValueError(`set('${item.key}') got undefined; use delete() or store null`, {
         key: item.key,
       })
     }
-    item.tags?.forEach(validateTag)
-    const entry = engine.makeEntry(item.key, item.value, item)
+    return resolveCall(engine.options, item)
+  })
+  const writes: Write[] = items.map((item, i) => {
+    const entry = engine.makeEntry(item.key, item.value, contexts[i]!)
     const bytes = engine.encode(item.key, entry)
     const record = engine.inflight.get(item.key)
     if (record) record.invalidated = true
@@ -79,37 +83,42 @@ export async function getOrSetMany<T>(
   options: StoreOptions,
 ): Promise<(T | undefined)[]> {
   engine.assertOpen()
-  options.tags?.forEach(validateTag)
+  const call = resolveCall(engine.options, options)
   const unique = [...new Set(keys)]
   const startedAt = performance.now()
   const found = await readMany<T>(engine, unique)
   const values = new Map<string, T | undefined>()
   const missing: string[] = []
   const versions = new Map<string, string | null | undefined>()
+  const lookupMs = performance.now() - startedAt
   found.forEach((hit, i) => {
     const key = unique[i]!
     if (hit.entry) {
       values.set(key, hit.entry.value)
-      engine.recordHit(key, hit.tier!, startedAt)
+      recordHit(engine, key, hit.tier!, startedAt)
     } else {
       missing.push(key)
       versions.set(key, hit.version)
-      engine.recordMiss(key, startedAt)
+      recordMiss(engine, key, lookupMs)
     }
   })
 
   if (missing.length > 0) {
-    const releaseSlot = await engine.loads.acquire(missing[0]!, engine.options.hardTimeoutMs)
+    const releaseSlot = await engine.loads.acquire(missing[0]!, call.hardMs)
     const started = performance.now()
     let loaded: Awaited<ReturnType<typeof loadMissing>>
     try {
       loaded = await loadMissing(missing)
+    } catch (error) {
+      // One loader call for the batch, counted under the namespace of its first key.
+      recordLoad(engine, missing[0]!, performance.now() - started, false)
+      engine.emitError('loader', error, missing[0])
+      throw error
     } finally {
       releaseSlot()
     }
     const loadMs = performance.now() - started
-    engine.stats.total.loads++
-    engine.stats.total.loaderMsTotal += loadMs
+    recordLoad(engine, missing[0]!, loadMs, true)
     const writes: Write[] = []
     missing.forEach((key, i) => {
       const value = Array.isArray(loaded)
@@ -119,7 +128,7 @@ export async function getOrSetMany<T>(
           : (loaded as Record<string, T>)[unscope(key)]
       values.set(key, value)
       if (value === undefined) return
-      const entry = engine.makeEntry(key, value, options, loadMs)
+      const entry = engine.makeEntry(key, value, call, loadMs)
       const bytes = engine.encode(key, entry)
       values.set(key, engine.putL1(key, bytes, entry))
       const version = versions.get(key)

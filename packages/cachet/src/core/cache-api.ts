@@ -5,6 +5,31 @@ import type { CallOptions } from './options.js'
 export type Tier = 'l1' | 'l2'
 
 /**
+ * Why a stale value (past its ttl, within grace) was served: `swr` another caller or process is
+ * refreshing it; `fail-safe` the loader failed (or cannot run: Redis down, every load slot taken);
+ * `soft-timeout` the loader passed `timeouts.soft`; `allow-stale` the caller asked for it (get).
+ */
+export type StaleReason = 'swr' | 'fail-safe' | 'soft-timeout' | 'allow-stale'
+
+/** What one getOrSetResult() call gave: the value and how it was obtained. */
+export interface CacheResult<T> {
+  value: T
+  /** `hit`: a fresh cached value; `stale`: a value past its ttl, within grace; `miss`: a loader produced it. */
+  outcome: 'hit' | 'stale' | 'miss'
+  /** Where the value came from. */
+  source: Tier | 'loader'
+  /** Set when `outcome` is `stale`. */
+  staleReason?: StaleReason
+  /**
+   * The value came from work another caller started: a load in flight in this process that this call
+   * joined, or another process's load that this call waited for through the stampede lock.
+   */
+  shared: boolean
+  /** Redis is configured but could not be read for this call: the value was not shared through it. */
+  degraded: boolean
+}
+
+/**
  * What a caller that needed to load got from the distributed stampede lock: `acquired` it took the
  * lock at once; `waited` another process held it and the caller waited (for its value, or to take the
  * lock itself, or until lock.wait ran out); `skipped` another process held it and the caller did not
@@ -100,7 +125,7 @@ export interface CacheEvents {
   hit: { key: string; tier: Tier; durationMs?: number }
   /** `durationMs`: how long the lookup took before it missed (L1 and Redis; the loader is not included). */
   miss: { key: string; durationMs?: number }
-  stale: { key: string; reason: 'swr' | 'fail-safe' | 'soft-timeout' }
+  stale: { key: string; reason: StaleReason }
   set: { key: string }
   error: { key?: string; operation: string; error: Error }
   invalidate: { keys?: readonly string[]; tags?: readonly string[]; pattern?: string; count: number }
@@ -148,6 +173,12 @@ export interface CacheApi {
    * LoaderTimeoutError, or the loader's error.
    */
   getOrSet<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<T>
+  /**
+   * getOrSet, answering how the value was obtained as well (hit, stale, miss; from L1, Redis or the
+   * loader; shared with other callers): what an adapter needs to label its answer. Counted once, as
+   * getOrSet is.
+   */
+  getOrSetResult<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<CacheResult<T>>
   /** The fresh value of `key`, or `undefined`; `allowStale` also answers a stale value within grace. */
   get<T>(key: string, options?: { allowStale?: boolean }): Promise<T | undefined>
   /**

@@ -3,6 +3,7 @@ import type {
   CacheApi,
   CacheEvents,
   CacheHealth,
+  CacheResult,
   CacheStats,
   KeyDetails,
   KeyInfo,
@@ -11,15 +12,15 @@ import type {
 import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
 import type { Engine } from './engine.js'
-import { positiveMs } from './engine.js'
 import { registerEngine } from './engine-of.js'
 import { InvalidKeyError } from './errors.js'
-import { getOrSet } from './get-or-set.js'
+import { getOrSet, getOrSetEntry } from './get-or-set.js'
 import { checkHealth } from './health.js'
 import { countKeys, inspectKey, listKeys } from './inspect.js'
 import { clearAll, invalidateKeys, invalidatePattern, invalidateTags } from './invalidation.js'
 import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
-import type { CallOptions } from './options.js'
+import { type CallContext, type CallOptions, positiveMs, resolveCall } from './options.js'
+import { recordHit, recordMiss, recordStale } from './outcome.js'
 import type { Entry } from './types.js'
 import { wrap } from './wrap.js'
 
@@ -50,35 +51,49 @@ export class Cache implements CacheApi {
     return this.#scope
   }
 
-  getOrSet<T>(key: string, loader: Loader<T>, options: CallOptions = {}): Promise<T> {
+  getOrSet<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<T> {
+    let call: CallContext
     try {
-      this.#engine.assertOpen()
-      validateKey(key)
-      if (typeof loader !== 'function')
-        throw new InvalidKeyError(`getOrSet('${key}') needs a loader function`, { key })
-      if (options.tags) options.tags.forEach(validateTag)
+      call = this.#call(key, loader, options)
     } catch (error) {
       return Promise.reject(error)
     }
-    return getOrSet(this.#engine, this.#scope + key, loader, options)
+    return getOrSet(this.#engine, this.#scope + key, loader, call)
+  }
+
+  getOrSetResult<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<CacheResult<T>> {
+    let call: CallContext
+    try {
+      call = this.#call(key, loader, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return getOrSetEntry(this.#engine, this.#scope + key, loader, call)
+  }
+
+  /** Checks a getOrSet call and resolves its options, before anything runs. */
+  #call(key: string, loader: unknown, options: CallOptions | undefined): CallContext {
+    this.#engine.assertOpen()
+    validateKey(key)
+    if (typeof loader !== 'function')
+      throw new InvalidKeyError(`getOrSet('${key}') needs a loader function`, { key })
+    return options === undefined ? this.#engine.defaultCall : resolveCall(this.#engine.options, options)
   }
 
   async get<T>(key: string, options: { allowStale?: boolean } = {}): Promise<T | undefined> {
     const scoped = this.#key(key)
     const startedAt = performance.now()
     const found = await this.#read<T>(scoped)
-    const stats = this.#engine.stats
     const now = Date.now()
     if (found && now < found.entry.freshUntil) {
-      this.#engine.recordHit(scoped, found.tier, startedAt)
+      recordHit(this.#engine, scoped, found.tier, startedAt)
       return found.entry.value
     }
     if (found && options.allowStale && now < found.entry.staleUntil) {
-      stats.total.staleHits++
-      stats.scope(scoped).staleHits++
+      recordStale(this.#engine, scoped, 'allow-stale')
       return found.entry.value
     }
-    this.#engine.recordMiss(scoped, startedAt)
+    recordMiss(this.#engine, scoped, performance.now() - startedAt)
     return undefined
   }
 

@@ -3,11 +3,10 @@ import { Bulkhead } from './bulkhead.js'
 import type { LockResult } from './cache-api.js'
 import type { Codec } from './codec/envelope.js'
 import { decodedSize, newVersion } from './codec/envelope.js'
-import { type Duration, toMs, toMsOrOff } from './duration.js'
 import type { Emitter } from './emitter.js'
-import { CacheClosedError, InvalidOptionError, SerializationError } from './errors.js'
+import { CacheClosedError, SerializationError } from './errors.js'
 import { compileGlob } from './glob.js'
-import type { CallOptions, ResolvedOptions } from './options.js'
+import { type CallContext, type ResolvedOptions, resolveCall } from './options.js'
 import type { PendingInvalidations } from './pending-invalidations.js'
 import { Stats } from './stats.js'
 import type { TtlPolicy } from './ttl-policy.js'
@@ -71,6 +70,8 @@ export class Engine {
   /** The loader bulkhead (maxConcurrentLoads). */
   readonly loads: Bulkhead
   readonly tombstoneTtlMs: number
+  /** The context of a call made without options (resolved once). */
+  readonly defaultCall: CallContext
   bus?: InvalidationBus
   pending?: PendingInvalidations
   /** The L2 circuit breaker's state (closed when there is no L2). */
@@ -97,6 +98,7 @@ export class Engine {
     this.lock = parts.lock
     this.#keyPrefix = `${parts.options.prefix}:`
     this.loads = new Bulkhead(parts.options.maxConcurrentLoads)
+    this.defaultCall = resolveCall(parts.options, {})
     // A tombstone must outlive any loader that started before the invalidation (docs/architecture.md).
     const longestLoad = Math.min(parts.options.hardTimeoutMs, 10 * 60_000)
     this.tombstoneTtlMs = Math.max(
@@ -119,26 +121,25 @@ export class Engine {
     if (this.closed) throw new CacheClosedError('the cache was closed; create a new one')
   }
 
-  /** Builds an entry for a value about to be stored. */
+  /** Builds an entry for a value about to be stored, with the call's resolved options. */
   makeEntry<T>(
     key: string,
     value: T,
-    call: Pick<CallOptions, 'ttl' | 'grace' | 'tags' | 'adaptiveTtl'>,
+    call: Pick<CallContext, 'ttlMs' | 'graceMs' | 'tags' | 'adaptive'>,
     loadMs = 0,
   ): Entry<T> {
     const now = Date.now()
     const freshMs = this.policy.freshMs(key, {
-      ttlMs: call.ttl === undefined ? undefined : positiveMs(call.ttl, 'ttl'),
+      ttlMs: call.ttlMs,
       loadMs: loadMs > 0 ? loadMs : undefined,
-      adaptive: call.adaptiveTtl,
+      adaptive: call.adaptive,
     })
-    const graceMs = toMsOrOff(call.grace, this.options.graceMs, 'grace')
     return {
       value,
       createdAt: now,
       freshUntil: now + freshMs,
-      staleUntil: now + freshMs + graceMs,
-      tags: call.tags ?? [],
+      staleUntil: now + freshMs + call.graceMs,
+      tags: call.tags,
       version: newVersion(),
       loadMs: Math.round(loadMs),
     }
@@ -263,42 +264,6 @@ export class Engine {
     for (const wake of waiters) wake()
   }
 
-  /**
-   * Counts a hit (global, namespace, tier) and emits it with the read's duration when `startedAt`
-   * (a performance.now()) is given; only L2 hits feed the cacheMs average, unless `average` is false
-   * (a value that came after waiting on another process's load).
-   */
-  recordHit(key: string, tier: 'l1' | 'l2', startedAt?: number, average = true): void {
-    const stats = this.stats
-    stats.total.hits++
-    const scope = stats.scope(key)
-    scope.hits++
-    // Read the clock only when the duration is used: the L2 average, or a 'hit' listener.
-    const timed = startedAt !== undefined && ((tier === 'l2' && average) || this.emitter.has('hit'))
-    const durationMs = timed ? performance.now() - startedAt : undefined
-    if (tier === 'l1') stats.l1Hits++
-    else {
-      stats.l2Hits++
-      if (durationMs !== undefined && average) {
-        stats.total.cacheHits++
-        stats.total.cacheMsTotal += durationMs
-        scope.cacheHits++
-        scope.cacheMsTotal += durationMs
-      }
-    }
-    if (this.emitter.has('hit')) this.emitter.emit('hit', { key, tier, durationMs })
-  }
-
-  /** Counts a miss (global, namespace) and emits it with the time the lookup took before missing. */
-  recordMiss(key: string, startedAt?: number): void {
-    this.stats.total.misses++
-    this.stats.scope(key).misses++
-    if (this.emitter.has('miss')) {
-      const durationMs = startedAt === undefined ? undefined : performance.now() - startedAt
-      this.emitter.emit('miss', { key, durationMs })
-    }
-  }
-
   /** Counts what a caller got from the stampede lock and emits it. */
   recordLock(key: string, result: LockResult): void {
     this.stats.locks[result]++
@@ -347,11 +312,4 @@ export class Engine {
     this.logger.warn({ reason }, 'cachet: invalidation bus gap, L1 entries suspect')
     if (this.emitter.has('l1-flush')) this.emitter.emit('l1-flush', { reason })
   }
-}
-
-/** A per-call ttl: a duration greater than zero. */
-export function positiveMs(input: Duration, name: string): number {
-  const ms = toMs(input, name)
-  if (ms <= 0) throw new InvalidOptionError(`${name} must be greater than 0, got ${JSON.stringify(input)}`)
-  return ms
 }

@@ -1,9 +1,9 @@
-import type { Loader } from './cache-api.js'
+import type { CacheResult, Loader, StaleReason } from './cache-api.js'
 import type { Engine, Inflight, L2Read } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
 import { acquireOrWait } from './lock-wait.js'
-import type { CallOptions } from './options.js'
-import { timeoutMs } from './options.js'
+import type { CallContext } from './options.js'
+import { recordHit, recordLoad, recordMiss, recordShared, recordStale } from './outcome.js'
 import { race, valueWithin } from './timeouts.js'
 import type { Entry, LockHandle, LockingRead } from './types.js'
 import { writeBack } from './write-back.js'
@@ -11,50 +11,90 @@ import { writeBack } from './write-back.js'
 /**
  * Cache-aside with every safety net: L1 → L2 → (stampede lock) → loader, serving stale values on
  * loader failure or slowness, refreshing hot keys early, and never writing back an older value
- * than an invalidation that happened meanwhile.
+ * than an invalidation that happened meanwhile. Answers the value and how it was obtained; every
+ * call is counted once (core/outcome.ts), whichever way it went.
  */
-export function getOrSet<T>(engine: Engine, key: string, loader: Loader<T>, call: CallOptions): Promise<T> {
+export function getOrSetEntry<T>(
+  engine: Engine,
+  key: string,
+  loader: Loader<T>,
+  call: CallContext,
+): Promise<CacheResult<T>> {
+  const fresh = freshInL1(engine, key, loader, call)
+  if (fresh !== undefined) return Promise.resolve(l1Result(fresh))
+  return load(engine, key, loader, call)
+}
+
+/** getOrSet's value alone: an L1 hit costs no result object and no extra promise. */
+export function getOrSet<T>(engine: Engine, key: string, loader: Loader<T>, call: CallContext): Promise<T> {
+  const fresh = freshInL1(engine, key, loader, call)
+  if (fresh !== undefined) return Promise.resolve(fresh.value)
+  return load(engine, key, loader, call).then(valueOf)
+}
+
+const valueOf = <T>(result: CacheResult<T>): T => result.value
+
+function l1Result<T>(entry: Entry<T>): CacheResult<T> {
+  return { value: entry.value, outcome: 'hit', source: 'l1', shared: false, degraded: false }
+}
+
+/** A fresh L1 entry (counted as a hit, and perhaps refreshed early), or undefined. */
+function freshInL1<T>(
+  engine: Engine,
+  key: string,
+  loader: Loader<T>,
+  call: CallContext,
+): Entry<T> | undefined {
+  if (call.force || !engine.l1) return undefined
   const now = Date.now()
-  if (!call.forceRefresh) {
-    // The L1 hit path's one performance.now() pair, paid only when a `hit` listener (metrics) wants it.
-    const startedAt = engine.emitter.has('hit') ? performance.now() : undefined
-    const entry = engine.l1?.get(key) as Entry<T> | undefined
-    if (entry !== undefined && now < entry.freshUntil) {
-      engine.recordHit(key, 'l1', startedAt)
-      maybeRefreshEarly(engine, key, loader, call, entry, now)
-      return Promise.resolve(entry.value)
-    }
-    // Join a load in flight, unless an invalidation made it obsolete: a caller that starts after an
-    // invalidation completed must see data read after it.
-    const running = engine.inflight.get(key)
-    if (running && !running.invalidated) return running.promise as Promise<T>
+  // The L1 hit path's one performance.now() pair, paid only when a `hit` listener (metrics) wants it.
+  const startedAt = engine.emitter.has('hit') ? performance.now() : undefined
+  const entry = engine.l1.get(key) as Entry<T> | undefined
+  if (entry === undefined || now >= entry.freshUntil) return undefined
+  recordHit(engine, key, 'l1', startedAt)
+  maybeRefreshEarly(engine, key, loader, call, entry, now)
+  return entry
+}
+
+/** Past L1: joins a load in flight for the key, or leads one. */
+function load<T>(engine: Engine, key: string, loader: Loader<T>, call: CallContext): Promise<CacheResult<T>> {
+  // Join a load in flight, unless an invalidation made it obsolete: a caller that starts after an
+  // invalidation completed must see data read after it.
+  const running = call.force ? undefined : engine.inflight.get(key)
+  if (running && !running.invalidated) {
+    return (running.promise as Promise<CacheResult<T>>).then((result) => {
+      recordShared(engine, key, result)
+      // Shared when a load produced it (a joined read of a fresh entry is a plain hit).
+      return result.outcome === 'miss' ? { ...result, shared: true } : result
+    })
   }
   const record: Inflight = {
     promise: undefined as unknown as Promise<unknown>,
-    tags: call.tags ?? [],
+    tags: call.tags,
     invalidated: false,
   }
   // In the map before lead() runs: lead removes it when it settles (see its finally).
   engine.inflight.set(key, record)
-  record.promise = lead(engine, key, loader, call, record)
-  return record.promise as Promise<T>
+  const promise = lead(engine, key, loader, call, record)
+  record.promise = promise
+  return promise
 }
 
-/** Refreshes in the background, for XFetch; joins nothing and throws nothing. */
+/** Refreshes in the background, for XFetch; joins nothing, throws nothing, counts no outcome. */
 export function refreshInBackground<T>(
   engine: Engine,
   key: string,
   loader: Loader<T>,
-  call: CallOptions,
+  call: CallContext,
 ): void {
   if (engine.inflight.has(key) || engine.closed) return
   const record: Inflight = {
     promise: undefined as unknown as Promise<unknown>,
-    tags: call.tags ?? [],
+    tags: call.tags,
     invalidated: false,
   }
   engine.inflight.set(key, record)
-  record.promise = lead(engine, key, loader, { ...call, forceRefresh: true }, record, true)
+  record.promise = lead(engine, key, loader, { ...call, force: true }, record, true)
   engine.track(record.promise)
 }
 
@@ -63,12 +103,12 @@ function maybeRefreshEarly<T>(
   engine: Engine,
   key: string,
   loader: Loader<T>,
-  call: CallOptions,
+  call: CallContext,
   entry: Entry<T>,
   now: number,
 ) {
   const beta = engine.options.earlyRefreshBeta
-  if (beta === 0 || entry.loadMs === 0 || call.earlyRefresh === false) return
+  if (beta === 0 || entry.loadMs === 0 || !call.earlyRefresh) return
   const remaining = entry.freshUntil - now
   // Skip the random draw while expiry is far away: the probability there is negligible.
   if (remaining > entry.loadMs * beta * 10) return
@@ -77,35 +117,53 @@ function maybeRefreshEarly<T>(
   }
 }
 
-function serveStale<T>(
-  engine: Engine,
-  key: string,
-  entry: Entry<T>,
-  reason: 'swr' | 'fail-safe' | 'soft-timeout',
-): T {
-  engine.stats.total.staleHits++
-  engine.stats.scope(key).staleHits++
-  if (engine.emitter.has('stale')) engine.emitter.emit('stale', { key, reason })
-  return entry.value
+/** How one lead call ends; `background` calls (early refresh) are not counted. */
+class Answer {
+  constructor(
+    readonly engine: Engine,
+    readonly key: string,
+    readonly background: boolean,
+    /** Redis is configured but this call could not read it. */
+    public degraded = false,
+  ) {}
+
+  hit<T>(value: T, startedAt: number, shared = false): CacheResult<T> {
+    if (!this.background) recordHit(this.engine, this.key, 'l2', startedAt, !shared)
+    return { value, outcome: 'hit', source: 'l2', shared, degraded: false }
+  }
+
+  stale<T>(entry: Entry<T>, reason: StaleReason): CacheResult<T> {
+    if (!this.background) recordStale(this.engine, this.key, reason)
+    return {
+      value: entry.value,
+      outcome: 'stale',
+      source: entry.suspect ? 'l1' : 'l2',
+      staleReason: reason,
+      shared: false,
+      degraded: this.degraded,
+    }
+  }
+
+  /** A loaded value; `lookupMs` is how long the lookup took before it missed. */
+  miss<T>(value: T, lookupMs: number | undefined): CacheResult<T> {
+    if (!this.background) recordMiss(this.engine, this.key, lookupMs)
+    return { value, outcome: 'miss', source: 'loader', shared: false, degraded: this.degraded }
+  }
 }
 
 async function lead<T>(
   engine: Engine,
   key: string,
   loader: Loader<T>,
-  call: CallOptions,
+  call: CallContext,
   record: Inflight,
   background = false,
-): Promise<T> {
+): Promise<CacheResult<T>> {
+  const answer = new Answer(engine, key, background)
   try {
     engine.assertOpen()
     const startedAt = performance.now()
-    const tags = call.tags ?? []
-    const hardMs = timeoutMs(call.timeouts?.hard, engine.options.hardTimeoutMs, 'timeouts.hard')
-    const softMs = Math.min(
-      hardMs,
-      timeoutMs(call.timeouts?.soft, engine.options.softTimeoutMs, 'timeouts.soft'),
-    )
+    const { softMs, hardMs, force } = call
     const l1Entry = engine.l1?.get(key) as Entry<T> | undefined
     let stale = l1Entry !== undefined && Date.now() < l1Entry.staleUntil ? l1Entry : undefined
     if (engine.l1) engine.stats.l1Misses++
@@ -114,8 +172,7 @@ async function lead<T>(
     // tagged write must re-check after writing. A suspect copy means the bus lost Redis for a while: with
     // that fallback in hand, Redis gets no longer than the soft timeout (it may be frozen), and an
     // unanswered read counts as unreadable.
-    const force = call.forceRefresh === true
-    const reading = readForLoad(engine, key, tags, force)
+    const reading = readForLoad(engine, key, call.tags, force)
     const {
       read,
       epochs,
@@ -123,6 +180,7 @@ async function lead<T>(
     } = stale?.suspect ? ((await valueWithin(reading, softMs)) ?? UNREADABLE) : await reading
     // undefined = L2 unreadable: then nothing is written back (its state is unknown).
     const captured = read?.version
+    answer.degraded = engine.l2 !== undefined && read === undefined
     // A lock the read took but this call turns out not to need (a fresh or stale answer) is given back.
     const giveBack = () => {
       if (typeof readLock === 'object') void readLock.release()
@@ -144,8 +202,7 @@ async function lead<T>(
         // An invalidation that landed while Redis answered may postdate this read: this caller gets the
         // value, but L1 must not keep it (it would outlive the invalidation by up to l1.maxTtl).
         const value = record.invalidated ? entry.value : engine.keepL1(key, entry, read.bytes)
-        engine.recordHit(key, 'l2', startedAt)
-        return value
+        return answer.hit(value, startedAt)
       }
       if (now < entry.staleUntil && (!stale || entry.createdAt > stale.createdAt)) stale = entry
     }
@@ -153,14 +210,13 @@ async function lead<T>(
 
     if (stale && !force && (engine.failedUntil.get(key) ?? 0) > Date.now()) {
       giveBack()
-      return serveStale(engine, key, stale, 'fail-safe')
+      return answer.stale(stale, 'fail-safe')
     }
 
     // Every load slot is taken: a caller with a stale value is served it rather than queue.
     if (engine.loads.full && (background || (stale && !force))) {
       giveBack()
-      if (background) return stale?.value as T
-      return serveStale(engine, key, stale!, 'fail-safe')
+      return answer.stale(stale!, 'fail-safe')
     }
 
     let lock: LockHandle | undefined
@@ -175,30 +231,26 @@ async function lead<T>(
         startedAt,
         held: readLock === 'held',
       })
-      if (outcome.kind === 'value') return outcome.value as T
-      if (outcome.kind === 'stale') return serveStale(engine, key, stale!, 'swr')
-      if (outcome.kind === 'skip') return stale?.value as T
+      if (outcome.kind === 'value') return answer.hit(outcome.value as T, startedAt, true)
+      if (outcome.kind === 'stale') return answer.stale(stale!, 'swr')
+      if (outcome.kind === 'skip') return answer.stale(stale!, 'swr')
       lock = outcome.lock
       if (outcome.version !== undefined) version = outcome.version
     }
+    const lookupMs = performance.now() - startedAt
 
-    if (!stale && !call.forceRefresh) {
-      engine.recordMiss(key, startedAt)
-    }
-
-    const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, {
-      background,
-      hardMs,
-    })
+    const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, background)
     engine.track(completion)
     if (stale) {
-      if (softMs === 0) return serveStale(engine, key, stale, 'swr')
+      if (softMs === 0) return answer.stale(stale, 'swr')
       const outcome = await race(completion, softMs)
-      if (outcome.state === 'done') return outcome.value
-      return serveStale(engine, key, stale, outcome.state === 'timeout' ? 'soft-timeout' : 'fail-safe')
+      if (outcome.state === 'done') return answer.miss(outcome.value, lookupMs)
+      return answer.stale(stale, outcome.state === 'timeout' ? 'soft-timeout' : 'fail-safe')
     }
     const outcome = await race(completion, hardMs)
-    if (outcome.state === 'done') return outcome.value
+    if (outcome.state === 'done') return answer.miss(outcome.value, lookupMs)
+    // No value at all: the caller gets the error, counted as a miss (it found nothing usable).
+    answer.miss(undefined, lookupMs)
     if (outcome.state === 'failed') throw outcome.error
     throw new LoaderTimeoutError(`the loader for key '${key}' did not finish within ${hardMs} ms`, { key })
   } finally {
@@ -216,8 +268,8 @@ interface LoadRead {
 const UNREADABLE: LoadRead = { read: undefined, epochs: undefined, lock: 'not-tried' }
 
 /**
- * The L2 entry, with the stampede lock taken in the same script unless the entry is fresh, and, for a
- * tagged key, its tags' epochs: one round trip.
+ * The L2 entry, with the stampede lock taken unless the entry is fresh, and, for a tagged key, its
+ * tags' epochs, read together.
  */
 function readForLoad(
   engine: Engine,
@@ -266,17 +318,17 @@ async function runLoader<T>(
   engine: Engine,
   key: string,
   loader: Loader<T>,
-  call: CallOptions,
+  call: CallContext,
   stale: Entry<T> | undefined,
   record: Inflight,
   version: string | null | undefined,
   epochs: number[] | undefined,
   lock: LockHandle | undefined,
-  { background, hardMs }: { background: boolean; hardMs: number },
+  background: boolean,
 ): Promise<T> {
   let releaseSlot: () => void
   try {
-    releaseSlot = await engine.loads.acquire(key, hardMs)
+    releaseSlot = await engine.loads.acquire(key, call.hardMs)
   } catch (error) {
     lock?.release()
     throw error
@@ -296,32 +348,26 @@ async function runLoader<T>(
     if (value === undefined) {
       throw new UndefinedValueError(
         `the loader for key '${key}' returned undefined; return null to cache "nothing"`,
-        {
-          key,
-        },
+        { key },
       )
     }
   } catch (error) {
     lock?.release()
-    loaderDone(engine, key, performance.now() - started, false)
+    recordLoad(engine, key, performance.now() - started, false)
     if (stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
     engine.emitError('loader', error, key)
     throw error
   }
   const loadMs = performance.now() - started
-  loaderDone(engine, key, loadMs, true)
+  recordLoad(engine, key, loadMs, true)
   engine.failedUntil.delete(key)
   try {
-    if (!store) {
+    if (!store || record.invalidated) {
       lock?.release()
       return value
     }
     const entry = engine.makeEntry(key, value, call, loadMs)
     const bytes = engine.encode(key, entry)
-    if (record.invalidated) {
-      lock?.release()
-      return value
-    }
     const shared = engine.putL1(key, bytes, entry)
     engine.stats.sets++
     const persisted = writeBack(engine, key, entry, bytes, version, epochs, record, lock)
@@ -331,13 +377,4 @@ async function runLoader<T>(
     lock?.release()
     throw error
   }
-}
-
-function loaderDone(engine: Engine, key: string, ms: number, ok: boolean): void {
-  const scope = engine.stats.scope(key)
-  engine.stats.total.loads++
-  engine.stats.total.loaderMsTotal += ms
-  scope.loads++
-  scope.loaderMsTotal += ms
-  if (engine.emitter.has('load')) engine.emitter.emit('load', { key, durationMs: ms, ok })
 }

@@ -77,9 +77,7 @@ export async function acquireOrWait(
       engine.stats.lockWaits++
       if (engine.emitter.has('lock-wait'))
         engine.emitter.emit('lock-wait', { key, waitedMs: Date.now() - waitStarted })
-      const value = engine.keepL1(key, entry, read.bytes)
-      engine.recordHit(key, 'l2', step.startedAt, false)
-      return { kind: 'value', value }
+      return { kind: 'value', value: engine.keepL1(key, entry, read.bytes) }
     }
     if (typeof found.lock === 'object') return { kind: 'locked', lock: found.lock, version }
   }

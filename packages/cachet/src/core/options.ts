@@ -2,6 +2,7 @@ import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from '
 import type { Logger } from 'pino'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
 import { InvalidOptionError } from './errors.js'
+import { validateTag } from './keys.js'
 import type { CompressionOptions, Serializer } from './types.js'
 
 /** Where L2 lives: a URL, an ioredis client or Cluster you own, cluster nodes, ioredis options, or false (L1 only). */
@@ -84,6 +85,46 @@ export interface CallOptions {
   adaptiveTtl?: boolean
   /** false: no probabilistic early refresh for this call (e.g. a loader that needs a live request). */
   earlyRefresh?: boolean
+}
+
+/** The options of one call, validated and resolved when the call starts (before any loader runs). */
+export interface CallContext {
+  /** The call's own ttl in ms; undefined = the key's rule or the cache's default. */
+  ttlMs: number | undefined
+  graceMs: number
+  tags: readonly string[]
+  adaptive: boolean | undefined
+  softMs: number
+  hardMs: number
+  force: boolean
+  earlyRefresh: boolean
+}
+
+/**
+ * Validates and resolves the options of one call. Throws InvalidOptionError or InvalidKeyError (a bad
+ * tag) at once, so a call with a bad option never runs its loader.
+ */
+export function resolveCall(options: ResolvedOptions, call: CallOptions): CallContext {
+  const hardMs = timeoutMs(call.timeouts?.hard, options.hardTimeoutMs, 'timeouts.hard')
+  const tags = call.tags ?? []
+  for (const tag of tags) validateTag(tag)
+  return {
+    ttlMs: call.ttl === undefined ? undefined : positiveMs(call.ttl, 'ttl'),
+    graceMs: toMsOrOff(call.grace, options.graceMs, 'grace'),
+    tags,
+    adaptive: call.adaptiveTtl,
+    softMs: Math.min(hardMs, timeoutMs(call.timeouts?.soft, options.softTimeoutMs, 'timeouts.soft')),
+    hardMs,
+    force: call.forceRefresh === true,
+    earlyRefresh: call.earlyRefresh !== false,
+  }
+}
+
+/** A duration greater than zero (a per-call ttl). */
+export function positiveMs(input: Duration, name: string): number {
+  const ms = toMs(input, name)
+  if (ms <= 0) throw new InvalidOptionError(`${name} must be greater than 0, got ${JSON.stringify(input)}`)
+  return ms
 }
 
 /** Options resolved once: every duration in ms, every default filled in. */

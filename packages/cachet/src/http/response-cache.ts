@@ -1,8 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { type CallOptions, InvalidKeyError, toMs } from '../index.js'
+import { type CacheResult, type CallOptions, InvalidKeyError, toMs } from '../index.js'
 import { buildCacheKey, scopeSegment } from './cache-key.js'
 import { type BypassReason, inputBypass, requestBypass, responseBypass } from './cache-policy.js'
-import { type CacheSignals, cacheSignals } from './cache-signals.js'
 import { isNotModified, NOT_MODIFIED_HEADERS } from './conditional.js'
 import { type EntryCounts, type EntryLimit, entryCounts } from './entry-counts.js'
 import { NotStorableError, PendingFill } from './fill.js'
@@ -62,8 +61,8 @@ export type Decision =
   | { action: 'fill'; fill: Fill }
 
 type Lookup =
-  | { kind: 'owner'; fill: PendingFill; result: Promise<unknown>; claim: 'new' | 'known' }
-  | { kind: 'value'; value: unknown; collapsed: boolean; stale: boolean }
+  | { kind: 'owner'; fill: PendingFill; result: Promise<CacheResult<StoredResponse>>; claim: 'new' | 'known' }
+  | { kind: 'value'; result: CacheResult<StoredResponse> }
   | { kind: 'error'; error: unknown }
 
 interface Context<R> {
@@ -101,14 +100,12 @@ const JITTER = 1.1
 /** The framework-agnostic response cache: one per adapter instance; adapters are thin wrappers. */
 export class ResponseCache<R = any> {
   readonly options: ResolvedResponseCacheOptions<R>
-  readonly #signals: CacheSignals
   readonly #counts: EntryCounts
   /** The namespace scope of the cache view ('' at the root). */
   readonly #scope: string
 
   constructor(options: ResponseCacheOptions<R>) {
     this.options = resolveResponseCacheOptions(options)
-    this.#signals = cacheSignals(this.options.cache)
     this.#counts = entryCounts(this.options.cache)
     this.#scope = this.options.cache.scope
   }
@@ -179,11 +176,11 @@ export class ResponseCache<R = any> {
   async #get(context: Context<R>): Promise<Decision> {
     const found = await this.#lookup(context)
     if (found.kind === 'owner') return { action: 'fill', fill: this.#fill(context, found) }
-    if (found.kind === 'value' && isStoredResponse(found.value)) {
-      const state: CacheState = found.stale
-        ? { outcome: 'STALE' }
-        : { outcome: 'HIT', collapsed: found.collapsed }
-      return { action: 'reply', reply: this.#fromEntry(context, found.value, state) }
+    if (found.kind === 'value' && isStoredResponse(found.result.value)) {
+      const { result } = found
+      const state: CacheState =
+        result.outcome === 'stale' ? { outcome: 'STALE' } : { outcome: 'HIT', collapsed: result.shared }
+      return { action: 'reply', reply: this.#fromEntry(context, result.value, state) }
     }
     return this.#bypass(lookupFailure(found), 'miss', context.route, context)
   }
@@ -195,13 +192,14 @@ export class ResponseCache<R = any> {
    */
   #lookup(context: Context<R>): Promise<Lookup> {
     const { route, view, key } = context
-    const startedAt = Date.now()
     return new Promise<Lookup>((resolve) => {
-      let decided = false
+      // Set once this request is answered (by the engine's value, or as the owner of the fill).
+      let answered = false
       const loader = (): Promise<StoredResponse> => {
-        // Only a loader call that reaches us after this request was answered (which earlyRefresh: false
-        // prevents) finds no handler left to run: it declines, and the entry stays as it is.
-        if (decided) return Promise.reject(new NotStorableError('handler-error', key))
+        // The engine may start the load after serving a stale entry (stale-while-revalidate): by then
+        // this request was answered and has no handler left to run, so the load declines and the entry
+        // stays as it is.
+        if (answered) return Promise.reject(new NotStorableError('handler-error', key))
         // Concurrent new variants may all have been admitted: only those that still fit are stored.
         const claim = this.#counts.claim(
           context.countedType,
@@ -210,7 +208,7 @@ export class ResponseCache<R = any> {
           context.limit,
         )
         if (claim === 'full') return Promise.reject(new NotStorableError('entry-limit', key))
-        decided = true
+        answered = true
         const fill = new PendingFill(key, FILL_TIMEOUT_MS)
         resolve({ kind: 'owner', fill, result, claim })
         return fill.promise
@@ -220,23 +218,14 @@ export class ResponseCache<R = any> {
       const options: CallOptions = { ttl: route.ttlMs, earlyRefresh: false }
       if (route.grace !== undefined) options.grace = route.grace
       if (tags !== undefined) options.tags = tags
-      const result = this.options.cache.getOrSet<StoredResponse>(key, loader, options)
+      const result = this.options.cache.getOrSetResult<StoredResponse>(key, loader, options)
       result.then(
-        (value) => {
-          if (decided) return
-          decided = true
-          // Produced while we waited: another request ran the handler for us.
-          const collapsed = isStoredResponse(value) && value.storedAt >= startedAt
-          resolve({
-            kind: 'value',
-            value,
-            collapsed,
-            stale: this.#signals.servedStale(context.eventKey, startedAt),
-          })
+        (found) => {
+          answered = true
+          resolve({ kind: 'value', result: found })
         },
         (error: unknown) => {
-          if (decided) return
-          decided = true
+          answered = true
           resolve({ kind: 'error', error })
         },
       )
@@ -258,14 +247,16 @@ export class ResponseCache<R = any> {
         if (reason === undefined) {
           const entry = toStored(response, this.options.storeHeaders, context.route.ttlMs)
           fill.resolve(entry)
-          return this.#fromOwn(context, response, entry)
+          // Resolves right after the fill: it tells whether Redis took part.
+          const stored = await result.catch(() => undefined)
+          return this.#fromOwn(context, response, entry, stored?.degraded === true)
         }
         notStored(reason)
         if (reason === 'status' && response.status >= 500) {
           // Fail-safe: the engine answers a failed loader with the stale entry when it has one.
           const fallback = await result.catch(() => undefined)
-          if (isStoredResponse(fallback))
-            return this.#fromEntry(context, fallback, { outcome: 'STALE' }, true)
+          if (fallback?.outcome === 'stale' && isStoredResponse(fallback.value))
+            return this.#fromEntry(context, fallback.value, { outcome: 'STALE' }, true)
         }
         return {
           status: response.status,
@@ -281,9 +272,9 @@ export class ResponseCache<R = any> {
     }
   }
 
-  #fromOwn(context: Context<R>, response: CapturedResponse, entry: StoredResponse): Reply {
+  #fromOwn(context: Context<R>, response: CapturedResponse, entry: StoredResponse, degraded: boolean): Reply {
     // Redis unreachable: the response was produced without the shared tier; say so.
-    const state: CacheState = this.#signals.redisUnavailable
+    const state: CacheState = degraded
       ? { outcome: 'BYPASS', reason: 'cache-unavailable', forwarded: 'miss' }
       : { outcome: 'MISS', stored: true }
     const headers = { ...this.#headers(context, state, entry), etag: entry.etag }

@@ -166,22 +166,20 @@ export class QueryCache {
     const key = queryKey(this.namespace, await this.identity(), info.normalized, params)
     const tags = [...new Set([...found.reads.map(tableTag), ...(options.tags ?? [])])]
     const started = performance.now()
-    let ran = false
     const load = async () => {
-      ran = true
       const loadStarted = performance.now()
       const { rows } = await this.#driver.run(bound.text, bound.values)
       this.#stats.load(key, info.normalized, performance.now() - loadStarted)
       return rows
     }
-    const rows = await this.cache.getOrSet(key, load, {
+    const result = await this.cache.getOrSetResult(key, load, {
       ...this.#ttlOptions(options.ttl),
       tags,
       forceRefresh: options.forceRefresh === true,
     })
-    if (ran) this.#stats.miss(key, info.normalized)
+    if (result.outcome === 'miss') this.#stats.miss(key, info.normalized)
     else this.#stats.hit(key, info.normalized, performance.now() - started)
-    return rows as T[]
+    return result.value as T[]
   }
 
   /**

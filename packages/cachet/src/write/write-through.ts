@@ -2,8 +2,8 @@ import type { CacheApi } from '../core/cache-api.js'
 import type { Engine } from '../core/engine.js'
 import { engineOf } from '../core/engine-of.js'
 import { invalidateKeys } from '../core/invalidation.js'
-import { validateKey, validateTag } from '../core/keys.js'
-import type { CallOptions } from '../core/options.js'
+import { validateKey } from '../core/keys.js'
+import { type CallContext, type CallOptions, resolveCall } from '../core/options.js'
 
 /** How the value a write-through stores is kept: the engine's ttl, grace and tags. */
 export type WriteThroughOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
@@ -29,12 +29,12 @@ export async function writeThrough<T>(
   const engine = engineOf(cache)
   engine.assertOpen()
   validateKey(key)
-  options.tags?.forEach(validateTag)
+  const call = resolveCall(engine.options, options)
   const scoped = cache.scope + key
   const before = await versionOf(engine, scoped)
   const value = await write()
   engine.invalidateInflight((loading) => loading === scoped)
-  if (value === undefined || before === undefined || !(await storeIf(engine, scoped, value, before, options)))
+  if (value === undefined || before === undefined || !(await storeIf(engine, scoped, value, before, call)))
     await invalidateKeys(engine, [scoped])
   return value
 }
@@ -54,9 +54,9 @@ async function storeIf<T>(
   key: string,
   value: T,
   version: string | null,
-  options: WriteThroughOptions,
+  call: CallContext,
 ): Promise<boolean> {
-  const entry = engine.makeEntry(key, value, options)
+  const entry = engine.makeEntry(key, value, call)
   const bytes = engine.encode(key, entry)
   if (!engine.l2) {
     if ((engine.l1?.get(key)?.version ?? null) !== version) return false
