@@ -158,16 +158,18 @@ async function persist(engine: Engine, writes: Write[]): Promise<boolean[]> {
   if (fitting.length === 0) return writes.map(() => false)
   const results: boolean[] = []
   for (const chunk of chunks(fitting)) {
-    try {
-      results.push(...(await l2.setMany(chunk)))
-    } catch (error) {
-      engine.l2Failed('setMany', error)
-      // An explicit set is the new truth: Redis must at least drop the older value once it answers.
-      // (A conditional write-back that fails leaves Redis as consistent as before: nothing to recover.)
-      const unconditional = chunk.filter((write) => write.ifVersion === undefined)
-      if (unconditional.length > 0) engine.pending?.addKeys(unconditional.map((write) => write.key))
-      results.push(...chunk.map(() => false))
-    }
+    const written = await engine.attempt(
+      'setMany',
+      (tier) => tier.setMany(chunk),
+      undefined,
+      (queue) => {
+        // An explicit set is the new truth: Redis must at least drop the older value once it answers.
+        // (A conditional write-back that fails leaves Redis as consistent as before: nothing to recover.)
+        const unconditional = chunk.filter((write) => write.ifVersion === undefined)
+        if (unconditional.length > 0) queue.addKeys(unconditional.map((write) => write.key))
+      },
+    )
+    results.push(...(written ?? chunk.map(() => false)))
   }
   const written = fitting.filter((_, i) => results[i]).map((write) => write.key)
   if (written.length > 0) engine.publish({ t: 'set', k: written })
@@ -193,14 +195,13 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
   })
   const pending = keys.map((key, i) => ({ key, i })).filter(({ i }) => !results[i]!.entry)
   if (pending.length === 0 || !engine.l2) return results
-  const raw: (Buffer | undefined)[] = []
-  try {
+  const raw = await engine.attempt('getMany', async (l2) => {
+    const all: (Buffer | undefined)[] = []
     for (const chunk of chunks(pending))
-      raw.push(...(await engine.l2.getMany(chunk.map(({ key }) => engine.fullKey(key)))))
-  } catch (error) {
-    engine.l2Failed('getMany', error)
-    return results
-  }
+      all.push(...(await l2.getMany(chunk.map(({ key }) => engine.fullKey(key)))))
+    return all
+  })
+  if (!raw) return results
   pending.forEach(({ key, i }, j) => {
     const read: L2Read = engine.decodeRead(key, raw[j])
     results[i] = { version: read.version }

@@ -142,20 +142,15 @@ export class Cache implements CacheApi {
     engine.l1?.delete(scoped)
     engine.putL1(scoped, bytes, updated)
     if (!engine.l2 || !read) return engine.l2 === undefined
-    try {
-      const written = await engine.l2.set({
-        key: engine.fullKey(scoped),
-        bytes,
-        ttlMs: ttlMs + graceMs,
-        tags: [],
-        ifVersion: read.version,
-      })
-      engine.publish({ t: 'set', k: [engine.fullKey(scoped)] })
-      return written
-    } catch (error) {
-      engine.l2Failed('expire', error, scoped)
-      return false
-    }
+    const full = engine.fullKey(scoped)
+    const written = await engine.attempt(
+      'expire',
+      (l2) => l2.set({ key: full, bytes, ttlMs: ttlMs + graceMs, tags: [], ifVersion: read.version }),
+      scoped,
+    )
+    if (written === undefined) return false
+    engine.publish({ t: 'set', k: [full] })
+    return written
   }
 
   async ttl(key: string): Promise<number | undefined> {

@@ -7,10 +7,18 @@ import type { Emitter } from './emitter.js'
 import { CacheClosedError, SerializationError } from './errors.js'
 import { compileGlob } from './glob.js'
 import { type CallContext, type ResolvedOptions, resolveCall } from './options.js'
-import type { PendingInvalidations } from './pending-invalidations.js'
 import { Stats } from './stats.js'
 import type { TtlPolicy } from './ttl-policy.js'
-import type { BusMessage, Entry, InvalidationBus, L1Tier, L2Tier, StampedeLock, Stored } from './types.js'
+import type {
+  BusMessage,
+  Entry,
+  InvalidationBus,
+  L1Tier,
+  L2Tier,
+  RecoveryQueue,
+  StampedeLock,
+  Stored,
+} from './types.js'
 
 /** A load in flight for one key; an invalidation meanwhile flags it so its result is not cached. */
 export interface Inflight {
@@ -73,7 +81,7 @@ export class Engine {
   /** The context of a call made without options (resolved once). */
   readonly defaultCall: CallContext
   bus?: InvalidationBus
-  pending?: PendingInvalidations
+  pending?: RecoveryQueue
   /** The L2 circuit breaker's state (closed when there is no L2). */
   circuitState: () => 'closed' | 'open' | 'half-open' = () => 'closed'
   /** What the connection last said, for health(). */
@@ -192,17 +200,33 @@ export class Engine {
   /** A tombstone with a fresh version: any loader that captured an older one can no longer write. */
   tombstone = (): Buffer => this.codec.encodeTombstone(newVersion())
 
-  /** Reads L2; undefined when L2 is absent or unavailable (the error is counted, never thrown). */
-  async readL2(key: string): Promise<L2Read | undefined> {
+  /**
+   * The one place an L2 failure is handled. Runs `work` on L2 (every Redis call in it is bounded by the
+   * guard's deadline and circuit breaker); a failure is counted and logged here, `recover` queues the
+   * change for replay once Redis answers, and the caller gets undefined: no caller writes its own
+   * try/catch around Redis, and none sees an L2 error.
+   */
+  async attempt<T>(
+    operation: string,
+    work: (l2: L2Tier) => Promise<T>,
+    key?: string,
+    recover?: (queue: RecoveryQueue) => void,
+  ): Promise<T | undefined> {
     if (!this.l2) return undefined
-    let bytes: Buffer | undefined
     try {
-      bytes = await this.l2.get(this.fullKey(key))
+      return await work(this.l2)
     } catch (error) {
-      this.l2Failed('get', error, key)
+      this.l2Failed(operation, error, key)
+      if (recover && this.pending) recover(this.pending)
       return undefined
     }
-    return this.decodeRead(key, bytes)
+  }
+
+  /** Reads L2; undefined when L2 is absent or unavailable. */
+  async readL2(key: string): Promise<L2Read | undefined> {
+    if (!this.l2) return undefined
+    const bytes = await this.attempt('get', (l2) => l2.get(this.fullKey(key)).then(orAbsent), key)
+    return bytes === undefined ? undefined : this.decodeRead(key, bytes ?? undefined)
   }
 
   /** Decodes raw L2 bytes into what they hold and the version a conditional write must match. */
@@ -217,7 +241,7 @@ export class Engine {
     }
   }
 
-  /** Counts an L2 failure; the caller carries on without L2. */
+  /** Counts an L2 failure; the caller carries on without L2. (Only `attempt` and the lock step call it.) */
   l2Failed(operation: string, error: unknown, key?: string): void {
     this.stats.l2Errors++
     this.emitError(operation, error, key)
@@ -312,4 +336,9 @@ export class Engine {
     this.logger.warn({ reason }, 'cachet: invalidation bus gap, L1 entries suspect')
     if (this.emitter.has('l1-flush')) this.emitter.emit('l1-flush', { reason })
   }
+}
+
+/** null for an absent key, so that undefined can mean "L2 could not be read". */
+function orAbsent(bytes: Buffer | undefined): Buffer | null {
+  return bytes ?? null
 }

@@ -293,24 +293,18 @@ async function readOrLock(
 ): Promise<{ read: L2Read | undefined; lock: LockingRead['lock'] }> {
   const lock = engine.lock
   if (!lock || !engine.l2) return { read: await engine.readL2(key), lock: 'not-tried' }
-  try {
-    const found = await lock.readOrLock(key, engine.fullKey(key), Date.now(), force)
-    return { read: engine.decodeRead(key, found.bytes), lock: found.lock }
-  } catch (error) {
-    // Redis trouble: load without the lock, write nothing back.
-    engine.l2Failed('get', error, key)
-    return { read: undefined, lock: 'not-tried' }
-  }
+  const found = await engine.attempt(
+    'get',
+    () => lock.readOrLock(key, engine.fullKey(key), Date.now(), force),
+    key,
+  )
+  // Redis trouble: load without the lock, write nothing back.
+  if (!found) return { read: undefined, lock: 'not-tried' }
+  return { read: engine.decodeRead(key, found.bytes), lock: found.lock }
 }
 
-async function readEpochs(engine: Engine, tags: readonly string[]): Promise<number[] | undefined> {
-  if (!engine.l2 || tags.length === 0) return undefined
-  try {
-    return await engine.l2.tagEpochs(tags)
-  } catch (error) {
-    engine.l2Failed('tagEpochs', error)
-    return undefined
-  }
+function readEpochs(engine: Engine, tags: readonly string[]): Promise<number[] | undefined> {
+  return engine.attempt('tagEpochs', (l2) => l2.tagEpochs(tags))
 }
 
 /** Runs the loader, stores its value (L1 now, L2 in the background), releases the lock after the L2 write. */

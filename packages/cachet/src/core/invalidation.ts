@@ -23,13 +23,13 @@ export async function invalidateKeys(engine: Engine, keys: readonly string[]): P
   engine.publish({ t: 'del', k: fullKeys })
   let count = dropped
   if (engine.l2 && fullKeys.length > 0) {
-    try {
-      count = await engine.l2.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs)
-    } catch (error) {
-      engine.l2Failed('delete', error)
-      engine.pending?.addKeys(fullKeys)
-      count = 0
-    }
+    count =
+      (await engine.attempt(
+        'delete',
+        (l2) => l2.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs),
+        undefined,
+        (queue) => queue.addKeys(fullKeys),
+      )) ?? 0
     // Again once Redis holds the tombstones: a read that began after the first pass and got the old
     // value from Redis may have put it in L1 meanwhile.
     dropLocal()
@@ -47,12 +47,13 @@ export async function invalidateTags(engine: Engine, tags: readonly string[]): P
   }
   let count = dropLocal()
   if (engine.l2) {
-    try {
-      count = await engine.l2.invalidateTags(tags, engine.tombstone, engine.tombstoneTtlMs)
-    } catch (error) {
-      engine.l2Failed('invalidateTags', error)
-      engine.pending?.addTags(tags)
-    }
+    count =
+      (await engine.attempt(
+        'invalidateTags',
+        (l2) => l2.invalidateTags(tags, engine.tombstone, engine.tombstoneTtlMs),
+        undefined,
+        (queue) => queue.addTags(tags),
+      )) ?? count
     // Again once Redis holds the tombstones (see invalidateKeys).
     dropLocal()
   }
@@ -72,13 +73,13 @@ export async function invalidatePattern(engine: Engine, pattern: string): Promis
   let count = dropLocal()
   engine.publish({ t: 'pattern', k: [engine.fullKey(pattern)] })
   if (engine.l2) {
-    count = 0
-    try {
-      count = await invalidatePatternInL2(engine, pattern)
-    } catch (error) {
-      engine.l2Failed('deleteByPattern', error)
-      engine.pending?.addPattern(pattern)
-    }
+    count =
+      (await engine.attempt(
+        'deleteByPattern',
+        () => invalidatePatternInL2(engine, pattern),
+        undefined,
+        (queue) => queue.addPattern(pattern),
+      )) ?? 0
     // Again once Redis holds the tombstones (see invalidateKeys).
     dropLocal()
   }
@@ -105,13 +106,13 @@ export async function clearAll(engine: Engine): Promise<number> {
   engine.invalidateInflight(() => true)
   engine.publish({ t: 'clear', k: [] })
   if (engine.l2) {
-    count = 0
-    try {
-      count = await clearL2(engine)
-    } catch (error) {
-      engine.l2Failed('clear', error)
-      engine.pending?.addClear()
-    }
+    count =
+      (await engine.attempt(
+        'clear',
+        () => clearL2(engine),
+        undefined,
+        (queue) => queue.addClear(),
+      )) ?? 0
   }
   engine.stats.invalidations++
   emitInvalidate(engine, { pattern: '*', count })

@@ -1,5 +1,5 @@
 import type { Engine } from './engine.js'
-import type { Entry, LockHandle, LockingRead } from './types.js'
+import type { Entry, LockHandle } from './types.js'
 
 /** What the stampede lock step decided. */
 export type LockOutcome =
@@ -34,16 +34,11 @@ export async function acquireOrWait(
   const lock = engine.lock!
   const waitMs = (engine.options.lock as { waitMs: number }).waitMs
   if (!step.held) {
-    let first: LockHandle | undefined | null
-    try {
-      first = await lock.acquire(key)
-    } catch (error) {
-      engine.l2Failed('lock', error, key)
-      first = null // Redis trouble: load without the lock.
-    }
-    if (first !== undefined) {
+    // null: another process holds it; undefined: Redis trouble, load without the lock.
+    const first = await engine.attempt('lock', () => lock.acquire(key).then((held) => held ?? null), key)
+    if (first !== null) {
       if (first) engine.recordLock(key, 'acquired')
-      return { kind: 'locked', lock: first ?? undefined }
+      return { kind: 'locked', lock: first }
     }
   }
   if (step.background || (stale && !step.force)) {
@@ -62,13 +57,12 @@ export async function acquireOrWait(
   while (Date.now() < deadline) {
     await waitForWake(engine, key, Math.min(pause, deadline - Date.now()))
     pause = Math.min(pause * 2, 500)
-    let found: LockingRead
-    try {
-      found = await lock.readOrLock(key, engine.fullKey(key), Date.now(), step.force)
-    } catch (error) {
-      engine.l2Failed('lock', error, key)
-      continue
-    }
+    const found = await engine.attempt(
+      'lock',
+      () => lock.readOrLock(key, engine.fullKey(key), Date.now(), step.force),
+      key,
+    )
+    if (!found) continue
     const read = engine.decodeRead(key, found.bytes)
     version = read.version
     if (read.stored.kind === 'entry' && usable(read.stored.entry)) {

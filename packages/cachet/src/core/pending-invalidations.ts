@@ -1,6 +1,6 @@
 import type { Engine } from './engine.js'
 import { clearL2, invalidatePatternInL2 } from './invalidation.js'
-import type { BusMessage } from './types.js'
+import type { BusMessage, RecoveryQueue } from './types.js'
 
 const RETRY_EVERY_MS = 1_000
 
@@ -22,7 +22,7 @@ type Operation =
  * covers everything it held (docs/architecture.md, "Redis trouble"). A queued clear likewise makes
  * every later change redundant.
  */
-export class PendingInvalidations {
+export class PendingInvalidations implements RecoveryQueue {
   #engine: Engine
   /** Insertion order is replay order; the id de-duplicates. */
   #items = new Map<string, Operation>()

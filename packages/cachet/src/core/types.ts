@@ -182,3 +182,17 @@ export interface InvalidationBus {
   publish(message: BusMessage): void
   close(): Promise<void>
 }
+
+/**
+ * Changes Redis could not take while it was unreachable, replayed in order once it answers
+ * (implemented by core/pending-invalidations.ts). Keys are full keys; patterns relative to the prefix.
+ */
+export interface RecoveryQueue {
+  readonly size: number
+  addKeys(keys: readonly string[]): void
+  addTags(tags: readonly string[]): void
+  addPattern(pattern: string): void
+  addClear(): void
+  flush(): Promise<void>
+  close(): void
+}

@@ -19,30 +19,30 @@ export async function writeBack(
   const l2 = engine.l2
   if (!l2 || !bytes || version === undefined || bytes.length > engine.options.l2.maxValueBytes) return
   const full = engine.fullKey(key)
-  let written: boolean
-  try {
-    written = await l2.set({
-      key: full,
-      bytes,
-      ttlMs: Math.max(1, entry.staleUntil - Date.now()),
-      tags: entry.tags,
-      ifVersion: version,
-      unlock: lock?.colocated ? { key: lock.key, token: lock.token } : undefined,
-    })
-    if (lock?.colocated) lock.settled()
-  } catch (error) {
-    engine.l2Failed('set', error, key)
-    return
-  }
+  const unlock = lock?.colocated ? { key: lock.key, token: lock.token } : undefined
+  const ttlMs = Math.max(1, entry.staleUntil - Date.now())
+  const written = await engine.attempt(
+    'set',
+    (l2) => l2.set({ key: full, bytes, ttlMs, tags: entry.tags, ifVersion: version, unlock }),
+    key,
+  )
+  // A conditional write that fails leaves Redis as consistent as before: nothing to recover.
+  if (written === undefined) return
+  if (unlock) lock!.settled()
   if (!written) {
     // Someone invalidated or rewrote the key while we loaded: our value must not stay in L1 either.
     if (engine.l1?.get(key)?.version === entry.version) engine.l1.delete(key)
     return
   }
   if (epochs && entry.tags.length > 0) {
-    const now = await l2.tagEpochs(entry.tags).catch(() => epochs)
+    const now = (await engine.attempt('tagEpochs', (tier) => tier.tagEpochs(entry.tags))) ?? epochs
     if (now.some((epoch, i) => epoch !== epochs[i]) || record.invalidated) {
-      await l2.invalidate([full], engine.tombstone, engine.tombstoneTtlMs)
+      await engine.attempt(
+        'delete',
+        (tier) => tier.invalidate([full], engine.tombstone, engine.tombstoneTtlMs),
+        key,
+        (queue) => queue.addKeys([full]),
+      )
       engine.l1?.delete(key)
       engine.publish({ t: 'del', k: [full] })
       return

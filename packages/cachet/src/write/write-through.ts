@@ -62,19 +62,19 @@ async function storeIf<T>(
     if ((engine.l1?.get(key)?.version ?? null) !== version) return false
   } else {
     if (!bytes || bytes.length > engine.options.l2.maxValueBytes) return false
-    try {
-      const written = await engine.l2.set({
-        key: engine.fullKey(key),
-        bytes,
-        ttlMs: entry.staleUntil - entry.createdAt,
-        tags: entry.tags,
-        ifVersion: version,
-      })
-      if (!written) return false
-    } catch (error) {
-      engine.l2Failed('writeThrough', error, key)
-      return false
+    const write = {
+      key: engine.fullKey(key),
+      bytes,
+      ttlMs: entry.staleUntil - entry.createdAt,
+      tags: entry.tags,
     }
+    // A failure answers false: the caller invalidates the key, and that is queued until Redis answers.
+    const written = await engine.attempt(
+      'writeThrough',
+      (l2) => l2.set({ ...write, ifVersion: version }),
+      key,
+    )
+    if (!written) return false
   }
   engine.l1?.delete(key)
   engine.putL1(key, bytes, entry)
