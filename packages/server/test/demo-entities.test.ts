@@ -54,7 +54,7 @@ describe('seed 002: GET /api/users/:id', () => {
 
     await server.resources.userSync!.users.settle()
     const hash = await client.hgetall('cache:__entity:user:profile:42')
-    expect(JSON.parse(hash.fullName!)).toBe(miss.json().fullName)
+    expect(hash.fullName).toBe(miss.json().fullName)
     expect(Number(hash.__v)).toBe(miss.json().updatedAt)
 
     const hit = await get('/api/users/42')

@@ -3,7 +3,7 @@ import { InvalidKeyError, InvalidOptionError } from '../core/errors.js'
 import { connectRedis } from '../tiers/redis/client.js'
 import { L2Guard } from '../tiers/redis/guard.js'
 import { EntityStore, type EntityWrite, type StoredEntity } from './entity-store.js'
-import { decodeFields, decodeValue, defaultVersionOf, encodeFields } from './hash-codec.js'
+import { decodeFields, decodeValue, defaultVersionOf, encodeFields, taggedFields } from './hash-codec.js'
 import { unlinkNamespace } from './namespace.js'
 import type { EntityCache, EntityCacheOptions, EntityCacheStats, EntitySchema, WarmResult } from './types.js'
 
@@ -14,13 +14,12 @@ const DEFAULT_PREFIX = 'cache:__entity'
 const BREAKER = { threshold: 3, durationMs: 5_000 }
 
 /**
- * Creates a cache of entities stored as Redis hashes `${prefix}:${entity}:${id}` (the `UserCache` it
- * replaces).
+ * Creates a cache of entities stored as Redis hashes `${prefix}:${entity}:${id}`, or `${entity}:${id}`
+ * with `prefix: ''` (the `UserCache` it replaces).
  */
 export function createEntityCache<T extends object>(options: EntityCacheOptions<T>): EntityCache<T> {
   const prefix = options.prefix ?? DEFAULT_PREFIX
   const entity = options.entity ?? 'user:profile'
-  if (prefix === '') throw new InvalidOptionError('prefix must not be empty')
   if (entity === '' || entity.startsWith('__')) {
     throw new InvalidOptionError(`entity must be a non-empty name not starting with "__", got "${entity}"`)
   }
@@ -35,7 +34,8 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
   const versionOf = options.versionOf ?? defaultVersionOf
   const { fetchOne, fetchMany, schema } = options
   const canFetch = fetchOne !== undefined || fetchMany !== undefined
-  const namespace = `${prefix}:${entity}`
+  // No prefix: the seed system's own names, `user:profile:{id}`.
+  const namespace = prefix === '' ? entity : `${prefix}:${entity}`
 
   const counts = { hits: 0, misses: 0, fallbacks: 0, errors: 0, staleWrites: 0 }
   const inflight = new Map<string, Promise<T | null>>()
@@ -56,9 +56,15 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
     fields: encodeFields(value, options.fields),
   })
 
-  /** A stored hash → typed entity; undefined when the schema rejects it (counted, then treated as a miss). */
+  /** A stored hash → typed entity; undefined when corrupt or the schema rejects it (counted, then a miss). */
   const decode = (hash: Record<string, string>): T | undefined => {
-    const raw = decodeFields(hash)
+    let raw: Record<string, unknown>
+    try {
+      raw = decodeFields(hash)
+    } catch {
+      counts.errors++
+      return undefined
+    }
     if (!schema) return raw as T
     const parsed = schema.safeParse(raw)
     if (parsed.success) return parsed.data
@@ -258,9 +264,16 @@ function decodePicked<T>(
   schema: EntitySchema<T> | undefined,
 ): object | undefined {
   const shape = (schema as { shape?: Record<string, EntitySchema<unknown>> } | undefined)?.shape
+  const tagged = taggedFields(hash)
   const out: Record<string, unknown> = {}
   for (const [field, text] of Object.entries(hash)) {
-    const value = decodeValue(text)
+    if (field.startsWith('__')) continue
+    let value: unknown
+    try {
+      value = decodeValue(text, tagged.has(field))
+    } catch {
+      return undefined
+    }
     const fieldSchema = shape?.[field]
     if (!fieldSchema) {
       out[field] = value

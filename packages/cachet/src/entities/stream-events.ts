@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import { parseSafeJson } from '../core/codec/safe-json.js'
+import { decodeValue } from './hash-codec.js'
 
 /** One entity change as carried on a stream (e.g. user.profile.created/updated/deleted). */
 export interface EntityEvent {
@@ -46,10 +47,14 @@ export async function publishEntityEvent(
   return id!
 }
 
-/** Stream entry fields ([k, v, k, v…]) → event, or a reason why the entry is unusable (poison). */
+/**
+ * Stream entry fields ([k, v, k, v…]) → event, or a reason why the entry is unusable (poison).
+ * Reads cachet's own entries (`type`, `id`, `version`, `payload`) and the seed system's (`event`).
+ */
 export function parseEntityEvent(fields: readonly string[]): { event: EntityEvent } | { error: string } {
   const map = new Map<string, string>()
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!)
+  if (!map.has('type') && (map.has('event') || map.has('payload'))) return parseSeedEvent(map)
   const type = map.get('type')
   const id = map.get('id')
   if (!type || !id) return { error: 'missing type or id' }
@@ -67,6 +72,45 @@ export function parseEntityEvent(fields: readonly string[]): { event: EntityEven
     } catch {
       return { error: 'payload is not JSON' }
     }
+  }
+  return { event }
+}
+
+/**
+ * The seed system's entries: `event` (`updated`, or `user.profile.updated`) and `userId` beside the
+ * user's own fields (`fullName`, `updatedAt`…), either as entry fields (values read as hash fields
+ * are: `"1736862000000"` is a number) or as one JSON object in `payload` (or in `event`).
+ */
+const RAW_FIELDS = new Set(['event', 'userId', 'id'])
+
+function parseSeedEvent(map: Map<string, string>): { event: EntityEvent } | { error: string } {
+  const envelope = map.get('payload') ?? map.get('event')!
+  let record: Record<string, unknown>
+  if (envelope.trimStart().startsWith('{')) {
+    let parsed: unknown
+    try {
+      parsed = parseSafeJson(envelope)
+    } catch {
+      return { error: 'payload is not JSON' }
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      return { error: 'payload is not an object' }
+    }
+    record = parsed as Record<string, unknown>
+  } else {
+    record = {}
+    // Names and ids stay text: `decodeValue('1e3')` would turn the id 1e3 into 1000.
+    for (const [name, text] of map) record[name] = RAW_FIELDS.has(name) ? text : decodeValue(text)
+  }
+  const { event: type, userId, version, ...payload } = record
+  const id = userId ?? payload.id
+  if (typeof type !== 'string' || type === '' || (typeof id !== 'string' && typeof id !== 'number')) {
+    return { error: 'missing event or userId' }
+  }
+  const event: EntityEvent = { type, id: String(id), payload: { ...payload, id: String(id) } }
+  if (version !== undefined) {
+    if (typeof version !== 'number' || !Number.isFinite(version)) return { error: `bad version "${version}"` }
+    event.version = version
   }
   return { event }
 }

@@ -16,8 +16,9 @@ export interface EntityCacheOptions<T> {
   /**
    * Namespace of every key, `${prefix}:${entity}:${id}`. The default lies in the engine's reserved `__`
    * space, so no engine invalidation, pattern delete, clear() or user key can reach an entity.
-   * `'cache'` gives the replaced `UserCache`'s names (`cache:user:profile:{id}`), which an engine
-   * invalidation of `user:*` matches: it leaves the hashes alone, but an engine clear() removes them.
+   * `''` gives the seed system's exact names, `user:profile:{id}`, so a Redis that already holds its
+   * hashes is read as is. `'cache'` gives `cache:user:profile:{id}`, which an engine invalidation of
+   * `user:*` matches: it leaves the hashes alone, but an engine clear() removes them.
    * @default 'cache:__entity'
    */
   prefix?: string
