@@ -9,6 +9,7 @@ import { Cache } from './cache.js'
 import { createCodec } from './codec/envelope.js'
 import { Emitter } from './emitter.js'
 import { Engine } from './engine.js'
+import { registerEngineRedis } from './engine-redis.js'
 import { type CacheOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { PendingInvalidations } from './pending-invalidations.js'
 import { TtlPolicy } from './ttl-policy.js'
@@ -65,6 +66,7 @@ export function createCache(options: CacheOptions = {}): Cache {
   })
   engine.pending = new PendingInvalidations(engine)
   if (guard) engine.circuitState = () => guard.state
+  if (connection && guard) registerEngineRedis(engine, { connection, guard })
   if (connection && resolved.bus) {
     const bus = new Bus({
       connection,

@@ -1,4 +1,5 @@
 import { toMs } from '../core/duration.js'
+import { engineRedisOf } from '../core/engine-redis.js'
 import { InvalidKeyError, InvalidOptionError } from '../core/errors.js'
 import { connectRedis } from '../tiers/redis/client.js'
 import { L2Guard } from '../tiers/redis/guard.js'
@@ -26,10 +27,20 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
   const ttlMs = toMs(options.ttl ?? '7d', 'ttl')
   const timeoutMs = toMs(options.timeout ?? '100ms', 'timeout')
   if (ttlMs <= 0 || timeoutMs <= 0) throw new InvalidOptionError('ttl and timeout must be positive')
+  if ((options.cache === undefined) === (options.redis === undefined)) {
+    throw new InvalidOptionError('give either redis or cache')
+  }
+  if (options.cache && options.timeout !== undefined) {
+    throw new InvalidOptionError("with cache, the engine's l2.timeout applies: leave timeout unset")
+  }
 
-  const connection = connectRedis(options.redis, { timeoutMs })
-  const guard = new L2Guard({ timeoutMs, breaker: BREAKER })
-  const store = new EntityStore(connection.client, connection.isCluster, guard, ttlMs)
+  // The engine's connection and guard when given a cache: one circuit breaker for both.
+  const shared = options.cache && engineRedisOf(options.cache)
+  if (options.cache && !shared) throw new InvalidOptionError('cache has no Redis (an L1-only cache)')
+  const connection = shared ? undefined : connectRedis(options.redis!, { timeoutMs })
+  const { client, isCluster } = shared?.connection ?? connection!
+  const guard = shared?.guard ?? new L2Guard({ timeoutMs, breaker: BREAKER })
+  const store = new EntityStore(client, isCluster, guard, ttlMs)
   const idOf = options.idOf ?? ((value: T) => String((value as { id?: unknown }).id))
   const versionOf = options.versionOf ?? defaultVersionOf
   const { fetchOne, fetchMany, schema } = options
@@ -240,7 +251,7 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
       }
     },
 
-    clear: () => unlinkNamespace(connection.client, namespace),
+    clear: () => unlinkNamespace(client, namespace),
 
     async settle() {
       await Promise.allSettled([...background])
@@ -253,7 +264,7 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
 
     async close() {
       await Promise.allSettled([...background])
-      await connection.close()
+      await connection?.close()
     },
   }
 }
