@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import type { CacheApi } from 'cachet'
 import {
   createEntityCache,
   createPrewarmer,
@@ -42,23 +43,22 @@ export interface UserSync {
 }
 
 /**
- * Opens seed 002's user cache on the cache's Redis at `url`, with the demo database as the owning
+ * Opens seed 002's user cache on the cache's Redis (sharing the engine's connection), with the demo database as the owning
  * service: misses are loaded from `user_profiles`, and profile changes arrive through the events:users
  * stream, kept on the Redis at `streamUrl`, which does not evict. The consumer is started before this
  * resolves; if Redis refuses, it retries in the background rather than failing the server's start.
  */
 export async function openUserSync(
-  url: string,
+  cache: CacheApi,
   streamUrl: string,
   db: Database,
   logger: Logger,
 ): Promise<UserSync> {
   const users = createEntityCache<UserProfile>({
-    redis: url,
+    // The engine's connection, deadline and circuit breaker: one view of the cache's Redis.
+    cache,
     entity: 'user:profile',
     ttl: '1h',
-    // Same reason as the engine's l2 timeout: PGlite queries block the event loop for tens of ms.
-    timeout: '1s',
     schema: userProfileSchema,
     fetchOne: async (id) => {
       countLoad()
