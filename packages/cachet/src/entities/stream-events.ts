@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
+import { deserializeJson, JSON_TAGGED_ID, serializeJson } from '../core/codec/json-serializer.js'
 import { parseSafeJson } from '../core/codec/safe-json.js'
 import { decodeValue } from './hash-codec.js'
 
@@ -39,7 +40,12 @@ export async function publishEntityEvent(
   const maxLen = options.maxLen ?? 100_000
   const fields = ['type', event.type, 'id', event.id]
   if (event.version !== undefined) fields.push('version', String(event.version))
-  if (event.payload !== undefined) fields.push('payload', JSON.stringify(event.payload))
+  if (event.payload !== undefined) {
+    // The engine's JSON: a Date or a BigInt in the payload reaches the cache as one.
+    const { id: format, bytes } = serializeJson(event.payload)
+    fields.push('payload', bytes.toString('utf8'))
+    if (format === JSON_TAGGED_ID) fields.push('payload-format', 'tagged')
+  }
   const id =
     maxLen === false
       ? await redis.xadd(stream, '*', ...fields)
@@ -68,7 +74,10 @@ export function parseEntityEvent(fields: readonly string[]): { event: EntityEven
   const payload = map.get('payload')
   if (payload !== undefined) {
     try {
-      event.payload = parseSafeJson(payload)
+      event.payload =
+        map.get('payload-format') === 'tagged'
+          ? deserializeJson(payload, JSON_TAGGED_ID)
+          : parseSafeJson(payload)
     } catch {
       return { error: 'payload is not JSON' }
     }

@@ -141,6 +141,29 @@ describe('a hit returns what the miss returned', () => {
     await cache.close()
   })
 
+  it('an update through the stream keeps the types too (the payload travels in typed JSON)', async () => {
+    const accounts = createEntityCache<Account>({ redis: server.url, entity: 'account', timeout: '1s' })
+    const sync = createStreamConsumer({
+      redis: server.url,
+      group: 'accounts',
+      consumer: 'a1',
+      entityCache: accounts,
+      block: '100ms',
+      startId: '0',
+    })
+    running.push(sync)
+    await sync.start()
+    await publishEntityEvent(redis, STREAM, {
+      type: 'account.updated',
+      id: '5',
+      payload: account('5'),
+      version: 1,
+    })
+    await waitFor(() => sync.stats().acked === 1, 10_000)
+    expect(await accounts.get('5')).toEqual(account('5'))
+    await accounts.close()
+  })
+
   it('a corrupt tagged field is counted and read as a miss, never thrown at the caller', async () => {
     const cache = createEntityCache<Account>({ redis: server.url, entity: 'account' })
     await cache.set(account('9'))
