@@ -21,7 +21,7 @@ afterAll(async () => {
 
 /** Clients connected to the test server, this test's own inspecting client included. */
 async function clientCount(): Promise<number> {
-  return (await redis.client('LIST')).toString().trim().split('\n').length
+  return String(await redis.client('LIST')).trim().split('\n').length
 }
 
 describe('entity cache on the engine: createEntityCache({ cache })', () => {
