@@ -21,7 +21,9 @@ afterAll(async () => {
 
 /** Clients connected to the test server, this test's own inspecting client included. */
 async function clientCount(): Promise<number> {
-  return String(await redis.client('LIST')).trim().split('\n').length
+  return String(await redis.client('LIST'))
+    .trim()
+    .split('\n').length
 }
 
 describe('entity cache on the engine: createEntityCache({ cache })', () => {
