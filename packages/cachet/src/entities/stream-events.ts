@@ -85,13 +85,15 @@ export function parseEntityEvent(fields: readonly string[]): { event: EntityEven
   return { event }
 }
 
+// Names and ids stay text: `decodeValue('1e3')` would turn the id 1e3 into 1000.
+const RAW_FIELDS = new Set(['event', 'userId', 'id'])
+
 /**
  * The seed system's entries: `event` (`updated`, or `user.profile.updated`) and `userId` beside the
  * user's own fields (`fullName`, `updatedAt`…), either as entry fields (values read as hash fields
- * are: `"1736862000000"` is a number) or as one JSON object in `payload` (or in `event`).
+ * are: `"1736862000000"` is a number) or as one JSON object in `payload` (or in `event`), which may
+ * leave `event` and `userId` as entry fields beside it.
  */
-const RAW_FIELDS = new Set(['event', 'userId', 'id'])
-
 function parseSeedEvent(map: Map<string, string>): { event: EntityEvent } | { error: string } {
   const envelope = map.get('payload') ?? map.get('event')!
   let record: Record<string, unknown>
@@ -105,10 +107,12 @@ function parseSeedEvent(map: Map<string, string>): { event: EntityEvent } | { er
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       return { error: 'payload is not an object' }
     }
-    record = parsed as Record<string, unknown>
+    record = { ...(parsed as Record<string, unknown>) }
+    const name = map.get('event')
+    if (record.event === undefined && name !== undefined && name !== envelope) record.event = name
+    record.userId ??= map.get('userId') ?? map.get('id')
   } else {
     record = {}
-    // Names and ids stay text: `decodeValue('1e3')` would turn the id 1e3 into 1000.
     for (const [name, text] of map) record[name] = RAW_FIELDS.has(name) ? text : decodeValue(text)
   }
   const { event: type, userId, version, ...payload } = record

@@ -217,9 +217,21 @@ describe("seed 002 scenario 3: the seed producer's stream entries", () => {
     }
     await redis.xadd(STREAM, '*', 'payload', JSON.stringify(payload))
     await redis.xadd(STREAM, '*', 'event', JSON.stringify({ event: 'user.profile.deleted', userId: '1' }))
-    await waitFor(() => sync.stats().acked === 2, 10_000)
+    // The name and the id as entry fields, the user as JSON beside them.
+    await redis.xadd(
+      STREAM,
+      '*',
+      'event',
+      'updated',
+      'userId',
+      '570480J',
+      'payload',
+      JSON.stringify(SEED_HASH),
+    )
+    await waitFor(() => sync.stats().acked === 3, 10_000)
+    expect((await seedCache.get('570480J'))?.matricule).toBe('MAT001')
     expect(await seedCache.get('570479H')).toEqual({ ...SEED_HASH, id: '570479H', updatedAt: 1736862000000 })
-    expect(sync.stats()).toMatchObject({ applied: 2, deadLettered: 0 })
+    expect(sync.stats()).toMatchObject({ applied: 3, deadLettered: 0 })
   })
 
   it("cachet's own entries flow beside the seed's; a seed entry without userId is dead-lettered", async () => {
