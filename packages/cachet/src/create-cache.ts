@@ -6,6 +6,7 @@ import { Engine } from './core/engine.js'
 import { type CacheOptions, type ResolvedOptions, resolveOptions } from './core/options.js'
 import { PendingInvalidations } from './core/pending-invalidations.js'
 import { TtlPolicy } from './core/ttl-policy.js'
+import { registerEngineRedis } from './engine-redis.js'
 import { Bus } from './sync/bus.js'
 import { DistributedLock } from './sync/lock.js'
 import { MemoryTier } from './tiers/memory-tier.js'
@@ -65,6 +66,7 @@ export function createCache(options: CacheOptions = {}): Cache {
   })
   engine.pending = new PendingInvalidations(engine)
   if (guard) engine.circuitState = () => guard.state
+  if (connection && guard) registerEngineRedis(engine, { connection, guard })
   if (connection && resolved.bus) {
     const bus = new Bus({
       connection,

@@ -9,6 +9,8 @@ export interface Database {
   /** The underlying PGlite or pg Pool, for the SQL query cache (which needs its transactions). */
   readonly driver: Queryable
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (query: Database['query']) => Promise<T>): Promise<T>
   close(): Promise<void>
 }
 
@@ -22,6 +24,22 @@ export async function openDatabase(url?: string): Promise<Database> {
       kind: 'postgres',
       driver: pool,
       query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
+      async transaction(work) {
+        const client = await pool.connect()
+        try {
+          await client.query('BEGIN')
+          const result = await work(async <T>(sql: string, params?: unknown[]) => {
+            return (await client.query(sql, params)).rows as T[]
+          })
+          await client.query('COMMIT')
+          return result
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {})
+          throw error
+        } finally {
+          client.release()
+        }
+      },
       close: () => pool.end(),
     }
   }
@@ -31,6 +49,10 @@ export async function openDatabase(url?: string): Promise<Database> {
     kind: 'pglite',
     driver: lite,
     query: async <T>(sql: string, params?: unknown[]) => (await lite.query<T>(sql, params)).rows,
+    transaction: (work) =>
+      lite.transaction((tx) =>
+        work(async <T>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, params)).rows),
+      ),
     close: () => lite.close(),
   }
 }

@@ -1,5 +1,6 @@
 import type { Database } from './database.js'
 import type { SeedResult } from './demo-data.js'
+import { createOutboxTable } from './user-outbox.js'
 
 /** Profiles the user seed generates. */
 export const DEMO_USERS = 5_000
@@ -7,7 +8,8 @@ export const DEMO_USERS = 5_000
 /**
  * Creates and fills `user_profiles`, seed 002's users as their owning service stores them (full name,
  * avatar, matricule, ministry), with a last activity spread over 30 days so about a quarter of them
- * are "active" (seen in the last 7 days) for the prewarmer. A table that holds rows is never touched.
+ * are "active" (seen in the last 7 days) for the prewarmer, and the outbox of their change events. A
+ * table that holds rows is never touched.
  */
 export async function seedUsers(db: Database): Promise<SeedResult> {
   const started = performance.now()
@@ -21,6 +23,7 @@ export async function seedUsers(db: Database): Promise<SeedResult> {
     last_active_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL
   )`)
+  await createOutboxTable(db)
   const [existing] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM user_profiles')
   if (existing && existing.n > 0) {
     return { rows: existing.n, created: false, durationMs: performance.now() - started }

@@ -9,7 +9,7 @@ export const POPULAR_SEARCHES = ['error', 'upload', 'billing', 'auth', 'search']
 
 /**
  * Registers the demo's warm-up modules, in priority order (seed 004 §6.3: critical data first).
- * 'config' runs at start-up. 'dashboard' and 'search' warm the HTTP routes through app.inject, so the
+ * 'config' and 'user-profiles' run at start-up. 'dashboard' and 'search' warm the HTTP routes through app.inject, so the
  * entries are exactly the ones real requests hit (same key, same headers). 'user-profiles' prewarms the
  * user entity cache (nothing to do in L1-only mode, where there is none).
  */
@@ -74,22 +74,29 @@ export function registerDemoWarmers(
     return { keys: written ? 1 : 0 }
   })
 
-  // Seed 002 scenario 4: the profiles of users active in the last 7 days, in batches of 500. Cached
-  // profiles are kept current by the stream consumer, so even a forced run only loads the missing ones.
-  // Not onStart: a start-up run would hold the warm-up lock while the first admin requests arrive.
-  registry.register('user-profiles', async (ctx) => {
-    if (!userSync) return { keys: 0 }
-    let reported = 0
-    const result = await userSync.prewarmer.run({
-      signal: ctx.signal,
-      onProgress: (progress) => {
-        ctx.progress(progress.cached - reported)
-        reported = progress.cached
-      },
-    })
-    if (result.errors > 0 && result.cached === 0) {
-      throw new Error(`no user profile could be warmed (${result.errors} errors)`)
-    }
-    return { keys: result.cached }
-  })
+  // Seed 002 scenario 4: at start-up, in the background, the profiles of users active in the last 7
+  // days, in batches of 500, each batch logged; health says `warming` with the count meanwhile. The
+  // cursor is kept in Redis, so a server stopped mid-way resumes at its next batch. Cached profiles
+  // are kept current by the stream consumer, so even a forced run only loads the missing ones.
+  registry.register(
+    'user-profiles',
+    async (ctx) => {
+      if (!userSync) return { keys: 0 }
+      let reported = 0
+      const result = await userSync.prewarmer.run({
+        signal: ctx.signal,
+        onProgress: (progress) => {
+          ctx.progress(progress.cached - reported)
+          reported = progress.cached
+          app.log.info(progress, 'user profiles prewarm: batch done')
+        },
+      })
+      app.log.info(result, result.completed ? 'user profiles prewarmed' : 'user profiles prewarm interrupted')
+      if (result.errors > 0 && result.cached === 0) {
+        throw new Error(`no user profile could be warmed (${result.errors} errors)`)
+      }
+      return { keys: result.cached }
+    },
+    { onStart: true },
+  )
 }

@@ -121,7 +121,7 @@ export async function openResources(
   if (url) admin = connectRedis(url, { timeoutMs: 1_000 })
   let audit: RedisConnection | undefined
   if (durableUrl) audit = durableUrl === url ? admin : connectRedis(durableUrl, { timeoutMs: 1_000 })
-  const userSync = url && durableUrl ? await openUserSync(url, durableUrl, db, logger) : undefined
+  const userSync = url && durableUrl ? await openUserSync(cache, durableUrl, db, logger) : undefined
   const productViews = url && durableUrl ? await openProductViews(durableUrl, cache, db, logger) : undefined
   const adminTokenGenerated = !config.adminToken
   return {

@@ -18,7 +18,7 @@ export interface RunningServer {
 }
 
 /** Options of startServer() beyond the environment. */
-export interface StartOptions extends Pick<ResourceOptions, 'redisSearchPath'> {
+export interface StartOptions extends Pick<ResourceOptions, 'redisSearchPath' | 'logger'> {
   /** Where the banner goes. @default stdout */
   print?: (text: string) => void
 }
@@ -26,7 +26,7 @@ export interface StartOptions extends Pick<ResourceOptions, 'redisSearchPath'> {
 /** Opens everything, builds the app, listens, prints the banner, and starts the start-up warmers. */
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   const started = performance.now()
-  const logger = pino({ level: config.logLevel })
+  const logger = options.logger ?? pino({ level: config.logLevel })
   const resources = await openResources(config, { redisSearchPath: options.redisSearchPath, logger })
   let app: FastifyInstance
   try {

@@ -1,5 +1,7 @@
+import type { EntityEvent } from 'cachet/entities'
 import { z } from 'zod'
 import type { Database } from './database.js'
+import { enqueueEvent } from './user-outbox.js'
 
 /** Seed 002's user profile, as the entity cache stores it (`updatedAt` in ms is its version). */
 export const userProfileSchema = z.object({
@@ -46,8 +48,34 @@ export async function activeUserIds(db: Database, days: number): Promise<string[
 }
 
 /** Applies `changes` and returns the new profile, or null when the user does not exist. */
-export async function updateUser(
+export function updateUser(db: Database, id: string, changes: ProfileChanges): Promise<UserProfile | null> {
+  return applyChanges(db.query, id, changes)
+}
+
+/** The event that announces a profile change on events:users; its version is `updatedAt`. */
+export function profileUpdated(user: UserProfile): EntityEvent {
+  return { type: 'user.profile.updated', id: user.id, payload: user, version: user.updatedAt }
+}
+
+/**
+ * Applies `changes` and queues their `user.profile.updated` event in the outbox, in one transaction:
+ * the event exists exactly when the change does. Null when the user does not exist.
+ */
+export function updateUserWithEvent(
   db: Database,
+  id: string,
+  changes: ProfileChanges,
+): Promise<{ user: UserProfile; event: EntityEvent; outboxId: string } | null> {
+  return db.transaction(async (query) => {
+    const user = await applyChanges(query, id, changes)
+    if (!user) return null
+    const event = profileUpdated(user)
+    return { user, event, outboxId: await enqueueEvent(query, event) }
+  })
+}
+
+async function applyChanges(
+  query: Database['query'],
   id: string,
   changes: ProfileChanges,
 ): Promise<UserProfile | null> {
@@ -63,7 +91,7 @@ export async function updateUser(
   // The version must grow with every change, even two within one millisecond: the entity cache lets
   // an equal version rewrite, so a redelivered older event could otherwise undo a newer one.
   sets.push(`updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 millisecond')`)
-  const [row] = await db.query<UserProfile>(
+  const [row] = await query<UserProfile>(
     `UPDATE user_profiles SET ${sets.join(', ')} WHERE id = $1::int RETURNING ${COLUMNS}`,
     params,
   )

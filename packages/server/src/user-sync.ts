@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import type { CacheApi } from 'cachet'
 import {
   createEntityCache,
   createPrewarmer,
@@ -6,12 +7,14 @@ import {
   type EntityCache,
   type Prewarmer,
   publishEntityEvent,
+  redisCursorStore,
   type StreamConsumer,
 } from 'cachet/entities'
 import { connectRedis } from 'cachet/redis'
 import type { Logger } from 'pino'
 import type { Database } from './database.js'
 import { countLoad } from './load-tracker.js'
+import { openUserOutbox, type UserOutbox } from './user-outbox.js'
 import { activeUserIds, findUser, findUsers, type UserProfile, userProfileSchema } from './user-profiles.js'
 
 /** Seed 002's stream of user events. */
@@ -19,6 +22,8 @@ export const USER_EVENTS_STREAM = 'events:users'
 /** Consumer group of the demo server: its instances share one entity cache, so they share the group. */
 export const USER_EVENTS_GROUP = 'cachet-demo'
 const RETRY_START_MS = 2_000
+/** Where the prewarmer's cursor lives (durable Redis), so a restarted server resumes its warm-up. */
+export const PREWARM_CURSOR_KEY = 'cachet-demo:prewarm:user-profiles'
 
 /** The entity cache of user profiles, the stream consumer that keeps it in sync, and the prewarmer. */
 export interface UserSync {
@@ -28,30 +33,32 @@ export interface UserSync {
   consumerName: string
   /** Warms the profiles of users active in the last 7 days, in batches (seed 002 scenario 4). */
   prewarmer: Prewarmer
-  /** XADD `user.profile.updated` on events:users, as the owning service does after its write. */
-  publishUpdate(user: UserProfile): Promise<string>
-  /** Stops the consumer, then closes the entity cache and the publishing connection. */
+  /**
+   * Delivers the events queued with each profile change to events:users (XADD), at once or, while
+   * Redis is down, when it is back.
+   */
+  outbox: UserOutbox
+  /** Stops the outbox and the consumer, then closes the entity cache and the publishing connection. */
   close(): Promise<void>
 }
 
 /**
- * Opens seed 002's user cache on the cache's Redis at `url`, with the demo database as the owning
+ * Opens seed 002's user cache on the cache's Redis (sharing the engine's connection), with the demo database as the owning
  * service: misses are loaded from `user_profiles`, and profile changes arrive through the events:users
  * stream, kept on the Redis at `streamUrl`, which does not evict. The consumer is started before this
  * resolves; if Redis refuses, it retries in the background rather than failing the server's start.
  */
 export async function openUserSync(
-  url: string,
+  cache: CacheApi,
   streamUrl: string,
   db: Database,
   logger: Logger,
 ): Promise<UserSync> {
   const users = createEntityCache<UserProfile>({
-    redis: url,
+    // The engine's connection, deadline and circuit breaker: one view of the cache's Redis.
+    cache,
     entity: 'user:profile',
     ttl: '1h',
-    // Same reason as the engine's l2 timeout: PGlite queries block the event loop for tens of ms.
-    timeout: '1s',
     schema: userProfileSchema,
     fetchOne: async (id) => {
       countLoad()
@@ -76,6 +83,11 @@ export async function openUserSync(
   consumer.on('dead-letter', (entry) => logger.warn(entry, 'user event dead-lettered'))
 
   const publisher = connectRedis(streamUrl, { timeoutMs: 1_000 })
+  const outbox = openUserOutbox(
+    db,
+    (event) => publishEntityEvent(publisher.client, USER_EVENTS_STREAM, event),
+    logger,
+  )
   let closed = false
   let retry: NodeJS.Timeout | undefined
   const start = () =>
@@ -92,21 +104,21 @@ export async function openUserSync(
     users,
     consumer,
     consumerName,
-    // One prewarmer for the process, so a cancelled warm-up resumes at its cursor on the next run.
+    // One prewarmer, its cursor in the durable Redis: a cancelled warm-up (a restart) resumes there.
     // 100 ms between batches, not seed 002's 1.5 s: the "owning service" is this process's database.
-    prewarmer: createPrewarmer({ entityCache: users, ids: () => activeUserIds(db, 7), pauseMs: 100 }),
-    publishUpdate: (user) =>
-      publishEntityEvent(publisher.client, USER_EVENTS_STREAM, {
-        type: 'user.profile.updated',
-        id: user.id,
-        payload: user,
-        version: user.updatedAt,
-      }),
+    prewarmer: createPrewarmer({
+      entityCache: users,
+      ids: () => activeUserIds(db, 7),
+      pauseMs: 100,
+      cursorStore: redisCursorStore(publisher.client, PREWARM_CURSOR_KEY),
+    }),
+    outbox,
     async close() {
       closed = true
       clearTimeout(retry)
       // Each step runs even if an earlier one failed.
-      for (const step of [() => consumer.stop(), () => users.close(), () => publisher.close()]) {
+      const steps = [() => outbox.stop(), () => consumer.stop(), () => users.close(), () => publisher.close()]
+      for (const step of steps) {
         await step().catch((error: Error) => logger.debug({ err: error }, 'user sync close step failed'))
       }
     },

@@ -36,8 +36,11 @@ export interface CacheOptions {
   jitter?: number
   /** TTL from the loader's duration; true = the SQL `QueryCache`'s thresholds. @default false */
   adaptiveTtl?: boolean | AdaptiveTtlRule[]
-  /** In-process tier; false = Redis only. */
-  l1?: { maxBytes?: number; maxEntryBytes?: number; maxTtl?: Duration } | false
+  /**
+   * In-process tier; false = Redis only. Bounded by `maxBytes` (default 64 MiB) and, when set, by
+   * `maxItems` entries: whichever is reached first evicts the least recently used.
+   */
+  l1?: { maxBytes?: number; maxItems?: number; maxEntryBytes?: number; maxTtl?: Duration } | false
   /** Redis tier bounds. */
   l2?: {
     /** Deadline of every Redis command. @default '100ms' */
@@ -135,7 +138,7 @@ export interface ResolvedOptions {
   ttlRules: Array<{ prefix: string; ttlMs: number }>
   jitter: number
   adaptiveTtl: Array<{ slowerThanMs: number; ttlMs: number }> | false
-  l1: { maxBytes: number; maxEntryBytes: number; maxTtlMs: number } | false
+  l1: { maxBytes: number; maxItems?: number; maxEntryBytes: number; maxTtlMs: number } | false
   l2: { timeoutMs: number; breaker: { threshold: number; durationMs: number } | false; maxValueBytes: number }
   compression: CompressionOptions | false
   /** Infinity when off; 0 = serve stale at once (stale-while-revalidate). */
@@ -199,6 +202,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       : false,
     l1: l1 && {
       maxBytes: positiveInt(l1.maxBytes ?? 64 * 1024 * 1024, 'l1.maxBytes'),
+      ...(l1.maxItems !== undefined && { maxItems: positiveInt(l1.maxItems, 'l1.maxItems') }),
       maxEntryBytes: positiveInt(l1.maxEntryBytes ?? 1024 * 1024, 'l1.maxEntryBytes'),
       maxTtlMs: positive(toMs(l1.maxTtl ?? '60s', 'l1.maxTtl'), 'l1.maxTtl'),
     },

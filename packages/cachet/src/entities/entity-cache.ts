@@ -1,9 +1,10 @@
 import { toMs } from '../core/duration.js'
 import { InvalidKeyError, InvalidOptionError } from '../core/errors.js'
+import { engineRedisOf } from '../engine-redis.js'
 import { connectRedis } from '../tiers/redis/client.js'
 import { L2Guard } from '../tiers/redis/guard.js'
 import { EntityStore, type EntityWrite, type StoredEntity } from './entity-store.js'
-import { decodeFields, decodeValue, defaultVersionOf, encodeFields } from './hash-codec.js'
+import { decodeFields, decodeValue, defaultVersionOf, encodeFields, taggedFields } from './hash-codec.js'
 import { unlinkNamespace } from './namespace.js'
 import type { EntityCache, EntityCacheOptions, EntityCacheStats, EntitySchema, WarmResult } from './types.js'
 
@@ -14,28 +15,38 @@ const DEFAULT_PREFIX = 'cache:__entity'
 const BREAKER = { threshold: 3, durationMs: 5_000 }
 
 /**
- * Creates a cache of entities stored as Redis hashes `${prefix}:${entity}:${id}` (the `UserCache` it
- * replaces).
+ * Creates a cache of entities stored as Redis hashes `${prefix}:${entity}:${id}`, or `${entity}:${id}`
+ * with `prefix: ''` (the `UserCache` it replaces).
  */
 export function createEntityCache<T extends object>(options: EntityCacheOptions<T>): EntityCache<T> {
   const prefix = options.prefix ?? DEFAULT_PREFIX
   const entity = options.entity ?? 'user:profile'
-  if (prefix === '') throw new InvalidOptionError('prefix must not be empty')
   if (entity === '' || entity.startsWith('__')) {
     throw new InvalidOptionError(`entity must be a non-empty name not starting with "__", got "${entity}"`)
   }
   const ttlMs = toMs(options.ttl ?? '7d', 'ttl')
   const timeoutMs = toMs(options.timeout ?? '100ms', 'timeout')
   if (ttlMs <= 0 || timeoutMs <= 0) throw new InvalidOptionError('ttl and timeout must be positive')
+  if ((options.cache === undefined) === (options.redis === undefined)) {
+    throw new InvalidOptionError('give either redis or cache')
+  }
+  if (options.cache && options.timeout !== undefined) {
+    throw new InvalidOptionError("with cache, the engine's l2.timeout applies: leave timeout unset")
+  }
 
-  const connection = connectRedis(options.redis, { timeoutMs })
-  const guard = new L2Guard({ timeoutMs, breaker: BREAKER })
-  const store = new EntityStore(connection.client, connection.isCluster, guard, ttlMs)
+  // The engine's connection and guard when given a cache: one circuit breaker for both.
+  const shared = options.cache && engineRedisOf(options.cache)
+  if (options.cache && !shared) throw new InvalidOptionError('cache has no Redis (an L1-only cache)')
+  const connection = shared ? undefined : connectRedis(options.redis!, { timeoutMs })
+  const { client, isCluster } = shared?.connection ?? connection!
+  const guard = shared?.guard ?? new L2Guard({ timeoutMs, breaker: BREAKER })
+  const store = new EntityStore(client, isCluster, guard, ttlMs)
   const idOf = options.idOf ?? ((value: T) => String((value as { id?: unknown }).id))
   const versionOf = options.versionOf ?? defaultVersionOf
   const { fetchOne, fetchMany, schema } = options
   const canFetch = fetchOne !== undefined || fetchMany !== undefined
-  const namespace = `${prefix}:${entity}`
+  // No prefix: the seed system's own names, `user:profile:{id}`.
+  const namespace = prefix === '' ? entity : `${prefix}:${entity}`
 
   const counts = { hits: 0, misses: 0, fallbacks: 0, errors: 0, staleWrites: 0 }
   const inflight = new Map<string, Promise<T | null>>()
@@ -56,9 +67,15 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
     fields: encodeFields(value, options.fields),
   })
 
-  /** A stored hash → typed entity; undefined when the schema rejects it (counted, then treated as a miss). */
+  /** A stored hash → typed entity; undefined when corrupt or the schema rejects it (counted, then a miss). */
   const decode = (hash: Record<string, string>): T | undefined => {
-    const raw = decodeFields(hash)
+    let raw: Record<string, unknown>
+    try {
+      raw = decodeFields(hash)
+    } catch {
+      counts.errors++
+      return undefined
+    }
     if (!schema) return raw as T
     const parsed = schema.safeParse(raw)
     if (parsed.success) return parsed.data
@@ -234,7 +251,7 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
       }
     },
 
-    clear: () => unlinkNamespace(connection.client, namespace),
+    clear: () => unlinkNamespace(client, namespace),
 
     async settle() {
       await Promise.allSettled([...background])
@@ -247,7 +264,7 @@ export function createEntityCache<T extends object>(options: EntityCacheOptions<
 
     async close() {
       await Promise.allSettled([...background])
-      await connection.close()
+      await connection?.close()
     },
   }
 }
@@ -258,9 +275,16 @@ function decodePicked<T>(
   schema: EntitySchema<T> | undefined,
 ): object | undefined {
   const shape = (schema as { shape?: Record<string, EntitySchema<unknown>> } | undefined)?.shape
+  const tagged = taggedFields(hash)
   const out: Record<string, unknown> = {}
   for (const [field, text] of Object.entries(hash)) {
-    const value = decodeValue(text)
+    if (field.startsWith('__')) continue
+    let value: unknown
+    try {
+      value = decodeValue(text, tagged.has(field))
+    } catch {
+      return undefined
+    }
     const fieldSchema = shape?.[field]
     if (!fieldSchema) {
       out[field] = value

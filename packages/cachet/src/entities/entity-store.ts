@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { runBatch } from '../tiers/redis/batch.js'
 import type { L2Guard } from '../tiers/redis/guard.js'
-import { DELETED_FIELD, VERSION_FIELD } from './hash-codec.js'
+import { DELETED_FIELD, TAGGED_FIELD, VERSION_FIELD } from './hash-codec.js'
 import { defineEntityScripts } from './scripts.js'
 
 /** What Redis holds for one entity key. */
@@ -53,18 +53,20 @@ export class EntityStore {
     return replies.map((reply) => classify(reply as Record<string, string>))
   }
 
-  /** HMGET of some fields; `miss` when the key is absent. */
+  /**
+   * HMGET of some fields (and `__t`, which says how to read them); `miss` when none is there. A hash
+   * the seed system wrote has no `__v`: it is found by its fields.
+   */
   async readFields(key: string, fields: readonly string[]): Promise<StoredEntity> {
-    const values = await this.#guard.run('HMGET', () =>
-      this.#client.hmget(key, VERSION_FIELD, DELETED_FIELD, ...fields),
-    )
-    if (values[0] === null) return { state: 'miss' }
+    const reserved = [VERSION_FIELD, DELETED_FIELD, TAGGED_FIELD]
+    const values = await this.#guard.run('HMGET', () => this.#client.hmget(key, ...reserved, ...fields))
     if (values[1] !== null) return { state: 'deleted' }
     const hash: Record<string, string> = {}
-    fields.forEach((field, index) => {
-      const value = values[index + 2]
+    ;[...reserved, ...fields].forEach((field, index) => {
+      const value = values[index]
       if (value !== null && value !== undefined) hash[field] = value
     })
+    if (values[0] === null && fields.every((field) => hash[field] === undefined)) return { state: 'miss' }
     return { state: 'found', hash }
   }
 

@@ -1,5 +1,6 @@
 /** `cachet/entities`: an entity cache in Redis hashes, with stream sync and a prewarmer. */
 export { createEntityCache } from './entity-cache.js'
+export { type PrewarmCursorStore, redisCursorStore } from './prewarm-cursor.js'
 export {
   createPrewarmer,
   type Prewarmer,

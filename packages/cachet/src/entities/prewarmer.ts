@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../core/errors.js'
+import type { PrewarmCursorStore } from './prewarm-cursor.js'
 import type { EntityCache } from './types.js'
 
 /** Options of createPrewarmer(). */
@@ -10,6 +11,11 @@ export interface PrewarmerOptions<T> {
   batchSize?: number
   /** Pause between batches, to spare the owning service. @default 1500 */
   pauseMs?: number
+  /**
+   * Keeps the cursor outside the process (`redisCursorStore()`), so a restart resumes a cancelled run.
+   * A store that fails is ignored: the run goes on, and starts over after a restart.
+   */
+  cursorStore?: PrewarmCursorStore
 }
 
 /** Progress after each batch. */
@@ -32,6 +38,8 @@ export interface PrewarmResult {
   /** False when cancelled; run() again to resume at `cursor`. */
   completed: boolean
   cursor: number
+  /** The batch this run started at: above 0 when it resumed a cancelled run. */
+  resumedAt: number
 }
 
 /** A resumable batch prewarmer (the `SmartCachePrewarmer` it replaces). */
@@ -47,13 +55,15 @@ export interface Prewarmer {
 /**
  * Warms an entity cache in batches: ids already cached cost one EXISTS, the others are loaded with one
  * fetchMany per batch and stored before the next batch starts. Rate limited by a pause between batches,
- * cancellable by an AbortSignal, and resumable: a cancelled run remembers the next batch index.
+ * cancellable by an AbortSignal, and resumable: a cancelled run remembers the next batch index (in its
+ * cursorStore too, when given, so a restarted process resumes it).
  */
 export function createPrewarmer<T>(options: PrewarmerOptions<T>): Prewarmer {
   const batchSize = options.batchSize ?? 500
   const pauseMs = options.pauseMs ?? 1_500
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidOptionError('batchSize must be ≥ 1')
   if (!(pauseMs >= 0)) throw new InvalidOptionError('pauseMs must be ≥ 0')
+  const store = options.cursorStore
   let cursor = 0
 
   return {
@@ -62,6 +72,9 @@ export function createPrewarmer<T>(options: PrewarmerOptions<T>): Prewarmer {
     },
     async run({ signal, onProgress } = {}) {
       const started = Date.now()
+      const saved = await store?.load(batchSize).catch(() => undefined)
+      if (saved !== undefined) cursor = saved
+      const resumedAt = cursor
       let cached = 0
       let errors = 0
       let index = 0
@@ -83,11 +96,15 @@ export function createPrewarmer<T>(options: PrewarmerOptions<T>): Prewarmer {
         }
         warmedOne = true
         cursor = ++index
+        await store?.save(cursor, batchSize).catch(() => {})
         onProgress?.({ batch: index - 1, cursor, cached, errors })
       }
       const completed = !signal?.aborted
-      if (completed) cursor = 0
-      return { cached, errors, durationMs: Date.now() - started, completed, cursor }
+      if (completed) {
+        cursor = 0
+        await store?.save(0, batchSize).catch(() => {})
+      }
+      return { cached, errors, durationMs: Date.now() - started, completed, cursor, resumedAt }
     },
   }
 }

@@ -235,16 +235,20 @@ export function createStreamConsumer<T>(options: StreamConsumerOptions<T>): Stre
   }
 }
 
+// `user.profile.updated`, or the seed system's bare `updated`.
+const UPSERT = /(^|\.)(created|updated)$/
+const DELETE = /(^|\.)deleted$/
+
 /** created/updated → version-checked set; deleted → tombstone (or plain drop without a version). */
 function defaultHandler<T>(type: string): EntityEventHandler<T> | undefined {
-  if (/\.(created|updated)$/.test(type)) {
+  if (UPSERT.test(type)) {
     return (event, cache) => {
       const payload = event.payload as Record<string, unknown>
       const entity = (payload.id === undefined ? { ...payload, id: event.id } : payload) as T
       return cache.set(entity, event.version === undefined ? {} : { version: event.version })
     }
   }
-  if (/\.deleted$/.test(type)) {
+  if (DELETE.test(type)) {
     return async (event, cache) => {
       // Without a version there is nothing to order against: drop the entity (no stale count).
       if (event.version === undefined) await cache.invalidate(event.id)
@@ -256,7 +260,7 @@ function defaultHandler<T>(type: string): EntityEventHandler<T> | undefined {
 
 /** A created/updated event without an object payload can never be applied by the default handlers. */
 function unusable(event: EntityEvent, defaults: boolean): string | undefined {
-  if (!defaults || !/\.(created|updated)$/.test(event.type)) return undefined
+  if (!defaults || !UPSERT.test(event.type)) return undefined
   const payload = event.payload
   return typeof payload === 'object' && payload !== null && !Array.isArray(payload)
     ? undefined

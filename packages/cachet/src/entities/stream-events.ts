@@ -1,5 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
+import { deserializeJson, JSON_TAGGED_ID, serializeJson } from '../core/codec/json-serializer.js'
 import { parseSafeJson } from '../core/codec/safe-json.js'
+import { decodeValue } from './hash-codec.js'
 
 /** One entity change as carried on a stream (e.g. user.profile.created/updated/deleted). */
 export interface EntityEvent {
@@ -38,7 +40,12 @@ export async function publishEntityEvent(
   const maxLen = options.maxLen ?? 100_000
   const fields = ['type', event.type, 'id', event.id]
   if (event.version !== undefined) fields.push('version', String(event.version))
-  if (event.payload !== undefined) fields.push('payload', JSON.stringify(event.payload))
+  if (event.payload !== undefined) {
+    // The engine's JSON: a Date or a BigInt in the payload reaches the cache as one.
+    const { id: format, bytes } = serializeJson(event.payload)
+    fields.push('payload', bytes.toString('utf8'))
+    if (format === JSON_TAGGED_ID) fields.push('payload-format', 'tagged')
+  }
   const id =
     maxLen === false
       ? await redis.xadd(stream, '*', ...fields)
@@ -46,10 +53,14 @@ export async function publishEntityEvent(
   return id!
 }
 
-/** Stream entry fields ([k, v, k, v…]) → event, or a reason why the entry is unusable (poison). */
+/**
+ * Stream entry fields ([k, v, k, v…]) → event, or a reason why the entry is unusable (poison).
+ * Reads cachet's own entries (`type`, `id`, `version`, `payload`) and the seed system's (`event`).
+ */
 export function parseEntityEvent(fields: readonly string[]): { event: EntityEvent } | { error: string } {
   const map = new Map<string, string>()
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!)
+  if (!map.has('type') && (map.has('event') || map.has('payload'))) return parseSeedEvent(map)
   const type = map.get('type')
   const id = map.get('id')
   if (!type || !id) return { error: 'missing type or id' }
@@ -63,10 +74,56 @@ export function parseEntityEvent(fields: readonly string[]): { event: EntityEven
   const payload = map.get('payload')
   if (payload !== undefined) {
     try {
-      event.payload = parseSafeJson(payload)
+      event.payload =
+        map.get('payload-format') === 'tagged'
+          ? deserializeJson(payload, JSON_TAGGED_ID)
+          : parseSafeJson(payload)
     } catch {
       return { error: 'payload is not JSON' }
     }
+  }
+  return { event }
+}
+
+// Names and ids stay text: `decodeValue('1e3')` would turn the id 1e3 into 1000.
+const RAW_FIELDS = new Set(['event', 'userId', 'id'])
+
+/**
+ * The seed system's entries: `event` (`updated`, or `user.profile.updated`) and `userId` beside the
+ * user's own fields (`fullName`, `updatedAt`…), either as entry fields (values read as hash fields
+ * are: `"1736862000000"` is a number) or as one JSON object in `payload` (or in `event`), which may
+ * leave `event` and `userId` as entry fields beside it.
+ */
+function parseSeedEvent(map: Map<string, string>): { event: EntityEvent } | { error: string } {
+  const envelope = map.get('payload') ?? map.get('event')!
+  let record: Record<string, unknown>
+  if (envelope.trimStart().startsWith('{')) {
+    let parsed: unknown
+    try {
+      parsed = parseSafeJson(envelope)
+    } catch {
+      return { error: 'payload is not JSON' }
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      return { error: 'payload is not an object' }
+    }
+    record = { ...(parsed as Record<string, unknown>) }
+    const name = map.get('event')
+    if (record.event === undefined && name !== undefined && name !== envelope) record.event = name
+    record.userId ??= map.get('userId') ?? map.get('id')
+  } else {
+    record = {}
+    for (const [name, text] of map) record[name] = RAW_FIELDS.has(name) ? text : decodeValue(text)
+  }
+  const { event: type, userId, version, ...payload } = record
+  const id = userId ?? payload.id
+  if (typeof type !== 'string' || type === '' || (typeof id !== 'string' && typeof id !== 'number')) {
+    return { error: 'missing event or userId' }
+  }
+  const event: EntityEvent = { type, id: String(id), payload: { ...payload, id: String(id) } }
+  if (version !== undefined) {
+    if (typeof version !== 'number' || !Number.isFinite(version)) return { error: `bad version "${version}"` }
+    event.version = version
   }
   return { event }
 }

@@ -1,3 +1,4 @@
+import type { CacheApi } from '../core/cache-api.js'
 import type { Duration } from '../core/duration.js'
 import type { RedisInput } from '../core/options.js'
 
@@ -11,13 +12,20 @@ export type EntityRedisInput = Exclude<RedisInput, false>
 
 /** Options of createEntityCache(). */
 export interface EntityCacheOptions<T> {
-  /** The Redis connection; a client you pass stays open on close(). */
-  redis: EntityRedisInput
+  /** The Redis connection; a client you pass stays open on close(). Give this or `cache`. */
+  redis?: EntityRedisInput
+  /**
+   * A cache made by createCache() whose Redis the entities share: its connection, its deadline
+   * (`l2.timeout`) and its circuit breaker, so Redis trouble seen by either opens the circuit for both.
+   * Left open on close(). Give this or `redis`.
+   */
+  cache?: CacheApi
   /**
    * Namespace of every key, `${prefix}:${entity}:${id}`. The default lies in the engine's reserved `__`
    * space, so no engine invalidation, pattern delete, clear() or user key can reach an entity.
-   * `'cache'` gives the replaced `UserCache`'s names (`cache:user:profile:{id}`), which an engine
-   * invalidation of `user:*` matches: it leaves the hashes alone, but an engine clear() removes them.
+   * `''` gives the seed system's exact names, `user:profile:{id}`, so a Redis that already holds its
+   * hashes is read as is. `'cache'` gives `cache:user:profile:{id}`, which an engine invalidation of
+   * `user:*` matches: it leaves the hashes alone, but an engine clear() removes them.
    * @default 'cache:__entity'
    */
   prefix?: string
@@ -25,7 +33,7 @@ export interface EntityCacheOptions<T> {
   entity?: string
   /** Lifetime of a cached entity (and of a deletion tombstone). @default '7d' */
   ttl?: Duration
-  /** Deadline of one Redis round trip. @default '100ms' */
+  /** Deadline of one Redis round trip (with `redis`; with `cache`, the engine's applies). @default '100ms' */
   timeout?: Duration
   /** Validates and types entities read back from Redis; a value it rejects counts as a miss. */
   schema?: EntitySchema<T>

@@ -7,6 +7,8 @@ export interface MemoryTierOptions {
   maxBytes: number
   /** Entries larger than this are not stored in L1 at all. */
   maxEntryBytes: number
+  /** At most this many entries (the least recently used go first); unset = bounded by bytes only. */
+  maxItems?: number
   /** No L1 entry lives longer than this, whatever its staleUntil (last line of defence for coherence). */
   maxTtlMs: number
   /**
@@ -24,7 +26,8 @@ const ENTRY_OVERHEAD_BYTES = 256
 const TAG_OVERHEAD_BYTES = 64
 
 /**
- * L1: a byte-bounded LRU of decoded entries (lru-cache). A hit returns the stored Entry itself, with no
+ * L1: an LRU of decoded entries (lru-cache) bounded by bytes, and by entry count when maxItems is set:
+ * whichever bound is reached first evicts. A hit returns the stored Entry itself, with no
  * copy: values are deep-frozen on set so no caller can corrupt the shared copy. A tag index (tag → keys)
  * is kept in step through lru-cache's dispose hook, so deleteByTags touches only the affected entries.
  */
@@ -43,6 +46,8 @@ export class MemoryTier implements L1Tier {
     this.#now = options.now ?? Date.now
     this.#lru = new LRUCache<string, Entry>({
       maxSize: options.maxBytes,
+      // lru-cache preallocates `max` slots: only a configured count bound is passed on.
+      ...(options.maxItems !== undefined && { max: options.maxItems }),
       maxEntrySize: options.maxEntryBytes,
       ttl: options.maxTtlMs,
       // Expired entries are dropped when read or evicted; no timers. The byte bound holds either way.

@@ -5,6 +5,7 @@ import {
   createPrewarmer,
   type EntityCache,
   type PrewarmProgress,
+  redisCursorStore,
 } from '../../src/entities/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
 import { type User, user } from './fixtures.js'
@@ -125,5 +126,65 @@ describe('prewarmer', () => {
       pauseMs: 0,
     }).run()
     expect(result).toMatchObject({ cached: 200, errors: 100, completed: true })
+  })
+
+  it('with a Redis cursor store, a new process resumes an interrupted run at the saved cursor', async () => {
+    const CURSOR_KEY = 'prewarm:user-profiles:cursor'
+    // Seed 002 scenario 4: batches of 500 (here 100, over 1,000 ids).
+    const processA = createPrewarmer({
+      entityCache: cache,
+      ids: () => ids(1_000),
+      batchSize: 100,
+      pauseMs: 0,
+      cursorStore: redisCursorStore(redis, CURSOR_KEY),
+    })
+    const controller = new AbortController()
+    const interrupted = await processA.run({
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.batch === 2) controller.abort()
+      },
+    })
+    expect(interrupted).toMatchObject({ completed: false, cursor: 3, resumedAt: 0 })
+    expect(await redis.get(CURSOR_KEY)).toBe('3/100')
+    const ttl = await redis.pttl(CURSOR_KEY)
+    expect(ttl).toBeGreaterThan(3_500_000)
+    expect(ttl).toBeLessThanOrEqual(3_600_000)
+
+    // "Restart": a new prewarmer with no memory of the first; the cache is flushed, so a batch that
+    // was not skipped would be fetched again.
+    await redis.del(...ids(1_000).map(cache.keyOf))
+    fetchMany.mockClear()
+    const processB = createPrewarmer({
+      entityCache: cache,
+      ids: () => ids(1_000),
+      batchSize: 100,
+      pauseMs: 0,
+      cursorStore: redisCursorStore(redis, CURSOR_KEY),
+    })
+    const resumed = await processB.run()
+    expect(resumed).toMatchObject({ completed: true, resumedAt: 3, cached: 700, cursor: 0 })
+    expect(fetchMany.mock.calls.map(([batch]) => batch[0])).toEqual([
+      'u300',
+      'u400',
+      'u500',
+      'u600',
+      'u700',
+      'u800',
+      'u900',
+    ])
+    // Completed: the cursor is gone, and the next run starts from the first batch.
+    expect(await redis.exists(CURSOR_KEY)).toBe(0)
+
+    // A cursor saved with another batch size is ignored (its index would name other ids).
+    await redis.set(CURSOR_KEY, '3/500')
+    const otherSize = await createPrewarmer({
+      entityCache: cache,
+      ids: () => ids(300),
+      batchSize: 100,
+      pauseMs: 0,
+      cursorStore: redisCursorStore(redis, CURSOR_KEY),
+    }).run()
+    expect(otherSize).toMatchObject({ resumedAt: 0, completed: true })
   })
 })

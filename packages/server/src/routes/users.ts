@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import type { Database } from '../database.js'
 import { trackLoads } from '../load-tracker.js'
-import { findUser, findUsers, type UserProfile, updateUser } from '../user-profiles.js'
+import { findUser, findUsers, type UserProfile, updateUser, updateUserWithEvent } from '../user-profiles.js'
 import { USER_EVENTS_STREAM, type UserSync } from '../user-sync.js'
 import { badRequest, MAX_INT } from '../validation.js'
 import type { WriteAccess } from '../write-access.js'
@@ -57,8 +57,9 @@ const notFound = (reply: FastifyReply, id: string) =>
 
 /**
  * Seed 002's user routes. Reads go through the entity cache (fallback: the database, the "owning
- * service"); PUT (by the user themselves, or the admin) writes the database and publishes `user.profile.updated` on events:users, and the
- * server's stream consumer applies it to the cache. Without Redis (`sync` absent) reads go straight to
+ * service"); PUT (by the user themselves, or the admin) writes the database with its event in an
+ * outbox, updates the cache, and publishes `user.profile.updated` on events:users, which every
+ * instance's stream consumer applies to the cache. Without Redis (`sync` absent) reads go straight to
  * the database and say X-Cache: BYPASS.
  */
 export const usersRoute: FastifyPluginAsync<{ db: Database; sync?: UserSync; access: WriteAccess }> = async (
@@ -97,20 +98,30 @@ export const usersRoute: FastifyPluginAsync<{ db: Database; sync?: UserSync; acc
     const body = changesSchema.safeParse(request.body)
     if (!body.success) return badRequest(reply, body.error)
     const { id } = params.data
-    const user = await updateUser(db, id, body.data)
-    if (!user) return notFound(reply, id)
-    if (!sync) return { user, event: null }
-    try {
-      const eventId = await sync.publishUpdate(user)
-      return { user, event: { stream: USER_EVENTS_STREAM, id: eventId } }
-    } catch (error) {
-      // The database holds the change; the cache catches up when its entry expires or Redis resets.
-      request.log.warn({ err: error, userId: id }, 'user.profile.updated could not be published')
-      return {
-        user,
-        event: null,
-        warning: 'the cache could not be notified; it may serve the old profile until its entry expires',
-      }
+    if (!sync) {
+      const user = await updateUser(db, id, body.data)
+      return user ? { user, event: null } : notFound(reply, id)
+    }
+    // Seed 002 scenario 3: 1. the database (with the event, in its outbox), 2. UserCache.set(),
+    // 3. XADD events:users.
+    const updated = await updateUserWithEvent(db, id, body.data)
+    if (!updated) return notFound(reply, id)
+    const { user, event, outboxId } = updated
+    await sync.users.set(user).catch((error: Error) => {
+      // The event, delivered now or from the outbox, brings the cache up to date.
+      request.log.warn({ err: error, userId: id }, 'user cache not updated; the event will update it')
+    })
+    const entryId = await sync.outbox.deliver(outboxId, event)
+    if (entryId !== undefined) return { user, event: { stream: USER_EVENTS_STREAM, id: entryId } }
+    request.log.warn(
+      { userId: id, outboxId },
+      'user.profile.updated queued in the outbox until Redis is back',
+    )
+    return {
+      user,
+      event: null,
+      queued: { outboxId },
+      warning: 'Redis is unavailable: the event is queued and will be published when it is back',
     }
   })
 }

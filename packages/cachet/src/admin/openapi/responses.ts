@@ -50,7 +50,18 @@ const counters = object(
 export const healthAnswer = object(
   {
     success: boolean,
-    status: { enum: ['healthy', 'degraded', 'unhealthy'] },
+    status: { enum: ['healthy', 'warming', 'degraded', 'unhealthy'] },
+    warmup: object(
+      {
+        jobId: string,
+        modules: { type: 'array', items: string },
+        modulesWarmed: { type: 'array', items: string },
+        current: object({ module: string, keys: integer }, ['module', 'keys']),
+        keysCreated: integer,
+        startedAt: string,
+      },
+      ['jobId', 'modules', 'modulesWarmed', 'keysCreated', 'startedAt'],
+    ),
     redis: object({ configured: boolean, connected: boolean, latency: string, latencyMs: number, circuit }, [
       'configured',
       'connected',

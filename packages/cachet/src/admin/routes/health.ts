@@ -3,6 +3,7 @@ import type { CacheApi, CacheHealth } from '../../core/cache-api.js'
 import { formatBytes } from '../../core/format-bytes.js'
 import { race } from '../../core/timeouts.js'
 import type { AdminContext } from '../context.js'
+import type { WarmupRegistry } from '../warmup.js'
 
 const HEALTH_DEADLINE_MS = 2000
 /** How long GET /health and GET /stats reuse one health check: a flood costs one round of Redis commands a second. */
@@ -40,15 +41,39 @@ export function publicReason(reason: string): string {
     .slice(0, 200)
 }
 
-/** GET /health: public; 200 healthy or degraded, 503 unhealthy; no key names, hosts or credentials. */
+/** The start-up warm-up still running, if any: its module, keys so far, and when it began. */
+function startupWarmup(warmers: WarmupRegistry) {
+  const job = warmers.jobs().find((candidate) => {
+    const state = candidate.state()
+    return state.trigger === 'startup' && state.status === 'running'
+  })
+  if (!job) return undefined
+  const state = job.state()
+  return {
+    jobId: state.id,
+    modules: state.modules,
+    modulesWarmed: state.modulesWarmed,
+    current: state.current,
+    keysCreated: state.keysCreated + (state.current?.keys ?? 0),
+    startedAt: new Date(state.startedAt).toISOString(),
+  }
+}
+
+/**
+ * GET /health: public; 200 healthy, warming or degraded, 503 unhealthy; no key names, hosts or
+ * credentials. `warming` (seed 000's "Cache States") is a healthy cache whose start-up warm-up is
+ * still running: it serves, with a hit rate still building. Degraded and unhealthy take precedence.
+ */
 export function registerHealthRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get('/health', { config: { access: 'public' } }, async (_request, reply) => {
     const health = await ctx.health()
     const redis = health.redis
+    const warmup = startupWarmup(ctx.warmers)
     reply.code(health.status === 'unhealthy' ? 503 : 200)
     return {
       success: health.status !== 'unhealthy',
-      status: health.status,
+      status: health.status === 'healthy' && warmup ? 'warming' : health.status,
+      ...(warmup && { warmup }),
       redis: {
         configured: redis.configured,
         connected: redis.connected,

@@ -2,7 +2,7 @@ import { EXIT } from '../client.js'
 import type { CommandContext } from '../context.js'
 import { pairs, printJson } from '../output.js'
 
-/** `cachet health`: exit 0 when healthy or degraded, 1 when unhealthy (usable as a probe). */
+/** `cachet health`: exit 0 when healthy, warming or degraded, 1 when unhealthy (usable as a probe). */
 export async function healthCommand(ctx: CommandContext): Promise<number> {
   // 503 is the answer "unhealthy", not a failure of the command.
   const { body } = await ctx.client.request('GET', '/health', undefined, (s) => s < 400 || s === 503)
