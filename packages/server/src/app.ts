@@ -79,7 +79,7 @@ export async function build(
   await app.register(dashboardPlugin, { prefix: '/cache', apiPrefix: '/api/cache' })
 
   // Not public: its counters name namespaces and show traffic. Scrapers get their own token.
-  const metrics = createMetrics(cache, { redis: resources.adminRedis })
+  const metrics = createMetrics(cache)
   if (resources.productViews) registerWriteBehindMetrics(metrics.registry, resources.productViews.writeBehind)
   await app.register(metricsPlugin, { metrics, token: config.metricsToken ?? resources.adminToken })
   app.addHook('onClose', async () => metrics.close())

@@ -52,6 +52,22 @@ export interface Counters {
   cacheMs: number
 }
 
+/** The Redis INFO figures operators look at (cache.redisFigures()). */
+export interface RedisFigures {
+  version?: string
+  uptimeSeconds?: number
+  usedMemory?: number
+  usedMemoryHuman?: string
+  maxMemory?: number
+  evictedKeys?: number
+  connectedClients?: number
+  opsPerSec?: number
+  keyspaceHits?: number
+  keyspaceMisses?: number
+  /** DBSIZE of the database (every key, not only the cache's; summed over a Cluster's masters). */
+  dbSize?: number
+}
+
 /** What cache.stats() returns. */
 export interface CacheStats extends Counters {
   l1: { hits: number; misses: number; size: number; bytes: number; maxBytes: number } | null
@@ -179,6 +195,12 @@ export interface CacheApi {
    * getOrSet is.
    */
   getOrSetResult<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<CacheResult<T>>
+  /**
+   * Redis' own figures (memory, version, uptime, clients, ops/s, evictions, DBSIZE) read through the
+   * cache's connection, within its deadline and circuit breaker; undefined without Redis or when it
+   * does not answer. What the admin API and the metrics show.
+   */
+  redisFigures(): Promise<RedisFigures | undefined>
   /** The fresh value of `key`, or `undefined`; `allowStale` also answers a stale value within grace. */
   get<T>(key: string, options?: { allowStale?: boolean }): Promise<T | undefined>
   /**

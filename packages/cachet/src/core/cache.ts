@@ -8,6 +8,7 @@ import type {
   KeyDetails,
   KeyInfo,
   Loader,
+  RedisFigures,
 } from './cache-api.js'
 import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
@@ -21,6 +22,7 @@ import { clearAll, invalidateKeys, invalidatePattern, invalidateTags } from './i
 import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
 import { type CallContext, type CallOptions, positiveMs, resolveCall } from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
+import { figuresFrom } from './redis-figures.js'
 import type { Entry } from './types.js'
 import { wrap } from './wrap.js'
 
@@ -239,6 +241,13 @@ export class Cache implements CacheApi {
   async inspect(key: string): Promise<KeyDetails | undefined> {
     const details = await inspectKey(this.#engine, this.#key(key))
     return details && { ...details, key }
+  }
+
+  redisFigures(): Promise<RedisFigures | undefined> {
+    return this.#engine.attempt('info', async (l2) => {
+      const [fields, dbSize] = await Promise.all([l2.info(), l2.dbSize()])
+      return figuresFrom(fields, dbSize)
+    })
   }
 
   stats(): CacheStats {

@@ -138,6 +138,8 @@ export interface L2Tier {
   ping(): Promise<number>
   /** INFO fields the health check and metrics read (used_memory, maxmemory, evicted_keys, …). */
   info(): Promise<Record<string, string>>
+  /** DBSIZE (summed over a Cluster's masters). */
+  dbSize(): Promise<number>
 }
 
 /** A stampede lock this process holds. */

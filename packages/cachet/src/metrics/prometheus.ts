@@ -1,13 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import type { Cluster, Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
 import type { CacheApi, CacheEvents } from '../core/cache-api.js'
 import { namespaceOf } from '../core/keys.js'
 import { requirePeer } from '../core/peer.js'
 import { reuseFor } from '../core/reuse.js'
 import { valueWithin } from '../core/timeouts.js'
-import { readRedisFigures } from '../tiers/redis/info.js'
 import { createLabelCap } from './label-cap.js'
 
 const {
@@ -25,8 +23,6 @@ export interface MetricsOptions {
   registry?: Registry
   /** Prefix of every metric name. @default 'cachet_' */
   prefix?: string
-  /** Redis client for the INFO gauges (keys, evictions, clients, ops/s); without it only health() figures. */
-  redis?: Redis | Cluster
   /** Distinct namespace label values before 'other'. @default 50 */
   maxNamespaces?: number
   /** Deadline of the Redis reads done on a scrape, in ms. @default 1000 */
@@ -161,7 +157,7 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
   const read = reuseFor(SNAPSHOT_REUSE_MS, async () => {
     const [health, info] = await Promise.all([
       valueWithin(cache.health(), timeoutMs),
-      options.redis ? readRedisFigures(options.redis, timeoutMs) : undefined,
+      valueWithin(cache.redisFigures(), timeoutMs),
     ])
     return { health, info }
   })

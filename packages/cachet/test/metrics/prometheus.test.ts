@@ -19,7 +19,7 @@ beforeAll(async () => {
   client = plainClient(redis.url)
   await new Promise((resolve) => client.once('ready', resolve))
   cache = createCache({ redis: redis.url, prefix: 'cache', logger: false, bus: false })
-  metrics = createMetrics(cache, { redis: client, registry: new Registry(), maxNamespaces: 5 })
+  metrics = createMetrics(cache, { registry: new Registry(), maxNamespaces: 5 })
   app = Fastify({ logger: false })
   await app.register(metricsPlugin, { metrics })
   await app.ready()

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import type { CacheHealth, Counters } from '../../core/cache-api.js'
+import type { CacheHealth, Counters, RedisFigures } from '../../core/cache-api.js'
 import { formatBytes } from '../../core/format-bytes.js'
 import { reuseFor } from '../../core/reuse.js'
-import { readRedisFigures } from '../../tiers/redis/info.js'
 import type { AdminContext } from '../context.js'
 import { formatUptime, ok } from '../responses.js'
 
@@ -52,11 +51,7 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: AdminContext): vo
 
   app.get('/stats', { config: { access: 'read' } }, async () => {
     const stats = ctx.cache.stats()
-    const [health, redis, scan] = await Promise.all([
-      ctx.health(),
-      ctx.redis ? readRedisFigures(ctx.redis, ctx.limits.redisTimeoutMs) : undefined,
-      namespaces(),
-    ])
+    const [health, redis, scan] = await Promise.all([ctx.health(), ctx.cache.redisFigures(), namespaces()])
     const names = new Set([...Object.keys(stats.namespaces), ...(scan ? scan.usage.keys() : [])])
     const perNamespace: Record<
       string,
@@ -92,11 +87,7 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: AdminContext): vo
   })
 }
 
-function redisSection(
-  health: CacheHealth,
-  redis: Awaited<ReturnType<typeof readRedisFigures>>,
-  usedMemory: number | undefined,
-) {
+function redisSection(health: CacheHealth, redis: RedisFigures | undefined, usedMemory: number | undefined) {
   const maxMemory = redis?.maxMemory ?? health.redis.maxMemory
   return {
     configured: health.redis.configured,

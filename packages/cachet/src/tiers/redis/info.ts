@@ -1,4 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
+import type { RedisFigures } from '../../core/cache-api.js'
+import { figuresFrom } from '../../core/redis-figures.js'
 import { valueWithin } from '../../core/timeouts.js'
 
 /** Parses the text of Redis INFO (`field:value` lines, `# Section` headers) into a flat record. */
@@ -12,23 +14,7 @@ export function parseInfo(text: string): Record<string, string> {
   return fields
 }
 
-/** The Redis INFO figures operators look at. */
-export interface RedisFigures {
-  version?: string
-  uptimeSeconds?: number
-  usedMemory?: number
-  usedMemoryHuman?: string
-  maxMemory?: number
-  evictedKeys?: number
-  connectedClients?: number
-  opsPerSec?: number
-  keyspaceHits?: number
-  keyspaceMisses?: number
-  /** DBSIZE of the database the client uses (every key, not only the cache's). */
-  dbSize?: number
-}
-
-const number = (value: string | undefined) => (value === undefined ? undefined : Number(value))
+export type { RedisFigures }
 
 /**
  * Reads INFO and DBSIZE within `timeoutMs`, for the admin API and the metrics; resolves undefined
@@ -41,20 +27,7 @@ export async function readRedisFigures(
   if (redis.status !== 'ready') return undefined
   const read = (async () => {
     const [info, dbSize] = await Promise.all([redis.info(), redis.dbsize()])
-    const fields = parseInfo(info)
-    return {
-      version: fields.redis_version,
-      uptimeSeconds: number(fields.uptime_in_seconds),
-      usedMemory: number(fields.used_memory),
-      usedMemoryHuman: fields.used_memory_human,
-      maxMemory: number(fields.maxmemory),
-      evictedKeys: number(fields.evicted_keys),
-      connectedClients: number(fields.connected_clients),
-      opsPerSec: number(fields.instantaneous_ops_per_sec),
-      keyspaceHits: number(fields.keyspace_hits),
-      keyspaceMisses: number(fields.keyspace_misses),
-      dbSize,
-    }
+    return figuresFrom(parseInfo(info), dbSize)
   })()
   return valueWithin(read, timeoutMs)
 }

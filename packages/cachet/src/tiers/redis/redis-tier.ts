@@ -255,6 +255,13 @@ export class RedisTier implements L2Tier {
     return parseInfo(text)
   }
 
+  async dbSize(): Promise<number> {
+    const sizes = await this.#guard.run('DBSIZE', () =>
+      Promise.all(this.#nodes().map((node) => node.dbsize())),
+    )
+    return sizes.reduce((total, size) => total + size, 0)
+  }
+
   #scripted() {
     return defineScripts(this.#client)
   }
