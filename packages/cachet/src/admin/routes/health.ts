@@ -48,6 +48,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AdminContext): v
     reply.code(health.status === 'unhealthy' ? 503 : 200)
     return {
       success: health.status !== 'unhealthy',
+      instance: ctx.history.instance,
       status: health.status,
       redis: {
         configured: redis.configured,
