@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { AdminClient, CliError, EXIT } from './client.js'
 import { clearCommand } from './commands/clear.js'
 import { healthCommand } from './commands/health.js'
@@ -8,6 +8,7 @@ import { keysCommand } from './commands/keys.js'
 import { statsCommand } from './commands/stats.js'
 import { topCommand } from './commands/top.js'
 import { warmupCommand } from './commands/warmup.js'
+import { completionScript, SHELLS, type Shell } from './completion.js'
 import type { CommandContext } from './context.js'
 import { type Output, processOutput } from './output.js'
 
@@ -107,6 +108,15 @@ export function createProgram(output: Output, exit: (code: number) => void): Com
     .argument('[modules...]', 'module names, e.g. config dashboard')
     .option('-f, --force', 'overwrite entries that are already cached')
     .action(admin((ctx, modules: string[], options) => warmupCommand(ctx, modules, options)))
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(cachet completion bash)')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+    .action((shell: Shell) => {
+      output.out(completionScript(program, shell).trimEnd())
+      exit(EXIT.ok)
+    })
 
   return program
 }
