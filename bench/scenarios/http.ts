@@ -14,8 +14,8 @@ import { goal, type Row, type ScenarioResult } from '../report.js'
 
 /** Connections autocannon keeps open, one request in flight on each. */
 const CONNECTIONS = 32
-const SAMPLE_SECONDS = QUICK ? 1 : 3
-const ROUNDS = QUICK ? 1 : 3
+const SAMPLE_SECONDS = QUICK ? 1 : 2
+const ROUNDS = QUICK ? 1 : 5
 const ROUTE = '/api/dashboard'
 
 /** One HTTP server under test: a name and the URL of its route. */
