@@ -28,6 +28,11 @@ function positiveInteger(value: string): number {
   return n
 }
 
+function instanceId(value: string): string {
+  if (!/^[0-9a-f]{8}$/.test(value)) throw new InvalidArgumentError('must be an instance id (8 hex digits)')
+  return value
+}
+
 /** Builds the `cachet` program; `exit` receives the exit code of the command that ran. */
 export function createProgram(output: Output, exit: (code: number) => void): Command {
   const program = new Command('cachet')
@@ -63,6 +68,11 @@ export function createProgram(output: Output, exit: (code: number) => void): Com
     )
     .option('-i, --interval <seconds>', 'seconds between refreshes', positiveNumber, 2)
     .option('-n, --iterations <n>', 'stop after n refreshes', positiveInteger)
+    .option(
+      '--instance <id>',
+      "another instance's history (its id, from health), through this server",
+      instanceId,
+    )
     .action(admin((ctx, options) => topCommand(ctx, options)))
 
   program

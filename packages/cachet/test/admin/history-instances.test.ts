@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -122,6 +125,21 @@ describe('two instances on one Redis: each answer names its instance, each histo
     await a.cache.clear()
     expect(await a.client.exists(list)).toBe(1)
   })
+
+  it("shows instance B's history in `cachet top --instance` pointed at instance A", async () => {
+    const url = await a.app.listen({ port: 0, host: '127.0.0.1' })
+    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+    const env = { ...process.env, CACHET_URL: url, CACHET_ADMIN_TOKEN: TOKEN }
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', main, 'top', '-n', '1', '--instance', b.id],
+      { env },
+    )
+    expect(stdout).toMatch(
+      new RegExp(`^cachet top · instance ${b.id} \\(via ${a.id}\\) · a point every 0.2 s`),
+    )
+    expect(stdout).toMatch(/^hit rate:/m)
+  }, 20_000)
 
   it('refuses a malformed instance (400) and answers 404 for one that is not live', async () => {
     expect((await historyOf(a, '?instance=../../x')).status).toBe(400)

@@ -80,7 +80,7 @@ describe.skipIf(!has('bash'))('cachet completion bash', () => {
   })
 
   it("completes a subcommand's options, after global options and their values", () => {
-    expect(complete('top', '--i')).toEqual(['--interval', '--iterations'])
+    expect(complete('top', '--i')).toEqual(['--interval', '--iterations', '--instance'])
     expect(complete('--url', 'http://127.0.0.1:3000', 'warmup', '-')).toEqual(['-f', '--force', '--help'])
     expect(complete('--json', 'clear', '--')).toEqual(['--dry-run', '--yes', '--help'])
     expect(complete('completion', '')).toEqual(['bash', 'zsh', 'fish', '--help'])
