@@ -2,7 +2,7 @@
  * cachet benchmark (issue 2): runs every scenario against a private redis-server and prints cachet's
  * figures next to the raw limits, bentocache and cache-manager, as ratios, with the issue's goals.
  *
- *   npm run bench                      all scenarios (about 2 minutes)
+ *   npm run bench                      all scenarios (about 2.5 minutes)
  *   npm run bench -- --quick           short samples, for a smoke run
  *   npm run bench -- --only=l2-hit     some scenarios: l1-hit, l2-hit, miss-set, large-value, write-behind, http
  *
