@@ -109,8 +109,10 @@ describe('two instances on one Redis: each answer names its instance, each histo
     // B's own view of itself holds the same points (A reads what B published).
     const own = (await historyOf(b)).body.data.points as HistoryPoint[]
     const published = one.body.data.points as HistoryPoint[]
-    expect(published.length).toBeGreaterThan(0)
-    expect(own).toEqual(expect.arrayContaining(published.slice(0, -1)))
+    // B may have sampled again between the two reads and dropped its oldest point: compare the overlap.
+    const overlap = published.filter((point) => point.at >= own[0]!.at)
+    expect(overlap.length).toBeGreaterThan(0)
+    expect(own).toEqual(expect.arrayContaining(overlap))
   })
 
   it('keeps the shared history bounded and expiring, under the cache prefix', async () => {
