@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cachet needs to run and to test, when it is missing:
-# the npm dependencies, redis-server, and (for the tests) Chromium and promtool (Debian: prometheus).
+# the npm dependencies, redis-server, and (for the tests) Chromium, promtool (Debian: prometheus),
+# tmux, zsh and fish.
 # Set CACHET_SKIP_BROWSER=1 to skip Chromium (the dashboard browser test is then skipped too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,10 @@ if [ "${CACHET_SKIP_BROWSER:-0}" != "1" ] && [ "${1:-}" != "--no-browser" ]; the
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   # promtool checks docs/alerts.yml (its test is skipped, with a message, without it).
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  # tmux runs `cachet warmup` under a real terminal; zsh and fish check their completion scripts.
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+  command -v fish >/dev/null 2>&1 || missing+=(fish)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

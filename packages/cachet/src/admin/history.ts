@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { CacheApi, CacheEvents, CacheHealth } from '../core/cache-api.js'
+import type { HistoryShare, InstanceSeries } from './history-share.js'
 import { LatencySample, type Percentiles } from './latency-sample.js'
 
 /** Options of the sampler behind GET /history. */
@@ -34,27 +35,54 @@ export interface History {
   readonly instance: string
   readonly intervalMs: number
   readonly windowMs: number
+  /** True when the points are published to Redis for the other instances (the admin has a Redis client). */
+  readonly shared: boolean
   /** Oldest first. */
   points(): HistoryPoint[]
-  close(): void
+  /**
+   * Every live instance's series, this one first (from memory), then the others as they published
+   * them to Redis; only this one when the history is not shared or Redis does not answer.
+   */
+  allSeries(): Promise<InstanceSeries[]>
+  /** One instance's points: this one's from memory, another's from Redis; undefined when not live. */
+  seriesOf(instance: string): Promise<HistoryPoint[] | undefined>
+  /** Stops sampling and withdraws this instance from the shared list. */
+  close(): Promise<void>
 }
 
 const CIRCUIT = { closed: 0, 'half-open': 1, open: 2 } as const
 const MIN_INTERVAL_MS = 100
 
+/** How long a published series outlives its last point: three missed samples, plus slack for a slow one. */
+export function shareTtlMs(intervalMs: number): number {
+  return 3 * intervalMs + 2000
+}
+
+/** The sampling interval and the number of points kept, from the options. */
+export function historyShape(options: HistoryOptions = {}): {
+  intervalMs: number
+  windowMs: number
+  capacity: number
+} {
+  const intervalMs = Math.max(MIN_INTERVAL_MS, options.intervalMs ?? 5000)
+  const windowMs = Math.max(intervalMs, options.windowMs ?? 900_000)
+  return { intervalMs, windowMs, capacity: Math.ceil(windowMs / intervalMs) }
+}
+
 /**
  * Starts sampling `cache` every `intervalMs`: counts its hit, miss, stale and error events, keeps the
  * read and loader durations of the interval for their percentiles, and reads memory and circuit
- * state from `stats()` and `health()` (the admin's reused one). Keeps `windowMs` of points.
+ * state from `stats()` and `health()` (the admin's reused one). Keeps `windowMs` of points, and
+ * publishes each point to `share` when given, so other instances can show this one's history.
  */
 export function createHistory(
   cache: CacheApi,
   health: () => Promise<CacheHealth>,
   options: HistoryOptions = {},
+  share?: HistoryShare,
 ): History {
-  const intervalMs = Math.max(MIN_INTERVAL_MS, options.intervalMs ?? 5000)
-  const windowMs = Math.max(intervalMs, options.windowMs ?? 900_000)
-  const capacity = Math.ceil(windowMs / intervalMs)
+  const { intervalMs, windowMs, capacity } = historyShape(options)
+  const instance = randomBytes(4).toString('hex')
   const points: HistoryPoint[] = []
   const counts = { hit: 0, miss: 0, stale: 0, error: 0 }
   const reads = new LatencySample()
@@ -62,6 +90,7 @@ export function createHistory(
   let l2ErrorsBefore = cache.stats().l2?.errors ?? 0
   let last = Date.now()
   let sampling = false
+  let closed = false
 
   const listeners: { [E in keyof CacheEvents]?: (payload: CacheEvents[E]) => void } = {
     hit: ({ tier, durationMs }) => {
@@ -95,7 +124,7 @@ export function createHistory(
       const l2Errors = stats.l2?.errors ?? 0
       const lookups = hit + stale + miss
       const redisMemory = (await health().catch(() => undefined))?.redis.usedMemory
-      points.push({
+      const point: HistoryPoint = {
         at: now,
         hitRate: lookups === 0 ? null : (hit + stale) / lookups,
         opsPerSecond: {
@@ -110,9 +139,12 @@ export function createHistory(
         redisMemoryBytes: redisMemory ?? null,
         l2Errors: Math.max(0, l2Errors - l2ErrorsBefore),
         circuit: stats.l2 ? CIRCUIT[stats.l2.circuit] : null,
-      })
+      }
+      points.push(point)
       l2ErrorsBefore = l2Errors
       if (points.length > capacity) points.splice(0, points.length - capacity)
+      // After close() the instance has withdrawn from the shared list: a late point must not re-enter it.
+      if (!closed) await share?.publish(instance, point)
     } finally {
       sampling = false
     }
@@ -121,13 +153,30 @@ export function createHistory(
   timer.unref()
 
   return {
-    instance: randomBytes(4).toString('hex'),
+    instance,
     intervalMs,
     windowMs,
+    shared: share !== undefined,
     points: () => points.slice(),
-    close() {
+    async allSeries() {
+      const own: InstanceSeries = { instance, self: true, points: points.slice() }
+      if (!share) return [own]
+      const others = (await share.live()).filter((id) => id !== instance)
+      const series = await Promise.all(
+        others.map(async (id) => ({ instance: id, self: false, points: await share.read(id) })),
+      )
+      return [own, ...series.filter((s) => s.points.length > 0)]
+    },
+    async seriesOf(id) {
+      if (id === instance) return points.slice()
+      if (!share || !(await share.live()).includes(id)) return undefined
+      return share.read(id)
+    },
+    async close() {
+      closed = true
       clearInterval(timer)
       for (const [event, listener] of subscriptions) cache.off(event, listener)
+      await share?.remove(instance)
     },
   }
 }

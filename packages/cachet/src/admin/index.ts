@@ -7,7 +7,8 @@ import { addressKey, createFailureLimiter } from './brute-force.js'
 import type { AdminContext } from './context.js'
 import { createDenialRecorder } from './denials.js'
 import { createErrorHandler } from './error-handler.js'
-import { createHistory } from './history.js'
+import { createHistory, historyShape, shareTtlMs } from './history.js'
+import { createHistoryShare } from './history-share.js'
 import { registerOpenApi } from './openapi/index.js'
 import { type AdminOptions, resolveLimits } from './options.js'
 import { badRequest, errorBody, HttpError } from './responses.js'
@@ -30,6 +31,7 @@ export { AuditUnavailableError, createAuditLog } from './audit-log.js'
 export { createAuthenticator, type Principal, type Role } from './auth.js'
 export { dashboardPlugin } from './dashboard/plugin.js'
 export type { HistoryOptions, HistoryPoint } from './history.js'
+export type { InstanceSeries } from './history-share.js'
 export type { Percentiles } from './latency-sample.js'
 export type { AdminJwtOptions, AdminLimits, AdminOptions, WriteBehindSource } from './options.js'
 export type { WriteBehindReport } from './routes/write-behind.js'
@@ -64,6 +66,16 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
   const authenticate = createAuthenticator(tokens, options.jwt, readTokens)
   const writeBehinds = namedWriteBehinds(options.writeBehind)
   const health = reuseFor(HEALTH_REUSE_MS, () => boundedHealth(cache))
+  const redis = options.redis ?? options.audit?.redis
+  const shape = historyShape(options.history)
+  // With a Redis client, every instance publishes its history there, so any one of them can show all.
+  const historyShare = redis
+    ? createHistoryShare(redis, cache.prefix, {
+        capacity: shape.capacity,
+        ttlMs: shareTtlMs(shape.intervalMs),
+        timeoutMs: limits.redisTimeoutMs,
+      })
+    : undefined
   const ctx: AdminContext = {
     cache,
     schemas: createSchemas(cache.prefix, limits),
@@ -78,8 +90,8 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
     }),
     warmers: options.warmers ?? createWarmupRegistry(),
     health,
-    history: createHistory(cache, health, options.history),
-    redis: options.redis ?? options.audit?.redis,
+    history: createHistory(cache, health, options.history, historyShare),
+    redis,
     logger,
     principals: new WeakMap<FastifyRequest, Principal>(),
   }
@@ -156,8 +168,12 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
       : new HttpError(403, 'E_FORBIDDEN', 'authorization: the admin or the read-only role is required')
   })
 
+  // Every answer names the instance that gave it: behind a load balancer, figures differ per instance.
   app.addHook('onSend', async (_request, reply) => {
-    reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff')
+    reply
+      .header('cache-control', 'no-store')
+      .header('x-content-type-options', 'nosniff')
+      .header('x-cachet-instance', ctx.history.instance)
   })
 
   app.setNotFoundHandler((request, reply) => {
@@ -173,7 +189,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app: Fastify
 
   app.addHook('onClose', async () => {
     ctx.warmers.abortAll()
-    ctx.history.close()
+    await ctx.history.close()
     await denials.flush()
   })
 

@@ -75,7 +75,10 @@ export interface AdminOptions {
   readTokens?: string[]
   /** Admin JWTs, verified with jose. */
   jwt?: AdminJwtOptions
-  /** Redis client used for INFO figures in GET /stats (version, uptime, DBSIZE) and as the default audit sink. */
+  /**
+   * Redis client used for INFO figures in GET /stats (version, uptime, DBSIZE), as the default audit
+   * sink, and to share the history between instances (GET /history?instance=all).
+   */
   redis?: Redis | Cluster
   /**
    * Audit log sink: capped Redis streams (default key `${prefix}:__audit` for actions, `maxLen`
@@ -85,7 +88,10 @@ export interface AdminOptions {
   /** Warm-up modules, run by POST /warmup. */
   warmers?: WarmupRegistry
   limits?: AdminLimits
-  /** The sampler behind GET /history and the dashboard's charts: a point every 5 s, 15 minutes kept. */
+  /**
+   * The sampler behind GET /history and the dashboard's charts: a point every 5 s, 15 minutes kept;
+   * with a Redis client each point is also published there for the other instances.
+   */
   history?: HistoryOptions
   /**
    * Write-behinds whose health GET /write-behind answers and the dashboard shows: one, or several by

@@ -101,6 +101,12 @@ export function createSchemas(prefix: string, limits: ResolvedLimits) {
       wait: flag,
     }),
     jobParams: z.strictObject({ jobId: z.string().regex(/^[a-f0-9-]{8,64}$/, 'is not a job id') }),
+    historyQuery: z.strictObject({
+      instance: z
+        .string()
+        .regex(/^(all|[0-9a-f]{8})$/, "must be 'all' or an instance id (8 hex digits)")
+        .optional(),
+    }),
     keysQuery: z.strictObject({
       pattern: pattern.optional(),
       limit,

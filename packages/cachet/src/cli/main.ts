@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { AdminClient, CliError, EXIT } from './client.js'
 import { clearCommand } from './commands/clear.js'
 import { healthCommand } from './commands/health.js'
@@ -8,6 +8,7 @@ import { keysCommand } from './commands/keys.js'
 import { statsCommand } from './commands/stats.js'
 import { topCommand } from './commands/top.js'
 import { warmupCommand } from './commands/warmup.js'
+import { completionScript, SHELLS, type Shell } from './completion.js'
 import type { CommandContext } from './context.js'
 import { type Output, processOutput } from './output.js'
 
@@ -25,6 +26,11 @@ function positiveInteger(value: string): number {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1')
   return n
+}
+
+function instanceId(value: string): string {
+  if (!/^[0-9a-f]{8}$/.test(value)) throw new InvalidArgumentError('must be an instance id (8 hex digits)')
+  return value
 }
 
 /** Builds the `cachet` program; `exit` receives the exit code of the command that ran. */
@@ -62,6 +68,11 @@ export function createProgram(output: Output, exit: (code: number) => void): Com
     )
     .option('-i, --interval <seconds>', 'seconds between refreshes', positiveNumber, 2)
     .option('-n, --iterations <n>', 'stop after n refreshes', positiveInteger)
+    .option(
+      '--instance <id>',
+      "another instance's history (its id, from health), through this server",
+      instanceId,
+    )
     .action(admin((ctx, options) => topCommand(ctx, options)))
 
   program
@@ -107,6 +118,15 @@ export function createProgram(output: Output, exit: (code: number) => void): Com
     .argument('[modules...]', 'module names, e.g. config dashboard')
     .option('-f, --force', 'overwrite entries that are already cached')
     .action(admin((ctx, modules: string[], options) => warmupCommand(ctx, modules, options)))
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(cachet completion bash)')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+    .action((shell: Shell) => {
+      output.out(completionScript(program, shell).trimEnd())
+      exit(EXIT.ok)
+    })
 
   return program
 }

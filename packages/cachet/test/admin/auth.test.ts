@@ -119,14 +119,19 @@ async function credentialVariants(): Promise<
   ]
 }
 
-/** Everything a denied call could have changed: every key (but the audit stream) and its value. */
+/**
+ * Everything a denied call could have changed: every key and its value, but the audit stream and the
+ * shared history (sampled on a timer, whatever the requests).
+ */
 async function snapshot() {
   const keys: string[] = []
   let cursor = '0'
   do {
     const [next, batch] = await h.client.scan(cursor, 'COUNT', 1000)
     cursor = next
-    keys.push(...batch.filter((key) => !key.startsWith('cache:__audit')))
+    keys.push(
+      ...batch.filter((key) => !key.startsWith('cache:__audit') && !key.startsWith('cache:__history')),
+    )
   } while (cursor !== '0')
   keys.sort()
   const values = await Promise.all(

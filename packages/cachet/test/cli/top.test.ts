@@ -36,6 +36,11 @@ describe('cachet top rendering', () => {
     expect(text).toMatch(/^hit rate {2}( )█$/m)
   })
 
+  it('names the instance whose history it shows, and the one that answered', () => {
+    const text = renderTop({ instance: 'abcd1234', of: '0f0f0f0f', intervalMs: 5000, points: [] })
+    expect(text).toMatch(/^cachet top · instance 0f0f0f0f \(via abcd1234\) · a point every 5 s/)
+  })
+
   it('says it is waiting when there is no sample yet', () => {
     expect(renderTop({ instance: 'abcd1234', intervalMs: 5000, points: [] })).toMatch(
       /waiting for the first sample/,

@@ -115,7 +115,9 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard trend charts in headless Chrom
     expect(memory[1]!.some((l1) => (l1 ?? 0) > 0)).toBe(true)
     expect(memory[2]!.some((redisMb) => (redisMb ?? 0) > 0)).toBe(true)
     expect((await chartData('chart-l2'))[2]!.every((circuit) => circuit === 0)).toBe(true)
-    expect(await page.textContent('#trends-info')).toMatch(/^instance [0-9a-f]{8} · a point every 0.3 s/)
+    expect(await page.textContent('#trends-info')).toMatch(
+      /^answered by instance [0-9a-f]{8} · 1 instance\(s\) \(history not shared: no Redis client\) · a point every 0.3 s/,
+    )
     // The canvases are drawn, not blank.
     const inked = await page.$eval('#chart-ops canvas', (canvas) => {
       const { data } = (

@@ -181,13 +181,37 @@ async function refreshStats() {
   $('stats-updated').textContent = `updated ${new Date().toLocaleTimeString()}`
 }
 
+/**
+ * The trend charts: every live instance's history (GET /history?instance=all; instances share it
+ * through Redis), all drawn together or the one picked in the selector. The line above names the
+ * instance that answered, since behind a load balancer each poll may reach another one.
+ */
 async function refreshHistory() {
   if (!token()) return
-  const history = (await api('GET', '/history')).data
-  const points = history.points.length
+  const history = (await api('GET', '/history?instance=all')).data
+  const picker = $('trends-instance')
+  const wanted = picker.value || 'all'
+  const options = [el('option', { value: 'all' }, `every instance (${history.series.length})`)]
+  for (const series of history.series) {
+    options.push(
+      el(
+        'option',
+        { value: series.instance },
+        series.self ? `${series.instance} (answered)` : series.instance,
+      ),
+    )
+  }
+  picker.replaceChildren(...options)
+  const shown = history.series.filter((series) => wanted === 'all' || series.instance === wanted)
+  // An instance that stopped publishing drops out of the list: show every instance instead.
+  picker.value = shown.length > 0 ? wanted : 'all'
+  const drawn = shown.length > 0 ? shown : history.series
+  const points = drawn.reduce((sum, series) => sum + series.points.length, 0)
   $('trends-info').textContent =
-    `instance ${history.instance} · a point every ${history.intervalMs / 1000} s · ${points} point(s)`
-  renderTrends($('trends'), history)
+    `answered by instance ${history.instance} · ${history.series.length} instance(s)` +
+    `${history.shared ? '' : ' (history not shared: no Redis client)'} · ` +
+    `a point every ${history.intervalMs / 1000} s · ${points} point(s)`
+  renderTrends($('trends'), drawn)
 }
 
 /**
@@ -576,6 +600,7 @@ $('keys-form').addEventListener('submit', (event) => {
   run(() => loadKeys(true))
 })
 $('keys-next').addEventListener('click', () => run(() => loadKeys(false)))
+$('trends-instance').addEventListener('change', () => run(refreshHistory))
 $('audit-form').addEventListener('submit', (event) => {
   event.preventDefault()
   run(() => loadAudit(true))

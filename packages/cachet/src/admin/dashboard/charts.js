@@ -54,43 +54,75 @@ const TREND_CHARTS = [
     ],
   },
 ]
+/** Line styles of the instances after the first, in order: same colour per figure, another dash. */
+const DASHES = [undefined, [6, 4], [2, 3], [10, 3, 2, 3]]
 const trendCharts = new Map()
 
-function chartOptions(spec, width) {
+function chartOptions(spec, lines, width) {
   return {
     width,
     height: 170,
     scales: { x: { time: true }, ...(spec.yRange ? { y: { range: spec.yRange } } : {}) },
-    series: [{}, ...spec.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.5 }))],
+    series: [{}, ...lines],
     axes: [{}, { size: 56 }],
   }
 }
 
-/** Draws (or updates) every trend chart inside `container` from a GET /history answer. */
-export function renderTrends(container, history) {
-  const points = history.points || []
-  const xs = points.map((p) => p.at / 1000)
+/**
+ * The lines of one chart: its figures for one instance, or for each of several instances (labelled
+ * with the instance, one dash style per instance), with their data aligned on the union of the
+ * instances' sample times (uPlot.join; a time one instance has no point at is a gap in its line).
+ */
+function chartLines(spec, seriesList) {
+  const several = seriesList.length > 1
+  const lines = []
+  const tables = []
+  seriesList.forEach((series, index) => {
+    for (const s of spec.series) {
+      lines.push({
+        label: several ? `${s.label} · ${series.instance}` : s.label,
+        stroke: s.stroke,
+        width: 1.5,
+        dash: DASHES[index % DASHES.length],
+      })
+    }
+    tables.push([
+      series.points.map((p) => p.at / 1000),
+      ...spec.series.map((s) => series.points.map(s.value)),
+    ])
+  })
+  return { lines, data: several ? globalThis.uPlot.join(tables) : tables[0] }
+}
+
+/**
+ * Draws (or updates) every trend chart inside `container` from GET /history series: one instance's
+ * (`[{ instance, points }]`), or several drawn together. A chart is rebuilt when the instances shown change.
+ */
+export function renderTrends(container, seriesList) {
+  const shown = seriesList.map((series) => series.instance).join(',')
   for (const spec of TREND_CHARTS) {
-    const data = [xs, ...spec.series.map((s) => points.map(s.value))]
-    const chart = trendCharts.get(spec.id)
-    if (chart) {
-      chart.setData(data)
+    const { lines, data } = chartLines(spec, seriesList)
+    const existing = trendCharts.get(spec.id)
+    if (existing?.shown === shown) {
+      existing.chart.setData(data)
       continue
     }
-    const figure = document.createElement('figure')
-    figure.className = 'trend'
-    const caption = document.createElement('figcaption')
-    caption.textContent = spec.title
-    const target = document.createElement('div')
-    target.id = spec.id
-    figure.append(caption, target)
-    container.append(figure)
-    const created = new globalThis.uPlot(
-      chartOptions(spec, Math.max(280, figure.clientWidth - 8)),
-      data,
-      target,
-    )
-    target.uplot = created
-    trendCharts.set(spec.id, created)
+    let target = document.getElementById(spec.id)
+    if (existing) {
+      existing.chart.destroy()
+    } else {
+      const figure = document.createElement('figure')
+      figure.className = 'trend'
+      const caption = document.createElement('figcaption')
+      caption.textContent = spec.title
+      target = document.createElement('div')
+      target.id = spec.id
+      figure.append(caption, target)
+      container.append(figure)
+    }
+    const width = Math.max(280, target.parentElement.clientWidth - 8)
+    const chart = new globalThis.uPlot(chartOptions(spec, lines, width), data, target)
+    target.uplot = chart
+    trendCharts.set(spec.id, { chart, shown })
   }
 }

@@ -40,7 +40,11 @@ function routeDocs(s: Schemas): Record<string, FastifySchema> {
       security: [],
     },
     'GET /stats': doc('Statistics', { 200: json(answers.statsAnswer) }),
-    'GET /history': doc('The last 15 minutes of sampled figures', { 200: json(answers.historyAnswer) }),
+    'GET /history': doc(
+      'The last 15 minutes of sampled figures, of this instance or of every live instance',
+      { 200: json(answers.historyAnswer) },
+      { querystring: jsonSchema(s.historyQuery) },
+    ),
     'GET /openapi.json': doc('This document', { 200: json(answers.openApiAnswer) }),
     'GET /keys': doc(
       'Browse keys',

@@ -50,6 +50,7 @@ const counters = object(
 export const healthAnswer = object(
   {
     success: boolean,
+    instance: string,
     status: { enum: ['healthy', 'warming', 'degraded', 'unhealthy'] },
     warmup: object(
       {
@@ -69,7 +70,7 @@ export const healthAnswer = object(
     reasons: { type: 'array', items: string },
     timestamp: string,
   },
-  ['success', 'status', 'redis', 'reasons', 'timestamp'],
+  ['success', 'instance', 'status', 'redis', 'reasons', 'timestamp'],
 )
 
 export const statsAnswer = envelope(
@@ -98,47 +99,58 @@ export const statsAnswer = envelope(
 )
 
 const percentiles = nullable(object({ p50: number, p99: number }, ['p50', 'p99']))
+const historyPoints = {
+  type: 'array',
+  items: object(
+    {
+      at: integer,
+      hitRate: nullable(number),
+      opsPerSecond: object({ hit: number, miss: number, stale: number, error: number }, [
+        'hit',
+        'miss',
+        'stale',
+        'error',
+      ]),
+      readMs: percentiles,
+      loaderMs: percentiles,
+      l1Bytes: nullable(integer),
+      redisMemoryBytes: nullable(integer),
+      l2Errors: integer,
+      circuit: { enum: [0, 1, 2, null] },
+    },
+    [
+      'at',
+      'hitRate',
+      'opsPerSecond',
+      'readMs',
+      'loaderMs',
+      'l1Bytes',
+      'redisMemoryBytes',
+      'l2Errors',
+      'circuit',
+    ],
+  ),
+}
 export const historyAnswer = envelope(
   {
     data: object(
       {
         instance: string,
+        shared: boolean,
         intervalMs: integer,
         windowMs: integer,
-        points: {
+        points: historyPoints,
+        of: string,
+        series: {
           type: 'array',
-          items: object(
-            {
-              at: integer,
-              hitRate: nullable(number),
-              opsPerSecond: object({ hit: number, miss: number, stale: number, error: number }, [
-                'hit',
-                'miss',
-                'stale',
-                'error',
-              ]),
-              readMs: percentiles,
-              loaderMs: percentiles,
-              l1Bytes: nullable(integer),
-              redisMemoryBytes: nullable(integer),
-              l2Errors: integer,
-              circuit: { enum: [0, 1, 2, null] },
-            },
-            [
-              'at',
-              'hitRate',
-              'opsPerSecond',
-              'readMs',
-              'loaderMs',
-              'l1Bytes',
-              'redisMemoryBytes',
-              'l2Errors',
-              'circuit',
-            ],
-          ),
+          items: object({ instance: string, self: boolean, points: historyPoints }, [
+            'instance',
+            'self',
+            'points',
+          ]),
         },
       },
-      ['instance', 'intervalMs', 'windowMs', 'points'],
+      ['instance', 'shared', 'intervalMs', 'windowMs', 'points'],
     ),
   },
   ['data'],

@@ -72,6 +72,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AdminContext): v
     reply.code(health.status === 'unhealthy' ? 503 : 200)
     return {
       success: health.status !== 'unhealthy',
+      instance: ctx.history.instance,
       status: health.status === 'healthy' && warmup ? 'warming' : health.status,
       ...(warmup && { warmup }),
       redis: {

@@ -8,6 +8,8 @@ export interface TopOptions {
   interval: number
   /** Stop after this many frames (default: until Ctrl-C). */
   iterations?: number
+  /** Another instance's history (its id, as GET /health names it), read through the one answering. */
+  instance?: string
 }
 
 const BLOCKS = '▁▂▃▄▅▆▇█'
@@ -27,10 +29,17 @@ const percentiles = (p: { p50: number; p99: number } | null) =>
   p ? `p50 ${ms(p.p50)} · p99 ${ms(p.p99)}` : '—'
 
 /** One screen of `cachet top`: the latest sample of GET /history and the trend of the window. */
-export function renderTop(history: { instance: string; intervalMs: number; points: HistoryPoint[] }): string {
+export function renderTop(history: {
+  instance: string
+  /** Set when the series is another instance's (`?instance=<id>`): `instance` is the one that answered. */
+  of?: string
+  intervalMs: number
+  points: HistoryPoint[]
+}): string {
   const { points } = history
   const last = points.at(-1)
-  const head = `cachet top · instance ${history.instance} · a point every ${history.intervalMs / 1000} s · ${points.length} point(s)`
+  const who = history.of ? `${history.of} (via ${history.instance})` : history.instance
+  const head = `cachet top · instance ${who} · a point every ${history.intervalMs / 1000} s · ${points.length} point(s)`
   if (!last) return `${head}\nwaiting for the first sample…`
   const ops = last.opsPerSecond
   const trend = (label: string, pick: (p: HistoryPoint) => number | null) =>
@@ -66,7 +75,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export async function topCommand(ctx: CommandContext, options: TopOptions): Promise<void> {
   for (let frame = 0; options.iterations === undefined || frame < options.iterations; frame++) {
     if (frame > 0) await sleep(options.interval * 1000)
-    const { body } = await ctx.client.request('GET', '/history')
+    const query = options.instance ? `?instance=${options.instance}` : ''
+    const { body } = await ctx.client.request('GET', `/history${query}`)
     if (ctx.json) printJson(ctx.output, body.data)
     else ctx.output.out(`${ctx.output.tty ? '\u001b[H\u001b[2J' : ''}${renderTop(body.data)}`)
   }
