@@ -1,5 +1,6 @@
 /** cachet: a caching layer for Node.js services on Redis. */
 
+export { ADVICE_CODES, type Advice, type AdviceCode, type AdvisorOption } from './core/advisor.js'
 export { Cache } from './core/cache.js'
 export type {
   CacheApi,

@@ -1,3 +1,4 @@
+import type { Advice } from './advisor.js'
 import type { Duration } from './duration.js'
 import type { CallOptions } from './options.js'
 
@@ -63,6 +64,8 @@ export interface CacheHealth {
     lastSeen?: string
   }
   reasons: string[]
+  /** Risky settings the start-up advisor found (docs/advisor.md); they do not change `status`. */
+  advice: readonly Advice[]
 }
 
 /** One key as listed by cache.keys(). Keys are shown relative to the prefix. */
@@ -112,6 +115,8 @@ export interface CacheEvents {
   redis: { state: 'connect' | 'ready' | 'error' | 'close' | 'reconnecting' | 'end'; error?: Error }
   /** The bus reported a gap: every L1 entry became suspect (kept as fail-safe, never fresh). */
   'l1-flush': { reason: string }
+  /** A risky setting found at start-up, once per code (docs/advisor.md). */
+  advice: Advice
 }
 
 /** What a loader is told about the call it serves. */

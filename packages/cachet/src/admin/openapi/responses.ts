@@ -56,9 +56,13 @@ export const healthAnswer = object(
       'connected',
     ]),
     reasons: { type: 'array', items: string },
+    advice: {
+      type: 'array',
+      items: object({ code: string, message: string, fix: string }, ['code', 'message', 'fix']),
+    },
     timestamp: string,
   },
-  ['success', 'status', 'redis', 'reasons', 'timestamp'],
+  ['success', 'status', 'redis', 'reasons', 'advice', 'timestamp'],
 )
 
 export const statsAnswer = envelope(
