@@ -208,6 +208,13 @@ try {
     })
   }
 
+  await check('cachet/testing loads by import and by require, and its proxy forwards to Redis', () => {
+    for (const probe of ['testing-probe.mjs', 'testing-probe.cjs']) {
+      const output = run('node', [probe], esm, env)
+      if (!output.includes('function +PONG')) throw new Error(`${probe}: ${output}`)
+    }
+  })
+
   await check('import of a subpath without its peer names the package to install', () => {
     const dir = project('missing-peer', { type: 'module' })
     install(dir, [tarball], ['--omit=dev', '--omit=peer'])

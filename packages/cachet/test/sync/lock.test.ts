@@ -2,11 +2,14 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { L2Error } from '../../src/core/errors.js'
 import { DistributedLock } from '../../src/sync/lock.js'
+import { type ChaosProxy, startChaosProxy } from '../../src/testing/index.js'
 import { connectRedis, type RedisConnection } from '../../src/tiers/redis/client.js'
 import { L2Guard } from '../../src/tiers/redis/guard.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
+/** The lock talks to Redis through this proxy; `raw` goes straight to Redis, so it can look during a freeze. */
+let proxy: ChaosProxy
 let connection: RedisConnection
 let raw: Redis
 let lock: DistributedLock
@@ -15,15 +18,17 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 beforeAll(async () => {
   redis = await startRedis()
-  connection = connectRedis(redis.url, { timeoutMs: 500 })
+  proxy = await startChaosProxy({ target: { port: redis.port } })
+  connection = connectRedis(proxy.url, { timeoutMs: 500 })
   raw = new Redis(redis.url)
   lock = new DistributedLock(connection.client, new L2Guard({ timeoutMs: 500, breaker: false }), 'lk')
 })
 
 afterAll(async () => {
-  redis.resume()
+  proxy.heal()
   await connection.close()
   raw.disconnect()
+  await proxy.close()
   await redis.stop()
 })
 
@@ -79,11 +84,19 @@ describe('DistributedLock', () => {
 
   it('acquire rejects with L2Error within 1 s when Redis is frozen; release never throws', async () => {
     const held = await lock.acquire('e', 5_000)
-    redis.pause()
+    proxy.freeze()
     const started = Date.now()
     await expect(lock.acquire('f', 5_000)).rejects.toBeInstanceOf(L2Error)
     expect(Date.now() - started).toBeLessThan(1_000)
     await expect(held!.release()).resolves.toBeUndefined()
-    redis.resume()
+    // Neither command has reached Redis yet: the lock is still held, 'f' still free.
+    expect(await raw.get('lk:__lock:e')).toBe(held!.token)
+    expect(await raw.exists('lk:__lock:f')).toBe(0)
+    proxy.thaw()
+    // Both land once the link thaws (docs/reliability.md E4): the release frees 'e', and the acquire
+    // that timed out takes 'f' for nobody, at most for its ttl.
+    await expect.poll(() => raw.exists('lk:__lock:e'), { timeout: 3_000 }).toBe(0)
+    await expect.poll(() => raw.exists('lk:__lock:f'), { timeout: 3_000 }).toBe(1)
+    expect(await raw.pttl('lk:__lock:f')).toBeLessThanOrEqual(5_000)
   })
 })
