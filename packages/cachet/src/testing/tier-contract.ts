@@ -173,6 +173,52 @@ export function tierContract(options: TierContractOptions): void {
       assert.equal(await l2.invalidateTags([tag], tombstone().bytes, MINUTE), 0)
     })
 
+    it('tagPage pages cover the live entries of a tag; tagCount counts them', async () => {
+      const { l2, key, prefix } = await fresh()
+      const tag = `${prefix}-seen`
+      const names = Array.from({ length: 60 }, (_, i) => key(`s${i}`))
+      await l2.setMany(names.map((k) => ({ key: k, bytes: entry(k, [tag]), ttlMs: MINUTE, tags: [tag] })))
+      await l2.invalidate([names[0]!], tombstone().bytes, MINUTE)
+      const seen = new Set<string>()
+      let cursor = '0'
+      let pages = 0
+      do {
+        const page = await l2.tagPage(tag, cursor, 10)
+        for (const k of page.keys) seen.add(k)
+        cursor = page.cursor
+        assert.ok(++pages < 1_000, 'tagPage never ends')
+      } while (cursor !== '0')
+      assert.deepEqual([...seen].sort(), names.slice(1).sort())
+      assert.equal(await l2.tagCount(tag), 59)
+      assert.equal(await l2.tagCount(`${prefix}-none`), 0)
+    })
+
+    it('expireTags leaves entries stale (fresh until now, grace kept) and keeps them indexed', async () => {
+      const { l2, key, prefix } = await fresh()
+      const tag = `${prefix}-soft`
+      const before = Date.now()
+      await l2.setMany([
+        { key: key('a'), bytes: entry('A', [tag]), ttlMs: 2 * MINUTE, tags: [tag] },
+        { key: key('b'), bytes: entry('B'), ttlMs: 2 * MINUTE, tags: [] },
+      ])
+      const [epochBefore] = await l2.tagEpochs([tag])
+      const now = Date.now()
+      assert.equal(await l2.expireTags([tag], now), 1)
+      const stored = codec.decode((await l2.get(key('a')))!)
+      assert.equal(stored.kind, 'entry')
+      if (stored.kind === 'entry') {
+        assert.equal(stored.entry.freshUntil, now)
+        assert.ok(stored.entry.staleUntil >= before + 2 * MINUTE, 'grace kept')
+        assert.equal(stored.entry.value, 'A')
+      }
+      const other = codec.decode((await l2.get(key('b')))!)
+      assert.ok(other.kind === 'entry' && other.entry.freshUntil > now, 'untagged entry untouched')
+      const [epochAfter] = await l2.tagEpochs([tag])
+      assert.ok(epochAfter! > epochBefore!, 'epoch moved')
+      assert.equal(await l2.tagCount(tag), 1)
+      assert.equal(await l2.invalidateTags([tag], tombstone().bytes, MINUTE), 1)
+    })
+
     it('tagEpochs is 0 for a tag never invalidated, [] for no tags', async () => {
       const { l2, prefix } = await fresh()
       assert.deepEqual(await l2.tagEpochs([`${prefix}-never`]), [0])

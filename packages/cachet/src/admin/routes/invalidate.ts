@@ -29,8 +29,8 @@ async function perKey(keys: readonly string[], run: (key: string) => Promise<boo
 }
 
 /**
- * Invalidates keys, patterns and tags, and reports a count per item. A dry run
- * counts what would go; tags cannot be counted without invalidating them, so they show null.
+ * Invalidates keys, patterns and tags, and reports a count per item. A dry run counts what would
+ * go: live entries per key, pattern and tag.
  */
 async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mutation> {
   const keys = [...new Set(input.keys ?? [])]
@@ -55,7 +55,9 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
       patternCounts.push([pattern, count])
       samples[pattern] = sample
     }
-    const matched = [...keyCounts, ...patternCounts].reduce((sum, [, count]) => sum + count, 0)
+    const tagCounts: Array<[string, number]> = []
+    for (const tag of tags) tagCounts.push([tag, await ctx.cache.tagCount(tag)])
+    const matched = [...keyCounts, ...patternCounts, ...tagCounts].reduce((sum, [, count]) => sum + count, 0)
     return {
       dryRun: true,
       keysAffected: 0,
@@ -71,7 +73,7 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
         details: {
           keys: Object.fromEntries(keyCounts),
           patterns: Object.fromEntries(patternCounts),
-          tags: Object.fromEntries(tags.map((tag) => [tag, null])),
+          tags: Object.fromEntries(tagCounts),
           samples,
         },
       }),
