@@ -32,5 +32,10 @@ export {
 export { escapeGlob, hashKey, stableStringify } from './core/keys.js'
 export type { AdaptiveTtlRule, CacheOptions, CallOptions, RedisInput } from './core/options.js'
 export { SEED_ADAPTIVE_TTL } from './core/options.js'
+export {
+  type CacheOperationMessage,
+  TRACED_OPERATIONS,
+  type TracedOperation,
+} from './core/tracing.js'
 export type { Serializer } from './core/types.js'
 export { argumentsKey, cached } from './core/wrap.js'

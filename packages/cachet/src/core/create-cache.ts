@@ -13,6 +13,7 @@ import { Emitter } from './emitter.js'
 import { Engine } from './engine.js'
 import { type CacheOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { PendingInvalidations } from './pending-invalidations.js'
+import { traceCacheMethods } from './tracing.js'
 import { TtlPolicy } from './ttl-policy.js'
 
 /** How long close() waits for background writes before closing connections anyway. */
@@ -28,6 +29,7 @@ const COMPRESSION_ALLOWANCE = 4
  * fail-safe, tags, invalidation across instances. Options are validated here, once.
  */
 export function createCache(options: CacheOptions = {}): Cache {
+  traceCacheMethods(Cache.prototype)
   const resolved = resolveOptions(options)
   const advisor = resolveAdvisor(options.advisor)
   const logger = createLogger(options.logger)
