@@ -150,6 +150,16 @@ describe('DELETE /invalidate', () => {
     expect(real.json().details.tags).toEqual({ sale: 3 })
   })
 
+  it("tagMode 'expire' keeps the entries as stale copies; an unknown mode is a 400", async () => {
+    await h.cache.set('deal:1', 'd', { tags: ['deals'], grace: '1h' })
+    const soft = await call('DELETE', '/invalidate', { tags: ['deals'], tagMode: 'expire' })
+    expect(soft.json().details.tags).toEqual({ deals: 1 })
+    expect(await h.cache.get('deal:1')).toBeUndefined()
+    expect(await h.cache.get('deal:1', { allowStale: true })).toBe('d')
+    const bad = await call('DELETE', '/invalidate', { tags: ['deals'], tagMode: 'soft' })
+    expect(bad.statusCode).toBe(400)
+  })
+
   it("seed 001's aliases: POST /invalidate/:type and POST /invalidate-pattern", async () => {
     await seed(h.cache, 'dashboard', 3)
     await seed(h.cache, 'search', 2)

@@ -12,6 +12,7 @@ interface InvalidateInput {
   keys?: string[]
   patterns?: string[]
   tags?: string[]
+  tagMode?: 'delete' | 'expire'
   confirm?: boolean
   dryRun?: boolean
 }
@@ -85,7 +86,9 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
   const patternCounts: Array<[string, number]> = []
   for (const pattern of patterns) patternCounts.push([pattern, await ctx.cache.deleteByPattern(pattern)])
   const tagCounts: Array<[string, number]> = []
-  for (const tag of tags) tagCounts.push([tag, await ctx.cache.invalidateTags([tag])])
+  for (const tag of tags) {
+    tagCounts.push([tag, await ctx.cache.invalidateTags([tag], { mode: input.tagMode })])
+  }
   const total = [...keyCounts, ...patternCounts, ...tagCounts].reduce((sum, [, count]) => sum + count, 0)
   return {
     keysAffected: total,
