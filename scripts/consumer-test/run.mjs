@@ -174,9 +174,16 @@ try {
       '@types/pg',
       'keyv',
     ].map(pinned),
-    ...['prom-client', 'zod', 'jose', '@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata'].map(
-      pinned,
-    ),
+    ...[
+      'prom-client',
+      'zod',
+      'jose',
+      '@nestjs/common',
+      '@nestjs/core',
+      'rxjs',
+      'reflect-metadata',
+      '@opentelemetry/api',
+    ].map(pinned),
   ])
 
   await check('the README snippets type-check as written (skipLibCheck: false)', () => {
@@ -249,6 +256,7 @@ try {
       'keyv',
       'pg',
       '@types/pg',
+      '@opentelemetry/api',
     ].map(pinned),
   ])
 
