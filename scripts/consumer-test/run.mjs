@@ -174,9 +174,16 @@ try {
       '@types/pg',
       'keyv',
     ].map(pinned),
-    ...['prom-client', 'zod', 'jose', '@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata'].map(
-      pinned,
-    ),
+    ...[
+      'prom-client',
+      'zod',
+      'jose',
+      '@nestjs/common',
+      '@nestjs/core',
+      'rxjs',
+      'reflect-metadata',
+      '@opentelemetry/api',
+    ].map(pinned),
   ])
 
   await check('the README snippets type-check as written (skipLibCheck: false)', () => {
@@ -207,6 +214,13 @@ try {
       )
     })
   }
+
+  await check('cachet/testing loads by import and by require, and its proxy forwards to Redis', () => {
+    for (const probe of ['testing-probe.mjs', 'testing-probe.cjs']) {
+      const output = run('node', [probe], esm, env)
+      if (!output.includes('function +PONG')) throw new Error(`${probe}: ${output}`)
+    }
+  })
 
   await check('import of a subpath without its peer names the package to install', () => {
     const dir = project('missing-peer', { type: 'module' })
@@ -242,6 +256,7 @@ try {
       'keyv',
       'pg',
       '@types/pg',
+      '@opentelemetry/api',
     ].map(pinned),
   ])
 

@@ -1,10 +1,12 @@
 import { type Logger, pino } from 'pino'
+import { adviseOnOptions, adviseOnRedis, giveAdvice, resolveAdvisor } from './core/advisor.js'
 import { Cache } from './core/cache.js'
 import { createCodec } from './core/codec/envelope.js'
 import { Emitter } from './core/emitter.js'
 import { Engine } from './core/engine.js'
 import { type CacheOptions, type ResolvedOptions, resolveOptions } from './core/options.js'
 import { PendingInvalidations } from './core/pending-invalidations.js'
+import { traceCacheMethods } from './core/tracing.js'
 import { TtlPolicy } from './core/ttl-policy.js'
 import { registerEngineRedis } from './engine-redis.js'
 import { Bus } from './sync/bus.js'
@@ -13,9 +15,13 @@ import { MemoryTier } from './tiers/memory-tier.js'
 import { connectRedis, type RedisConnection } from './tiers/redis/client.js'
 import { L2Guard } from './tiers/redis/guard.js'
 import { RedisTier } from './tiers/redis/redis-tier.js'
+import { readRedisSettings } from './tiers/redis/settings.js'
 
 /** How long close() waits for background writes before closing connections anyway. */
 const CLOSE_DRAIN_MS = 5_000
+/** Tries of the advisor to read Redis's settings, and the pause between them. */
+const ADVISOR_ATTEMPTS = 3
+const ADVISOR_RETRY_MS = 500
 /** Redis takes a value if it compresses below l2.maxValueBytes; JSON rarely compresses better than 4×. */
 const COMPRESSION_ALLOWANCE = 4
 
@@ -24,7 +30,9 @@ const COMPRESSION_ALLOWANCE = 4
  * fail-safe, tags, invalidation across instances. Options are validated here, once.
  */
 export function createCache(options: CacheOptions = {}): Cache {
+  traceCacheMethods(Cache.prototype)
   const resolved = resolveOptions(options)
+  const advisor = resolveAdvisor(options.advisor)
   const logger = createLogger(options.logger)
   const emitter = new Emitter((error) => logger.error({ err: error }, 'cachet: an event listener threw'))
   let connection: RedisConnection | undefined
@@ -81,6 +89,7 @@ export function createCache(options: CacheOptions = {}): Cache {
   }
   if (!resolved.l1 && !connection)
     logger.warn('cachet: neither L1 nor Redis is enabled: nothing will be cached')
+  if (advisor) startAdvisor(engine, connection, advisor.ignore)
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -99,6 +108,31 @@ export function createCache(options: CacheOptions = {}): Cache {
     return closing
   }
   return new Cache(engine, '', close)
+}
+
+/**
+ * Advice on the options once the caller could listen (next turn of the event loop), and on the Redis
+ * server's settings once it is first ready (docs/advisor.md).
+ */
+function startAdvisor(engine: Engine, connection: RedisConnection | undefined, ignore: ReadonlySet<string>) {
+  const options = engine.options
+  setImmediate(() => giveAdvice(engine, adviseOnOptions({ options, hasRedis: !!connection }), ignore))
+  if (!connection) return
+  const check = async () => {
+    // The first commands after a connection can outlast a short l2.timeout on a busy host: try again.
+    for (let attempt = 1; !engine.closed; attempt++) {
+      try {
+        const settings = await readRedisSettings(connection.client, options.l2.timeoutMs)
+        if (settings && !engine.closed) giveAdvice(engine, adviseOnRedis(settings), ignore)
+        return
+      } catch (error) {
+        if (attempt === ADVISOR_ATTEMPTS) throw error
+        await new Promise((resolve) => setTimeout(resolve, ADVISOR_RETRY_MS).unref())
+      }
+    }
+  }
+  if (connection.client.status === 'ready') setImmediate(() => engine.track(check()))
+  else connection.client.once('ready', () => engine.track(check()))
 }
 
 function createLogger(option: Logger | false | undefined): Logger {

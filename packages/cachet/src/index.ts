@@ -1,5 +1,6 @@
 /** cachet: a caching layer for Node.js services on Redis. */
 
+export { ADVICE_CODES, type Advice, type AdviceCode, type AdvisorOption } from './core/advisor.js'
 export { Cache } from './core/cache.js'
 export type {
   CacheApi,
@@ -32,6 +33,11 @@ export {
 export { escapeGlob, hashKey, stableStringify } from './core/keys.js'
 export type { AdaptiveTtlRule, CacheOptions, CallOptions, RedisInput } from './core/options.js'
 export { SEED_ADAPTIVE_TTL } from './core/options.js'
+export {
+  type CacheOperationMessage,
+  TRACED_OPERATIONS,
+  type TracedOperation,
+} from './core/tracing.js'
 export type { Serializer } from './core/types.js'
 export { argumentsKey, cached } from './core/wrap.js'
 export { createCache } from './create-cache.js'

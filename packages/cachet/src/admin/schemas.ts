@@ -78,6 +78,8 @@ export function createSchemas(prefix: string, limits: ResolvedLimits) {
         keys: z.array(key).max(limits.keysPerCall).optional(),
         patterns: z.array(pattern).max(limits.patternsPerCall).optional(),
         tags: z.array(tag).max(limits.patternsPerCall).optional(),
+        /** 'expire' keeps the tags' entries as stale fail-safe copies; 'delete' (default) removes them. */
+        tagMode: z.enum(['delete', 'expire']).optional(),
         confirm: flag,
         dryRun: flag,
       })

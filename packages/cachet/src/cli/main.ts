@@ -109,6 +109,7 @@ export function createProgram(output: Output, exit: (code: number) => void): Com
     .option('--tag <tag>', 'a tag', collect)
     .option('--key <key>', 'a key', collect)
     .option('--pattern <pattern>', 'a glob pattern', collect)
+    .option('--expire', "keep the tags' entries as stale fail-safe copies (soft purge)")
     .option('--dry-run', 'only count')
     .action(admin((ctx, options) => invalidateCommand(ctx, options)))
 

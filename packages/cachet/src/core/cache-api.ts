@@ -1,3 +1,4 @@
+import type { Advice } from './advisor.js'
 import type { Duration } from './duration.js'
 import type { CallOptions } from './options.js'
 
@@ -104,6 +105,8 @@ export interface CacheHealth {
     lastSeen?: string
   }
   reasons: string[]
+  /** Risky settings the start-up advisor found (docs/advisor.md); they do not change `status`. */
+  advice: readonly Advice[]
 }
 
 /** One key as listed by cache.keys(). Keys are shown relative to the prefix. */
@@ -153,6 +156,8 @@ export interface CacheEvents {
   redis: { state: 'connect' | 'ready' | 'error' | 'close' | 'reconnecting' | 'end'; error?: Error }
   /** The bus reported a gap: every L1 entry became suspect (kept as fail-safe, never fresh). */
   'l1-flush': { reason: string }
+  /** A risky setting found at start-up, once per code (docs/advisor.md). */
+  advice: Advice
 }
 
 /** What a loader is told about the call it serves. */
@@ -242,8 +247,24 @@ export interface CacheApi {
     fn: (...args: A) => Promise<R>,
     options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & { key?: string | ((...args: A) => string) },
   ): (...args: A) => Promise<R>
-  /** Invalidates every entry carrying one of `tags`, in every instance; resolves how many. */
-  invalidateTags(tags: readonly string[]): Promise<number>
+  /**
+   * Invalidates every entry carrying one of `tags`, in every instance; resolves how many. `mode`
+   * 'delete' (default) removes them; 'expire' keeps each as a stale fail-safe copy (fresh until now,
+   * grace kept), so the next read serves it while refreshing.
+   */
+  invalidateTags(tags: readonly string[], options?: { mode?: 'delete' | 'expire' }): Promise<number>
+  /**
+   * One page of the keys of the live entries carrying `tag` (within this namespace). Start with cursor
+   * '0'; done when it comes back '0'; a page may be shorter than `limit` (1..1000, default 100).
+   */
+  tagKeys(
+    tag: string,
+    options?: { cursor?: string; limit?: number },
+  ): Promise<{ keys: string[]; cursor: string }>
+  /** How many live entries carry `tag` (within this namespace): what invalidateTags would count. */
+  tagCount(tag: string): Promise<number>
+  /** Adds tags to the entry stored under `key`, value and lifetimes kept; false when there is none. */
+  addTags(key: string, tags: readonly string[]): Promise<boolean>
   /** Glob pattern relative to the prefix ('dashboard:*'); SCAN + tombstones, never KEYS. */
   deleteByPattern(pattern: string): Promise<number>
   /** Counts (and samples) what deleteByPattern would delete. */

@@ -18,11 +18,18 @@ import { InvalidKeyError } from './errors.js'
 import { getOrSet, getOrSetEntry } from './get-or-set.js'
 import { checkHealth } from './health.js'
 import { countKeys, inspectKey, listKeys } from './inspect.js'
-import { clearAll, invalidateKeys, invalidatePattern, invalidateTags } from './invalidation.js'
+import {
+  clearAll,
+  invalidateKeys,
+  invalidatePattern,
+  invalidateTags,
+  type TagInvalidationMode,
+} from './invalidation.js'
 import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
 import { type CallContext, type CallOptions, positiveMs, resolveCall } from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
+import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
 import { wrap } from './wrap.js'
 
@@ -198,10 +205,13 @@ export class Cache implements CacheApi {
     return wrap(this, fn, options)
   }
 
-  async invalidateTags(tags: readonly string[]): Promise<number> {
+  async invalidateTags(
+    tags: readonly string[],
+    options: { mode?: TagInvalidationMode } = {},
+  ): Promise<number> {
     tags.forEach(validateTag)
     this.#engine.assertOpen()
-    return invalidateTags(this.#engine, tags)
+    return invalidateTags(this.#engine, tags, options.mode)
   }
 
   async deleteByPattern(pattern: string): Promise<number> {
@@ -304,6 +314,27 @@ export class Cache implements CacheApi {
     // A suspect copy is a fallback only while Redis cannot answer.
     const usable = local && Date.now() < local.staleUntil && !(local.suspect && read)
     return usable ? { entry: local, tier: 'l1' } : undefined
+  }
+
+  async tagKeys(
+    tag: string,
+    options: { cursor?: string; limit?: number } = {},
+  ): Promise<{ keys: string[]; cursor: string }> {
+    validateTag(tag)
+    this.#engine.assertOpen()
+    return tagKeysPage(this.#engine, this.#scope, tag, options.cursor, options.limit)
+  }
+
+  async tagCount(tag: string): Promise<number> {
+    validateTag(tag)
+    this.#engine.assertOpen()
+    return countTag(this.#engine, this.#scope, tag)
+  }
+
+  async addTags(key: string, tags: readonly string[]): Promise<boolean> {
+    const scoped = this.#key(key)
+    tags.forEach(validateTag)
+    return addTagsTo(this.#engine, scoped, tags)
   }
 }
 

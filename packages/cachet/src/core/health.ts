@@ -1,3 +1,4 @@
+import { adviceOf } from './advisor.js'
 import type { CacheHealth } from './cache-api.js'
 import type { Engine } from './engine.js'
 
@@ -11,6 +12,10 @@ export const MEMORY_DEGRADED_PERCENT = 90
  * full), unhealthy (no answer or circuit open). An L1-only cache is healthy without Redis.
  */
 export async function checkHealth(engine: Engine): Promise<CacheHealth> {
+  return { ...(await checkRedis(engine)), advice: adviceOf(engine) }
+}
+
+async function checkRedis(engine: Engine): Promise<Omit<CacheHealth, 'advice'>> {
   const l2 = engine.l2
   if (!l2) return { status: 'healthy', redis: { configured: false, connected: false }, reasons: [] }
   const circuit = engine.circuitState()

@@ -1,5 +1,6 @@
 import type { CacheEvents } from './cache-api.js'
 import type { Engine } from './engine.js'
+import { InvalidOptionError } from './errors.js'
 import { compileGlob } from './glob.js'
 import { scanKeys } from './inspect.js'
 import { escapeGlob } from './keys.js'
@@ -38,8 +39,22 @@ export async function invalidateKeys(engine: Engine, keys: readonly string[]): P
   return count
 }
 
-/** Invalidates every entry carrying one of the tags. */
-export async function invalidateTags(engine: Engine, tags: readonly string[]): Promise<number> {
+/**
+ * How invalidateTags() treats the entries of a tag: 'delete' (the default) removes them (a tombstone
+ * each); 'expire' keeps each as a stale fail-safe copy: its freshness ends now, its grace is kept.
+ */
+export type TagInvalidationMode = 'delete' | 'expire'
+
+/** Invalidates every entry carrying one of the tags; `mode` says how (see TagInvalidationMode). */
+export async function invalidateTags(
+  engine: Engine,
+  tags: readonly string[],
+  mode: TagInvalidationMode = 'delete',
+): Promise<number> {
+  if (mode === 'expire') return expireTags(engine, tags)
+  if (mode !== 'delete') {
+    throw new InvalidOptionError(`mode must be 'delete' or 'expire', got ${JSON.stringify(mode)}`)
+  }
   const tagSet = new Set(tags)
   const dropLocal = () => {
     engine.invalidateInflight((_, record) => record.tags.some((tag) => tagSet.has(tag)))
@@ -56,6 +71,37 @@ export async function invalidateTags(engine: Engine, tags: readonly string[]): P
       )) ?? count
     // Again once Redis holds the tombstones (see invalidateKeys).
     dropLocal()
+  }
+  engine.publish({ t: 'tags', k: [...tags] })
+  engine.stats.invalidations++
+  emitInvalidate(engine, { tags, count })
+  return count
+}
+
+/**
+ * Soft purge of tags: every entry carrying one stops being fresh now and is kept, within its grace, as
+ * the stale copy getOrSet serves while it refreshes (or when the loader fails). Loads in flight are
+ * flagged so they do not store a fresh copy. Other instances drop their L1 copies (they read Redis's
+ * stale one next). If Redis cannot be reached, the tags are queued for a retry as a delete: a purge
+ * that cannot keep the stale copies still makes sure no fresh one is served.
+ */
+async function expireTags(engine: Engine, tags: readonly string[]): Promise<number> {
+  const tagSet = new Set(tags)
+  const now = Date.now()
+  const expireLocal = () => {
+    engine.invalidateInflight((_, record) => record.tags.some((tag) => tagSet.has(tag)))
+    return engine.l1?.expireByTags(tags, now) ?? 0
+  }
+  let count = expireLocal()
+  if (engine.l2) {
+    try {
+      count = await engine.l2.expireTags(tags, now)
+    } catch (error) {
+      engine.l2Failed('invalidateTags', error)
+      engine.pending?.addTags(tags)
+    }
+    // Again once Redis holds the stale copies (see invalidateKeys).
+    expireLocal()
   }
   engine.publish({ t: 'tags', k: [...tags] })
   engine.stats.invalidations++

@@ -1,5 +1,6 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
+import type { AdvisorOption } from './advisor.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
 import { InvalidOptionError } from './errors.js'
 import { validateTag } from './keys.js'
@@ -74,6 +75,11 @@ export interface CacheOptions {
   bus?: boolean
   /** A pino logger; false = silent. @default a pino logger at 'warn' */
   logger?: Logger | false
+  /**
+   * Start-up advice on risky settings (docs/advisor.md): logged, emitted as `advice`, listed in health().
+   * false = off; `ignore` silences chosen codes. @default on
+   */
+  advisor?: AdvisorOption
 }
 
 /** Options of one call; they override the cache's defaults. */

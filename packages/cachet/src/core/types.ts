@@ -63,6 +63,10 @@ export interface L1Tier {
   delete(key: string): boolean
   /** Drops every entry carrying one of these tags; returns how many were dropped. */
   deleteByTags(tags: readonly string[]): number
+  /** Keys of the live entries (fresh or within grace) carrying `tag`. */
+  keysByTag(tag: string): string[]
+  /** Ends the freshness of every entry carrying one of these tags, grace kept; returns how many. */
+  expireByTags(tags: readonly string[], now: number): number
   /** Drops every entry whose full key matches; returns how many were dropped. */
   deleteWhere(match: (key: string) => boolean): number
   clear(): void
@@ -140,6 +144,18 @@ export interface L2Tier {
   info(): Promise<Record<string, string>>
   /** DBSIZE (summed over a Cluster's masters). */
   dbSize(): Promise<number>
+  /**
+   * One page of the live entries indexed under a tag (full keys). The cursor is opaque ('0' to start,
+   * '0' when done); a page may be shorter than `count`, even empty, before the end.
+   */
+  tagPage(tag: string, cursor: string, count: number): Promise<{ keys: string[]; cursor: string }>
+  /** How many live entries a tag indexes (what invalidateTags would count). */
+  tagCount(tag: string): Promise<number>
+  /**
+   * Soft purge: the live entries of these tags stop being fresh at `now` and stay stale until their
+   * staleUntil; the indexes are kept and the epochs move. Resolves how many live entries were reached.
+   */
+  expireTags(tags: readonly string[], now: number): Promise<number>
 }
 
 /** A stampede lock this process holds. */

@@ -120,9 +120,16 @@ export class DistributedLock implements StampedeLock {
   async acquire(key: string): Promise<LockHandle | undefined> {
     const lock = this.lockKey(key)
     const token = this.#token()
-    const reply = await this.#guard.run('lock acquire', () =>
-      this.#client.set(lock.key, token, 'PX', this.#ttlMs, 'NX'),
-    )
+    let reply: string | null
+    try {
+      reply = await this.#guard.run('lock acquire', () =>
+        this.#client.set(lock.key, token, 'PX', this.#ttlMs, 'NX'),
+      )
+    } catch (error) {
+      // A timed-out SET may still land (a frozen link thawing): release it behind, same connection.
+      void this.releaseToken(lock.key, token)
+      throw error
+    }
     return reply === 'OK' ? this.#hold(lock.key, token, lock.colocated) : undefined
   }
 

@@ -106,6 +106,33 @@ export class MemoryTier implements L1Tier {
     return count
   }
 
+  /** Keys of the live entries (fresh or within grace) carrying `tag`. */
+  keysByTag(tag: string): string[] {
+    const keys = this.#tagIndex.get(tag)
+    if (keys === undefined) return []
+    const now = this.#now()
+    return [...keys].filter((key) => {
+      const entry = this.#lru.get(key, { updateAgeOnGet: false })
+      return entry !== undefined && now < entry.staleUntil
+    })
+  }
+
+  /**
+   * Ends, in place, the freshness of every entry carrying one of these tags; grace is kept, so each
+   * stays as a stale fail-safe copy. Returns how many live entries were reached.
+   */
+  expireByTags(tags: readonly string[], now: number): number {
+    let count = 0
+    for (const tag of new Set(tags)) {
+      for (const key of this.keysByTag(tag)) {
+        const entry = this.#lru.get(key, { updateAgeOnGet: false })!
+        if (entry.freshUntil > now) entry.freshUntil = now
+        count++
+      }
+    }
+    return count
+  }
+
   /** Drops every entry whose key matches; returns how many live entries were dropped. */
   deleteWhere(match: (key: string) => boolean): number {
     const doomed: string[] = []

@@ -129,16 +129,35 @@ describe('DELETE /invalidate', () => {
 
   it('dry run counts and deletes nothing', async () => {
     await seed(h.cache, 'users', 3)
+    await seed(h.cache, 'promo', 4, ['sale'])
+    await h.cache.delete('promo:3') // a tombstone left in the tag's index is not counted
     const response = await call('DELETE', '/invalidate', {
       keys: ['users:0', 'users:9'],
       patterns: ['users:*'],
+      tags: ['sale', 'never-used'],
       dryRun: true,
     })
     expect(response.json().details).toMatchObject({
       keys: { 'users:0': 1, 'users:9': 0 },
       patterns: { 'users:*': 3 },
+      tags: { sale: 3, 'never-used': 0 },
     })
+    expect(response.json().stats.keysMatched).toBe(1 + 3 + 3)
     expect(await h.cache.get('users:0')).toBeDefined()
+    expect(await h.cache.get('promo:0')).toBeDefined()
+    // The dry run's count is what the real invalidation then reports.
+    const real = await call('DELETE', '/invalidate', { tags: ['sale'] })
+    expect(real.json().details.tags).toEqual({ sale: 3 })
+  })
+
+  it("tagMode 'expire' keeps the entries as stale copies; an unknown mode is a 400", async () => {
+    await h.cache.set('deal:1', 'd', { tags: ['deals'], grace: '1h' })
+    const soft = await call('DELETE', '/invalidate', { tags: ['deals'], tagMode: 'expire' })
+    expect(soft.json().details.tags).toEqual({ deals: 1 })
+    expect(await h.cache.get('deal:1')).toBeUndefined()
+    expect(await h.cache.get('deal:1', { allowStale: true })).toBe('d')
+    const bad = await call('DELETE', '/invalidate', { tags: ['deals'], tagMode: 'soft' })
+    expect(bad.statusCode).toBe(400)
   })
 
   it("seed 001's aliases: POST /invalidate/:type and POST /invalidate-pattern", async () => {

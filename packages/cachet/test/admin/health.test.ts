@@ -49,6 +49,18 @@ describe('GET /health', () => {
     expect(response.headers['cache-control']).toBe('no-store')
     expect(leaks(response.body)).toEqual([])
   })
+
+  it("lists the start-up advisor's advice: the test Redis is unbounded and never evicts", async () => {
+    const advice = async () =>
+      (await h.app.inject({ method: 'GET', url: '/api/cache/health' })).json().advice as Array<{
+        code: string
+        fix: string
+      }>
+    await expect
+      .poll(async () => (await advice()).map((item) => item.code).sort(), { timeout: 5_000 })
+      .toEqual(['redis-no-maxmemory', 'redis-noeviction'])
+    expect((await advice()).every((item) => item.fix.length > 0)).toBe(true)
+  })
 })
 
 /** Every command call the server has counted (INFO commandstats), less the INFO calls asking for it. */

@@ -3,11 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCodec, newVersion } from '../../src/core/codec/envelope.js'
 import { L2Error } from '../../src/core/errors.js'
 import { DistributedLock, hashTag } from '../../src/sync/lock.js'
+import { type ChaosProxy, startChaosProxy } from '../../src/testing/index.js'
 import { connectRedis, type RedisConnection } from '../../src/tiers/redis/client.js'
 import { L2Guard } from '../../src/tiers/redis/guard.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
+/** The lock talks to Redis through this proxy; `raw` goes straight to Redis, so it can look during a freeze. */
+let proxy: ChaosProxy
 let connection: RedisConnection
 let raw: Redis
 let lock: DistributedLock
@@ -18,7 +21,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 beforeAll(async () => {
   redis = await startRedis()
-  connection = connectRedis(redis.url, { timeoutMs: 500 })
+  proxy = await startChaosProxy({ target: { port: redis.port } })
+  connection = connectRedis(proxy.url, { timeoutMs: 500 })
   raw = new Redis(redis.url)
   const guard = new L2Guard({ timeoutMs: 500, breaker: false })
   lock = new DistributedLock(connection.client, guard, 'lk', 10_000)
@@ -28,9 +32,10 @@ beforeAll(async () => {
 afterAll(async () => {
   lock.close()
   shortLock.close()
-  redis.resume()
+  proxy.heal()
   await connection.close()
   raw.disconnect()
+  await proxy.close()
   await redis.stop()
 })
 
@@ -86,12 +91,21 @@ describe('DistributedLock', () => {
 
   it('acquire rejects with L2Error within 1 s when Redis is frozen; release never throws', async () => {
     const held = await lock.acquire('e')
-    redis.pause()
+    proxy.freeze()
     const started = Date.now()
     await expect(lock.acquire('f')).rejects.toBeInstanceOf(L2Error)
     expect(Date.now() - started).toBeLessThan(1_000)
     await expect(held!.release()).resolves.toBeUndefined()
-    redis.resume()
+    // Neither command has reached Redis yet: the lock is still held, 'f' still free.
+    expect(await raw.get(keyOf('e'))).toBe(held!.token)
+    expect(await raw.exists(keyOf('f'))).toBe(0)
+    proxy.thaw()
+    // All land once the link thaws (docs/reliability.md E4), in order: the release frees 'e'; the
+    // acquire that timed out takes 'f', and the release sent behind it frees it again, so no lock is
+    // left held for nobody.
+    await expect.poll(() => raw.exists(keyOf('e')), { timeout: 3_000 }).toBe(0)
+    await sleep(300)
+    expect(await raw.exists(keyOf('f'))).toBe(0)
   })
 
   it("a lock shares its entry's Cluster slot: a hash tag is kept, any other key becomes the tag", () => {

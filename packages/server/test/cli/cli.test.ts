@@ -129,6 +129,20 @@ describe('cachet CLI against a running server', () => {
     expect((await cachet(['invalidate'])).code).toBe(2)
   })
 
+  it('invalidate --dry-run counts a tag; --expire soft-purges it', async () => {
+    await fetch(`${server.url}/api/dashboard`) // cached under the 'logs' tag
+    const countOf = (stdout: string) => Number(/tags logs: (\d+)/.exec(stdout)?.[1])
+    await expect
+      .poll(async () => countOf((await cachet(['invalidate', '--tag', 'logs', '--dry-run'])).stdout))
+      .toBeGreaterThanOrEqual(1)
+    const dry = await cachet(['invalidate', '--tag', 'logs', '--dry-run'])
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toContain(`would invalidate ${countOf(dry.stdout)} key(s)`)
+    const soft = await cachet(['invalidate', '--tag', 'logs', '--expire', '--json'])
+    expect(soft.code).toBe(0)
+    expect(JSON.parse(soft.stdout).details.tags.logs).toBe(countOf(dry.stdout))
+  })
+
   it('warmup runs the named modules and reports them', async () => {
     const { code, stdout } = await cachet(['warmup', 'config', 'users', '--force', '--json'])
     expect(code).toBe(0)

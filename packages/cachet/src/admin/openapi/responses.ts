@@ -68,9 +68,13 @@ export const healthAnswer = object(
       'connected',
     ]),
     reasons: { type: 'array', items: string },
+    advice: {
+      type: 'array',
+      items: object({ code: string, message: string, fix: string }, ['code', 'message', 'fix']),
+    },
     timestamp: string,
   },
-  ['success', 'instance', 'status', 'redis', 'reasons', 'timestamp'],
+  ['success', 'instance', 'status', 'redis', 'reasons', 'advice', 'timestamp'],
 )
 
 export const statsAnswer = envelope(

@@ -14,7 +14,12 @@ export async function boundedHealth(cache: CacheApi): Promise<CacheHealth> {
   const outcome = await race(cache.health(), HEALTH_DEADLINE_MS)
   if (outcome.state === 'done') return outcome.value
   const error = outcome.state === 'timeout' ? 'health check timed out' : 'health check failed'
-  return { status: 'unhealthy', redis: { configured: true, connected: false, error }, reasons: [error] }
+  return {
+    status: 'unhealthy',
+    redis: { configured: true, connected: false, error },
+    reasons: [error],
+    advice: [],
+  }
 }
 
 /**
@@ -89,6 +94,8 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AdminContext): v
         lastSeen: redis.lastSeen,
       },
       reasons: health.reasons.map(publicReason),
+      // Codes and fixes name settings only, never a host, key or credential.
+      advice: health.advice.map(({ code, message, fix }) => ({ code, message, fix })),
       timestamp: new Date().toISOString(),
     }
   })

@@ -12,6 +12,7 @@ interface InvalidateInput {
   keys?: string[]
   patterns?: string[]
   tags?: string[]
+  tagMode?: 'delete' | 'expire'
   confirm?: boolean
   dryRun?: boolean
 }
@@ -29,8 +30,8 @@ async function perKey(keys: readonly string[], run: (key: string) => Promise<boo
 }
 
 /**
- * Invalidates keys, patterns and tags, and reports a count per item. A dry run
- * counts what would go; tags cannot be counted without invalidating them, so they show null.
+ * Invalidates keys, patterns and tags, and reports a count per item. A dry run counts what would
+ * go: live entries per key, pattern and tag.
  */
 async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mutation> {
   const keys = [...new Set(input.keys ?? [])]
@@ -55,7 +56,9 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
       patternCounts.push([pattern, count])
       samples[pattern] = sample
     }
-    const matched = [...keyCounts, ...patternCounts].reduce((sum, [, count]) => sum + count, 0)
+    const tagCounts: Array<[string, number]> = []
+    for (const tag of tags) tagCounts.push([tag, await ctx.cache.tagCount(tag)])
+    const matched = [...keyCounts, ...patternCounts, ...tagCounts].reduce((sum, [, count]) => sum + count, 0)
     return {
       dryRun: true,
       keysAffected: 0,
@@ -71,7 +74,7 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
         details: {
           keys: Object.fromEntries(keyCounts),
           patterns: Object.fromEntries(patternCounts),
-          tags: Object.fromEntries(tags.map((tag) => [tag, null])),
+          tags: Object.fromEntries(tagCounts),
           samples,
         },
       }),
@@ -83,7 +86,9 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
   const patternCounts: Array<[string, number]> = []
   for (const pattern of patterns) patternCounts.push([pattern, await ctx.cache.deleteByPattern(pattern)])
   const tagCounts: Array<[string, number]> = []
-  for (const tag of tags) tagCounts.push([tag, await ctx.cache.invalidateTags([tag])])
+  for (const tag of tags) {
+    tagCounts.push([tag, await ctx.cache.invalidateTags([tag], { mode: input.tagMode })])
+  }
   const total = [...keyCounts, ...patternCounts, ...tagCounts].reduce((sum, [, count]) => sum + count, 0)
   return {
     keysAffected: total,

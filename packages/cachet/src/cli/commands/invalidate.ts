@@ -8,14 +8,17 @@ export interface InvalidateOptions {
   key?: string[]
   pattern?: string[]
   dryRun?: boolean
+  /** Keep the tags' entries as stale fail-safe copies instead of removing them. */
+  expire?: boolean
 }
 
-/** `cachet invalidate --tag t --key k --pattern p`: the admin API's DELETE /invalidate. */
+/** `cachet invalidate --tag t --key k --pattern p [--expire]`: the admin API's DELETE /invalidate. */
 export async function invalidateCommand(ctx: CommandContext, options: InvalidateOptions): Promise<void> {
   const body = {
     keys: options.key?.length ? options.key : undefined,
     patterns: options.pattern?.length ? options.pattern : undefined,
     tags: options.tag?.length ? options.tag : undefined,
+    tagMode: options.expire ? 'expire' : undefined,
     dryRun: options.dryRun || undefined,
   }
   if (!body.keys && !body.patterns && !body.tags) {
@@ -26,7 +29,7 @@ export async function invalidateCommand(ctx: CommandContext, options: Invalidate
   const s = answer.stats ?? {}
   const d = answer.details ?? {}
   ctx.output.out(
-    `${options.dryRun ? 'would invalidate' : 'invalidated'} ${s.keysInvalidated ?? 0} key(s) in ${s.duration ?? '?'}`,
+    `${options.dryRun ? 'would invalidate' : 'invalidated'} ${s.keysInvalidated ?? s.keysMatched ?? 0} key(s) in ${s.duration ?? '?'}`,
   )
   for (const [kind, counts] of Object.entries(d)) {
     if (counts && typeof counts === 'object' && !Array.isArray(counts)) {

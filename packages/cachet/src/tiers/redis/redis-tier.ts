@@ -303,6 +303,74 @@ export class RedisTier implements L2Tier {
     const prefix = `${this.#options.prefix}:`
     return keys.filter((key) => key.startsWith(prefix))
   }
+
+  /**
+   * One page of the live entries indexed under a tag: a ZSCAN of the tag's index (cursor '0' to start,
+   * '0' when done; a page may hold fewer keys than `count`, even none, before the end), keeping members
+   * not yet expired that still hold a live entry.
+   */
+  async tagPage(tag: string, cursor: string, count: number): Promise<{ keys: string[]; cursor: string }> {
+    if (!/^\d+$/.test(cursor)) throw new InvalidKeyError(`invalid tag cursor ${JSON.stringify(cursor)}`)
+    const hint = Math.min(MAX_SCAN_COUNT, Math.max(1, Math.floor(count)))
+    const [next, flat] = await this.#guard.run('ZSCAN', () =>
+      this.#client.zscan(this.tagKey(tag), cursor, 'COUNT', hint),
+    )
+    const now = Date.now()
+    const members: string[] = []
+    for (let i = 0; i < flat.length; i += 2) if (Number(flat[i + 1]) >= now) members.push(flat[i]!)
+    return { keys: await this.#live(this.#own(members)), cursor: next }
+  }
+
+  /** How many live entries a tag indexes: what invalidateTags would count now. */
+  async tagCount(tag: string): Promise<number> {
+    // ZSCAN may return a member twice while the index is rehashed: count each once.
+    const seen = new Set<string>()
+    let cursor = '0'
+    do {
+      const page = await this.tagPage(tag, cursor, BATCH)
+      for (const key of page.keys) seen.add(key)
+      cursor = page.cursor
+    } while (cursor !== '0')
+    return seen.size
+  }
+
+  /**
+   * Soft purge: every live entry indexed under these tags stops being fresh now and stays as a stale
+   * fail-safe copy until its staleUntil; the index is kept, and each tag's epoch moves first, so a load
+   * that began earlier cannot write back a fresh copy. Resolves how many live entries were reached.
+   */
+  async expireTags(tags: readonly string[], now: number): Promise<number> {
+    const nowBytes = Buffer.alloc(8)
+    nowBytes.writeDoubleBE(now)
+    let reached = 0
+    for (const tag of new Set(tags)) {
+      const key = this.tagKey(tag)
+      await this.#guard.run('expireTags', () =>
+        this.#scripted().cachetEpochBump(`${key}:epoch`, Date.now(), EPOCH_TTL_MS),
+      )
+      // Members stay in the index, so offsets are stable; bounded by the size seen now.
+      const total = await this.#guard.run('expireTags', () => this.#client.zcard(key))
+      for (let offset = 0; offset < total; offset += BATCH) {
+        const members = await this.#guard.run('expireTags', () =>
+          this.#client.zrangebyscore(key, now, '+inf', 'LIMIT', offset, BATCH),
+        )
+        if (members.length === 0) break
+        const ops = this.#own(members).map((member): Op => ['cachetSoftExpire', member, now, nowBytes])
+        reached += sum(
+          await this.#guard.run('expireTags', () => runBatch(this.#client, this.#isCluster, ops)),
+        )
+      }
+    }
+    return reached
+  }
+
+  /** The keys that hold a live entry, in order (one read-only script per key: Cluster-safe). */
+  async #live(keys: readonly string[]): Promise<string[]> {
+    if (keys.length === 0) return []
+    const ops = keys.map((key): Op => ['cachetLive', key])
+    const results = await this.#guard.run('tagKeys', () => runBatch(this.#client, this.#isCluster, ops))
+    return keys.filter((_, i) => Number(results[i]) === 1)
+  }
 }
 
 /**

@@ -142,6 +142,30 @@ return 0`,
   cachetLockRenew: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`,
+
+  /** Liveness, read only. KEYS[1] any key; returns 1 when it holds a live entry (see LIVE), else 0. */
+  cachetLive: `
+local key = KEYS[1]
+${LIVE}
+return live`,
+
+  /**
+   * Soft expiry of one entry (invalidateTags mode 'expire'). KEYS[1] entry; ARGV: now (ms), now as
+   * 8 bytes of float64 big-endian. When the key holds a live cachet entry (envelope version 1, not a
+   * tombstone), its freshUntil (bytes 25-32) is cut to now if it was later; staleUntil, the value, the
+   * version and the key's TTL are kept, so the entry is still served as a fail-safe copy. Returns 1 for
+   * a live entry, 0 for anything else (absent, tombstone, foreign value, another type).
+   */
+  cachetSoftExpire: `
+local key = KEYS[1]
+if redis.call('TYPE', key)['ok'] ~= 'string' then return 0 end
+local head = redis.call('GETRANGE', key, 0, 40)
+if string.len(head) < 41 then return 0 end
+local b = string.byte(head, 1)
+if math.floor(b / 32) ~= 1 or math.floor(b / 16) % 2 == 1 then return 0 end
+local fresh = struct.unpack('>d', string.sub(head, 26, 33))
+if fresh > tonumber(ARGV[1]) then redis.call('SETRANGE', key, 25, ARGV[2]) end
+return 1`,
 } as const
 
 /** Scripts that take an entry and its lock (two keys); all others take one. */

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { L2Error } from '../../../src/core/errors.js'
+import { type ChaosProxy, startChaosProxy } from '../../../src/testing/index.js'
 import { connectRedis, type RedisConnection } from '../../../src/tiers/redis/client.js'
 import { L2Guard } from '../../../src/tiers/redis/guard.js'
 import { RedisTier } from '../../../src/tiers/redis/redis-tier.js'
@@ -8,6 +9,8 @@ import { startRedis, type TestRedis } from '../../helpers/redis-server.js'
 import { entryBytes, version } from './envelope-bytes.js'
 
 let redis: TestRedis
+/** The tier talks to Redis through this proxy, which freezes and cuts the link on demand. */
+let proxy: ChaosProxy
 let connection: RedisConnection
 let guard: L2Guard
 let l2: RedisTier
@@ -19,16 +22,18 @@ const onUnhandled = () => {
 
 beforeAll(async () => {
   redis = await startRedis()
+  proxy = await startChaosProxy({ target: { port: redis.port } })
   process.on('unhandledRejection', onUnhandled)
 })
 
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled)
+  await proxy.close()
   await redis.stop()
 })
 
 beforeEach(async () => {
-  connection = connectRedis(redis.url, {
+  connection = connectRedis(proxy.url, {
     timeoutMs: 200,
     onEvent: (state, error) => {
       if (state === 'error' && error) errorEvents.push(error)
@@ -40,7 +45,7 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
-  redis.resume()
+  proxy.heal()
   await connection.close()
   // Late settlements of timed-out commands must not surface as unhandled rejections.
   await sleep(300)
@@ -76,9 +81,9 @@ async function until(fn: () => Promise<unknown>, limitMs: number): Promise<numbe
   }
 }
 
-describe('Redis frozen (SIGSTOP)', () => {
-  it('a GET rejects within 1 s, the circuit opens after 3 failures, and the tier recovers after SIGCONT', async () => {
-    redis.pause()
+describe('Redis frozen (the link holds every byte, sockets stay open)', () => {
+  it('a GET rejects within 1 s, the circuit opens after 3 failures, and the tier recovers after the thaw', async () => {
+    proxy.freeze()
     const first = await timeRejection(l2.get('f:a'))
     expect(first.error).toBeInstanceOf(L2Error)
     expect((first.error as Error).message).toMatch(/GET/)
@@ -94,7 +99,7 @@ describe('Redis frozen (SIGSTOP)', () => {
     expect(refused.ms).toBeLessThan(90)
     expect((refused.error as Error).message).toMatch(/circuit open/)
 
-    redis.resume()
+    proxy.thaw()
     // Breaker duration (1 s) + a reconnect; generous for a shared machine.
     await until(() => l2.get('f:a'), 10_000)
     expect(guard.state).toBe('closed')
@@ -102,7 +107,7 @@ describe('Redis frozen (SIGSTOP)', () => {
   })
 
   it('a freeze longer than the socket timeout: the socket is dropped, calls stay bounded, and it reconnects', async () => {
-    redis.pause()
+    proxy.freeze()
     const started = Date.now()
     // Keep calling through the freeze: every call settles within the deadline or at once.
     while (Date.now() - started < 2_500) {
@@ -110,21 +115,23 @@ describe('Redis frozen (SIGSTOP)', () => {
       expect(ms).toBeLessThan(1_000)
       await sleep(100)
     }
-    redis.resume()
+    proxy.thaw()
     await until(() => l2.get('f:a'), 10_000)
   })
 
-  it('documents E4: a write that timed out during the freeze still lands after SIGCONT', async () => {
+  it('documents E4: a write that timed out during the freeze still lands after the thaw', async () => {
     const raw = new Redis(redis.url)
     await raw.del('f:ghost')
-    redis.pause()
+    proxy.freeze()
     const write = await timeRejection(
       l2.set({ key: 'f:ghost', bytes: entryBytes(version(1), 'ghost'), ttlMs: 60_000, tags: [] }),
     )
     expect(write.error).toBeInstanceOf(L2Error)
     expect(write.ms).toBeLessThan(1_000)
-    redis.resume()
-    // The caller saw an error, yet the SET was already in the server's socket buffer.
+    // Redis itself answers the test's own client: the write has not landed yet.
+    expect(await raw.exists('f:ghost')).toBe(0)
+    proxy.thaw()
+    // The caller saw an error, yet the SET was already on its way.
     await until(async () => {
       const value = await raw.getBuffer('f:ghost')
       if (!value) throw new Error('not landed yet')
@@ -134,9 +141,43 @@ describe('Redis frozen (SIGSTOP)', () => {
   })
 })
 
-describe('Redis killed and restarted', () => {
-  it('fails fast while Redis is down and works again after the restart', async () => {
-    await redis.kill()
+describe('Latency brown-out (replies slower than the deadline)', () => {
+  it('each call gives up at the deadline, not at the reply; the circuit opens; it recovers when latency drops', async () => {
+    // 300 ms each way: a round trip of 600 ms against a 200 ms deadline.
+    proxy.latency(300)
+    const first = await timeRejection(l2.get('f:a'))
+    expect(first.error).toBeInstanceOf(L2Error)
+    expect(first.ms).toBeGreaterThanOrEqual(150)
+    expect(first.ms).toBeLessThan(590)
+    await timeRejection(l2.get('f:b'))
+    await timeRejection(l2.get('f:c'))
+    expect(guard.state).toBe('open')
+    proxy.latency(0)
+    await until(() => l2.get('f:a'), 10_000)
+    expect(guard.state).toBe('closed')
+  })
+})
+
+describe('A black hole (every byte lost, sockets open), then healed', () => {
+  it('calls stay bounded through the drop, and the tier works again once it ends', async () => {
+    proxy.drop()
+    const started = Date.now()
+    while (Date.now() - started < 2_000) {
+      const { ms, error } = await timeRejection(l2.get('f:a'))
+      expect(error).toBeInstanceOf(L2Error)
+      expect(ms).toBeLessThan(1_000)
+      await sleep(100)
+    }
+    proxy.drop(false)
+    await until(() => l2.set({ key: 'f:a', bytes: entryBytes(version(2)), ttlMs: 10_000, tags: [] }), 10_000)
+    expect((await l2.get('f:a'))?.subarray(1, 17).toString()).toBe(version(2))
+  })
+})
+
+describe('Redis unreachable (connections cut, new ones refused), then back', () => {
+  it('fails fast while Redis is unreachable and works again once it is back', async () => {
+    proxy.refuse()
+    proxy.cut()
     const down = await timeRejection(l2.get('f:a'))
     expect(down.error).toBeInstanceOf(L2Error)
     expect(down.ms).toBeLessThan(1_000)
@@ -146,7 +187,7 @@ describe('Redis killed and restarted', () => {
 
     // Stay down across a few reconnect attempts.
     await sleep(500)
-    await redis.restart()
+    proxy.heal()
     await until(() => l2.set({ key: 'f:a', bytes: entryBytes(version(1)), ttlMs: 10_000, tags: [] }), 15_000)
     expect(await l2.get('f:a')).toBeDefined()
     expect(guard.state).toBe('closed')
