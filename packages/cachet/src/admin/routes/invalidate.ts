@@ -29,7 +29,8 @@ async function perKey(keys: readonly string[], run: (key: string) => Promise<boo
 }
 
 /**
- * Invalidates keys, patterns and tags, and reports a count per item. A dry run
+ * Invalidates keys, patterns and tags, and reports a count per item: `details.keys` is the list of keys
+ * asked for (seed 004's array), `details.keyCounts` whether each existed. A dry run
  * counts what would go; tags cannot be counted without invalidating them, so they show null.
  */
 async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mutation> {
@@ -69,7 +70,8 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
           duration: formatDuration(performance.now() - started),
         },
         details: {
-          keys: Object.fromEntries(keyCounts),
+          keys,
+          keyCounts: Object.fromEntries(keyCounts),
           patterns: Object.fromEntries(patternCounts),
           tags: Object.fromEntries(tags.map((tag) => [tag, null])),
           samples,
@@ -97,7 +99,8 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
         duration: formatDuration(performance.now() - started),
       },
       details: {
-        keys: Object.fromEntries(keyCounts),
+        keys,
+        keyCounts: Object.fromEntries(keyCounts),
         patterns: Object.fromEntries(patternCounts),
         tags: Object.fromEntries(tagCounts),
       },
