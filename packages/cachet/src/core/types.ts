@@ -136,4 +136,6 @@ export interface L2Tier {
   ping(): Promise<number>
   /** INFO fields the health check and metrics read (used_memory, maxmemory, evicted_keys, …). */
   info(): Promise<Record<string, string>>
+  /** The Redis key of a tag's index: a zset of full entry keys scored by staleUntil (docs/architecture.md). */
+  tagKey(tag: string): string
 }
