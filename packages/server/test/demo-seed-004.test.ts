@@ -38,6 +38,19 @@ describe('config: seed 004 §3.3 REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_D
   })
 })
 
+describe('config: CACHET_STARTUP_WARMUP_SKIP', () => {
+  it('is a list of module names, empty by default', () => {
+    expect([...loadConfig({}).startupWarmupSkip]).toEqual([])
+    expect([...loadConfig({ CACHET_STARTUP_WARMUP_SKIP: 'dashboard,search' }).startupWarmupSkip]).toEqual([
+      'dashboard',
+      'search',
+    ])
+    expect(() => loadConfig({ CACHET_STARTUP_WARMUP_SKIP: 'dashboard search' })).toThrow(
+      /CACHET_STARTUP_WARMUP_SKIP must be module names separated by commas/,
+    )
+  })
+})
+
 /*
  * One server on a redis-server that asks for a password, reached through REDIS_HOST/PORT/PASSWORD/DB,
  * with every start-up warmer on (seed 001's dashboard and search, seed 004's config, vehicles, products).
