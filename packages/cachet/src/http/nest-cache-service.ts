@@ -1,5 +1,6 @@
 import type { DynamicModule } from '@nestjs/common'
 import type { Cluster, Redis } from 'ioredis'
+import { formatDuration } from '../admin/responses.js'
 import { createWarmupRegistry, type WarmupRegistry } from '../admin/warmup.js'
 import type { CacheApi, CacheHealth } from '../core/cache-api.js'
 import { toMs } from '../core/duration.js'
@@ -110,10 +111,6 @@ export interface KeyListResult {
   pagination: { total: number; returned: number; nextCursor: string | null; hasMore: boolean }
 }
 
-function duration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`
-}
-
 function seconds(ttl: number, name: string): number {
   if (!Number.isFinite(ttl) || ttl <= 0) {
     throw new InvalidOptionError(`${name} must be a positive number of seconds, got ${ttl}`)
@@ -211,7 +208,7 @@ export class CacheService {
     return {
       modulesWarmed: final.modulesWarmed,
       keysCreated: final.keysCreated,
-      duration: duration(final.durationMs),
+      duration: formatDuration(final.durationMs),
       errors: final.errors,
     }
   }
@@ -284,7 +281,7 @@ export class CacheService {
       keysInvalidated: total,
       patternsProcessed: Object.keys(patterns).length,
       tagsProcessed: Object.keys(tags).length,
-      duration: duration(performance.now() - started),
+      duration: formatDuration(performance.now() - started),
       details: { keys, patterns, tags },
     }
   }
