@@ -34,8 +34,6 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
       REDIS_URL: redis.url,
       CACHET_DEMO_ROWS: '5000',
       CACHET_DEMO_ORDER_ITEMS: '1000',
-      // Only the config module at start: the key browser's first page then holds the keys below.
-      CACHET_STARTUP_WARMUP_SKIP: 'dashboard,search,vehicles,products',
     })
     for (const key of HOSTILE_KEYS)
       await server.resources.cache.set(key, HOSTILE_VALUE, { tags: ['hostile'] })
