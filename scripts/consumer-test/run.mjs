@@ -269,6 +269,13 @@ try {
     },
   )
 
+  await check("seed 004's AFTER migration code compiles and runs unchanged with CacheService", () => {
+    const output = run('node', ['dist/seed-004-migration.js'], cjs, env)
+    for (const line of ['same: true', 'fetches: 1', 'ttl 3600 s ± 10 %: true']) {
+      if (!output.includes(line)) throw new Error(output)
+    }
+  })
+
   await check('@cached caches under experimentalDecorators in the same CommonJS app', () => {
     const output = run('node', ['dist/decorated.js'], cjs, env)
     if (!output.includes('loader calls: 1')) throw new Error(output)

@@ -32,7 +32,7 @@ export {
 } from './core/errors.js'
 export { escapeGlob, hashKey, stableStringify } from './core/keys.js'
 export type { AdaptiveTtlRule, CacheOptions, CallOptions, RedisInput } from './core/options.js'
-export { SEED_ADAPTIVE_TTL } from './core/options.js'
+export { SEED_ADAPTIVE_TTL, SEED_TTL_RULES } from './core/options.js'
 export {
   type CacheOperationMessage,
   TRACED_OPERATIONS,

@@ -4,6 +4,7 @@ import { createMetrics, metricsPlugin, registerWriteBehindMetrics } from 'cachet
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import type { ServerConfig } from './config.js'
+import { registerCatalogWarmers } from './demo-catalog-warmers.js'
 import { registerDemoWarmers } from './demo-warmers.js'
 import { drainOnClose } from './drain.js'
 import type { ServerResources } from './resources.js'
@@ -16,6 +17,7 @@ import { revenueRoute } from './routes/revenue.js'
 import { searchRoute } from './routes/search.js'
 import { usersRoute } from './routes/users.js'
 import { reportingSharedRedis } from './shared-redis-health.js'
+import { skippingAtStartup } from './startup-warmers.js'
 import { addServerTiming } from './timing.js'
 import { writeAccess } from './write-access.js'
 
@@ -62,7 +64,9 @@ export async function build(
   await app.register(usersRoute, { db, sync: resources.userSync, access })
   await app.register(productViewsRoute, { counter: resources.productViews })
 
-  registerDemoWarmers(resources.warmers, app, db, resources.userSync)
+  const warmers = skippingAtStartup(resources.warmers, config.startupWarmupSkip)
+  registerCatalogWarmers(warmers, db)
+  registerDemoWarmers(warmers, app, db, resources.userSync)
   await app.register(adminPlugin, {
     prefix: '/api/cache',
     cache: resources.durableRedis.kind === 'shared' ? reportingSharedRedis(cache) : cache,

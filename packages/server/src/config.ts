@@ -15,6 +15,24 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')
     .optional(),
+  // Seed 004 §3.3's variables, the other way to name the cache's Redis (REDIS_URL or these, not both).
+  REDIS_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]+\]$/, 'REDIS_HOST must be a host name or address')
+    .optional(),
+  REDIS_PORT: z.coerce
+    .number({ error: 'REDIS_PORT must be a number' })
+    .int('REDIS_PORT must be an integer')
+    .min(1, 'REDIS_PORT must be between 1 and 65535')
+    .max(65535, 'REDIS_PORT must be between 1 and 65535')
+    .optional(),
+  REDIS_PASSWORD: z.string().max(512, 'REDIS_PASSWORD must be at most 512 characters').optional(),
+  REDIS_DB: z.coerce
+    .number({ error: 'REDIS_DB must be a number' })
+    .int('REDIS_DB must be an integer')
+    .min(0, 'REDIS_DB must be between 0 and 1023')
+    .max(1023, 'REDIS_DB must be between 0 and 1023')
+    .optional(),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
@@ -33,6 +51,13 @@ const envSchema = z.object({
   CACHET_DURABLE_REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'CACHET_DURABLE_REDIS_URL must start with redis:// or rediss://')
+    .optional(),
+  CACHET_STARTUP_WARMUP_SKIP: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_.-]{1,64}(,[A-Za-z0-9_.-]{1,64})*$/,
+      'CACHET_STARTUP_WARMUP_SKIP must be module names separated by commas',
+    )
     .optional(),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
@@ -55,7 +80,10 @@ const envSchema = z.object({
 export interface ServerConfig {
   port: number
   host: string
-  /** External Redis; when absent the server spawns its own redis-server, or runs L1-only. */
+  /**
+   * External Redis, from REDIS_URL or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD/REDIS_DB; when absent the
+   * server spawns its own redis-server, or runs L1-only.
+   */
   redisUrl?: string
   /** External PostgreSQL; when absent the demo data lives in an in-memory PGlite. */
   databaseUrl?: string
@@ -73,10 +101,25 @@ export interface ServerConfig {
    */
   durableRedisUrl?: string
   logLevel: (typeof LOG_LEVELS)[number]
+  /** Warm-up modules not to run at start-up (they stay available to POST /api/cache/warmup). */
+  startupWarmupSkip: ReadonlySet<string>
   /** Rows generated in the demo `logs` table. */
   demoRows: number
   /** Rows generated in the demo `order_items` table (a quarter as many orders). */
   demoOrderItems: number
+}
+
+type RedisParts = Pick<z.infer<typeof envSchema>, 'REDIS_HOST' | 'REDIS_PORT' | 'REDIS_PASSWORD' | 'REDIS_DB'>
+
+/**
+ * The cache's Redis from seed 004's REDIS_HOST (default localhost), REDIS_PORT (6379), REDIS_PASSWORD
+ * and REDIS_DB (0); undefined when none of them is set (then the server spawns its own redis-server).
+ */
+function redisUrlFromParts(e: RedisParts): string | undefined {
+  const given = [e.REDIS_HOST, e.REDIS_PORT, e.REDIS_PASSWORD, e.REDIS_DB].some((v) => v !== undefined)
+  if (!given) return undefined
+  const auth = e.REDIS_PASSWORD === undefined ? '' : `:${encodeURIComponent(e.REDIS_PASSWORD)}@`
+  return `redis://${auth}${e.REDIS_HOST ?? 'localhost'}:${e.REDIS_PORT ?? 6379}/${e.REDIS_DB ?? 0}`
 }
 
 /** Thrown when the environment holds a bad value; the message names every bad variable. */
@@ -94,10 +137,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     throw new ConfigError(`invalid environment:\n${lines.join('\n')}`)
   }
   const e = parsed.data
+  const parts = ['REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'REDIS_DB'] as const
+  const alsoGiven = parts.filter((name) => e[name] !== undefined)
+  if (e.REDIS_URL && alsoGiven.length > 0) {
+    throw new ConfigError(
+      `invalid environment:\n  REDIS_URL: set REDIS_URL or ${alsoGiven.join(', ')}, not both`,
+    )
+  }
   return {
     port: e.PORT,
     host: e.HOST,
-    redisUrl: e.REDIS_URL,
+    redisUrl: e.REDIS_URL ?? redisUrlFromParts(e),
     databaseUrl: e.DATABASE_URL,
     adminToken: e.CACHET_ADMIN_TOKEN,
     metricsToken: e.CACHET_METRICS_TOKEN,
@@ -105,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     durableRedisUrl: e.CACHET_DURABLE_REDIS_URL,
     redisMaxMemory: e.CACHET_REDIS_MAXMEMORY.toLowerCase(),
     logLevel: e.LOG_LEVEL,
+    startupWarmupSkip: new Set(e.CACHET_STARTUP_WARMUP_SKIP?.split(',') ?? []),
     demoRows: e.CACHET_DEMO_ROWS,
     demoOrderItems: e.CACHET_DEMO_ORDER_ITEMS,
   }

@@ -8,9 +8,10 @@ import type { UserSync } from './user-sync.js'
 export const POPULAR_SEARCHES = ['error', 'upload', 'billing', 'auth', 'search']
 
 /**
- * Registers the demo's warm-up modules, in priority order (seed 004 §6.3: critical data first).
- * 'config' and 'user-profiles' run at start-up. 'dashboard' and 'search' warm the HTTP routes through app.inject, so the
- * entries are exactly the ones real requests hit (same key, same headers). 'user-profiles' prewarms the
+ * Registers the demo's warm-up modules of seeds 001 and 002 (seed 004's are in demo-catalog-warmers.ts).
+ * 'dashboard', 'search' and 'user-profiles' run at start-up. 'dashboard' and 'search' warm the HTTP routes
+ * through app.inject, so the entries are exactly the ones real requests hit (same key, same headers).
+ * 'user-profiles' prewarms the
  * user entity cache (nothing to do in L1-only mode, where there is none).
  */
 export function registerDemoWarmers(
@@ -19,23 +20,6 @@ export function registerDemoWarmers(
   db: Database,
   userSync: UserSync | undefined,
 ): void {
-  registry.register(
-    'config',
-    async (ctx) => {
-      const settings = {
-        'config:features': { search: true, userDashboards: true, uploads: true },
-        'config:retention': { logsDays: 30, auditEntries: 10_000 },
-        'config:cache-types': { dashboard: 300, search: 3600, user: 1800 },
-      }
-      let keys = 0
-      for (const [key, value] of Object.entries(settings)) {
-        if (await ctx.set(key, value, { ttl: '1h', tags: ['config'] })) keys++
-      }
-      return { keys }
-    },
-    { onStart: true },
-  )
-
   // Returns 1 when the request stored a new entry. A forced run deletes a cached entry (its key comes
   // back in X-Cache-Key) and asks again, so the entry is rebuilt rather than served.
   const warmRoute = async (cache: CacheApi, url: string, force: boolean) => {
@@ -48,18 +32,25 @@ export function registerDemoWarmers(
     return response.statusCode === 200 && response.headers['x-cache'] === 'MISS' ? 1 : 0
   }
 
-  registry.register('dashboard', async (ctx) => ({
-    keys: await warmRoute(ctx.cache, '/api/dashboard', ctx.force),
-  }))
+  // Seed 001's warm_cache(): the dashboard and the popular searches are requested at start-up.
+  registry.register(
+    'dashboard',
+    async (ctx) => ({ keys: await warmRoute(ctx.cache, '/api/dashboard', ctx.force) }),
+    { onStart: true },
+  )
 
-  registry.register('search', async (ctx) => {
-    let keys = 0
-    for (const q of POPULAR_SEARCHES) {
-      if (ctx.signal.aborted) break
-      keys += await warmRoute(ctx.cache, `/api/search?q=${encodeURIComponent(q)}`, ctx.force)
-    }
-    return { keys }
-  })
+  registry.register(
+    'search',
+    async (ctx) => {
+      let keys = 0
+      for (const q of POPULAR_SEARCHES) {
+        if (ctx.signal.aborted) break
+        keys += await warmRoute(ctx.cache, `/api/search?q=${encodeURIComponent(q)}`, ctx.force)
+      }
+      return { keys }
+    },
+    { onStart: true },
+  )
 
   registry.register('users', async (ctx) => {
     const [row] = await db.query<{ users: number; active: number }>(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { CacheApi } from 'cachet'
-import { createCache } from 'cachet'
+import { createCache, SEED_TTL_RULES } from 'cachet'
 import { createWarmupRegistry, type WarmupRegistry } from 'cachet/admin'
 import { connectRedis, type RedisConnection } from 'cachet/redis'
 import { createQueryCache, type QueryCache } from 'cachet/sql'
@@ -9,6 +9,7 @@ import { type Logger, pino } from 'pino'
 import type { ServerConfig } from './config.js'
 import { type Database, openDatabase } from './database.js'
 import { DemoAuth } from './demo-auth.js'
+import { seedCatalog } from './demo-catalog-data.js'
 import { type SeedResult, seedLogs } from './demo-data.js'
 import { seedShop } from './demo-shop-data.js'
 import { seedUsers } from './demo-user-data.js'
@@ -106,8 +107,8 @@ export async function openResources(
   const cache = createCache({
     redis: url ?? false,
     prefix: 'cache',
-    // Seed 004's smart TTL by key prefix for the demo's warm-up modules; HTTP routes carry their own.
-    ttlRules: { 'config:': '1h', 'users:': '30m' },
+    // Seed 004's smart TTL by key prefix (§4.3) for the demo's warm-up modules; HTTP routes carry their own.
+    ttlRules: { ...SEED_TTL_RULES, 'config:': '1h', 'users:': '30m' },
     // PGlite runs its queries on the main thread: a query blocks the event loop for tens of ms (more
     // on a busy machine), and a Redis reply that arrives meanwhile is only read afterwards. The default
     // 100 ms deadline would count those as Redis failures and open the circuit; 1 s does not.
@@ -226,6 +227,7 @@ async function openDemoDatabase(config: ServerConfig): Promise<DemoDatabase> {
     const seed = await seedLogs(db, config.demoRows)
     const shopSeed = await seedShop(db, config.demoOrderItems)
     const userSeed = await seedUsers(db)
+    await seedCatalog(db)
     return { db, seed, shopSeed, userSeed }
   } catch (error) {
     await db.close().catch(() => {})

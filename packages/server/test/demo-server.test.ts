@@ -179,6 +179,9 @@ describe('mounted parts', () => {
     const modules = response.json().data.modules
     expect(modules.map((m: { name: string }) => m.name)).toEqual([
       'config',
+      'vehicles',
+      'products',
+      'seo',
       'dashboard',
       'search',
       'users',

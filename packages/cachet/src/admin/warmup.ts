@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import type { CacheApi } from '../core/cache-api.js'
 import type { CallOptions } from '../core/options.js'
 import { escapeControl } from './sanitize.js'
+import { publishWarmupStatus } from './warmup-status.js'
 
 /** What a warmer receives. */
 export interface WarmupContext {
@@ -188,6 +189,14 @@ function runJob(
     current: state.current && { ...state.current },
   })
 
+  // Publishes one after the other, so a late write never replaces the final state in Redis.
+  let published: Promise<unknown> = publishWarmupStatus(cache, snapshot())
+  const publish = () => {
+    const state = snapshot()
+    published = published.then(() => publishWarmupStatus(cache, state))
+    return published
+  }
+
   const runModule = async ({ name, warmer }: { name: string; warmer: Warmer }) => {
     const started = Date.now()
     const current = { module: name, keys: 0 }
@@ -232,6 +241,7 @@ function runJob(
     else state.errors++
     state.current = undefined
     events.emit('module', result)
+    void publish()
   }
 
   const done = (async () => {
@@ -239,6 +249,7 @@ function runJob(
     for (const module of modules) await runModule(module)
     state.status = signal.aborted ? 'aborted' : 'completed'
     state.finishedAt = Date.now()
+    await publish()
     const final = snapshot()
     events.emit('done', final)
     return final

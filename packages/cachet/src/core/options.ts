@@ -166,6 +166,27 @@ export const SEED_ADAPTIVE_TTL: AdaptiveTtlRule[] = [
   { slowerThan: 0, ttl: '1m' },
 ]
 
+/**
+ * Seed 004's TTL strategy by key prefix (§4.3), as `ttlRules`: longest prefix wins, and a key no rule
+ * matches gets the cache's `ttl`, whose default (5 min) is the seed's default too.
+ */
+export const SEED_TTL_RULES: Readonly<Record<string, Duration>> = Object.freeze({
+  'stock:available': '1m',
+  'dashboard:realtime': '2m',
+  'orders:recent': '3m',
+  'dashboard:stats': '5m',
+  'users:count': '10m',
+  'products:popular': '15m',
+  'blog:articles': '30m',
+  'suppliers:list': '30m',
+  'seo:stats': '1h',
+  'manufacturers:list': '1h',
+  'vehicles:brands': '1h',
+  'config:main': '1h',
+  'static:content': '2h',
+  'legal:terms': '4h',
+})
+
 const PREFIX_PATTERN = /^[A-Za-z0-9_.-]+$/
 
 /** Validates createCache() options and fills in defaults. Throws InvalidOptionError naming the option. */

@@ -9,6 +9,20 @@ import type { ResolvedRoute, ResponseCacheOptions, RouteCacheOptions } from './o
 import { ResponseCache } from './response-cache.js'
 
 export { invalidatePattern, invalidateTags, invalidateType, invalidateUser } from './invalidate.js'
+export {
+  CACHET_CACHE_SERVICE_OPTIONS,
+  CacheService,
+  CacheServiceModule,
+  type CacheServiceOptions,
+  type HealthStatus,
+  type InvalidateOptions,
+  type InvalidateResult,
+  type KeyInfo,
+  type KeyListResult,
+  type MemoryInfo,
+  SEED_TTL_STRATEGY,
+  type WarmupResult,
+} from './nest-cache-service.js'
 export type { CacheScope, ResponseCacheOptions, RouteCacheOptions } from './options.js'
 
 const { applyDecorators, Inject, Injectable, Module, SetMetadata, UseInterceptors } = requirePeer<

@@ -53,6 +53,24 @@ describe('GET /stats', () => {
     expect(data.namespaces.products.keys).toBe(2)
     expect(data.redis.usedMemory).toBeGreaterThan(0)
   })
+
+  it("answers seed 001's status and cache_stats block beside seed 004's data", async () => {
+    h.cache.resetStats()
+    await seed(h.cache, 'dashboard', 3)
+    for (const key of ['dashboard:0', 'dashboard:1', 'dashboard:absent']) await h.cache.get(key)
+    const body = (await call('GET', '/stats')).json()
+    expect(body.status).toBe('success')
+    // The seed's example: {"hits": 1247, "misses": 153, "errors": 2, "total_requests": 1400, "hit_rate": 89.07, "is_available": true}
+    expect(body.cache_stats).toEqual({
+      hits: 2,
+      misses: 1,
+      errors: 0,
+      total_requests: 3,
+      hit_rate: 66.67,
+      is_available: true,
+    })
+    expect(body.data.hitRate).toBe('66.7%')
+  })
 })
 
 describe('POST /clear', () => {
@@ -119,7 +137,9 @@ describe('DELETE /invalidate', () => {
     })
     expect(response.statusCode).toBe(200)
     const body = response.json()
-    expect(body.details.keys).toEqual({ 'users:0': 1, 'users:1': 1, 'users:missing': 0 })
+    // Seed 004 §2.5: details.keys is the array of keys asked for; keyCounts says which existed.
+    expect(body.details.keys).toEqual(['users:0', 'users:1', 'users:missing'])
+    expect(body.details.keyCounts).toEqual({ 'users:0': 1, 'users:1': 1, 'users:missing': 0 })
     expect(body.details.patterns).toEqual({ 'products:*': 4 })
     expect(body.details.tags).toEqual({ seo: 2 })
     expect(body.stats).toMatchObject({ keysInvalidated: 8, patternsProcessed: 1, tagsProcessed: 1 })
@@ -138,7 +158,8 @@ describe('DELETE /invalidate', () => {
       dryRun: true,
     })
     expect(response.json().details).toMatchObject({
-      keys: { 'users:0': 1, 'users:9': 0 },
+      keys: ['users:0', 'users:9'],
+      keyCounts: { 'users:0': 1, 'users:9': 0 },
       patterns: { 'users:*': 3 },
       tags: { sale: 3, 'never-used': 0 },
     })
@@ -180,7 +201,7 @@ describe('GET /keys and /keys/:key', () => {
     expect(data.keys.map((k: { key: string }) => k.key).sort()).toEqual(
       Array.from({ length: 60 }, (_, i) => `users:${i}`).sort(),
     )
-    expect(data.pagination).toMatchObject({ returned: 60, hasMore: false, nextCursor: null })
+    expect(data.pagination).toMatchObject({ total: 60, returned: 60, hasMore: false, nextCursor: null })
   })
 
   it('lists keys with type, ttl and size, paginated by cursor', async () => {
@@ -200,6 +221,8 @@ describe('GET /keys and /keys/:key', () => {
         expect(key.size).toMatch(/^[\d.]+[BK]$/)
         seen.add(key.key)
       }
+      // Seed 004 §2.6: every page says how many keys match in all.
+      expect(data.pagination.total).toBe(150)
       cursor = data.pagination.nextCursor
       pages++
     } while (cursor && pages < 50)

@@ -34,4 +34,13 @@ describe.skipIf(!hasPromtool)('docs/alerts.yml, by promtool', () => {
     ])
     expect(stdout).toMatch(/SUCCESS/)
   })
+
+  it("fires seed 001's alerts (hit rate < 50 %, errors > 10) on its figures, and not below them", async () => {
+    const { stdout } = await run('promtool', [
+      'test',
+      'rules',
+      'test/metrics/fixtures/seed-001-alerts.test.yml',
+    ])
+    expect(stdout).toMatch(/SUCCESS/)
+  })
 })

@@ -119,10 +119,10 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
   it('previews a clear with a dry-run count, then clears after confirmation', async () => {
     await page.fill('#clear-pattern', 'config:*')
     await page.click('#clear-form button[type=submit]')
-    await expect.poll(() => page.textContent('#clear-count')).toBe('3 key(s) match config:*')
+    await expect.poll(() => page.textContent('#clear-count')).toBe('7 key(s) match config:*')
     expect(await server.resources.cache.has('config:features')).toBe(true)
     await page.click('#clear-confirm')
-    await expect.poll(() => page.textContent('#message')).toMatch(/Cleared 3 key\(s\) for config:\*/)
+    await expect.poll(() => page.textContent('#message')).toMatch(/Cleared 7 key\(s\) for config:\*/)
     expect(await server.resources.cache.has('config:features')).toBe(false)
   })
 
@@ -131,7 +131,7 @@ describe.skipIf(!hasChromium)('dashboard page in headless Chromium', () => {
     await page.click('#warmup-form button[type=submit]')
     await expect
       .poll(() => page.textContent('#warmup-result'), { timeout: 15_000 })
-      .toMatch(/^completed: warmed config, users, 4 key\(s\) created, 0 error\(s\)/)
+      .toMatch(/^completed: warmed config, users, 8 key\(s\) created, 0 error\(s\)/)
     expect(await server.resources.cache.has('config:features')).toBe(true)
   })
 

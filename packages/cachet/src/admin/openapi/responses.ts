@@ -77,8 +77,23 @@ export const healthAnswer = object(
   ['success', 'instance', 'status', 'redis', 'reasons', 'advice', 'timestamp'],
 )
 
+/** Seed 001's block: hit_rate is a percentage (89.07), not a ratio. */
+const seedCacheStats = object(
+  {
+    hits: integer,
+    misses: integer,
+    errors: integer,
+    total_requests: integer,
+    hit_rate: { type: 'number', minimum: 0, maximum: 100 },
+    is_available: boolean,
+  },
+  ['hits', 'misses', 'errors', 'total_requests', 'hit_rate', 'is_available'],
+)
+
 export const statsAnswer = envelope(
   {
+    status: { const: 'success' },
+    cache_stats: seedCacheStats,
     data: object(
       {
         memory: string,
@@ -99,7 +114,7 @@ export const statsAnswer = envelope(
       ['keyCount', 'hitRate', 'connected', 'status', 'cache', 'redis', 'namespaces'],
     ),
   },
-  ['data'],
+  ['status', 'cache_stats', 'data'],
 )
 
 const percentiles = nullable(object({ p50: number, p99: number }, ['p50', 'p99']))
@@ -185,7 +200,11 @@ export const keysAnswer = envelope(
             ['key', 'type', 'ttl'],
           ),
         },
-        pagination,
+        pagination: {
+          ...pagination,
+          properties: { total: integer, ...(pagination.properties as Schema) },
+          required: ['total', ...(pagination.required as string[])],
+        },
       },
       ['keys', 'pagination'],
     ),
@@ -245,11 +264,16 @@ export const invalidateAnswer = envelope(
       },
       ['keysProcessed', 'patternsProcessed', 'tagsProcessed', 'duration'],
     ),
-    details: object({ keys: countMap, patterns: countMap, tags: countMap, samples: { type: 'object' } }, [
-      'keys',
-      'patterns',
-      'tags',
-    ]),
+    details: object(
+      {
+        keys: { type: 'array', items: string },
+        keyCounts: countMap,
+        patterns: countMap,
+        tags: countMap,
+        samples: { type: 'object' },
+      },
+      ['keys', 'keyCounts', 'patterns', 'tags'],
+    ),
   },
   ['stats', 'details'],
 )
@@ -293,8 +317,12 @@ export const warmupStartedAnswer = envelope(
 export const warmupListAnswer = envelope(
   {
     data: object(
-      { modules: { type: 'array', items: { type: 'object' } }, jobs: { type: 'array', items: jobState } },
-      ['modules', 'jobs'],
+      {
+        modules: { type: 'array', items: { type: 'object' } },
+        status: nullable(jobState),
+        jobs: { type: 'array', items: jobState },
+      },
+      ['modules', 'status', 'jobs'],
     ),
   },
   ['data'],

@@ -30,7 +30,8 @@ async function perKey(keys: readonly string[], run: (key: string) => Promise<boo
 }
 
 /**
- * Invalidates keys, patterns and tags, and reports a count per item. A dry run counts what would
+ * Invalidates keys, patterns and tags, and reports a count per item: `details.keys` is the list of keys
+ * asked for (seed 004's array), `details.keyCounts` whether each existed. A dry run counts what would
  * go: live entries per key, pattern and tag.
  */
 async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mutation> {
@@ -72,7 +73,8 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
           duration: formatDuration(performance.now() - started),
         },
         details: {
-          keys: Object.fromEntries(keyCounts),
+          keys,
+          keyCounts: Object.fromEntries(keyCounts),
           patterns: Object.fromEntries(patternCounts),
           tags: Object.fromEntries(tagCounts),
           samples,
@@ -102,7 +104,8 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
         duration: formatDuration(performance.now() - started),
       },
       details: {
-        keys: Object.fromEntries(keyCounts),
+        keys,
+        keyCounts: Object.fromEntries(keyCounts),
         patterns: Object.fromEntries(patternCounts),
         tags: Object.fromEntries(tagCounts),
       },

@@ -6,6 +6,7 @@ import { HttpError, ok } from '../responses.js'
 import { parse } from '../schemas.js'
 
 const VALUE_PREVIEW_BYTES = 64 * 1024
+const TOTAL_PATTERNS = 50
 
 function notFound(key: string): HttpError {
   return new HttpError(404, 'E_NOT_FOUND', `params.key: no such key in the cache (${JSON.stringify(key)})`)
@@ -23,12 +24,44 @@ function presentValue(value: unknown): { value?: unknown; preview?: string; trun
   return { preview: json.slice(0, VALUE_PREVIEW_BYTES), truncated: true }
 }
 
+/**
+ * Seed 004's `pagination.total`: how many keys match a pattern, from a full SCAN. The first page
+ * counts afresh; the pages after it reuse that count for statsSnapshotMs, so paging through a large
+ * keyspace costs one walk, not one per page. At most TOTAL_PATTERNS patterns are remembered.
+ */
+function matchCounter(ctx: AdminContext): (pattern: string, firstPage: boolean) => Promise<number> {
+  const counts = new Map<string, { count: Promise<number>; at: number }>()
+  return (pattern, firstPage) => {
+    const known = counts.get(pattern)
+    if (known && !firstPage && Date.now() - known.at < ctx.limits.statsSnapshotMs) return known.count
+    const entry = {
+      count: ctx.cache.countByPattern(pattern, 0).then((result) => result.count),
+      at: Date.now(),
+    }
+    counts.delete(pattern)
+    if (counts.size >= TOTAL_PATTERNS) counts.delete(counts.keys().next().value!)
+    counts.set(pattern, entry)
+    // A failed count (Redis down) is not kept: the next page tries again.
+    entry.count.catch(() => {
+      if (counts.get(pattern) === entry) counts.delete(pattern)
+    })
+    return entry.count
+  }
+}
+
 /** GET /keys, GET/PATCH/DELETE /keys/:key (inspect, new ttl, delete). */
 export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  const countMatches = matchCounter(ctx)
+
   app.get('/keys', { config: { access: 'read' } }, async (request) => {
     const query = parse(ctx.schemas.keysQuery, request.query, 'query')
     const limit = query.limit ?? 100
-    const page = await ctx.cache.keys({ pattern: query.pattern ?? '*', cursor: query.cursor ?? '0', limit })
+    const pattern = query.pattern ?? '*'
+    const cursor = query.cursor ?? '0'
+    const [page, total] = await Promise.all([
+      ctx.cache.keys({ pattern, cursor, limit }),
+      countMatches(pattern, cursor === '0'),
+    ])
     const keys = page.keys.map((info) => ({
       key: info.key,
       type: info.type,
@@ -44,7 +77,13 @@ export function registerKeysRoutes(app: FastifyInstance, ctx: AdminContext): voi
     return ok({
       data: {
         keys,
-        pagination: { returned: keys.length, limit, nextCursor: hasMore ? page.cursor : null, hasMore },
+        pagination: {
+          total,
+          returned: keys.length,
+          limit,
+          nextCursor: hasMore ? page.cursor : null,
+          hasMore,
+        },
       },
     })
   })

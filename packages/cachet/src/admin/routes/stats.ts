@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { CacheHealth, Counters, RedisFigures } from '../../core/cache-api.js'
+import type { CacheHealth, CacheStats, Counters, RedisFigures } from '../../core/cache-api.js'
 import { formatBytes } from '../../core/format-bytes.js'
 import { reuseFor } from '../../core/reuse.js'
 import type { AdminContext } from '../context.js'
@@ -43,7 +43,26 @@ function percent(rate: number): string {
   return `${(rate * 100).toFixed(1)}%`
 }
 
-/** GET /stats: the admin API's original figures, engine counters, per-namespace counters, keys and memory. */
+/**
+ * Seed 001's `cache_stats` block, as the Flask cache's GET /api/cache/stats answered it: lookups,
+ * hit rate as a percentage with two decimals, and whether Redis answers.
+ */
+function seedCacheStats(stats: CacheStats, health: CacheHealth) {
+  const totalRequests = stats.hits + stats.misses
+  return {
+    hits: stats.hits,
+    misses: stats.misses,
+    errors: stats.errors,
+    total_requests: totalRequests,
+    hit_rate: Math.round(stats.hitRate * 10_000) / 100,
+    is_available: health.redis.connected,
+  }
+}
+
+/**
+ * GET /stats: seed 004's figures in `data` (engine counters, per-namespace counters, keys and memory),
+ * seed 001's `status` and `cache_stats` beside them.
+ */
 export function registerStatsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   // The walk is reused for statsSnapshotMs; a failed one (Redis down) is not, the next call tries again.
   const scan = reuseFor(ctx.limits.statsSnapshotMs, () => scanNamespaces(ctx, ctx.limits.statsScanKeys))
@@ -68,6 +87,8 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: AdminContext): vo
     }
     const usedMemory = redis?.usedMemory ?? health.redis.usedMemory
     return ok({
+      status: 'success',
+      cache_stats: seedCacheStats(stats, health),
       data: {
         memory: redis?.usedMemoryHuman ?? formatBytes(usedMemory),
         keyCount: redis?.dbSize ?? scan?.scanned ?? 0,

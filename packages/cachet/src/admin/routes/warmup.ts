@@ -4,6 +4,7 @@ import { type AdminContext, audited } from '../context.js'
 import { formatDuration, HttpError, ok } from '../responses.js'
 import { parse } from '../schemas.js'
 import type { WarmupJob, WarmupJobState } from '../warmup.js'
+import { readWarmupStatus } from '../warmup-status.js'
 
 const HEARTBEAT_MS = 15_000
 
@@ -59,7 +60,8 @@ function eventStream(job: WarmupJob): PassThrough {
 /**
  * POST /warmup: runs registered warmers; waits and answers the original warm-up stats, or with
  * `wait: false` answers 202 and a job to follow: GET /warmup/:jobId (state) or
- * GET /warmup/:jobId/events (SSE). GET /warmup lists modules and recent jobs.
+ * GET /warmup/:jobId/events (SSE). GET /warmup lists modules, the last run of any instance (kept in
+ * Redis) and this instance's recent jobs.
  */
 export function registerWarmupRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.post('/warmup', { config: { access: 'admin' } }, async (request, reply) => {
@@ -99,8 +101,16 @@ export function registerWarmupRoutes(app: FastifyInstance, ctx: AdminContext): v
     return result.body
   })
 
+  // `status`: the last run of any instance sharing the Redis (seed 004's cache:warmup:status); `jobs`:
+  // this instance's recent runs.
   app.get('/warmup', { config: { access: 'read' } }, async () =>
-    ok({ data: { modules: ctx.warmers.modules(), jobs: ctx.warmers.jobs().map((job) => job.state()) } }),
+    ok({
+      data: {
+        modules: ctx.warmers.modules(),
+        status: await readWarmupStatus(ctx.cache),
+        jobs: ctx.warmers.jobs().map((job) => job.state()),
+      },
+    }),
   )
 
   app.get('/warmup/:jobId', { config: { access: 'read' } }, async (request) => {

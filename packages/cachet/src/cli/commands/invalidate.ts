@@ -33,7 +33,9 @@ export async function invalidateCommand(ctx: CommandContext, options: Invalidate
   )
   for (const [kind, counts] of Object.entries(d)) {
     if (counts && typeof counts === 'object' && !Array.isArray(counts)) {
-      for (const [name, n] of Object.entries(counts)) ctx.output.out(`  ${kind} ${name}: ${n}`)
+      // details.keys is the list of keys asked for; keyCounts says which existed.
+      const label = kind === 'keyCounts' ? 'keys' : kind
+      for (const [name, n] of Object.entries(counts)) ctx.output.out(`  ${label} ${name}: ${n}`)
     }
   }
 }

@@ -1,4 +1,11 @@
-import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib'
+import {
+  brotliCompressSync,
+  brotliDecompressSync,
+  constants,
+  gunzipSync,
+  gzipSync,
+  inflateSync,
+} from 'node:zlib'
 import type { CompressionOptions } from '../types.js'
 
 /** Header compression ids (bits 0-1 of the format byte). */
@@ -36,4 +43,20 @@ export function compress(
 export function decompress(payload: Buffer, compressionId: number, maxOutputLength: number): Buffer {
   if (compressionId === COMPRESSION_ID.gzip) return gunzipSync(payload, { maxOutputLength })
   return brotliDecompressSync(payload, { maxOutputLength })
+}
+
+/**
+ * True when the bytes open a zlib stream as Python's `zlib.compress` writes it (docs/architecture.md): CMF
+ * 0x78 (deflate, 32 KiB window), no preset dictionary, and the header checksum RFC 1950 asks for. 0x78
+ * ('x') starts neither a JSON text nor a cachet envelope, so the test cannot mistake one for the other.
+ */
+export function isZlibStream(bytes: Buffer): boolean {
+  if (bytes.length < 2 || bytes[0] !== 0x78) return false
+  const flags = bytes[1]!
+  return (flags & 0x20) === 0 && ((0x78 << 8) | flags) % 31 === 0
+}
+
+/** Inflates a zlib stream, bounded like decompress(). */
+export function inflateZlib(payload: Buffer, maxOutputLength: number): Buffer {
+  return inflateSync(payload, { maxOutputLength })
 }

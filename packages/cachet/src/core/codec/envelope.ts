@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { CachetError, CorruptEntryError, SerializationError } from '../errors.js'
 import type { CompressionOptions, Entry, Serializer, Stored } from '../types.js'
-import { COMPRESSION_ID, compress, decompress } from './compression.js'
+import { COMPRESSION_ID, compress, decompress, inflateZlib, isZlibStream } from './compression.js'
 import { deserializeJson, JSON_PLAIN_ID, JSON_TAGGED_ID, serializeJson } from './json-serializer.js'
 import { MSGPACK_ID, msgpackSerializer } from './msgpack-serializer.js'
 import { parseSafeJson } from './safe-json.js'
@@ -111,14 +111,14 @@ export function createCodec(options: CodecOptions): Codec {
 
     decode(bytes) {
       if (bytes.length === 0) throw new CorruptEntryError('empty value')
-      if (!isFormatByte(bytes[0]!)) return legacyEntry(bytes)
+      if (!isFormatByte(bytes[0]!)) return legacyEntry(bytes, maxPayloadBytes)
       try {
         return decodeEnvelope(bytes, custom, maxPayloadBytes)
       } catch (error) {
         // Plain JSON such as `"abc…"`, `-1` or `42` starts with a byte that is also a valid format byte.
         if (startsLikeJson(bytes[0]!)) {
           try {
-            return legacyEntry(bytes)
+            return legacyEntry(bytes, maxPayloadBytes)
           } catch {
             // Neither an envelope nor JSON: report the envelope error, it is the more likely story.
           }
@@ -243,13 +243,19 @@ function deserialize(id: number, payload: Buffer, custom: Serializer | undefined
   return custom.deserialize(payload)
 }
 
-/** A value another writer stored as plain JSON (a cache cachet replaces): a fresh entry with no tags. */
-function legacyEntry(bytes: Buffer): Stored {
+/**
+ * A value another writer stored (a cache cachet replaces): plain JSON, or JSON in a zlib stream as seed
+ * 001's Flask cache writes responses above 1 KB (`zlib.compress(json, 6)`). A fresh entry with no tags.
+ */
+function legacyEntry(bytes: Buffer, maxPayloadBytes: number): Stored {
   let value: unknown
   try {
-    value = parseSafeJson(bytes.toString('utf8'))
+    const text = isZlibStream(bytes) ? inflateZlib(bytes, maxPayloadBytes) : bytes
+    value = parseSafeJson(text.toString('utf8'))
   } catch (error) {
-    throw new CorruptEntryError('value is neither a cachet envelope nor JSON', { cause: error })
+    throw new CorruptEntryError('value is neither a cachet envelope nor JSON (plain or zlib)', {
+      cause: error,
+    })
   }
   return {
     kind: 'entry',
