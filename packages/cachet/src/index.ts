@@ -29,7 +29,13 @@ export {
   UndefinedValueError,
 } from './core/errors.js'
 export { escapeGlob, hashKey, stableStringify } from './core/keys.js'
-export type { AdaptiveTtlRule, CacheOptions, CallOptions, RedisInput } from './core/options.js'
+export type {
+  AdaptiveTtlRule,
+  CacheOptions,
+  CallOptions,
+  L1Invalidation,
+  RedisInput,
+} from './core/options.js'
 export { SEED_ADAPTIVE_TTL } from './core/options.js'
 export type { Serializer } from './core/types.js'
 export { argumentsKey, cached } from './core/wrap.js'

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Bus, BusMessage } from '../sync/bus.js'
 import type { DistributedLock } from '../sync/lock.js'
+import type { Tracking } from '../sync/tracking.js'
 import { Bulkhead } from './bulkhead.js'
 import type { LockResult } from './cache-api.js'
 import type { Codec } from './codec/envelope.js'
@@ -74,6 +75,8 @@ export class Engine {
   readonly loads: Bulkhead
   readonly tombstoneTtlMs: number
   bus?: Bus
+  /** Redis' own invalidations (CLIENT TRACKING), when l1.invalidation asks for them. */
+  tracking?: Tracking
   pending?: PendingInvalidations
   /** The L2 circuit breaker's state (closed when there is no L2). */
   circuitState: () => 'closed' | 'open' | 'half-open' = () => 'closed'
