@@ -112,6 +112,37 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
   }
 })
 
+describe('eviction', () => {
+  let small: TestRedis
+  beforeAll(async () => {
+    // Only keys with a TTL (cachet's entries) are evicted; the filler below has none.
+    small = await startRedis(['--maxmemory', '4mb', '--maxmemory-policy', 'volatile-lru'])
+  })
+  afterAll(async () => {
+    await small.stop()
+  })
+
+  it(`drops every instance's copy within ${DROP_MS} ms of the key's eviction under maxmemory`, async () => {
+    const caches = await trackingFleet(small.url, 'ev')
+    open.push(...caches)
+    await cacheEverywhere(caches, 'big', 'x'.repeat(10_000))
+    const filler = new Redis(small.url)
+    let evictedAt: number | undefined
+    for (let i = 0; evictedAt === undefined && i < 1_000; i++) {
+      const [, [, exists]] = (await filler.pipeline().set(`filler:${i}`, 'f'.repeat(64 * 1024)).exists('ev:big').exec()) as [
+        unknown,
+        [unknown, number],
+      ]
+      if (exists === 0) evictedAt = performance.now()
+    }
+    expect(evictedAt).toBeDefined()
+    await msUntilDropped(caches, 'big')
+    expect(performance.now() - evictedAt!).toBeLessThan(DROP_MS)
+    expect(Number((await filler.info('stats')).match(/evicted_keys:(\d+)/)?.[1])).toBeGreaterThan(0)
+    filler.disconnect()
+  })
+})
+
 describe('where Redis refuses tracking', () => {
   it('falls back to the bus and says so in health()', async () => {
     await raw.acl('SETUSER', 'noclient', 'on', '>pw', '~*', '&*', '+@all', '-client')
