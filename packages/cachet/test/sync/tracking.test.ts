@@ -97,7 +97,7 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
       const flushes: string[] = []
       cache.on('l1-flush', ({ reason }) => flushes.push(reason))
       await cacheEverywhere(caches, 'k')
-      await raw.call(...kill)
+      await raw.call(kill[0], ...kill.slice(1))
       const started = Date.now()
       while (flushes.length < 2 && Date.now() - started < 5_000) {
         await new Promise((resolve) => setTimeout(resolve, 20))
@@ -129,10 +129,11 @@ describe('eviction', () => {
     const filler = new Redis(small.url)
     let evictedAt: number | undefined
     for (let i = 0; evictedAt === undefined && i < 1_000; i++) {
-      const [, [, exists]] = (await filler.pipeline().set(`filler:${i}`, 'f'.repeat(64 * 1024)).exists('ev:big').exec()) as [
-        unknown,
-        [unknown, number],
-      ]
+      const [, [, exists]] = (await filler
+        .pipeline()
+        .set(`filler:${i}`, 'f'.repeat(64 * 1024))
+        .exists('ev:big')
+        .exec()) as [unknown, [unknown, number]]
       if (exists === 0) evictedAt = performance.now()
     }
     expect(evictedAt).toBeDefined()
