@@ -7,8 +7,8 @@ export const INVALIDATION_CHANNEL = '__redis__:invalidate'
 /** What enabling tracking on one node gave: on, refused by the server for good, or failed for now. */
 export type EnableOutcome = { kind: 'on' } | { kind: 'refused'; reason: string } | { kind: 'failed' }
 
-/** Options of TrackedNode. */
-export interface TrackedNodeOptions {
+/** One cache's interest in a node: its keys' prefix and where their invalidations go. */
+export interface TrackingMember {
   /** Keys starting with this (the cache's `${prefix}:`) are tracked. */
   keyPrefix: string
   /** Full keys another client wrote, deleted, or Redis expired or evicted. */
@@ -26,6 +26,32 @@ export interface TrackedNodeOptions {
 const REFUSAL = /NOPERM|unknown (sub)?command|EXECABORT|wrong number of arguments/i
 
 /**
+ * Tracking is a setting of a connection, so caches sharing one client (with different prefixes)
+ * share its TrackedNode: one setting with all their prefixes, one subscriber.
+ */
+const nodes = new WeakMap<Redis, TrackedNode>()
+
+/** Adds a cache's prefix to the tracking of a data connection; resolves with the outcome. */
+export function joinTracking(data: Redis, member: TrackingMember): Promise<EnableOutcome> {
+  let node = nodes.get(data)
+  if (!node || node.closed) {
+    node = new TrackedNode(data)
+    nodes.set(data, node)
+  }
+  return node.join(member)
+}
+
+/** Removes a cache's prefix; the last one out switches tracking off and closes the subscriber. */
+export function leaveTracking(data: Redis, member: TrackingMember): Promise<void> {
+  return nodes.get(data)?.leave(member) ?? Promise.resolve()
+}
+
+/** True while the member's prefix is tracked on this data connection and its subscriber connected. */
+export function isTracked(data: Redis, member: TrackingMember): boolean {
+  return nodes.get(data)?.tracks(member) ?? false
+}
+
+/**
  * Server-assisted invalidation for one Redis node (docs/architecture.md, L1 coherence): the data
  * connection, the one cachet reads and writes through, has `CLIENT TRACKING ON ... BCAST PREFIX
  * <prefix>: NOLOOP` redirected to a second connection subscribed to the invalidation channel. NOLOOP
@@ -33,26 +59,27 @@ const REFUSAL = /NOPERM|unknown (sub)?command|EXECABORT|wrong number of argument
  * with both connections: whichever reconnects, tracking is switched on again (towards the
  * subscriber's new id) and the blind spot is reported as a gap.
  */
-export class TrackedNode {
+class TrackedNode {
   readonly #data: Redis
   readonly #subscriber: Redis
-  readonly #options: TrackedNodeOptions
+  readonly #members = new Set<TrackingMember>()
   readonly #onDataReady = () => this.#reconnected()
   readonly #onDataClose = () => this.#lost('data connection lost')
-  #active = false
+  /** The prefixes the last successful CLIENT TRACKING ON registered; empty while not tracking. */
+  #tracked = new Set<string>()
+  /** Members that were tracked once: a later switch-on follows a blind spot they must hear of. */
+  readonly #seen = new WeakSet<TrackingMember>()
   /** The subscriber connection's id while it is subscribed (a subscriber cannot run CLIENT ID). */
   #subscriberId: number | undefined
   /** Counts connection losses, so an attempt that straddled one does not count as tracking on. */
   #losses = 0
-  #everOn = false
-  #closed = false
   #running: Promise<EnableOutcome> | undefined
   #again = false
+  closed = false
 
-  constructor(data: Redis, options: TrackedNodeOptions) {
+  constructor(data: Redis) {
     this.#data = data
-    this.#options = options
-    // Not a subscriber ioredis re-subscribes by itself: #enable does, handling the failure.
+    // Not a subscriber ioredis re-subscribes by itself: #attempt does, handling the failure.
     this.#subscriber = data.duplicate({
       enableOfflineQueue: true,
       autoResubscribe: false,
@@ -71,19 +98,23 @@ export class TrackedNode {
     data.on('close', this.#onDataClose)
   }
 
-  /** True while tracking is on and its subscriber connected. */
-  get active(): boolean {
-    return this.#active
+  tracks(member: TrackingMember): boolean {
+    return this.#members.has(member) && this.#tracked.has(member.keyPrefix)
   }
 
-  /** Switches tracking on (once both connections answer); the outcome of this first attempt. */
-  enable(): Promise<EnableOutcome> {
+  join(member: TrackingMember): Promise<EnableOutcome> {
+    this.#members.add(member)
     return this.#schedule()
   }
 
-  async close(): Promise<void> {
-    this.#closed = true
-    this.#active = false
+  async leave(member: TrackingMember): Promise<void> {
+    this.#members.delete(member)
+    if (this.#members.size > 0) {
+      await this.#schedule()
+      return
+    }
+    this.closed = true
+    this.#tracked.clear()
     this.#data.off('ready', this.#onDataReady)
     this.#data.off('close', this.#onDataClose)
     // Leave the data connection as it was: a client passed in by the user outlives the cache.
@@ -91,12 +122,16 @@ export class TrackedNode {
     await closeClient(this.#subscriber)
   }
 
-  /** One attempt at a time; a reconnect during an attempt runs another one after it. */
+  #reconnected(): void {
+    if (this.#tracked.size === 0) void this.#schedule()
+  }
+
+  /** One attempt at a time; a change during an attempt runs another one after it. */
   #schedule(): Promise<EnableOutcome> {
-    if (this.#closed) return Promise.resolve({ kind: 'failed' })
+    if (this.closed) return Promise.resolve({ kind: 'failed' })
     if (this.#running) {
       this.#again = true
-      return this.#running
+      return this.#running.then(() => this.#running ?? this.#schedule())
     }
     const running = this.#attempt().finally(() => {
       this.#running = undefined
@@ -109,12 +144,9 @@ export class TrackedNode {
     return running
   }
 
-  #reconnected(): void {
-    if (!this.#active) void this.#schedule()
-  }
-
   async #attempt(): Promise<EnableOutcome> {
-    if (this.#active) return { kind: 'on' }
+    const prefixes = new Set([...this.#members].map((member) => member.keyPrefix))
+    if (this.#tracked.size > 0 && sameSet(prefixes, this.#tracked)) return { kind: 'on' }
     const losses = this.#losses
     try {
       if (this.#subscriberId === undefined) {
@@ -122,23 +154,15 @@ export class TrackedNode {
         await this.#subscriber.subscribe(INVALIDATION_CHANNEL)
         this.#subscriberId = id
       }
-      const id = this.#subscriberId
-      // OFF then ON in one transaction: a prefix cannot be registered twice, and no write may slip
-      // through untracked in between.
+      // OFF then ON in one transaction: the prefix list is replaced whole, and no write slips through
+      // untracked in between.
+      const on = ['CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(this.#subscriberId), 'BCAST']
+      for (const prefix of prefixes) on.push('PREFIX', prefix)
+      on.push('NOLOOP')
       const replies = await this.#data
         .multi()
         .call('CLIENT', 'TRACKING', 'OFF')
-        .call(
-          'CLIENT',
-          'TRACKING',
-          'ON',
-          'REDIRECT',
-          String(id),
-          'BCAST',
-          'PREFIX',
-          this.#options.keyPrefix,
-          'NOLOOP',
-        )
+        .call(on[0]!, ...on.slice(1))
         .exec()
       for (const [error] of replies ?? []) if (error) throw error
     } catch (error) {
@@ -147,30 +171,40 @@ export class TrackedNode {
       return { kind: 'failed' }
     }
     // A connection dropped meanwhile: its 'ready' schedules the next attempt.
-    if (this.#closed || losses !== this.#losses) return { kind: 'failed' }
-    this.#active = true
-    // What L1 took in while tracking was off may have missed an invalidation.
-    if (this.#everOn) this.#options.onGap('tracking switched on again after a reconnect')
-    this.#everOn = true
+    if (this.closed || losses !== this.#losses) return { kind: 'failed' }
+    const blind = this.#tracked.size === 0
+    this.#tracked = prefixes
+    for (const member of this.#members) {
+      // What L1 took in while tracking was off may have missed an invalidation.
+      if (blind && this.#seen.has(member)) member.onGap('tracking switched on again after a reconnect')
+      this.#seen.add(member)
+    }
     return { kind: 'on' }
   }
 
   #receive(message: unknown): void {
     // A flush arrives as a null message; otherwise an array of the keys invalidated together.
     if (message === null) {
-      this.#options.onFlush()
+      for (const member of this.#members) member.onFlush()
       return
     }
-    const keys = Array.isArray(message) ? message : [message]
-    this.#options.onKeys(keys.map((key) => String(key)))
+    const keys = (Array.isArray(message) ? message : [message]).map((key) => String(key))
+    for (const member of this.#members) {
+      const mine = keys.filter((key) => key.startsWith(member.keyPrefix))
+      if (mine.length > 0) member.onKeys(mine)
+    }
   }
 
   #lost(reason: string): void {
     this.#losses++
-    if (!this.#active || this.#closed) return
-    this.#active = false
-    this.#options.onGap(reason)
+    if (this.#tracked.size === 0 || this.closed) return
+    this.#tracked = new Set()
+    for (const member of this.#members) member.onGap(reason)
   }
+}
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  return a.size === b.size && [...a].every((item) => b.has(item))
 }
 
 /** The message of an error, with the errors EXECABORT stands for (ioredis' previousErrors). */

@@ -1,7 +1,13 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { RedisConnection } from '../tiers/redis/client.js'
 import type { BusMessage } from './bus.js'
-import { type EnableOutcome, TrackedNode } from './tracked-node.js'
+import {
+  type EnableOutcome,
+  isTracked,
+  joinTracking,
+  leaveTracking,
+  type TrackingMember,
+} from './tracked-node.js'
 
 /** Options of Tracking: the bus's contract towards the engine, plus what to do when Redis refuses. */
 export interface TrackingOptions {
@@ -30,7 +36,8 @@ const TOPOLOGY_EVENTS = ['refresh', '+node', '-node'] as const
  */
 export class Tracking {
   readonly #options: TrackingOptions
-  readonly #nodes = new Map<string, TrackedNode>()
+  /** Per node (host:port): its data connection and this cache's membership in its tracking. */
+  readonly #nodes = new Map<string, { data: Redis; member: TrackingMember }>()
   readonly #onTopology = () => void this.#syncMasters()
   #ended: 'refused' | 'closed' | undefined
   #refusal: string | undefined
@@ -42,7 +49,9 @@ export class Tracking {
   get state(): TrackingState {
     if (this.#ended) return this.#ended
     const nodes = [...this.#nodes.values()]
-    return nodes.length > 0 && nodes.every((node) => node.active) ? 'on' : 'connecting'
+    return nodes.length > 0 && nodes.every(({ data, member }) => isTracked(data, member))
+      ? 'on'
+      : 'connecting'
   }
 
   /** Why the server refused tracking, when it did. */
@@ -78,7 +87,7 @@ export class Tracking {
     if (isCluster) for (const event of TOPOLOGY_EVENTS) client.off(event, this.#onTopology)
     const nodes = [...this.#nodes.values()]
     this.#nodes.clear()
-    await Promise.all(nodes.map((node) => node.close()))
+    await Promise.all(nodes.map(({ data, member }) => leaveTracking(data, member)))
   }
 
   /** Tracks every current master once; stops tracking nodes that are no longer masters. */
@@ -86,10 +95,10 @@ export class Tracking {
     if (this.#ended) return
     const cluster = this.#options.connection.client as Cluster
     const masters = new Map(cluster.nodes('master').map((node) => [key(node), node]))
-    for (const [id, node] of this.#nodes) {
-      if (masters.get(id) === undefined) {
+    for (const [id, { data, member }] of this.#nodes) {
+      if (masters.get(id) !== data) {
         this.#nodes.delete(id)
-        void node.close()
+        void leaveTracking(data, member)
       }
     }
     const added = [...masters].filter(([id]) => !this.#nodes.has(id))
@@ -101,15 +110,16 @@ export class Tracking {
   }
 
   #track(id: string, data: Redis): Promise<EnableOutcome> {
-    const prefix = `${this.#options.prefix}:`
-    const node = new TrackedNode(data, {
-      keyPrefix: prefix,
+    const member: TrackingMember = {
+      keyPrefix: `${this.#options.prefix}:`,
+      // A tracking message does not say whether the key was written or deleted: 'set' also wakes
+      // the callers waiting for another process's load, and they read Redis either way.
       onKeys: (keys) => this.#options.onMessage({ t: 'set', k: keys }),
       onFlush: () => this.#options.onMessage({ t: 'clear', k: [] }),
       onGap: (reason) => this.#options.onGap(reason),
-    })
-    this.#nodes.set(id, node)
-    return node.enable()
+    }
+    this.#nodes.set(id, { data, member })
+    return joinTracking(data, member)
   }
 
   /** A refusal by any node ends tracking everywhere: a partial view would look coherent and not be. */

@@ -208,3 +208,41 @@ describe('where Redis refuses tracking', () => {
     )
   })
 })
+
+describe('caches sharing one client', () => {
+  it('each prefix is tracked, and one closing leaves the others tracked', async () => {
+    const shared = new Redis(redis.url)
+    const make = (prefix: string) =>
+      createCache({ redis: shared, prefix, logger: false, l2: RELAXED_L2, bus: false })
+    const [a, b] = [make('shared-a'), make('shared-b')]
+    const [peerA, peerB] = [
+      await trackingFleet(redis.url, 'shared-a', 1),
+      await trackingFleet(redis.url, 'shared-b', 1),
+    ].flat()
+    open.push(b, peerA!, peerB!)
+    await Promise.all([trackingOn(a), trackingOn(b)])
+    for (const [cache, peer, prefix] of [
+      [a, peerA!, 'shared-a'],
+      [b, peerB!, 'shared-b'],
+    ] as const) {
+      await cacheEverywhere([peer, cache], 'k')
+      await raw.set(`${prefix}:k`, 'x')
+      expect(await msUntilDropped([cache], 'k')).toBeLessThan(DROP_MS)
+    }
+    await a.close()
+    await cacheEverywhere([peerB!, b], 'k2')
+    await raw.set('shared-b:k2', 'x')
+    expect(await msUntilDropped([b], 'k2')).toBeLessThan(DROP_MS)
+    await b.close()
+    // The last one out leaves the client as it was.
+    expect(await shared.call('CLIENT', 'TRACKINGINFO')).toEqual([
+      'flags',
+      ['off'],
+      'redirect',
+      -1,
+      'prefixes',
+      [],
+    ])
+    shared.disconnect()
+  })
+})
