@@ -69,6 +69,21 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
     expect(await caches[1]!.get('item:1')).toBe('new')
   })
 
+  it("reaches the others' L1 for tags, patterns and clear (their tombstones are writes)", async () => {
+    const { caches } = await fleet()
+    const [writer, ...readers] = caches as [CacheApi, ...CacheApi[]]
+    await writer.set('tagged', 1, { tags: ['t'] })
+    await cacheEverywhere(caches, 'p:1')
+    await cacheEverywhere(caches, 'other')
+    for (const cache of readers) await cache.getOrSet('tagged', async () => 0, { tags: ['t'] })
+    await writer.invalidateTags(['t'])
+    expect(await msUntilDropped(readers, 'tagged')).toBeLessThan(DROP_MS)
+    await writer.deleteByPattern('p:*')
+    expect(await msUntilDropped(readers, 'p:1')).toBeLessThan(DROP_MS)
+    await writer.clear()
+    expect(await msUntilDropped(readers, 'other')).toBeLessThan(DROP_MS)
+  })
+
   it('clears every L1 on FLUSHALL', async () => {
     const { caches } = await fleet()
     await cacheEverywhere(caches, 'a')
