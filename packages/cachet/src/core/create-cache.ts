@@ -106,8 +106,10 @@ function startInvalidation(engine: Engine, connection: RedisConnection, resolved
   engine.tracking = tracking
   const started = tracking.start().then((state) => {
     if (state === 'on') {
-      // What L1 cached before tracking was on may have missed an invalidation.
-      engine.l1?.markSuspect(Date.now())
+      // What L1 cached before tracking was on may have missed an invalidation. With the bus on, its
+      // own start marks L1 suspect once (writes by cachet instances); marking it again for the few
+      // milliseconds tracking takes longer would send the first hits of every new instance to Redis.
+      if (!engine.bus) engine.l1?.markSuspect(Date.now())
       engine.logger.info('cachet: L1 invalidation by Redis tracking is on')
     } else if (state === 'refused') {
       const fallback = resolved.bus && !engine.bus
