@@ -206,19 +206,27 @@ export class Engine {
   /** Reads L2; undefined when L2 is absent or unavailable (the error is counted, never thrown). */
   async readL2(key: string): Promise<L2Read | undefined> {
     if (!this.l2) return undefined
-    let bytes: Buffer | undefined
-    const overtaken = this.watchRead([key])
-    try {
-      bytes = await this.l2.get(this.fullKey(key))
-    } catch (error) {
-      overtaken()
-      this.l2Failed('get', error, key)
-      return undefined
+    let overtaken: L2Read | undefined
+    // An invalidation that arrives while Redis answers may stand for a write Redis applied before
+    // this read or after it. A second read, sent after the invalidation arrived, holds that write
+    // either way; only if it is overtaken too is its reply handed over without being kept in L1.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let bytes: Buffer | undefined
+      const watched = this.watchRead([key])
+      try {
+        bytes = await this.l2.get(this.fullKey(key))
+      } catch (error) {
+        watched()
+        this.l2Failed('get', error, key)
+        return overtaken
+      }
+      const raced = watched().size > 0
+      const read = this.decodeRead(key, bytes)
+      if (!raced) return read
+      if (read.stored.kind === 'entry') this.#overtaken.add(read.stored.entry)
+      overtaken = read
     }
-    const raced = overtaken().size > 0
-    const read = this.decodeRead(key, bytes)
-    if (raced && read.stored.kind === 'entry') this.#overtaken.add(read.stored.entry)
-    return read
+    return overtaken
   }
 
   /**
