@@ -102,6 +102,11 @@ function startInvalidation(engine: Engine, connection: RedisConnection, resolved
     prefix: resolved.prefix,
     onMessage: (message) => engine.onBusMessage(message),
     onGap: (reason) => engine.onBusGap(reason),
+    onRefused: () => {
+      // Invalidations after the refusal are not reported: what L1 holds from then on is suspect.
+      engine.onBusGap('Redis refused CLIENT TRACKING after a reconnect')
+      trackingRefused(engine, connection, tracking, resolved)
+    },
   })
   engine.tracking = tracking
   const started = tracking.start().then((state) => {
@@ -111,18 +116,25 @@ function startInvalidation(engine: Engine, connection: RedisConnection, resolved
       // milliseconds tracking takes longer would send the first hits of every new instance to Redis.
       if (!engine.bus) engine.l1?.markSuspect(Date.now())
       engine.logger.info('cachet: L1 invalidation by Redis tracking is on')
-    } else if (state === 'refused') {
-      const fallback = resolved.bus && !engine.bus
-      if (fallback) startBus(engine, connection)
-      engine.logger.warn(
-        { reason: tracking.refusal },
-        engine.bus
-          ? 'cachet: Redis refused CLIENT TRACKING; L1 invalidation relies on the bus'
-          : 'cachet: Redis refused CLIENT TRACKING and the bus is off: L1 copies are not invalidated across instances',
-      )
-    }
+    } else if (state === 'refused') trackingRefused(engine, connection, tracking, resolved)
   })
   engine.track(started)
+}
+
+/** Redis refused tracking: the bus takes over unless `bus: false`; one warning says which. */
+function trackingRefused(
+  engine: Engine,
+  connection: RedisConnection,
+  tracking: Tracking,
+  resolved: ResolvedOptions,
+): void {
+  if (resolved.bus && !engine.bus) startBus(engine, connection)
+  engine.logger.warn(
+    { reason: tracking.refusal },
+    engine.bus
+      ? 'cachet: Redis refused CLIENT TRACKING; L1 invalidation relies on the bus'
+      : 'cachet: Redis refused CLIENT TRACKING and the bus is off: L1 copies are not invalidated across instances',
+  )
 }
 
 function startBus(engine: Engine, connection: RedisConnection): void {

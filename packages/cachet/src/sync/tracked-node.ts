@@ -17,6 +17,8 @@ export interface TrackingMember {
   onFlush: () => void
   /** Invalidations may have been lost (a connection dropped) or were not tracked (a reconnect). */
   onGap: (reason: string) => void
+  /** The server refused tracking on a reconnect after accepting it before (an ACL changed). */
+  onRefused: (reason: string) => void
 }
 
 /**
@@ -167,8 +169,10 @@ class TrackedNode {
       for (const [error] of replies ?? []) if (error) throw error
     } catch (error) {
       const message = describeError(error)
-      if (REFUSAL.test(message)) return { kind: 'refused', reason: message }
-      return { kind: 'failed' }
+      if (!REFUSAL.test(message)) return { kind: 'failed' }
+      // A first refusal is the joining cache's outcome; a later one reaches every cache tracked before.
+      for (const member of this.#members) if (this.#seen.has(member)) member.onRefused(message)
+      return { kind: 'refused', reason: message }
     }
     // A connection dropped meanwhile: its 'ready' schedules the next attempt.
     if (this.closed || losses !== this.#losses) return { kind: 'failed' }

@@ -17,6 +17,8 @@ export interface TrackingOptions {
   onMessage: (message: BusMessage) => void
   /** Invalidations may have been lost: L1 becomes suspect. */
   onGap: (reason: string) => void
+  /** The server refused tracking after a reconnect, having accepted it before: the bus takes over. */
+  onRefused: (reason: string) => void
 }
 
 /**
@@ -117,6 +119,9 @@ export class Tracking {
       onKeys: (keys) => this.#options.onMessage({ t: 'set', k: keys }),
       onFlush: () => this.#options.onMessage({ t: 'clear', k: [] }),
       onGap: (reason) => this.#options.onGap(reason),
+      onRefused: (reason) => {
+        if (this.#refuse(reason)) this.#options.onRefused(reason)
+      },
     }
     this.#nodes.set(id, { data, member })
     return joinTracking(data, member)
@@ -125,10 +130,16 @@ export class Tracking {
   /** A refusal by any node ends tracking everywhere: a partial view would look coherent and not be. */
   #settle(outcomes: EnableOutcome[]): void {
     const refused = outcomes.find((outcome) => outcome.kind === 'refused')
-    if (refused?.kind !== 'refused' || this.#ended) return
+    if (refused?.kind === 'refused') this.#refuse(refused.reason)
+  }
+
+  /** Ends tracking for good; false when it had ended already. */
+  #refuse(reason: string): boolean {
+    if (this.#ended) return false
     this.#ended = 'refused'
-    this.#refusal = refused.reason
+    this.#refusal = reason
     void this.#stop()
+    return true
   }
 }
 

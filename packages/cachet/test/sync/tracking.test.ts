@@ -203,6 +203,30 @@ describe('where Redis refuses tracking', () => {
     expect((await refused.health()).invalidation).toMatchObject({ sources: ['bus'], tracking: 'refused' })
   })
 
+  it('hands over to the bus when Redis refuses tracking after a reconnect (an ACL changed)', async () => {
+    await raw.acl('SETUSER', 'flip', 'on', '>pw', '~*', '&*', '+@all')
+    const cache = createCache({
+      redis: `redis://flip:pw@127.0.0.1:${redis.port}`,
+      prefix: 'flip',
+      logger: false,
+      l2: RELAXED_L2,
+      l1: { invalidation: 'tracking' },
+    })
+    open.push(cache)
+    const flushes: string[] = []
+    cache.on('l1-flush', ({ reason }) => flushes.push(reason))
+    await trackingOn(cache)
+    expect((await cache.health()).invalidation?.sources).toEqual(['tracking'])
+    await raw.acl('SETUSER', 'flip', '-client|tracking')
+    await raw.call('CLIENT', 'KILL', 'USER', 'flip')
+    const started = Date.now()
+    while ((await cache.health()).invalidation?.tracking !== 'refused' && Date.now() - started < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect((await cache.health()).invalidation).toMatchObject({ sources: ['bus'], tracking: 'refused' })
+    expect(flushes).toContain('Redis refused CLIENT TRACKING after a reconnect')
+  })
+
   it("l1.invalidation 'bus' never switches tracking on", async () => {
     const cache = createCache({
       redis: redis.url,
