@@ -26,6 +26,9 @@ export interface TrackingMember {
  * invalidation channel denied by ACL. Anything else (closed connection, timeout) is retried on reconnect.
  */
 const REFUSAL = /NOPERM|unknown (sub)?command|EXECABORT|wrong number of arguments/i
+/** The subscriber is PINGed this often; this many unanswered and it is taken for dead (as the bus does). */
+const PING_INTERVAL_MS = 1_000
+const MISSED_PINGS = 2
 
 /**
  * Tracking is a setting of a connection, so caches sharing one client (with different prefixes)
@@ -77,6 +80,9 @@ class TrackedNode {
   #losses = 0
   #running: Promise<EnableOutcome> | undefined
   #again = false
+  #pingPending = false
+  #missed = 0
+  readonly #timer: NodeJS.Timeout
   closed = false
 
   constructor(data: Redis) {
@@ -98,6 +104,35 @@ class TrackedNode {
     this.#subscriber.on('ready', () => this.#reconnected())
     data.on('ready', this.#onDataReady)
     data.on('close', this.#onDataClose)
+    this.#timer = setInterval(() => this.#ping(), PING_INTERVAL_MS)
+    this.#timer.unref()
+  }
+
+  /**
+   * An idle subscriber can be cut off without a close (a NAT or load balancer dropping idle
+   * connections): invalidations would then be lost in silence. Unanswered PINGs drop the socket, so
+   * the reconnect reports the gap and switches tracking on again.
+   */
+  #ping(): void {
+    if (this.#subscriberId === undefined || this.closed) return
+    if (this.#pingPending) {
+      if (++this.#missed >= MISSED_PINGS) {
+        this.#missed = 0
+        this.#lost(`tracking connection: ${MISSED_PINGS} PINGs unanswered`)
+        this.#subscriber.disconnect(true)
+      }
+      return
+    }
+    this.#pingPending = true
+    this.#subscriber.ping().then(
+      () => {
+        this.#pingPending = false
+        this.#missed = 0
+      },
+      () => {
+        this.#pingPending = false
+      },
+    )
   }
 
   tracks(member: TrackingMember): boolean {
@@ -116,6 +151,7 @@ class TrackedNode {
       return
     }
     this.closed = true
+    clearInterval(this.#timer)
     this.#tracked.clear()
     this.#data.off('ready', this.#onDataReady)
     this.#data.off('close', this.#onDataClose)

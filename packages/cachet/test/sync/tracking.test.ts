@@ -127,6 +127,34 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
   }
 })
 
+describe('a frozen Redis', () => {
+  it('unanswered PINGs mark L1 suspect; once Redis answers, tracking is on again', async () => {
+    const { caches, prefix } = await fleet(1)
+    const cache = caches[0]!
+    const flushes: string[] = []
+    cache.on('l1-flush', ({ reason }) => flushes.push(reason))
+    await cacheEverywhere(caches, 'k')
+    redis.pause()
+    try {
+      const started = Date.now()
+      while (
+        !flushes.some((reason) => reason.includes('PINGs unanswered')) &&
+        Date.now() - started < 10_000
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    } finally {
+      redis.resume()
+    }
+    expect(flushes.some((reason) => reason.includes('PINGs unanswered'))).toBe(true)
+    await trackingOn(cache)
+    expect(flushes).toContain('tracking switched on again after a reconnect')
+    await cacheEverywhere(caches, 'k2')
+    await raw.set(`${prefix}:k2`, 'x')
+    expect(await msUntilDropped(caches, 'k2')).toBeLessThan(DROP_MS)
+  }, 30_000)
+})
+
 describe('eviction', () => {
   let small: TestRedis
   beforeAll(async () => {
