@@ -10,6 +10,7 @@ export async function missSet(port: number): Promise<ScenarioResult> {
   const client = cachetClient(port)
   const cache = cachet(client)
   const noLock = cachet(client, { lock: false, prefix: 'nolock' })
+  const busOnly = cachet(client, { l1: { invalidation: 'bus' }, prefix: 'busonly' })
   const bentoCache = bento(port, { l1: true, l2: true })
   const managerClient = rawClient(port)
   const manager = cacheManager(managerClient)
@@ -32,6 +33,11 @@ export async function missSet(port: number): Promise<ScenarioResult> {
       },
       { name: 'cachet getOrSet', op: () => cache.getOrSet(`miss:${n++}`, loader), settle },
       {
+        name: 'cachet getOrSet, l1.invalidation: bus',
+        op: () => busOnly.getOrSet(`miss:${n++}`, loader),
+        settle,
+      },
+      {
         name: 'cachet getOrSet, lock: false',
         op: () => noLock.getOrSet(`miss:${n++}`, loader),
         settle,
@@ -46,7 +52,9 @@ export async function missSet(port: number): Promise<ScenarioResult> {
       },
     ]
     const rows = throughputRows(await compare(contenders, plan(64)), contenders[0]!.name, {
-      'cachet getOrSet': 'L1 + L2, distributed lock, bus (defaults); time includes its background writes',
+      'cachet getOrSet':
+        'L1 + L2, distributed lock, Redis tracking + bus (defaults); time includes its background writes',
+      'cachet getOrSet, l1.invalidation: bus': 'informative: the bus alone keeps L1 coherent (no tracking)',
       'cachet getOrSet, lock: false': 'informative: single-flight in process only',
     })
     return {
@@ -58,6 +66,7 @@ export async function missSet(port: number): Promise<ScenarioResult> {
   } finally {
     await cache.close()
     await noLock.close()
+    await busOnly.close()
     await bentoCache.disconnect()
     await manager.disconnect()
     raw.disconnect()

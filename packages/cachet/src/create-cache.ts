@@ -11,6 +11,7 @@ import { TtlPolicy } from './core/ttl-policy.js'
 import { registerEngineRedis } from './engine-redis.js'
 import { Bus } from './sync/bus.js'
 import { DistributedLock } from './sync/lock.js'
+import { Tracking } from './sync/tracking.js'
 import { MemoryTier } from './tiers/memory-tier.js'
 import { connectRedis, type RedisConnection } from './tiers/redis/client.js'
 import { L2Guard } from './tiers/redis/guard.js'
@@ -75,18 +76,7 @@ export function createCache(options: CacheOptions = {}): Cache {
   engine.pending = new PendingInvalidations(engine)
   if (guard) engine.circuitState = () => guard.state
   if (connection && guard) registerEngineRedis(engine, { connection, guard })
-  if (connection && resolved.bus) {
-    const bus = new Bus({
-      connection,
-      prefix: resolved.prefix,
-      timeoutMs: resolved.l2.timeoutMs,
-      onMessage: (message) => engine.onBusMessage(message),
-      onGap: (reason) => engine.onBusGap(reason),
-    })
-    engine.bus = bus
-    // What L1 cached before the subscription was in place may have missed an invalidation.
-    engine.track(bus.start().then(() => engine.l1?.markSuspect(Date.now())))
-  }
+  if (connection) startInvalidation(engine, connection, resolved)
   if (!resolved.l1 && !connection)
     logger.warn('cachet: neither L1 nor Redis is enabled: nothing will be cached')
   if (advisor) startAdvisor(engine, connection, advisor.ignore)
@@ -102,6 +92,7 @@ export function createCache(options: CacheOptions = {}): Cache {
       engine.pending?.close()
       engine.closed = true
       engine.lock?.close()
+      await engine.tracking?.close()
       await engine.bus?.close()
       await connection?.close()
     })()
@@ -133,6 +124,67 @@ function startAdvisor(engine: Engine, connection: RedisConnection | undefined, i
   }
   if (connection.client.status === 'ready') setImmediate(() => engine.track(check()))
   else connection.client.once('ready', () => engine.track(check()))
+}
+
+/**
+ * The sources that keep L1 coherent across instances (l1.invalidation): Redis' tracking and/or the
+ * bus; the bus takes over where Redis refuses tracking, unless `bus: false`.
+ */
+function startInvalidation(engine: Engine, connection: RedisConnection, resolved: ResolvedOptions): void {
+  const invalidation = resolved.l1 ? resolved.l1.invalidation : 'bus'
+  if (resolved.bus && invalidation !== 'tracking') startBus(engine, connection)
+  if (!resolved.l1 || invalidation === 'bus') return
+  const tracking = new Tracking({
+    connection,
+    prefix: resolved.prefix,
+    onMessage: (message) => engine.onBusMessage(message),
+    onGap: (reason) => engine.onBusGap(reason),
+    onRefused: () => {
+      // Invalidations after the refusal are not reported: what L1 holds from then on is suspect.
+      engine.onBusGap('Redis refused CLIENT TRACKING after a reconnect')
+      trackingRefused(engine, connection, tracking, resolved)
+    },
+  })
+  engine.tracking = tracking
+  const started = tracking.start().then((state) => {
+    if (state === 'on') {
+      // What L1 cached before tracking was on may have missed an invalidation. With the bus on, its
+      // own start marks L1 suspect once (writes by cachet instances); marking it again for the few
+      // milliseconds tracking takes longer would send the first hits of every new instance to Redis.
+      if (!engine.bus) engine.l1?.markSuspect(Date.now())
+      engine.logger.info('cachet: L1 invalidation by Redis tracking is on')
+    } else if (state === 'refused') trackingRefused(engine, connection, tracking, resolved)
+  })
+  engine.track(started)
+}
+
+/** Redis refused tracking: the bus takes over unless `bus: false`; one warning says which. */
+function trackingRefused(
+  engine: Engine,
+  connection: RedisConnection,
+  tracking: Tracking,
+  resolved: ResolvedOptions,
+): void {
+  if (resolved.bus && !engine.bus) startBus(engine, connection)
+  engine.logger.warn(
+    { reason: tracking.refusal },
+    engine.bus
+      ? 'cachet: Redis refused CLIENT TRACKING; L1 invalidation relies on the bus'
+      : 'cachet: Redis refused CLIENT TRACKING and the bus is off: L1 copies are not invalidated across instances',
+  )
+}
+
+function startBus(engine: Engine, connection: RedisConnection): void {
+  const bus = new Bus({
+    connection,
+    prefix: engine.options.prefix,
+    timeoutMs: engine.options.l2.timeoutMs,
+    onMessage: (message) => engine.onBusMessage(message),
+    onGap: (reason) => engine.onBusGap(reason),
+  })
+  engine.bus = bus
+  // What L1 cached before the subscription was in place may have missed an invalidation.
+  engine.track(bus.start().then(() => engine.l1?.markSuspect(Date.now())))
 }
 
 function createLogger(option: Logger | false | undefined): Logger {

@@ -31,7 +31,13 @@ export {
   UndefinedValueError,
 } from './core/errors.js'
 export { escapeGlob, hashKey, stableStringify } from './core/keys.js'
-export type { AdaptiveTtlRule, CacheOptions, CallOptions, RedisInput } from './core/options.js'
+export type {
+  AdaptiveTtlRule,
+  CacheOptions,
+  CallOptions,
+  L1Invalidation,
+  RedisInput,
+} from './core/options.js'
 export { SEED_ADAPTIVE_TTL, SEED_TTL_RULES } from './core/options.js'
 export {
   type CacheOperationMessage,

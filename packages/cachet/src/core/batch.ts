@@ -195,19 +195,25 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
   })
   const pending = keys.map((key, i) => ({ key, i })).filter(({ i }) => !results[i]!.entry)
   if (pending.length === 0 || !engine.l2) return results
+  const watched = engine.watchRead(pending.map(({ key }) => key))
   const raw = await engine.attempt('getMany', async (l2) => {
     const all: (Buffer | undefined)[] = []
     for (const chunk of chunks(pending))
       all.push(...(await l2.getMany(chunk.map(({ key }) => engine.fullKey(key)))))
     return all
   })
+  const overtaken = watched()
   if (!raw) return results
   pending.forEach(({ key, i }, j) => {
     const read: L2Read = engine.decodeRead(key, raw[j])
     results[i] = { version: read.version }
     if (read.stored.kind === 'entry' && Date.now() < read.stored.entry.freshUntil) {
+      const entry = read.stored.entry as Entry<T>
       results[i] = {
-        entry: { ...read.stored.entry, value: engine.keepL1(key, read.stored.entry, read.bytes) } as Entry<T>,
+        entry: {
+          ...entry,
+          value: overtaken.has(key) ? entry.value : engine.keepL1(key, entry, read.bytes),
+        } as Entry<T>,
         tier: 'l2',
       }
     } else engine.stats.l2Misses++

@@ -104,6 +104,15 @@ export interface CacheHealth {
     error?: string
     lastSeen?: string
   }
+  /**
+   * What keeps L1 coherent across instances: Redis tracking and/or the bus, and tracking's state
+   * ('refused' with the server's reason when the bus took over). Absent without Redis.
+   */
+  invalidation?: {
+    sources: Array<'tracking' | 'bus'>
+    tracking?: 'on' | 'connecting' | 'refused'
+    refusal?: string
+  }
   reasons: string[]
   /** Risky settings the start-up advisor found (docs/advisor.md); they do not change `status`. */
   advice: readonly Advice[]

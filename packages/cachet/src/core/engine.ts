@@ -18,6 +18,7 @@ import type {
   RecoveryQueue,
   StampedeLock,
   Stored,
+  TrackingSource,
 } from './types.js'
 
 /** A load in flight for one key; an invalidation meanwhile flags it so its result is not cached. */
@@ -81,6 +82,8 @@ export class Engine {
   /** The context of a call made without options (resolved once). */
   readonly defaultCall: CallContext
   bus?: InvalidationBus
+  /** Redis' own invalidations (CLIENT TRACKING), when l1.invalidation asks for them. */
+  tracking?: TrackingSource
   pending?: RecoveryQueue
   /** The L2 circuit breaker's state (closed when there is no L2). */
   circuitState: () => 'closed' | 'open' | 'half-open' = () => 'closed'
@@ -92,6 +95,12 @@ export class Engine {
     warned: Set<string>
   } = { connected: false, warned: new Set() }
   closed = false
+  /** L2 reads in flight per key, and the invalidation count at the key's last invalidation meanwhile. */
+  readonly #reads = new Map<string, { count: number; invalidatedAt: number }>()
+  /** Counts invalidations received, so a read can tell whether one overtook it. */
+  #invalidations = 0
+  /** Entries decoded from a reply an invalidation overtook: the caller gets them, L1 never keeps them. */
+  readonly #overtaken = new WeakSet<object>()
   #background = new Set<Promise<unknown>>()
   #keyPrefix: string
 
@@ -192,6 +201,7 @@ export class Engine {
    * and returns its value, now frozen by L1.
    */
   keepL1<T>(key: string, entry: Entry<T>, bytes: number): T {
+    if (this.#overtaken.has(entry)) return entry.value
     if (this.l1 && bytes <= (this.options.l1 ? this.options.l1.maxEntryBytes : 0))
       this.l1.set(key, entry, bytes)
     return entry.value
@@ -225,8 +235,56 @@ export class Engine {
   /** Reads L2; undefined when L2 is absent or unavailable. */
   async readL2(key: string): Promise<L2Read | undefined> {
     if (!this.l2) return undefined
-    const bytes = await this.attempt('get', (l2) => l2.get(this.fullKey(key)).then(orAbsent), key)
-    return bytes === undefined ? undefined : this.decodeRead(key, bytes ?? undefined)
+    let overtaken: L2Read | undefined
+    // An invalidation that arrives while Redis answers may stand for a write Redis applied before
+    // this read or after it. A second read, sent after the invalidation arrived, holds that write
+    // either way; only if it is overtaken too is its reply handed over without being kept in L1.
+    for (let round = 0; round < 2; round++) {
+      const watched = this.watchRead([key])
+      const bytes = await this.attempt('get', (l2) => l2.get(this.fullKey(key)).then(orAbsent), key)
+      const raced = watched().size > 0
+      if (bytes === undefined) return overtaken
+      const read = this.decodeRead(key, bytes ?? undefined)
+      if (!raced) return read
+      if (read.stored.kind === 'entry') this.#overtaken.add(read.stored.entry)
+      overtaken = read
+    }
+    return overtaken
+  }
+
+  /**
+   * Watches an L2 read of these keys; the function returned, called once the reply is in, names the
+   * keys an invalidation reached meanwhile. Their reply may predate the write the invalidation stands
+   * for (Redis tracking and the bus deliver on another connection than the reply), so L1 must not
+   * keep it: it would outlive the write by up to l1.maxTtl (docs/architecture.md, L1 coherence).
+   */
+  watchRead(keys: readonly string[]): () => Set<string> {
+    const started = this.#invalidations
+    for (const key of keys) {
+      const read = this.#reads.get(key)
+      if (read) read.count++
+      else this.#reads.set(key, { count: 1, invalidatedAt: -1 })
+    }
+    return () => {
+      const overtaken = new Set<string>()
+      for (const key of keys) {
+        const read = this.#reads.get(key)
+        if (!read) continue
+        if (read.invalidatedAt > started) overtaken.add(key)
+        if (--read.count === 0) this.#reads.delete(key)
+      }
+      return overtaken
+    }
+  }
+
+  /** An invalidation of one key, or of all (undefined), reached this instance: reads in flight are overtaken. */
+  #overtakeReads(key?: string): void {
+    const at = ++this.#invalidations
+    if (key === undefined) for (const read of this.#reads.values()) read.invalidatedAt = at
+    else {
+      const read = this.#reads.get(key)
+      if (read) read.invalidatedAt = at
+    }
   }
 
   /** Decodes raw L2 bytes into what they hold and the version a conditional write must match. */
@@ -298,6 +356,7 @@ export class Engine {
   onBusMessage(message: BusMessage): void {
     if (message.t === 'clear') {
       this.l1?.clear()
+      this.#overtakeReads()
       this.invalidateInflight(() => true)
       return
     }
@@ -319,6 +378,7 @@ export class Engine {
       const key = this.relativeKey(full)
       if (key === undefined) continue
       this.l1?.delete(key)
+      this.#overtakeReads(key)
       const record = this.inflight.get(key)
       if (record) record.invalidated = true
       if (message.t === 'set') this.wake(key)

@@ -231,7 +231,12 @@ async function lead<T>(
         startedAt,
         held: readLock === 'held',
       })
-      if (outcome.kind === 'value') return answer.hit(outcome.value as T, startedAt, true)
+      if (outcome.kind === 'value') {
+        // Kept in L1 only if no invalidation reached this key while it waited (see the L2 hit above).
+        const { entry, bytes } = outcome as { entry: Entry<T>; bytes: number }
+        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, bytes)
+        return answer.hit(value, startedAt, true)
+      }
       if (outcome.kind === 'stale') return answer.stale(stale!, 'swr')
       if (outcome.kind === 'skip') return answer.stale(stale!, 'swr')
       lock = outcome.lock

@@ -12,7 +12,19 @@ export const MEMORY_DEGRADED_PERCENT = 90
  * full), unhealthy (no answer or circuit open). An L1-only cache is healthy without Redis.
  */
 export async function checkHealth(engine: Engine): Promise<CacheHealth> {
-  return { ...(await checkRedis(engine)), advice: adviceOf(engine) }
+  const health = { ...(await checkRedis(engine)), advice: adviceOf(engine) }
+  return engine.l2 ? { ...health, invalidation: describeInvalidation(engine) } : health
+}
+
+/** The L1 invalidation sources in use; tracking counts as one while on or reconnecting. */
+function describeInvalidation(engine: Engine): NonNullable<CacheHealth['invalidation']> {
+  const tracking = engine.tracking
+  const state = tracking?.state
+  const sources: Array<'tracking' | 'bus'> = []
+  if (state === 'on' || state === 'connecting') sources.push('tracking')
+  if (engine.bus) sources.push('bus')
+  if (!tracking || state === 'closed') return { sources }
+  return { sources, tracking: state, ...(tracking.refusal ? { refusal: tracking.refusal } : {}) }
 }
 
 async function checkRedis(engine: Engine): Promise<Omit<CacheHealth, 'advice'>> {

@@ -4,7 +4,7 @@ import type { Entry, LockHandle } from './types.js'
 /** What the stampede lock step decided. */
 export type LockOutcome =
   | { kind: 'locked'; lock: LockHandle | undefined; version?: string | null }
-  | { kind: 'value'; value: unknown }
+  | { kind: 'value'; entry: Entry; bytes: number }
   | { kind: 'stale' }
   | { kind: 'skip' }
 
@@ -71,7 +71,7 @@ export async function acquireOrWait(
       engine.stats.lockWaits++
       if (engine.emitter.has('lock-wait'))
         engine.emitter.emit('lock-wait', { key, waitedMs: Date.now() - waitStarted })
-      return { kind: 'value', value: engine.keepL1(key, entry, read.bytes) }
+      return { kind: 'value', entry, bytes: read.bytes }
     }
     if (typeof found.lock === 'object') return { kind: 'locked', lock: found.lock, version }
   }

@@ -15,6 +15,11 @@ export type RedisInput =
   | RedisOptions
   | false
 
+/** The sources of L1 invalidation across instances (see CacheOptions.l1.invalidation). */
+export type L1Invalidation = 'tracking' | 'bus' | 'both'
+
+const L1_INVALIDATIONS: readonly L1Invalidation[] = ['tracking', 'bus', 'both']
+
 /** A threshold of the adaptive TTL: loaders slower than `slowerThan` get `ttl`. */
 export interface AdaptiveTtlRule {
   slowerThan: Duration
@@ -41,7 +46,21 @@ export interface CacheOptions {
    * In-process tier; false = Redis only. Bounded by `maxBytes` (default 64 MiB) and, when set, by
    * `maxItems` entries: whichever is reached first evicts the least recently used.
    */
-  l1?: { maxBytes?: number; maxItems?: number; maxEntryBytes?: number; maxTtl?: Duration } | false
+  l1?:
+    | {
+        maxBytes?: number
+        maxItems?: number
+        maxEntryBytes?: number
+        maxTtl?: Duration
+        /**
+         * What drops L1 copies another client made obsolete. 'tracking': Redis tells this instance
+         * about every write, delete, expiry or eviction under the prefix, whoever made it (Redis 6+,
+         * `CLIENT TRACKING`); 'bus': cachet instances tell each other (pub/sub); 'both'. Where Redis
+         * refuses tracking (older than 6, ACL), the bus takes over. @default 'both'
+         */
+        invalidation?: L1Invalidation
+      }
+    | false
   /** Redis tier bounds. */
   l2?: {
     /** Deadline of every Redis command. @default '100ms' */
@@ -71,7 +90,10 @@ export interface CacheOptions {
    * hard timeout) or, when they hold a stale value, are served it. @default 32
    */
   maxConcurrentLoads?: number
-  /** L1 invalidation across instances over Redis pub/sub. @default true when redis is set */
+  /**
+   * L1 invalidation across instances over Redis pub/sub; false = never, not even where Redis refuses
+   * tracking (see l1.invalidation). @default true when redis is set
+   */
   bus?: boolean
   /** A pino logger; false = silent. @default a pino logger at 'warn' */
   logger?: Logger | false
@@ -144,7 +166,15 @@ export interface ResolvedOptions {
   ttlRules: Array<{ prefix: string; ttlMs: number }>
   jitter: number
   adaptiveTtl: Array<{ slowerThanMs: number; ttlMs: number }> | false
-  l1: { maxBytes: number; maxItems?: number; maxEntryBytes: number; maxTtlMs: number } | false
+  l1:
+    | {
+        maxBytes: number
+        maxItems?: number
+        maxEntryBytes: number
+        maxTtlMs: number
+        invalidation: L1Invalidation
+      }
+    | false
   l2: { timeoutMs: number; breaker: { threshold: number; durationMs: number } | false; maxValueBytes: number }
   compression: CompressionOptions | false
   /** Infinity when off; 0 = serve stale at once (stale-while-revalidate). */
@@ -232,6 +262,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
       ...(l1.maxItems !== undefined && { maxItems: positiveInt(l1.maxItems, 'l1.maxItems') }),
       maxEntryBytes: positiveInt(l1.maxEntryBytes ?? 1024 * 1024, 'l1.maxEntryBytes'),
       maxTtlMs: positive(toMs(l1.maxTtl ?? '60s', 'l1.maxTtl'), 'l1.maxTtl'),
+      invalidation: oneOf(l1.invalidation ?? 'both', L1_INVALIDATIONS, 'l1.invalidation'),
     },
     l2: {
       timeoutMs: positive(toMs(l2.timeout ?? '100ms', 'l2.timeout'), 'l2.timeout'),
@@ -279,6 +310,15 @@ function resolveCompression(input: Partial<CompressionOptions>): CompressionOpti
     )
   }
   return { threshold: nonNegative(input.threshold ?? 1024, 'compression.threshold'), algorithm, level }
+}
+
+function oneOf<T extends string>(value: T, allowed: readonly T[], name: string): T {
+  if (!allowed.includes(value)) {
+    throw new InvalidOptionError(
+      `${name} must be one of ${allowed.map((item) => `'${item}'`).join(', ')}, got ${JSON.stringify(value)}`,
+    )
+  }
+  return value
 }
 
 function positive(value: number, name: string): number {

@@ -214,3 +214,11 @@ export interface RecoveryQueue {
   flush(): Promise<void>
   close(): void
 }
+
+/** Redis' own L1 invalidations (CLIENT TRACKING; implemented by sync/tracking.ts), as health shows them. */
+export interface TrackingSource {
+  readonly state: 'on' | 'connecting' | 'refused' | 'closed'
+  /** Why Redis refused tracking, when it did. */
+  readonly refusal: string | undefined
+  close(): Promise<void>
+}

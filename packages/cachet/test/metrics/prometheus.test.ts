@@ -99,7 +99,14 @@ describe('createMetrics', () => {
 
 describe('read latency and the stampede lock', () => {
   it('counts every read per tier and every lock outcome, as stats() does, across two caches', async () => {
-    const options = { redis: redis.url, prefix: 'two', logger: false, bus: false } as const
+    // No invalidation between the two (bus and tracking off): an instance's write would drop the other's copy.
+    const options = {
+      redis: redis.url,
+      prefix: 'two',
+      logger: false,
+      bus: false,
+      l1: { invalidation: 'bus' },
+    } as const
     const a = createCache(options)
     const b = createCache(options)
     const ma = createMetrics(a, { registry: new Registry() })

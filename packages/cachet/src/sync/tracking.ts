@@ -1,0 +1,149 @@
+import type { Cluster, Redis } from 'ioredis'
+import type { RedisConnection } from '../tiers/redis/client.js'
+import type { BusMessage } from './bus.js'
+import {
+  type EnableOutcome,
+  isTracked,
+  joinTracking,
+  leaveTracking,
+  type TrackingMember,
+} from './tracked-node.js'
+
+/** Options of Tracking: the bus's contract towards the engine, plus what to do when Redis refuses. */
+export interface TrackingOptions {
+  connection: RedisConnection
+  prefix: string
+  /** Keys written, deleted, expired or evicted by anyone else ('set'), or a flush ('clear'). */
+  onMessage: (message: BusMessage) => void
+  /** Invalidations may have been lost: L1 becomes suspect. */
+  onGap: (reason: string) => void
+  /** The server refused tracking after a reconnect, having accepted it before: the bus takes over. */
+  onRefused: (reason: string) => void
+}
+
+/**
+ * Where tracking stands: on (every node tracked), connecting (a node not tracked yet or reconnecting),
+ * refused by the server (the bus takes over), or closed.
+ */
+export type TrackingState = 'on' | 'connecting' | 'refused' | 'closed'
+
+/** Topology events of an ioredis Cluster after which its masters are listed again. */
+const TOPOLOGY_EVENTS = ['refresh', '+node', '-node'] as const
+
+/**
+ * L1 invalidation by Redis itself (server-assisted client-side caching, docs/architecture.md): every
+ * write, delete, expiry or eviction of a key under the prefix by another client reaches this
+ * instance, whoever made it (redis-cli, another service). One TrackedNode per Redis node: the one
+ * server, or each Cluster master, re-listed when the topology changes.
+ */
+export class Tracking {
+  readonly #options: TrackingOptions
+  /** Per node (host:port): its data connection and this cache's membership in its tracking. */
+  readonly #nodes = new Map<string, { data: Redis; member: TrackingMember }>()
+  readonly #onTopology = () => void this.#syncMasters()
+  #ended: 'refused' | 'closed' | undefined
+  #refusal: string | undefined
+
+  constructor(options: TrackingOptions) {
+    this.#options = options
+  }
+
+  get state(): TrackingState {
+    if (this.#ended) return this.#ended
+    const nodes = [...this.#nodes.values()]
+    return nodes.length > 0 && nodes.every(({ data, member }) => isTracked(data, member))
+      ? 'on'
+      : 'connecting'
+  }
+
+  /** Why the server refused tracking, when it did. */
+  get refusal(): string | undefined {
+    return this.#refusal
+  }
+
+  /**
+   * Switches tracking on. Resolves with the state after the first attempt: 'on', 'refused' (for
+   * good: the caller falls back to the bus), or 'connecting' when Redis did not answer (each
+   * reconnect tries again).
+   */
+  async start(): Promise<TrackingState> {
+    const { client, isCluster } = this.#options.connection
+    if (!isCluster) {
+      this.#settle([await this.#track(key(client as Redis), client as Redis)])
+      return this.state
+    }
+    const cluster = client as Cluster
+    for (const event of TOPOLOGY_EVENTS) cluster.on(event, this.#onTopology)
+    if (cluster.status !== 'ready') await new Promise((resolve) => cluster.once('ready', resolve))
+    await this.#syncMasters()
+    return this.state
+  }
+
+  async close(): Promise<void> {
+    this.#ended = 'closed'
+    await this.#stop()
+  }
+
+  async #stop(): Promise<void> {
+    const { client, isCluster } = this.#options.connection
+    if (isCluster) for (const event of TOPOLOGY_EVENTS) client.off(event, this.#onTopology)
+    const nodes = [...this.#nodes.values()]
+    this.#nodes.clear()
+    await Promise.all(nodes.map(({ data, member }) => leaveTracking(data, member)))
+  }
+
+  /** Tracks every current master once; stops tracking nodes that are no longer masters. */
+  async #syncMasters(): Promise<void> {
+    if (this.#ended) return
+    const cluster = this.#options.connection.client as Cluster
+    const masters = new Map(cluster.nodes('master').map((node) => [key(node), node]))
+    for (const [id, { data, member }] of this.#nodes) {
+      if (masters.get(id) !== data) {
+        this.#nodes.delete(id)
+        void leaveTracking(data, member)
+      }
+    }
+    const added = [...masters].filter(([id]) => !this.#nodes.has(id))
+    // Keys of the slots a new master serves may have been written before it was tracked.
+    const joined = this.#nodes.size > 0 && added.length > 0
+    const outcomes = await Promise.all(added.map(([id, node]) => this.#track(id, node)))
+    this.#settle(outcomes)
+    if (joined && !this.#ended) this.#options.onGap('a new cluster master is tracked')
+  }
+
+  #track(id: string, data: Redis): Promise<EnableOutcome> {
+    const member: TrackingMember = {
+      keyPrefix: `${this.#options.prefix}:`,
+      // A tracking message does not say whether the key was written or deleted: 'set' also wakes
+      // the callers waiting for another process's load, and they read Redis either way.
+      onKeys: (keys) => this.#options.onMessage({ t: 'set', k: keys }),
+      onFlush: () => this.#options.onMessage({ t: 'clear', k: [] }),
+      onGap: (reason) => this.#options.onGap(reason),
+      onRefused: (reason) => {
+        if (this.#refuse(reason)) this.#options.onRefused(reason)
+      },
+    }
+    this.#nodes.set(id, { data, member })
+    return joinTracking(data, member)
+  }
+
+  /** A refusal by any node ends tracking everywhere: a partial view would look coherent and not be. */
+  #settle(outcomes: EnableOutcome[]): void {
+    const refused = outcomes.find((outcome) => outcome.kind === 'refused')
+    if (refused?.kind === 'refused') this.#refuse(refused.reason)
+  }
+
+  /** Ends tracking for good; false when it had ended already. */
+  #refuse(reason: string): boolean {
+    if (this.#ended) return false
+    this.#ended = 'refused'
+    this.#refusal = reason
+    void this.#stop()
+    return true
+  }
+}
+
+/** A node's identity across topology refreshes. */
+function key(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`
+}

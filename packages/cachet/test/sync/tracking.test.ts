@@ -1,0 +1,315 @@
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type CacheApi, createCache } from '../../src/index.js'
+import { cacheEverywhere, inL1, msUntilDropped, trackingFleet, trackingOn } from '../helpers/l1-fleet.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
+
+/** The coherence bound of this feature: every instance drops its copy within this after the write. */
+const DROP_MS = 50
+
+let redis: TestRedis
+let raw: Redis
+let n = 0
+const open: CacheApi[] = []
+
+async function fleet(count = 3): Promise<{ caches: CacheApi[]; prefix: string }> {
+  const prefix = `tr${n++}`
+  const caches = await trackingFleet(redis.url, prefix, count)
+  open.push(...caches)
+  return { caches, prefix }
+}
+
+beforeAll(async () => {
+  // hz 100: Redis' active expiry runs every 10 ms, so an expired key is removed (and notified) promptly.
+  redis = await startRedis(['--hz', '100'])
+  raw = new Redis(redis.url)
+})
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((cache) => cache.close()))
+})
+afterAll(async () => {
+  raw.disconnect()
+  await redis.stop()
+})
+
+describe('L1 kept coherent by Redis tracking (bus off)', () => {
+  it(`drops every instance's copy within ${DROP_MS} ms of a raw SET or DEL`, async () => {
+    const { caches, prefix } = await fleet()
+    await cacheEverywhere(caches, 'user:1')
+    await raw.set(`${prefix}:user:1`, 'written by another client')
+    expect(await msUntilDropped(caches, 'user:1')).toBeLessThan(DROP_MS)
+
+    await cacheEverywhere(caches, 'user:2')
+    await raw.del(`${prefix}:user:2`)
+    expect(await msUntilDropped(caches, 'user:2')).toBeLessThan(DROP_MS)
+  })
+
+  it(`drops every instance's copy within ${DROP_MS} ms of the key's expiry in Redis`, async () => {
+    const { caches, prefix } = await fleet()
+    await caches[0]!.set('session:1', 'v')
+    // PEXPIRE is a write: it drops the copies once; they are read again before the key expires.
+    await raw.pexpire(`${prefix}:session:1`, 300)
+    await msUntilDropped(caches, 'session:1')
+    for (const cache of caches) await cache.getOrSet('session:1', async () => 'loaded')
+    const expiresAt = performance.now() + (await raw.pttl(`${prefix}:session:1`))
+    expect(caches.every((cache) => inL1(cache, 'session:1'))).toBe(true)
+    await msUntilDropped(caches, 'session:1', 5_000)
+    const lateMs = performance.now() - expiresAt
+    expect(lateMs).toBeGreaterThan(-5)
+    expect(lateMs).toBeLessThan(DROP_MS)
+  })
+
+  it('keeps the writer its own fresh copy (NOLOOP) and drops the others', async () => {
+    const { caches } = await fleet()
+    await cacheEverywhere(caches, 'item:1')
+    await caches[0]!.set('item:1', 'new')
+    expect(await msUntilDropped(caches.slice(1), 'item:1')).toBeLessThan(DROP_MS)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(inL1(caches[0]!, 'item:1')).toBe(true)
+    expect(await caches[1]!.get('item:1')).toBe('new')
+  })
+
+  it("reaches the others' L1 for tags, patterns and clear (their tombstones are writes)", async () => {
+    const { caches } = await fleet()
+    const [writer, ...readers] = caches as [CacheApi, ...CacheApi[]]
+    await writer.set('tagged', 1, { tags: ['t'] })
+    await cacheEverywhere(caches, 'p:1')
+    await cacheEverywhere(caches, 'other')
+    for (const cache of readers) await cache.getOrSet('tagged', async () => 0, { tags: ['t'] })
+    await writer.invalidateTags(['t'])
+    expect(await msUntilDropped(readers, 'tagged')).toBeLessThan(DROP_MS)
+    await writer.deleteByPattern('p:*')
+    expect(await msUntilDropped(readers, 'p:1')).toBeLessThan(DROP_MS)
+    await writer.clear()
+    expect(await msUntilDropped(readers, 'other')).toBeLessThan(DROP_MS)
+  })
+
+  it('clears every L1 on FLUSHALL', async () => {
+    const { caches } = await fleet()
+    await cacheEverywhere(caches, 'a')
+    await cacheEverywhere(caches, 'b')
+    await raw.flushall()
+    expect(await msUntilDropped(caches, 'a')).toBeLessThan(DROP_MS)
+    expect(caches.some((cache) => inL1(cache, 'b'))).toBe(false)
+  })
+
+  it('ignores writes outside its prefix', async () => {
+    const { caches, prefix } = await fleet(1)
+    await cacheEverywhere(caches, 'k')
+    await raw.set(`${prefix}-other:k`, 'x')
+    await raw.set('k', 'x')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(inL1(caches[0]!, 'k')).toBe(true)
+  })
+
+  for (const [name, kill] of [
+    ['tracking', ['CLIENT', 'KILL', 'TYPE', 'pubsub']],
+    ['data', ['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes']],
+  ] as const) {
+    it(`marks L1 suspect when the ${name} connection drops, and tracks again after the reconnect`, async () => {
+      const { caches, prefix } = await fleet(1)
+      const cache = caches[0]!
+      const flushes: string[] = []
+      cache.on('l1-flush', ({ reason }) => flushes.push(reason))
+      await cacheEverywhere(caches, 'k')
+      await raw.call(kill[0], ...kill.slice(1))
+      const started = Date.now()
+      while (flushes.length < 2 && Date.now() - started < 5_000) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      // One gap for the drop, one once tracking is on again (what L1 took in meanwhile is suspect).
+      expect(flushes).toHaveLength(2)
+      await trackingOn(cache)
+      await cacheEverywhere(caches, 'k2')
+      await raw.set(`${prefix}:k2`, 'x')
+      expect(await msUntilDropped(caches, 'k2')).toBeLessThan(DROP_MS)
+    })
+  }
+})
+
+describe('a frozen Redis', () => {
+  it('unanswered PINGs mark L1 suspect; once Redis answers, tracking is on again', async () => {
+    const { caches, prefix } = await fleet(1)
+    const cache = caches[0]!
+    const flushes: string[] = []
+    cache.on('l1-flush', ({ reason }) => flushes.push(reason))
+    await cacheEverywhere(caches, 'k')
+    redis.pause()
+    try {
+      const started = Date.now()
+      while (
+        !flushes.some((reason) => reason.includes('PINGs unanswered')) &&
+        Date.now() - started < 10_000
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    } finally {
+      redis.resume()
+    }
+    expect(flushes.some((reason) => reason.includes('PINGs unanswered'))).toBe(true)
+    await trackingOn(cache)
+    expect(flushes).toContain('tracking switched on again after a reconnect')
+    await cacheEverywhere(caches, 'k2')
+    await raw.set(`${prefix}:k2`, 'x')
+    expect(await msUntilDropped(caches, 'k2')).toBeLessThan(DROP_MS)
+  }, 30_000)
+})
+
+describe('eviction', () => {
+  let small: TestRedis
+  beforeAll(async () => {
+    // Only keys with a TTL (cachet's entries) are evicted; the filler below has none.
+    small = await startRedis(['--maxmemory', '4mb', '--maxmemory-policy', 'volatile-lru'])
+  })
+  afterAll(async () => {
+    await small.stop()
+  })
+
+  it(`drops every instance's copy within ${DROP_MS} ms of the key's eviction under maxmemory`, async () => {
+    const caches = await trackingFleet(small.url, 'ev')
+    open.push(...caches)
+    await cacheEverywhere(caches, 'big', 'x'.repeat(10_000))
+    const filler = new Redis(small.url)
+    let evictedAt: number | undefined
+    for (let i = 0; evictedAt === undefined && i < 1_000; i++) {
+      const [, [, exists]] = (await filler
+        .pipeline()
+        .set(`filler:${i}`, 'f'.repeat(64 * 1024))
+        .exists('ev:big')
+        .exec()) as [unknown, [unknown, number]]
+      if (exists === 0) evictedAt = performance.now()
+    }
+    expect(evictedAt).toBeDefined()
+    await msUntilDropped(caches, 'big')
+    expect(performance.now() - evictedAt!).toBeLessThan(DROP_MS)
+    expect(Number((await filler.info('stats')).match(/evicted_keys:(\d+)/)?.[1])).toBeGreaterThan(0)
+    filler.disconnect()
+  })
+})
+
+describe('where Redis refuses tracking', () => {
+  it('falls back to the bus and says so in health()', async () => {
+    await raw.acl('SETUSER', 'noclient', 'on', '>pw', '~*', '&*', '+@all', '-client')
+    const url = `redis://noclient:pw@127.0.0.1:${redis.port}`
+    const make = () => createCache({ redis: url, prefix: 'acl', logger: false, l2: RELAXED_L2 })
+    const [a, b] = [make(), make()]
+    open.push(a, b)
+    const started = Date.now()
+    while ((await a.health()).invalidation?.tracking !== 'refused' && Date.now() - started < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const health = await a.health()
+    expect(health.invalidation).toMatchObject({ sources: ['bus'], tracking: 'refused' })
+    expect(health.invalidation?.refusal).toMatch(/NOPERM/)
+    // The bus still keeps the two coherent.
+    await cacheEverywhere([a, b], 'k')
+    await a.delete('k')
+    expect(await msUntilDropped([b], 'k')).toBeLessThan(500)
+  })
+
+  it("with l1.invalidation 'tracking', the bus takes over only where tracking is refused", async () => {
+    await raw.acl('SETUSER', 'nochannel', 'on', '>pw', '~*', '&cache:*', '+@all')
+    const refused = createCache({
+      redis: `redis://nochannel:pw@127.0.0.1:${redis.port}`,
+      logger: false,
+      l2: RELAXED_L2,
+      l1: { invalidation: 'tracking' },
+    })
+    const tracked = createCache({
+      redis: redis.url,
+      logger: false,
+      l2: RELAXED_L2,
+      l1: { invalidation: 'tracking' },
+    })
+    open.push(refused, tracked)
+    await trackingOn(tracked)
+    expect((await tracked.health()).invalidation).toEqual({ sources: ['tracking'], tracking: 'on' })
+    const started = Date.now()
+    while (!(await refused.health()).invalidation?.sources.includes('bus') && Date.now() - started < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect((await refused.health()).invalidation).toMatchObject({ sources: ['bus'], tracking: 'refused' })
+  })
+
+  it('hands over to the bus when Redis refuses tracking after a reconnect (an ACL changed)', async () => {
+    await raw.acl('SETUSER', 'flip', 'on', '>pw', '~*', '&*', '+@all')
+    const cache = createCache({
+      redis: `redis://flip:pw@127.0.0.1:${redis.port}`,
+      prefix: 'flip',
+      logger: false,
+      l2: RELAXED_L2,
+      l1: { invalidation: 'tracking' },
+    })
+    open.push(cache)
+    const flushes: string[] = []
+    cache.on('l1-flush', ({ reason }) => flushes.push(reason))
+    await trackingOn(cache)
+    expect((await cache.health()).invalidation?.sources).toEqual(['tracking'])
+    await raw.acl('SETUSER', 'flip', '-client|tracking')
+    await raw.call('CLIENT', 'KILL', 'USER', 'flip')
+    const started = Date.now()
+    while ((await cache.health()).invalidation?.tracking !== 'refused' && Date.now() - started < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect((await cache.health()).invalidation).toMatchObject({ sources: ['bus'], tracking: 'refused' })
+    expect(flushes).toContain('Redis refused CLIENT TRACKING after a reconnect')
+  })
+
+  it("l1.invalidation 'bus' never switches tracking on", async () => {
+    const cache = createCache({
+      redis: redis.url,
+      logger: false,
+      l2: RELAXED_L2,
+      l1: { invalidation: 'bus' },
+    })
+    open.push(cache)
+    await cache.set('k', 1)
+    expect((await cache.health()).invalidation).toEqual({ sources: ['bus'] })
+    const tracking = (await raw.call('CLIENT', 'LIST')) as string
+    expect(tracking).not.toMatch(/flags=\w*t/)
+  })
+
+  it('refuses an unknown l1.invalidation', () => {
+    expect(() => createCache({ l1: { invalidation: 'gossip' as 'bus' } })).toThrow(
+      /l1.invalidation must be one of/,
+    )
+  })
+})
+
+describe('caches sharing one client', () => {
+  it('each prefix is tracked, and one closing leaves the others tracked', async () => {
+    const shared = new Redis(redis.url)
+    const make = (prefix: string) =>
+      createCache({ redis: shared, prefix, logger: false, l2: RELAXED_L2, bus: false })
+    const [a, b] = [make('shared-a'), make('shared-b')]
+    const [peerA, peerB] = [
+      await trackingFleet(redis.url, 'shared-a', 1),
+      await trackingFleet(redis.url, 'shared-b', 1),
+    ].flat()
+    open.push(b, peerA!, peerB!)
+    await Promise.all([trackingOn(a), trackingOn(b)])
+    for (const [cache, peer, prefix] of [
+      [a, peerA!, 'shared-a'],
+      [b, peerB!, 'shared-b'],
+    ] as const) {
+      await cacheEverywhere([peer, cache], 'k')
+      await raw.set(`${prefix}:k`, 'x')
+      expect(await msUntilDropped([cache], 'k')).toBeLessThan(DROP_MS)
+    }
+    await a.close()
+    await cacheEverywhere([peerB!, b], 'k2')
+    await raw.set('shared-b:k2', 'x')
+    expect(await msUntilDropped([b], 'k2')).toBeLessThan(DROP_MS)
+    await b.close()
+    // The last one out leaves the client as it was.
+    expect(await shared.call('CLIENT', 'TRACKINGINFO')).toEqual([
+      'flags',
+      ['off'],
+      'redirect',
+      -1,
+      'prefixes',
+      [],
+    ])
+    shared.disconnect()
+  })
+})
