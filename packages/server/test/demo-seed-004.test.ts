@@ -111,7 +111,7 @@ describe("seed 001's cache warming at start-up", () => {
       trigger: 'startup',
       status: 'completed',
       errors: 0,
-      modules: ['config', 'vehicles', 'products', 'dashboard', 'search'],
+      modules: ['config', 'vehicles', 'products', 'dashboard', 'search', 'user-profiles'],
     })
     const dashboard = await server.app.inject({ method: 'GET', url: '/api/dashboard' })
     expect(dashboard.headers['x-cache']).toBe('HIT')
