@@ -1,5 +1,8 @@
 import { z } from 'zod'
 
+/** A plain Redis, TLS, or the master a set of sentinels names (redis+sentinel://host:port,…/name). */
+const REDIS_URL_SCHEMES = /^(rediss?|redis\+sentinel):\/\//
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** Environment of the runnable server (DESIGN.md, "The runnable server"). */
@@ -13,7 +16,7 @@ const envSchema = z.object({
   HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')
+    .regex(REDIS_URL_SCHEMES, 'REDIS_URL must start with redis://, rediss:// or redis+sentinel://')
     .optional(),
   DATABASE_URL: z
     .string()
@@ -32,7 +35,10 @@ const envSchema = z.object({
     .default('256mb'),
   CACHET_DURABLE_REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'CACHET_DURABLE_REDIS_URL must start with redis:// or rediss://')
+    .regex(
+      REDIS_URL_SCHEMES,
+      'CACHET_DURABLE_REDIS_URL must start with redis://, rediss:// or redis+sentinel://',
+    )
     .optional(),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
