@@ -1,3 +1,4 @@
+import type { Cluster } from 'ioredis'
 import { type Logger, pino } from 'pino'
 import { Bus } from '../sync/bus.js'
 import { DistributedLock } from '../sync/lock.js'
@@ -9,6 +10,7 @@ import { Cache } from './cache.js'
 import { createCodec } from './codec/envelope.js'
 import { Emitter } from './emitter.js'
 import { Engine } from './engine.js'
+import { watchCluster } from './health.js'
 import { type CacheOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { PendingInvalidations } from './pending-invalidations.js'
 import { TtlPolicy } from './ttl-policy.js'
@@ -64,6 +66,7 @@ export function createCache(options: CacheOptions = {}): Cache {
         : undefined,
   })
   engine.pending = new PendingInvalidations(engine)
+  if (connection?.isCluster) watchCluster(engine, connection.client as Cluster, resolved.l2.timeoutMs)
   if (guard) engine.circuitState = () => guard.state
   if (connection && resolved.bus) {
     const bus = new Bus({

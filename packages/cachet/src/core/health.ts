@@ -1,3 +1,5 @@
+import type { Cluster } from 'ioredis'
+import { readClusterState } from '../tiers/redis/cluster-state.js'
 import type { CacheHealth } from './cache-api.js'
 import type { Engine } from './engine.js'
 
@@ -5,6 +7,46 @@ import type { Engine } from './engine.js'
 export const LATENCY_DEGRADED_MS = 100
 /** Memory use above this share of maxmemory is degraded. */
 export const MEMORY_DEGRADED_PERCENT = 90
+
+/** The Cluster client of each engine on a Cluster, so health() asks every master (see watchCluster). */
+const clusters = new WeakMap<Engine, { client: Cluster; timeoutMs: number }>()
+
+/** Makes health() of `engine` ask every master of `client` for cluster_state (createCache calls it). */
+export function watchCluster(engine: Engine, client: Cluster, timeoutMs: number): void {
+  clusters.set(engine, { client, timeoutMs })
+}
+
+/**
+ * A Cluster whose state is fail refuses every command with CLUSTERDOWN though its nodes answer PING:
+ * unhealthy. Masters that do not answer (a failover under way) make it degraded. Undefined when the
+ * cache is not on a Cluster or all is well.
+ */
+async function clusterTrouble(
+  engine: Engine,
+): Promise<{ status: 'degraded' | 'unhealthy'; reason: string } | undefined> {
+  const watched = clusters.get(engine)
+  if (!watched) return undefined
+  const state = await readClusterState(watched.client, watched.timeoutMs)
+  if (state.failing > 0) {
+    return {
+      status: 'unhealthy',
+      reason: `redis cluster_state:fail on ${state.failing} of ${state.masters} masters: commands refused (CLUSTERDOWN)`,
+    }
+  }
+  if (state.silent > 0)
+    return {
+      status: 'degraded',
+      reason: `redis cluster: ${state.silent} of ${state.masters} masters do not answer`,
+    }
+  return undefined
+}
+
+/** Folds the cluster's own verdict into a health built from PING and INFO. */
+function withCluster(health: CacheHealth, trouble: Awaited<ReturnType<typeof clusterTrouble>>): CacheHealth {
+  if (!trouble) return health
+  const status = health.status === 'unhealthy' || trouble.status === 'unhealthy' ? 'unhealthy' : 'degraded'
+  return { ...health, status, reasons: [trouble.reason, ...health.reasons] }
+}
 
 /**
  * PING latency and INFO memory against the thresholds above: healthy, degraded (slow or nearly
@@ -17,18 +59,25 @@ export async function checkHealth(engine: Engine): Promise<CacheHealth> {
   const lastSeen = engine.redisState.lastSeen ? new Date(engine.redisState.lastSeen).toISOString() : undefined
   try {
     // INFO is in @dangerous: a least-privilege ACL user may not run it. Then memory is unknown, not bad.
-    const [latencyMs, info] = await Promise.all([l2.ping(), l2.info().catch(() => undefined)])
+    const [latencyMs, info, cluster] = await Promise.all([
+      l2.ping(),
+      l2.info().catch(() => undefined),
+      clusterTrouble(engine),
+    ])
     engine.redisState.lastSeen = Date.now()
     if (!info) {
       const reasons =
         latencyMs > LATENCY_DEGRADED_MS ? [`redis latency ${latencyMs} ms > ${LATENCY_DEGRADED_MS} ms`] : []
       if (circuit !== 'closed') reasons.push(`circuit ${circuit}`)
-      return {
-        status: reasons.length > 0 ? 'degraded' : 'healthy',
-        latencyMs,
-        redis: { configured: true, connected: true, latencyMs, circuit },
-        reasons: [...reasons, 'INFO not available (ACL?): memory not checked'],
-      }
+      return withCluster(
+        {
+          status: reasons.length > 0 ? 'degraded' : 'healthy',
+          latencyMs,
+          redis: { configured: true, connected: true, latencyMs, circuit },
+          reasons: [...reasons, 'INFO not available (ACL?): memory not checked'],
+        },
+        cluster,
+      )
     }
     const usedMemory = Number(info.used_memory ?? 0)
     const maxMemory = Number(info.maxmemory ?? 0)
@@ -42,22 +91,25 @@ export async function checkHealth(engine: Engine): Promise<CacheHealth> {
     }
     if (circuit !== 'closed') reasons.push(`circuit ${circuit}`)
     const evictionPolicy = info.maxmemory_policy
-    return {
-      status: reasons.length > 0 ? 'degraded' : 'healthy',
-      latencyMs,
-      memory: { used: usedMemory, max: maxMemory, usagePercent },
-      redis: {
-        configured: true,
-        connected: true,
+    return withCluster(
+      {
+        status: reasons.length > 0 ? 'degraded' : 'healthy',
         latencyMs,
-        usedMemory,
-        maxMemory,
-        usagePercent,
-        evictionPolicy,
-        circuit,
+        memory: { used: usedMemory, max: maxMemory, usagePercent },
+        redis: {
+          configured: true,
+          connected: true,
+          latencyMs,
+          usedMemory,
+          maxMemory,
+          usagePercent,
+          evictionPolicy,
+          circuit,
+        },
+        reasons,
       },
-      reasons,
-    }
+      cluster,
+    )
   } catch (error) {
     return {
       status: 'unhealthy',
