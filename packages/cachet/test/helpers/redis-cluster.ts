@@ -60,23 +60,25 @@ export async function startRedisCluster(masters = 3, replicasPerMaster = 0): Pro
       }
     }
   }
+  // kill() also takes the node out of the ones waitForOk() and masterOf() ask.
+  const handles: TestRedis[] = nodes.map((node) => ({
+    ...node,
+    get pid() {
+      return node.pid
+    },
+    kill: async () => {
+      alive.delete(node)
+      await node.kill()
+    },
+  }))
   return {
-    nodes: nodes.map((node) => ({
-      ...node,
-      get pid() {
-        return node.pid
-      },
-      kill: async () => {
-        alive.delete(node)
-        await node.kill()
-      },
-    })),
+    nodes: handles,
     startupNodes: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
     masterOf: async (key) => {
       const someNode = [...alive][0]!
       const slot = Number((await info(someNode, 'CLUSTER', 'KEYSLOT', key)).trim())
       const port = masterPortOfSlot(await info(someNode, 'CLUSTER', 'NODES'), slot)
-      return nodes.find((node) => node.port === port)!
+      return handles.find((node) => node.port === port)!
     },
     waitForOk,
     stop: async () => {
