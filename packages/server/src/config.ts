@@ -40,6 +40,12 @@ const envSchema = z.object({
       'CACHET_DURABLE_REDIS_URL must start with redis://, rediss:// or redis+sentinel://',
     )
     .optional(),
+  CACHET_INSTANCES: z.coerce
+    .number({ error: 'CACHET_INSTANCES must be a number' })
+    .int('CACHET_INSTANCES must be an integer')
+    .min(1, 'CACHET_INSTANCES must be between 1 and 64')
+    .max(64, 'CACHET_INSTANCES must be between 1 and 64')
+    .default(1),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
@@ -78,6 +84,8 @@ export interface ServerConfig {
    * one beside the cache's, or (with REDIS_URL) shares the cache's Redis and says so.
    */
   durableRedisUrl?: string
+  /** Server processes `npm start` runs on one Redis (ports PORT..PORT+N-1). */
+  instances: number
   logLevel: (typeof LOG_LEVELS)[number]
   /** Rows generated in the demo `logs` table. */
   demoRows: number
@@ -110,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     readToken: e.CACHET_READ_TOKEN,
     durableRedisUrl: e.CACHET_DURABLE_REDIS_URL,
     redisMaxMemory: e.CACHET_REDIS_MAXMEMORY.toLowerCase(),
+    instances: e.CACHET_INSTANCES,
     logLevel: e.LOG_LEVEL,
     demoRows: e.CACHET_DEMO_ROWS,
     demoOrderItems: e.CACHET_DEMO_ORDER_ITEMS,
