@@ -4,7 +4,7 @@
  * invalidation fan-out (bus messages received per instance per second, the time to apply one, the
  * process CPU of each instance), the Redis load each instance adds, and Redis' own CPU and tag index size.
  *
- *   npm run bench:scale                  1, 2, 4, 8, 16 instances (about 2 minutes)
+ *   npm run bench:scale                  1, 2, 4, 8, 16 instances (about 3 minutes)
  *   npm run bench:scale -- --quick       shorter windows, for a smoke run
  *   npm run bench:scale -- --instances=1,4
  */
