@@ -187,18 +187,32 @@ describe(`npm start -- --instances ${INSTANCES}`, () => {
 
       // Cold keys asked by every instance at once: the handler runs once per key in all (the one
       // response that says MISS; the others waited for it, in this process or another).
+      const l2Errors = async () => {
+        let total = 0
+        for (const url of urls) {
+          const stats = await fetch(`${url}/api/cache/stats`, { headers: ADMIN_HEADERS })
+          total += ((await stats.json()) as { data: { cache: { l2: { errors: number } } } }).data.cache.l2
+            .errors
+        }
+        return total
+      }
+      const errorsBefore = await l2Errors()
       const cold = Array.from({ length: 5 }, (_, i) => `/api/search?q=cold${i}z`)
       const responses = await Promise.all(
         cold.flatMap((path) =>
           urls.flatMap((url) =>
-            Array.from({ length: 10 }, () => get(url + path).then((r) => ({ path, ...r }))),
+            Array.from({ length: 10 }, () => get(url + path).then((r) => ({ path, url, ...r }))),
           ),
         ),
       )
       expect(responses.every((response) => response.status === 200)).toBe(true)
+      const errorsDuring = (await l2Errors()) - errorsBefore
       for (const path of cold) {
         const misses = responses.filter((response) => response.path === path && response.cache === 'MISS')
-        expect(misses.length, path).toBe(1)
+        expect(
+          misses.length,
+          `${path}: MISS from ${misses.map((miss) => miss.url).join(', ')}; Redis errors meanwhile: ${errorsDuring}`,
+        ).toBe(1)
       }
     } finally {
       outcome = await load.stop()
