@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts'],
+    // Failovers and multi-process runs: `npm run test:faults` (vitest.faults.config.ts).
+    exclude: ['**/node_modules/**', 'packages/*/test/**/*.fault.test.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,3 +1,4 @@
+import type { Cluster } from 'ioredis'
 import { type Logger, pino } from 'pino'
 import { adviseOnOptions, adviseOnRedis, giveAdvice, resolveAdvisor } from './core/advisor.js'
 import { Cache } from './core/cache.js'
@@ -14,6 +15,7 @@ import { DistributedLock } from './sync/lock.js'
 import { Tracking } from './sync/tracking.js'
 import { MemoryTier } from './tiers/memory-tier.js'
 import { connectRedis, type RedisConnection } from './tiers/redis/client.js'
+import { readClusterState } from './tiers/redis/cluster-state.js'
 import { L2Guard } from './tiers/redis/guard.js'
 import { RedisTier } from './tiers/redis/redis-tier.js'
 import { readRedisSettings } from './tiers/redis/settings.js'
@@ -74,6 +76,10 @@ export function createCache(options: CacheOptions = {}): Cache {
         : undefined,
   })
   engine.pending = new PendingInvalidations(engine)
+  if (connection?.isCluster) {
+    const cluster = connection.client as Cluster
+    engine.clusterState = () => readClusterState(cluster, resolved.l2.timeoutMs)
+  }
   if (guard) engine.circuitState = () => guard.state
   if (connection && guard) registerEngineRedis(engine, { connection, guard })
   if (connection) startInvalidation(engine, connection, resolved)

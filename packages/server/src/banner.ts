@@ -66,6 +66,7 @@ function redactUrl(url: string): string {
     if (parsed.password) parsed.password = '***'
     return parsed.toString()
   } catch {
-    return url
+    // A Sentinel URL (redis+sentinel://h1:p1,h2:p2/name) is not one WHATWG URL can parse.
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
   }
 }

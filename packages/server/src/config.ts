@@ -1,5 +1,8 @@
 import { z } from 'zod'
 
+/** A plain Redis, TLS, or the master a set of sentinels names (redis+sentinel://host:port,…/name). */
+const REDIS_URL_SCHEMES = /^(rediss?|redis\+sentinel):\/\//
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** Environment of the runnable server (DESIGN.md, "The runnable server"). */
@@ -13,7 +16,7 @@ const envSchema = z.object({
   HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')
+    .regex(REDIS_URL_SCHEMES, 'REDIS_URL must start with redis://, rediss:// or redis+sentinel://')
     .optional(),
   // Seed 004 §3.3's variables, the other way to name the cache's Redis (REDIS_URL or these, not both).
   REDIS_HOST: z
@@ -50,7 +53,10 @@ const envSchema = z.object({
     .default('256mb'),
   CACHET_DURABLE_REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'CACHET_DURABLE_REDIS_URL must start with redis:// or rediss://')
+    .regex(
+      REDIS_URL_SCHEMES,
+      'CACHET_DURABLE_REDIS_URL must start with redis://, rediss:// or redis+sentinel://',
+    )
     .optional(),
   CACHET_STARTUP_WARMUP_SKIP: z
     .string()
@@ -59,6 +65,12 @@ const envSchema = z.object({
       'CACHET_STARTUP_WARMUP_SKIP must be module names separated by commas',
     )
     .optional(),
+  CACHET_INSTANCES: z.coerce
+    .number({ error: 'CACHET_INSTANCES must be a number' })
+    .int('CACHET_INSTANCES must be an integer')
+    .min(1, 'CACHET_INSTANCES must be between 1 and 64')
+    .max(64, 'CACHET_INSTANCES must be between 1 and 64')
+    .default(1),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
@@ -100,6 +112,8 @@ export interface ServerConfig {
    * one beside the cache's, or (with REDIS_URL) shares the cache's Redis and says so.
    */
   durableRedisUrl?: string
+  /** Server processes `npm start` runs on one Redis (ports PORT..PORT+N-1). */
+  instances: number
   logLevel: (typeof LOG_LEVELS)[number]
   /** Warm-up modules not to run at start-up (they stay available to POST /api/cache/warmup). */
   startupWarmupSkip: ReadonlySet<string>
@@ -154,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     readToken: e.CACHET_READ_TOKEN,
     durableRedisUrl: e.CACHET_DURABLE_REDIS_URL,
     redisMaxMemory: e.CACHET_REDIS_MAXMEMORY.toLowerCase(),
+    instances: e.CACHET_INSTANCES,
     logLevel: e.LOG_LEVEL,
     startupWarmupSkip: new Set(e.CACHET_STARTUP_WARMUP_SKIP?.split(',') ?? []),
     demoRows: e.CACHET_DEMO_ROWS,

@@ -1,4 +1,5 @@
 import type { CacheApi } from 'cachet'
+import { isSentinelUrl, parseSentinelUrl } from 'cachet/redis'
 import { createWriteBehind, type FlushItem, type WriteBehind } from 'cachet/write-behind'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
@@ -36,7 +37,10 @@ export async function openProductViews(
 ): Promise<ProductViewCounter | undefined> {
   await db.query(`CREATE TABLE IF NOT EXISTS product_views (
     product_id int PRIMARY KEY, views bigint NOT NULL, last_seen timestamptz NOT NULL)`)
-  const journal = new Redis(journalUrl, { maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false })
+  const settings = { maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false }
+  const journal = isSentinelUrl(journalUrl)
+    ? new Redis({ ...parseSentinelUrl(journalUrl), ...settings })
+    : new Redis(journalUrl, settings)
   journal.on('error', (error) => logger.debug({ err: error }, 'write-behind journal connection error'))
   let writeBehind: WriteBehind<ProductViews>
   try {

@@ -11,6 +11,7 @@ import { Stats } from './stats.js'
 import type { TtlPolicy } from './ttl-policy.js'
 import type {
   BusMessage,
+  ClusterState,
   Entry,
   InvalidationBus,
   L1Tier,
@@ -85,6 +86,8 @@ export class Engine {
   /** Redis' own invalidations (CLIENT TRACKING), when l1.invalidation asks for them. */
   tracking?: TrackingSource
   pending?: RecoveryQueue
+  /** On a Cluster: what its masters say of it (health() folds it in: a cluster that is down is unhealthy). */
+  clusterState?: () => Promise<ClusterState>
   /** The L2 circuit breaker's state (closed when there is no L2). */
   circuitState: () => 'closed' | 'open' | 'half-open' = () => 'closed'
   /** What the connection last said, for health(). */

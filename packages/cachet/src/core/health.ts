@@ -8,6 +8,40 @@ export const LATENCY_DEGRADED_MS = 100
 export const MEMORY_DEGRADED_PERCENT = 90
 
 /**
+ * A Cluster whose state is fail refuses every command with CLUSTERDOWN though its nodes answer PING:
+ * unhealthy. Masters that do not answer (a failover under way) make it degraded. Undefined when the
+ * cache is not on a Cluster or all is well.
+ */
+async function clusterTrouble(
+  engine: Engine,
+): Promise<{ status: 'degraded' | 'unhealthy'; reason: string } | undefined> {
+  if (!engine.clusterState) return undefined
+  const state = await engine.clusterState()
+  if (state.failing > 0) {
+    return {
+      status: 'unhealthy',
+      reason: `redis cluster_state:fail on ${state.failing} of ${state.masters} masters: commands refused (CLUSTERDOWN)`,
+    }
+  }
+  if (state.silent > 0)
+    return {
+      status: 'degraded',
+      reason: `redis cluster: ${state.silent} of ${state.masters} masters do not answer`,
+    }
+  return undefined
+}
+
+/** Folds the cluster's own verdict into a health built from PING and INFO. */
+function withCluster<H extends Omit<CacheHealth, 'advice'>>(
+  health: H,
+  trouble: Awaited<ReturnType<typeof clusterTrouble>>,
+): H {
+  if (!trouble) return health
+  const status = health.status === 'unhealthy' || trouble.status === 'unhealthy' ? 'unhealthy' : 'degraded'
+  return { ...health, status, reasons: [trouble.reason, ...health.reasons] }
+}
+
+/**
  * PING latency and INFO memory against the thresholds above: healthy, degraded (slow or nearly
  * full), unhealthy (no answer or circuit open). An L1-only cache is healthy without Redis.
  */
@@ -34,18 +68,25 @@ async function checkRedis(engine: Engine): Promise<Omit<CacheHealth, 'advice'>> 
   const lastSeen = engine.redisState.lastSeen ? new Date(engine.redisState.lastSeen).toISOString() : undefined
   try {
     // INFO is in @dangerous: a least-privilege ACL user may not run it. Then memory is unknown, not bad.
-    const [latencyMs, info] = await Promise.all([l2.ping(), l2.info().catch(() => undefined)])
+    const [latencyMs, info, cluster] = await Promise.all([
+      l2.ping(),
+      l2.info().catch(() => undefined),
+      clusterTrouble(engine),
+    ])
     engine.redisState.lastSeen = Date.now()
     if (!info) {
       const reasons =
         latencyMs > LATENCY_DEGRADED_MS ? [`redis latency ${latencyMs} ms > ${LATENCY_DEGRADED_MS} ms`] : []
       if (circuit !== 'closed') reasons.push(`circuit ${circuit}`)
-      return {
-        status: reasons.length > 0 ? 'degraded' : 'healthy',
-        latencyMs,
-        redis: { configured: true, connected: true, latencyMs, circuit },
-        reasons: [...reasons, 'INFO not available (ACL?): memory not checked'],
-      }
+      return withCluster(
+        {
+          status: reasons.length > 0 ? 'degraded' : 'healthy',
+          latencyMs,
+          redis: { configured: true, connected: true, latencyMs, circuit },
+          reasons: [...reasons, 'INFO not available (ACL?): memory not checked'],
+        },
+        cluster,
+      )
     }
     const usedMemory = Number(info.used_memory ?? 0)
     const maxMemory = Number(info.maxmemory ?? 0)
@@ -59,22 +100,25 @@ async function checkRedis(engine: Engine): Promise<Omit<CacheHealth, 'advice'>> 
     }
     if (circuit !== 'closed') reasons.push(`circuit ${circuit}`)
     const evictionPolicy = info.maxmemory_policy
-    return {
-      status: reasons.length > 0 ? 'degraded' : 'healthy',
-      latencyMs,
-      memory: { used: usedMemory, max: maxMemory, usagePercent },
-      redis: {
-        configured: true,
-        connected: true,
+    return withCluster(
+      {
+        status: reasons.length > 0 ? 'degraded' : 'healthy',
         latencyMs,
-        usedMemory,
-        maxMemory,
-        usagePercent,
-        evictionPolicy,
-        circuit,
+        memory: { used: usedMemory, max: maxMemory, usagePercent },
+        redis: {
+          configured: true,
+          connected: true,
+          latencyMs,
+          usedMemory,
+          maxMemory,
+          usagePercent,
+          evictionPolicy,
+          circuit,
+        },
+        reasons,
       },
-      reasons,
-    }
+      cluster,
+    )
   } catch (error) {
     return {
       status: 'unhealthy',

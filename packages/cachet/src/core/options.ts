@@ -6,7 +6,7 @@ import { InvalidOptionError } from './errors.js'
 import { validateTag } from './keys.js'
 import type { CompressionOptions, Serializer } from './types.js'
 
-/** Where L2 lives: a URL, an ioredis client or Cluster you own, cluster nodes, ioredis options, or false (L1 only). */
+/** Where L2 lives: a URL (redis://, rediss://, redis+sentinel://host:port,…/name), an ioredis client or Cluster you own, cluster nodes, ioredis options, or false (L1 only). */
 export type RedisInput =
   | string
   | Redis
@@ -28,7 +28,7 @@ export interface AdaptiveTtlRule {
 
 /** Options of createCache(). Every duration is milliseconds or a string such as '30s'. */
 export interface CacheOptions {
-  /** L2: a Redis URL, an ioredis instance or Cluster, `{ cluster: nodes }`, or false for L1 only. @default false */
+  /** L2: a Redis or `redis+sentinel://` URL, an ioredis instance or Cluster, `{ cluster: nodes }`, `{ sentinels, name }`, or false for L1 only. @default false */
   redis?: RedisInput
   /** Every key cachet writes starts with `${prefix}:`. Must not be empty. @default 'cache' */
   prefix?: string

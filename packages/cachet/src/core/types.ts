@@ -222,3 +222,13 @@ export interface TrackingSource {
   readonly refusal: string | undefined
   close(): Promise<void>
 }
+
+/** What the masters of a Redis Cluster say of it (tiers/redis/cluster-state.ts asks them). */
+export interface ClusterState {
+  /** Masters asked. */
+  masters: number
+  /** Masters that did not answer within the deadline. */
+  silent: number
+  /** Masters answering `cluster_state:fail`: they refuse every command with CLUSTERDOWN. */
+  failing: number
+}

@@ -1,6 +1,7 @@
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import type { RedisInput } from '../../core/options.js'
 import { corkPerTick } from './cork.js'
+import { isSentinelUrl, parseSentinelUrl } from './sentinel-url.js'
 
 /** Connection lifecycle events forwarded from ioredis. */
 export type RedisEvent = 'connect' | 'ready' | 'error' | 'close' | 'reconnecting' | 'end'
@@ -53,8 +54,25 @@ function reliabilityOptions(timeoutMs: number): RedisOptions {
     // half-open connection); ioredis then reconnects.
     socketTimeout: backstopMs(timeoutMs) + 1_000,
     keepAlive: 10_000,
-    retryStrategy: (attempt: number) => Math.min(50 * attempt, 2_000) + Math.floor(Math.random() * 50),
+    retryStrategy: reconnectDelay,
   }
+}
+
+/**
+ * Under Sentinel (docs/scale.md): ask the sentinels again with the same back-off, each bounded, and
+ * follow a failover as soon as a sentinel announces it (+switch-master) rather than on the next error.
+ */
+function sentinelOptions(timeoutMs: number): RedisOptions {
+  return {
+    sentinelRetryStrategy: reconnectDelay,
+    sentinelCommandTimeout: backstopMs(timeoutMs),
+    failoverDetector: true,
+  }
+}
+
+/** Reconnect back-off: 50 ms more per attempt up to 2 s, with jitter so instances do not retry in step. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(50 * attempt, 2_000) + Math.floor(Math.random() * 50)
 }
 
 /** The client-side command timeout: well past the guard's deadline, so the guard decides first. */
@@ -78,7 +96,8 @@ function isClusterInput(input: unknown): input is { cluster: ClusterNode[]; opti
 }
 
 /**
- * Opens (or adopts) the Redis connection of a cache. A URL, RedisOptions or `{ cluster: nodes }` gives a
+ * Opens (or adopts) the Redis connection of a cache. A URL (`redis://`, `rediss://` or
+ * `redis+sentinel://`), RedisOptions (with `sentinels` and `name` for Sentinel) or `{ cluster: nodes }` gives a
  * client cachet owns, configured for bounded waits (cachet's reliability settings override the same keys
  * in options you pass; pass your own client to control them). A client passed in is used as is.
  */
@@ -95,13 +114,19 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
     client = new Cluster(input.cluster, {
       ...input.options,
       enableOfflineQueue: true,
-      clusterRetryStrategy: (attempt: number) => reliability.retryStrategy!(attempt) ?? 2_000,
+      clusterRetryStrategy: reconnectDelay,
       redisOptions: { ...input.options?.redisOptions, ...reliability },
     })
-  } else if (typeof input === 'string') {
+  } else if (typeof input === 'string' && !isSentinelUrl(input)) {
     client = new Redis(input, { ...reliabilityOptions(options.timeoutMs), enableOfflineQueue: true })
   } else {
-    client = new Redis({ ...input, ...reliabilityOptions(options.timeoutMs), enableOfflineQueue: true })
+    const settings = typeof input === 'string' ? parseSentinelUrl(input) : input
+    client = new Redis({
+      ...settings,
+      ...reliabilityOptions(options.timeoutMs),
+      ...(settings.sentinels && sentinelOptions(options.timeoutMs)),
+      enableOfflineQueue: true,
+    })
   }
 
   attachListeners(client, options.onEvent)

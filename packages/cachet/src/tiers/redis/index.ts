@@ -3,3 +3,4 @@ export { type ConnectOptions, connectRedis, type RedisConnection, type RedisEven
 export { type CircuitState, L2Guard, type L2GuardOptions } from './guard.js'
 export { parseInfo, type RedisFigures, readRedisFigures } from './info.js'
 export { RedisTier, type RedisTierOptions } from './redis-tier.js'
+export { isSentinelUrl, parseSentinelUrl } from './sentinel-url.js'

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config'
+
+/**
+ * The slow fault suite (`npm run test:faults`): Redis failovers under load (Sentinel, Cluster) and
+ * several server processes on one Redis. Each file kills processes and measures waits, so files run
+ * one at a time: two of them at once on a 2-core machine would measure each other.
+ */
+export default defineConfig({
+  test: {
+    include: ['packages/*/test/**/*.fault.test.ts'],
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+  },
+})
