@@ -1,7 +1,7 @@
-import type { RedisSettings } from '../tiers/redis/settings.js'
 import type { Engine } from './engine.js'
 import { InvalidOptionError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
+import type { RedisSettings } from './types.js'
 
 /** The stable code of each piece of start-up advice (docs/advisor.md). */
 export const ADVICE_CODES = [

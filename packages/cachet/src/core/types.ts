@@ -232,3 +232,15 @@ export interface ClusterState {
   /** Masters answering `cluster_state:fail`: they refuse every command with CLUSTERDOWN. */
   failing: number
 }
+
+/** The server settings the start-up advisor judges (docs/advisor.md). */
+export interface RedisSettings {
+  /** Bytes; 0 = unbounded. */
+  maxMemory: number
+  /** maxmemory-policy, e.g. 'allkeys-lru', 'noeviction', 'volatile-ttl'. */
+  evictionPolicy: string
+  /** appendonly yes. */
+  aof: boolean
+  /** The RDB `save` schedule ('' = no snapshots); undefined when CONFIG GET is not allowed (managed Redis, ACL). */
+  rdbSave?: string
+}

@@ -45,7 +45,22 @@ export function buildCacheKey(route: ResolvedRoute, input: KeyInput, scope: stri
     route.query === false ? null : pickQuery(input.query ?? {}, route.query),
     route.varyBy.map((name) => headerValue(input.headers, name)),
   ])
-  return `${route.type}:${scope}${hashKey(material, 32)}`
+  return `${route.type}:${scope}${hashOf(material)}`
+}
+
+/** Hashes of recent key material: a hot route's requests repeat it, and SHA-256 was most of a hit's key cost. */
+const recentHashes = new Map<string, string>()
+const MAX_RECENT_HASHES = 4096
+
+function hashOf(material: string): string {
+  let hash = recentHashes.get(material)
+  if (hash === undefined) {
+    hash = hashKey(material, 32)
+    // Bounded: hostile traffic with ever-new material empties it rather than growing it.
+    if (recentHashes.size >= MAX_RECENT_HASHES) recentHashes.clear()
+    recentHashes.set(material, hash)
+  }
+  return hash
 }
 
 function checkCustomKey(custom: unknown): string {

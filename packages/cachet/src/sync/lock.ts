@@ -159,12 +159,25 @@ export class DistributedLock implements StampedeLock {
     this.#timer = undefined
   }
 
-  /** The two-command form: GET, then SET NX only when the entry is not fresh. */
+  /**
+   * The two-step form: a plain GET, and only when the entry is not fresh, the lock. The lock step reads
+   * the entry again in the same script: between the GET and the lock another process may have loaded,
+   * written and released, and a bare SET NX would then take a free lock over a fresh entry and load the
+   * key a second time. A key whose lock cannot share its slot takes the lock, then reads again.
+   */
   async #readThenLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
     const bytes = (await this.#guard.run('GET', () => this.#client.getBuffer(fullKey))) ?? undefined
     if (!force && bytes && freshAt(bytes, now)) return { bytes, lock: 'not-tried' }
+    const lock = this.lockKey(key)
+    if (lock.colocated) return this.#readAndLock(lock.key, fullKey, Date.now(), force)
     const taken = await this.acquire(key)
-    return { bytes, lock: taken ?? 'held' }
+    if (!taken) return { bytes, lock: 'held' }
+    const again = (await this.#guard.run('GET', () => this.#client.getBuffer(fullKey))) ?? undefined
+    if (!force && again && freshAt(again, Date.now())) {
+      void taken.release()
+      return { bytes: again, lock: 'not-tried' }
+    }
+    return { bytes: again, lock: taken }
   }
 
   #token(): string {

@@ -1,18 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { valueWithin } from '../../core/timeouts.js'
+import type { RedisSettings } from '../../core/types.js'
 import { parseInfo } from './info.js'
-
-/** The server settings the start-up advisor judges (docs/advisor.md). */
-export interface RedisSettings {
-  /** Bytes; 0 = unbounded. */
-  maxMemory: number
-  /** maxmemory-policy, e.g. 'allkeys-lru', 'noeviction', 'volatile-ttl'. */
-  evictionPolicy: string
-  /** appendonly yes. */
-  aof: boolean
-  /** The RDB `save` schedule ('' = no snapshots); undefined when CONFIG GET is not allowed (managed Redis, ACL). */
-  rdbSave?: string
-}
 
 /** Redis's answer to a command it will not run for this user or does not know (ACL, managed Redis). */
 const REFUSED = /NOPERM|unknown command|ERR/
