@@ -82,7 +82,9 @@ describe('GET /health under a flood', () => {
       const responses = await Promise.all(
         Array.from({ length: 100 }, () => h.app.inject({ method: 'GET', url: '/api/cache/health' })),
       )
-      expect(responses.every((response) => response.statusCode === 200)).toBe(true)
+      // Answered, whatever the verdict: on a loaded machine one round's PING may miss its deadline, and
+      // that 503 is then reused for the second like a 200 would be. The count below is the point.
+      expect(responses.every((response) => [200, 503].includes(response.statusCode))).toBe(true)
     }
     const seconds = (performance.now() - started) / 1000
     const calls = (await commandCalls(h.client)) - before
