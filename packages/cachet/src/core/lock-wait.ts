@@ -62,7 +62,8 @@ export async function acquireOrWait(
       () => lock.readOrLock(key, engine.fullKey(key), Date.now(), step.force),
       key,
     )
-    if (!found) continue
+    // Redis trouble: stop waiting and load without the lock (nothing is written back: its state is unknown).
+    if (!found) return { kind: 'locked', lock: undefined, version: undefined }
     const read = engine.decodeRead(key, found.bytes)
     version = read.version
     if (read.stored.kind === 'entry' && usable(read.stored.entry)) {
