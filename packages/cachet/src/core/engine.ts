@@ -302,7 +302,7 @@ export class Engine {
     }
   }
 
-  /** Counts an L2 failure; the caller carries on without L2. (Only `attempt` and the lock step call it.) */
+  /** Counts an L2 failure; the caller carries on without L2 (called by `attempt` only). */
   l2Failed(operation: string, error: unknown, key?: string): void {
     this.stats.l2Errors++
     this.emitError(operation, error, key)

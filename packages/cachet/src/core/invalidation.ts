@@ -94,12 +94,13 @@ async function expireTags(engine: Engine, tags: readonly string[]): Promise<numb
   }
   let count = expireLocal()
   if (engine.l2) {
-    try {
-      count = await engine.l2.expireTags(tags, now)
-    } catch (error) {
-      engine.l2Failed('invalidateTags', error)
-      engine.pending?.addTags(tags)
-    }
+    count =
+      (await engine.attempt(
+        'invalidateTags',
+        (l2) => l2.expireTags(tags, now),
+        undefined,
+        (queue) => queue.addTags(tags),
+      )) ?? count
     // Again once Redis holds the stale copies (see invalidateKeys).
     expireLocal()
   }

@@ -75,18 +75,10 @@ export async function addTagsTo(engine: Engine, key: string, tags: readonly stri
   engine.l1?.delete(key)
   engine.putL1(key, bytes, updated)
   if (!engine.l2 || !read) return engine.l2 === undefined
-  try {
-    const written = await engine.l2.set({
-      key: engine.fullKey(key),
-      bytes,
-      ttlMs: stored.staleUntil - now,
-      tags: merged,
-      ifVersion: read.version,
-    })
-    engine.publish({ t: 'set', k: [engine.fullKey(key)] })
-    return written
-  } catch (error) {
-    engine.l2Failed('addTags', error, key)
-    return false
-  }
+  const full = engine.fullKey(key)
+  const write = { key: full, bytes, ttlMs: stored.staleUntil - now, tags: merged, ifVersion: read.version }
+  const written = await engine.attempt('addTags', (l2) => l2.set(write), key)
+  if (written === undefined) return false
+  engine.publish({ t: 'set', k: [full] })
+  return written
 }
