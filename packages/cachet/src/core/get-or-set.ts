@@ -29,10 +29,10 @@ export function getOrSetEntry<T>(
 export function getOrSet<T>(engine: Engine, key: string, loader: Loader<T>, call: CallContext): Promise<T> {
   const fresh = freshInL1(engine, key, loader, call)
   if (fresh !== undefined) return Promise.resolve(fresh.value)
-  return load(engine, key, loader, call).then(valueOf)
+  return load(engine, key, loader, call).then(resultValue)
 }
 
-const valueOf = <T>(result: CacheResult<T>): T => result.value
+const resultValue = <T>(result: CacheResult<T>): T => result.value
 
 function l1Result<T>(entry: Entry<T>): CacheResult<T> {
   return { value: entry.value, outcome: 'hit', source: 'l1', shared: false, degraded: false }
