@@ -177,7 +177,7 @@ async function lead<T>(
       read,
       epochs,
       lock: readLock,
-    } = stale?.suspect ? ((await valueWithin(reading, softMs)) ?? UNREADABLE) : await reading
+    } = stale?.suspect ? ((await valueWithin(reading, softMs)) ?? abandon(reading)) : await reading
     // undefined = L2 unreadable: then nothing is written back (its state is unknown).
     const captured = read?.version
     answer.degraded = engine.l2 !== undefined && read === undefined
@@ -271,6 +271,18 @@ interface LoadRead {
 }
 
 const UNREADABLE: LoadRead = { read: undefined, epochs: undefined, lock: 'not-tried' }
+
+/**
+ * A read this call stopped waiting for: the caller goes on as if L2 were unreadable, and a lock the
+ * read takes when it does complete is released at once (else it would be renewed for nobody, and every
+ * other caller of the key would wait lock.wait for it).
+ */
+function abandon(reading: Promise<LoadRead>): LoadRead {
+  void reading.then((late) => {
+    if (typeof late.lock === 'object') void late.lock.release()
+  })
+  return UNREADABLE
+}
 
 /**
  * The L2 entry, with the stampede lock taken unless the entry is fresh, and, for a tagged key, its

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { engineOf } from '../../src/core/engine-of.js'
 import { createCache } from '../../src/index.js'
 import { startChaosProxy } from '../../src/testing/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
@@ -44,6 +45,36 @@ describe('waiting for another process’s stampede lock', () => {
       // Bounded by Redis's deadline and a poll, far under lock.wait (5 s).
       expect(performance.now() - started).toBeLessThan(2_500)
       expect(loads).toBe(1)
+    } finally {
+      proxy.heal()
+      await cache.close()
+      await proxy.close()
+    }
+  })
+
+  it('a lock taken by a read the caller stopped waiting for is released, not left held for nobody', async () => {
+    const proxy = await startChaosProxy({ target: { port: redis.port } })
+    const cache = createCache({
+      redis: proxy.url,
+      prefix: 'ab',
+      logger: false,
+      bus: false,
+      l1: { invalidation: 'bus' },
+      l2: { timeout: '2s' },
+      timeouts: { soft: '50ms' },
+    })
+    try {
+      await cache.getOrSet('report', async () => 'first')
+      // (its write to Redis runs in the background)
+      await expect.poll(() => raw.exists('ab:report')).toBe(1)
+      // Redis lost the entry, and the instance's L1 copy became suspect (a bus gap); Redis is now slow.
+      await raw.del('ab:report')
+      engineOf(cache).onBusGap('test')
+      proxy.latency(200)
+      // The caller gives Redis the soft timeout, then loads; the read, and the lock it takes, land later.
+      expect(await cache.getOrSet('report', async () => 'second')).toBe('second')
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
+      expect(await raw.exists('ab:__lock:{ab:report}')).toBe(0)
     } finally {
       proxy.heal()
       await cache.close()
