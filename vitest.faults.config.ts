@@ -12,5 +12,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,
+    // One more try for a failover that did not complete: on a shared 2-core machine a Sentinel election
+    // once never finished within the test's 120 s (passed alone, before and after). A retry is printed.
+    retry: 1,
   },
 })
