@@ -132,12 +132,13 @@ class Answer {
     return { value, outcome: 'hit', source: 'l2', shared, degraded: false }
   }
 
-  stale<T>(entry: Entry<T>, reason: StaleReason): CacheResult<T> {
+  /** A stale value served; `entry` is undefined only for a background refresh that gives up (nobody reads it). */
+  stale<T>(entry: Entry<T> | undefined, reason: StaleReason): CacheResult<T> {
     if (!this.background) recordStale(this.engine, this.key, reason)
     return {
-      value: entry.value,
+      value: entry?.value as T,
       outcome: 'stale',
-      source: entry.suspect ? 'l1' : 'l2',
+      source: entry?.suspect ? 'l1' : 'l2',
       staleReason: reason,
       shared: false,
       degraded: this.degraded,
@@ -216,7 +217,7 @@ async function lead<T>(
     // Every load slot is taken: a caller with a stale value is served it rather than queue.
     if (engine.loads.full && (background || (stale && !force))) {
       giveBack()
-      return answer.stale(stale!, 'fail-safe')
+      return answer.stale(stale, 'fail-safe')
     }
 
     let lock: LockHandle | undefined
@@ -237,8 +238,7 @@ async function lead<T>(
         const value = record.invalidated ? entry.value : engine.keepL1(key, entry, bytes)
         return answer.hit(value, startedAt, true)
       }
-      if (outcome.kind === 'stale') return answer.stale(stale!, 'swr')
-      if (outcome.kind === 'skip') return answer.stale(stale!, 'swr')
+      if (outcome.kind === 'stale') return answer.stale(stale, 'swr')
       lock = outcome.lock
       if (outcome.version !== undefined) version = outcome.version
     }

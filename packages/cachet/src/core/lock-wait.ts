@@ -6,7 +6,6 @@ export type LockOutcome =
   | { kind: 'locked'; lock: LockHandle | undefined; version?: string | null }
   | { kind: 'value'; entry: Entry; bytes: number }
   | { kind: 'stale' }
-  | { kind: 'skip' }
 
 /** How the caller came to the lock. */
 export interface LockStep {
@@ -43,7 +42,7 @@ export async function acquireOrWait(
   }
   if (step.background || (stale && !step.force)) {
     engine.recordLock(key, 'skipped')
-    return step.background ? { kind: 'skip' } : { kind: 'stale' }
+    return { kind: 'stale' }
   }
   engine.recordLock(key, 'waited')
 
