@@ -120,17 +120,22 @@ async function checkRedis(engine: Engine): Promise<Omit<CacheHealth, 'advice'>> 
       cluster,
     )
   } catch (error) {
-    return {
-      status: 'unhealthy',
-      redis: {
-        configured: true,
-        connected: false,
-        circuit,
-        error: describe(error),
-        lastSeen,
+    // On a Cluster the node that missed the PING may be the failing shard's: say what the masters say too.
+    const cluster = await clusterTrouble(engine).catch(() => undefined)
+    return withCluster(
+      {
+        status: 'unhealthy' as const,
+        redis: {
+          configured: true as const,
+          connected: false,
+          circuit,
+          error: describe(error),
+          lastSeen,
+        },
+        reasons: ['redis does not answer'],
       },
-      reasons: ['redis does not answer'],
-    }
+      cluster,
+    )
   }
 }
 
