@@ -17,15 +17,20 @@ export class Bulkhead {
     return this.#active >= this.max
   }
 
+  /** A release function when a slot is free now, else undefined (the common path: no promise, no wait). */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#active >= this.max) return undefined
+    this.#active++
+    return this.#releaser()
+  }
+
   /**
    * Resolves a release function once a slot is free; rejects with LoaderTimeoutError if none frees
    * within `waitMs` (Infinity = no limit). Release exactly once, when the loader has settled.
    */
   acquire(key: string, waitMs: number): Promise<() => void> {
-    if (this.#active < this.max) {
-      this.#active++
-      return Promise.resolve(this.#releaser())
-    }
+    const free = this.tryAcquire()
+    if (free) return Promise.resolve(free)
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
       const admit = () => {

@@ -323,9 +323,14 @@ export class Engine {
 
   /** Runs work off the request path; close() waits for it. Its failures are logged, never unhandled. */
   track(work: Promise<unknown>): void {
-    const tracked = work.catch((error) => this.logger.debug({ err: error }, 'cachet: background work failed'))
-    this.#background.add(tracked)
-    tracked.finally(() => this.#background.delete(tracked))
+    this.#background.add(work)
+    work.then(
+      () => this.#background.delete(work),
+      (error: unknown) => {
+        this.#background.delete(work)
+        this.logger.debug({ err: error }, 'cachet: background work failed')
+      },
+    )
   }
 
   async drain(): Promise<void> {

@@ -4,7 +4,7 @@ import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
 import { acquireOrWait } from './lock-wait.js'
 import type { CallContext } from './options.js'
 import { recordHit, recordLoad, recordMiss, recordShared, recordStale } from './outcome.js'
-import { race, valueWithin } from './timeouts.js'
+import { type RaceResult, race, valueWithin } from './timeouts.js'
 import type { Entry, LockHandle, LockingRead } from './types.js'
 import { writeBack } from './write-back.js'
 
@@ -244,15 +244,17 @@ async function lead<T>(
     }
     const lookupMs = performance.now() - startedAt
 
-    const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, background)
-    engine.track(completion)
+    const started = runLoader({ engine, key, loader, call, stale, record, version, epochs, lock, background })
+    // A loader that answered synchronously (a value from memory) needs no timer: its outcome is known.
+    const completion = started instanceof Promise ? started : undefined
+    if (completion) engine.track(completion)
     if (stale) {
-      if (softMs === 0) return answer.stale(stale, 'swr')
-      const outcome = await race(completion, softMs)
+      if (completion && softMs === 0) return answer.stale(stale, 'swr')
+      const outcome = completion ? await race(completion, softMs) : (started as RaceResult<T>)
       if (outcome.state === 'done') return answer.miss(outcome.value, lookupMs)
       return answer.stale(stale, outcome.state === 'timeout' ? 'soft-timeout' : 'fail-safe')
     }
-    const outcome = await race(completion, hardMs)
+    const outcome = completion ? await race(completion, hardMs) : (started as RaceResult<T>)
     if (outcome.state === 'done') return answer.miss(outcome.value, lookupMs)
     // No value at all: the caller gets the error, counted as a miss (it found nothing usable).
     answer.miss(undefined, lookupMs)
@@ -295,79 +297,128 @@ function readForLoad(
   force: boolean,
 ): Promise<LoadRead> {
   // An untagged key (the common case) skips the Promise.all: the hit path allocates less.
-  if (tags.length === 0)
-    return readOrLock(engine, key, force).then((entry) => ({ ...entry, epochs: undefined }))
-  return Promise.all([readOrLock(engine, key, force), readEpochs(engine, tags)]).then(([entry, epochs]) => ({
-    ...entry,
-    epochs,
-  }))
+  if (tags.length === 0) return readOrLock(engine, key, force)
+  return Promise.all([readOrLock(engine, key, force), readEpochs(engine, tags)]).then(([found, epochs]) => {
+    found.epochs = epochs
+    return found
+  })
 }
 
-async function readOrLock(
-  engine: Engine,
-  key: string,
-  force: boolean,
-): Promise<{ read: L2Read | undefined; lock: LockingRead['lock'] }> {
+async function readOrLock(engine: Engine, key: string, force: boolean): Promise<LoadRead> {
   const lock = engine.lock
-  if (!lock || !engine.l2) return { read: await engine.readL2(key), lock: 'not-tried' }
+  if (!lock || !engine.l2) return { read: await engine.readL2(key), epochs: undefined, lock: 'not-tried' }
   const found = await engine.attempt(
     'get',
     () => lock.readOrLock(key, engine.fullKey(key), Date.now(), force),
     key,
   )
   // Redis trouble: load without the lock, write nothing back.
-  if (!found) return { read: undefined, lock: 'not-tried' }
-  return { read: engine.decodeRead(key, found.bytes), lock: found.lock }
+  if (!found) return { read: undefined, epochs: undefined, lock: 'not-tried' }
+  return { read: engine.decodeRead(key, found.bytes), epochs: undefined, lock: found.lock }
 }
 
 function readEpochs(engine: Engine, tags: readonly string[]): Promise<number[] | undefined> {
   return engine.attempt('tagEpochs', (l2) => l2.tagEpochs(tags))
 }
 
-/** Runs the loader, stores its value (L1 now, L2 in the background), releases the lock after the L2 write. */
-async function runLoader<T>(
-  engine: Engine,
-  key: string,
-  loader: Loader<T>,
-  call: CallContext,
-  stale: Entry<T> | undefined,
-  record: Inflight,
-  version: string | null | undefined,
-  epochs: number[] | undefined,
-  lock: LockHandle | undefined,
-  background: boolean,
-): Promise<T> {
-  let releaseSlot: () => void
-  try {
-    releaseSlot = await engine.loads.acquire(key, call.hardMs)
-  } catch (error) {
-    lock?.release()
-    throw error
-  }
+/** One load: what the loader is run with, and what storing its value needs. */
+interface LoadRun<T> {
+  engine: Engine
+  key: string
+  loader: Loader<T>
+  call: CallContext
+  stale: Entry<T> | undefined
+  record: Inflight
+  version: string | null | undefined
+  epochs: number[] | undefined
+  lock: LockHandle | undefined
+  background: boolean
+}
+
+/**
+ * Runs the loader in a free load slot, stores its value (L1 now, L2 in the background) and releases
+ * the lock after the L2 write. Answers the outcome itself when the loader completes synchronously (no
+ * promise, no timer on that path), else a promise of the value.
+ */
+function runLoader<T>(run: LoadRun<T>): RaceResult<T> | Promise<T> {
+  const slot = run.engine.loads.tryAcquire()
+  if (slot) return callLoader(run, slot)
+  return run.engine.loads.acquire(run.key, run.call.hardMs).then(
+    (release) => {
+      const outcome = callLoader(run, release)
+      if (outcome instanceof Promise) return outcome
+      if (outcome.state === 'done') return outcome.value
+      throw (outcome as { error: unknown }).error
+    },
+    (error: unknown) => {
+      run.lock?.release()
+      throw error
+    },
+  )
+}
+
+function callLoader<T>(run: LoadRun<T>, releaseSlot: () => void): RaceResult<T> | Promise<T> {
+  const { key, stale, background } = run
   const started = performance.now()
   let store = true
   const noStore = () => {
     store = false
   }
-  let value: T
+  let result: T | PromiseLike<T>
   try {
-    try {
-      value = await loader({ key, stale: stale?.value, background, noStore })
-    } finally {
-      releaseSlot()
-    }
-    if (value === undefined) {
-      throw new UndefinedValueError(
-        `the loader for key '${key}' returned undefined; return null to cache "nothing"`,
-        { key },
-      )
-    }
+    result = run.loader({ key, stale: stale?.value, background, noStore })
   } catch (error) {
-    lock?.release()
-    recordLoad(engine, key, performance.now() - started, false)
-    if (stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
-    engine.emitError('loader', error, key)
-    throw error
+    releaseSlot()
+    return { state: 'failed', error: loadFailed(run, started, error) }
+  }
+  if (isPromiseLike(result)) {
+    return Promise.resolve(result).then(
+      (value) => {
+        releaseSlot()
+        return loaded(run, started, value, store)
+      },
+      (error: unknown) => {
+        releaseSlot()
+        throw loadFailed(run, started, error)
+      },
+    )
+  }
+  releaseSlot()
+  try {
+    return { state: 'done', value: loaded(run, started, result, store) }
+  } catch (error) {
+    return { state: 'failed', error }
+  }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function'
+}
+
+/** A failed load: the lock is given back, the failure counted and reported; answers the error. */
+function loadFailed<T>(run: LoadRun<T>, started: number, error: unknown): unknown {
+  const { engine, key } = run
+  run.lock?.release()
+  recordLoad(engine, key, performance.now() - started, false)
+  if (run.stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
+  engine.emitError('loader', error, key)
+  return error
+}
+
+/** A loaded value: counted, kept in L1 and written back to L2 (unless `store` is off); answers L1's copy. */
+function loaded<T>(run: LoadRun<T>, started: number, value: T, store: boolean): T {
+  const { engine, key, lock, record } = run
+  if (value === undefined) {
+    throw loadFailed(
+      run,
+      started,
+      new UndefinedValueError(
+        `the loader for key '${key}' returned undefined; return null to cache "nothing"`,
+        {
+          key,
+        },
+      ),
+    )
   }
   const loadMs = performance.now() - started
   recordLoad(engine, key, loadMs, true)
@@ -377,12 +428,12 @@ async function runLoader<T>(
       lock?.release()
       return value
     }
-    const entry = engine.makeEntry(key, value, call, loadMs)
+    const entry = engine.makeEntry(key, value, run.call, loadMs)
     const bytes = engine.encode(key, entry)
     const shared = engine.putL1(key, bytes, entry)
     engine.stats.sets++
-    const persisted = writeBack(engine, key, entry, bytes, version, epochs, record, lock)
-    engine.track(persisted.finally(() => lock?.release()))
+    const persisted = writeBack(engine, key, entry, bytes, run.version, run.epochs, record, lock)
+    engine.track(lock ? persisted.finally(() => lock.release()) : persisted)
     return shared
   } catch (error) {
     lock?.release()

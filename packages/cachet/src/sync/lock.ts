@@ -80,15 +80,13 @@ export class DistributedLock implements StampedeLock {
    */
   readOrLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
     const lock = this.lockKey(key)
-    const found =
-      lock.colocated && (force || this.#missShare > 0.5)
-        ? this.#readAndLock(lock.key, fullKey, now, force)
-        : this.#readThenLock(key, fullKey, now, force)
-    return found.then(this.#count)
+    return lock.colocated && (force || this.#missShare > 0.5)
+      ? this.#readAndLock(lock.key, fullKey, now, force)
+      : this.#readThenLock(key, fullKey, now, force)
   }
 
   /** Keeps the share of reads that found no fresh entry, over about the last 64. */
-  readonly #count = (found: LockingRead): LockingRead => {
+  #count(found: LockingRead): LockingRead {
     this.#missShare += ((found.lock === 'not-tried' ? 0 : 1) - this.#missShare) / 64
     return found
   }
@@ -107,10 +105,10 @@ export class DistributedLock implements StampedeLock {
       throw error
     }
     const [bytes, state] = reply
-    return {
+    return this.#count({
       bytes: bytes ?? undefined,
       lock: state === 1 ? this.#hold(lockKey, token, true) : state === 2 ? 'held' : 'not-tried',
-    }
+    })
   }
 
   /**
@@ -167,17 +165,17 @@ export class DistributedLock implements StampedeLock {
    */
   async #readThenLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
     const bytes = (await this.#guard.run('GET', () => this.#client.getBuffer(fullKey))) ?? undefined
-    if (!force && bytes && freshAt(bytes, now)) return { bytes, lock: 'not-tried' }
+    if (!force && bytes && freshAt(bytes, now)) return this.#count({ bytes, lock: 'not-tried' })
     const lock = this.lockKey(key)
     if (lock.colocated) return this.#readAndLock(lock.key, fullKey, Date.now(), force)
     const taken = await this.acquire(key)
-    if (!taken) return { bytes, lock: 'held' }
+    if (!taken) return this.#count({ bytes, lock: 'held' })
     const again = (await this.#guard.run('GET', () => this.#client.getBuffer(fullKey))) ?? undefined
     if (!force && again && freshAt(again, Date.now())) {
       void taken.release()
-      return { bytes: again, lock: 'not-tried' }
+      return this.#count({ bytes: again, lock: 'not-tried' })
     }
-    return { bytes: again, lock: taken }
+    return this.#count({ bytes: again, lock: taken })
   }
 
   #token(): string {
