@@ -183,8 +183,8 @@ describe('read latency and the stampede lock', () => {
         }
       }
       expect(a.stats().lockWaits + b.stats().lockWaits).toBe(1)
-      // L1 hits are timed too (microseconds; 10 ms leaves room for a loaded machine).
-      expect(sum('cachet_read_duration_seconds_bucket{le="0.01",namespace="reads",tier="l1"}')).toBe(3)
+      // L1 hits are timed too (microseconds; a starved machine once took over 10 ms, so the bound is 1 s).
+      expect(sum('cachet_read_duration_seconds_bucket{le="1",namespace="reads",tier="l1"}')).toBe(3)
     } finally {
       ma.close()
       mb.close()
