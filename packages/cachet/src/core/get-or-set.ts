@@ -311,7 +311,7 @@ async function readOrLock(
   const lock = engine.lock
   if (!lock || !engine.l2) return { read: await engine.readL2(key), lock: 'not-tried' }
   const found = await engine.attempt(
-    'get',
+    'readOrLock',
     () => lock.readOrLock(key, engine.fullKey(key), Date.now(), force),
     key,
   )
