@@ -94,6 +94,18 @@ describe('retry of L2 calls safe to repeat (l2.retry)', () => {
     metrics.close()
   })
 
+  it('an invalidation caught by a connection reset is repeated: Redis holds the tombstone when delete() returns', async () => {
+    const { cache, retries } = await cacheOnProxy({ l2: { timeout: '500ms' }, timeouts: { soft: '3s' } })
+    await cache.set('d', 'v1')
+    proxy.cut()
+    // true: a live entry was reached now, not queued for later (a queued invalidation answers false).
+    expect(await cache.delete('d')).toBe(true)
+    expect(await direct.get('retry:d')).not.toBeNull() // a tombstone, not the entry
+    expect(await cache.get('d')).toBeUndefined()
+    expect(cache.stats().l2).toMatchObject({ errors: 0, retries: { recovered: 1 } })
+    expect(retries.at(-1)).toMatchObject({ operation: 'delete', result: 'ok' })
+  })
+
   it('without retry the same cut costs the read: the caller gets nothing from Redis', async () => {
     const { cache, retries } = await cacheOnProxy({
       l2: { timeout: '500ms', retry: false },
