@@ -1,30 +1,27 @@
 import type { Engine } from './engine.js'
 import { L2Error } from './errors.js'
+import type { ResolvedOptions } from './options.js'
 import { recordRetry } from './outcome.js'
 import type { L2Tier } from './types.js'
 
 /**
  * The L2 calls (as Engine.attempt names them) that are repeated on a transient fault: running one
- * twice leaves Redis as running it once does, and its reply still tells the truth. Reads, and the
- * tombstones of an invalidation (a second tombstone over the first is still "invalidated"). Not the
- * stampede lock ('lock', 'readOrLock': a repeat takes it with a fresh token, and a first try whose reply
- * was lost may hold it already, so the repeat would wait for itself), nor the conditional writes of
- * loaded values and explicit sets (a first try whose reply was lost has already changed the version
- * the repeat compares, which then reports "not written"), nor tag invalidations (each repeat bumps the
- * tags' epochs again).
- * Each of these runs its Redis calls on the tier it is handed (see run()).
+ * twice leaves Redis as running it once does, and its reply still tells the truth. Reads; plain sets
+ * (the same value, the same tag index entries); the tombstones of an invalidation (a second tombstone
+ * over the first is still "invalidated"). Not the stampede lock ('lock', 'readOrLock': a repeat takes
+ * it with a fresh token, and a first try whose reply was lost may hold it already, so the repeat would
+ * wait for itself), nor conditional writes ('set' of a loaded value, 'getOrSetMany', 'writeThrough',
+ * 'expire', 'addTags': a first try whose reply was lost has already changed the version the repeat
+ * compares, which then reports "not written"), nor tag invalidations (each repeat bumps the tags'
+ * epochs again). Each repeated call runs its Redis calls on the tier it is handed (see run()).
  */
-const REPEATABLE: ReadonlySet<string> = new Set(['get', 'getMany', 'tagEpochs', 'info', 'delete'])
+const REPEATABLE: ReadonlySet<string> = new Set(['get', 'getMany', 'tagEpochs', 'info', 'setMany', 'delete'])
 
 /** Replies Redis gives while it cannot serve for a moment: loading, a long script, a failover, a reshard. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/
 
 /** The retry strategy, resolved (l2.retry). */
-export interface RetryPolicy {
-  attempts: number
-  delayMs: number
-  factor: number
-}
+type RetryPolicy = Exclude<ResolvedOptions['l2']['retry'], false>
 
 /**
  * Repeats the L2 calls safe to repeat after a transient fault, within the soft timeout

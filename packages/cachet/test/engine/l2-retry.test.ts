@@ -106,6 +106,16 @@ describe('retry of L2 calls safe to repeat (l2.retry)', () => {
     expect(retries.at(-1)).toMatchObject({ operation: 'delete', result: 'ok' })
   })
 
+  it('a plain set caught by a connection reset is repeated: Redis holds the value when set() returns', async () => {
+    const { cache, retries } = await cacheOnProxy({ l2: { timeout: '500ms' }, timeouts: { soft: '3s' } })
+    await cache.set('s', 'v1')
+    proxy.cut()
+    expect(await cache.set('s', 'v2')).toBe(true)
+    expect(await cache.get('s')).toBe('v2')
+    expect(cache.stats().l2).toMatchObject({ errors: 0, retries: { recovered: 1 } })
+    expect(retries.at(-1)).toMatchObject({ operation: 'setMany', result: 'ok' })
+  })
+
   it('without retry the same cut costs the read: the caller gets nothing from Redis', async () => {
     const { cache, retries } = await cacheOnProxy({
       l2: { timeout: '500ms', retry: false },
