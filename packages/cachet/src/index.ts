@@ -13,6 +13,8 @@ export type {
   KeyInfo,
   Loader,
   LoaderContext,
+  RetryCounts,
+  RetryResult,
   StaleReason,
   Tier,
 } from './core/cache-api.js'
@@ -38,7 +40,7 @@ export type {
   L1Invalidation,
   RedisInput,
 } from './core/options.js'
-export { SEED_ADAPTIVE_TTL, SEED_TTL_RULES } from './core/options.js'
+export { SEED_ADAPTIVE_TTL, SEED_RETRY, SEED_TTL_RULES } from './core/options.js'
 export {
   type CacheOperationMessage,
   TRACED_OPERATIONS,

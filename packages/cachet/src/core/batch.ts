@@ -67,7 +67,7 @@ export async function setMany<T>(
   })
   engine.stats.sets += writes.length
   for (const item of items) if (engine.emitter.has('set')) engine.emitter.emit('set', { key: item.key })
-  return persist(engine, writes)
+  return persist(engine, writes, 'setMany')
 }
 
 /**
@@ -143,12 +143,13 @@ export async function getOrSetMany<T>(
       }
     })
     engine.stats.sets += writes.length
-    engine.track(persist(engine, writes))
+    engine.track(persist(engine, writes, 'getOrSetMany'))
   }
   return keys.map((key) => values.get(key))
 }
 
-async function persist(engine: Engine, writes: Write[]): Promise<boolean[]> {
+/** `operation`: 'setMany' (plain writes, safe to repeat) or 'getOrSetMany' (conditional write-backs). */
+async function persist(engine: Engine, writes: Write[], operation: string): Promise<boolean[]> {
   const l2 = engine.l2
   if (!l2) return writes.map(() => true)
   const max = engine.options.l2.maxValueBytes
@@ -159,7 +160,7 @@ async function persist(engine: Engine, writes: Write[]): Promise<boolean[]> {
   const results: boolean[] = []
   for (const chunk of chunks(fitting)) {
     const written = await engine.attempt(
-      'setMany',
+      operation,
       (tier) => tier.setMany(chunk),
       undefined,
       (queue) => {

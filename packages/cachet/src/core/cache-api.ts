@@ -72,7 +72,17 @@ export interface RedisFigures {
 /** What cache.stats() returns. */
 export interface CacheStats extends Counters {
   l1: { hits: number; misses: number; size: number; bytes: number; maxBytes: number } | null
-  l2: { hits: number; misses: number; errors: number; circuit: 'closed' | 'open' | 'half-open' } | null
+  /**
+   * `errors`: L2 calls that failed for good (a call repeated and then answered is not one);
+   * `retries`: see RetryCounts.
+   */
+  l2: {
+    hits: number
+    misses: number
+    errors: number
+    retries: RetryCounts
+    circuit: 'closed' | 'open' | 'half-open'
+  } | null
   sets: number
   deletes: number
   invalidations: number
@@ -167,6 +177,24 @@ export interface CacheEvents {
   'l1-flush': { reason: string }
   /** A risky setting found at start-up, once per code (docs/advisor.md). */
   advice: Advice
+  /**
+   * An L2 call that failed on a transient fault was repeated (`attempt` ≥ 2; `result` 'ok' or
+   * 'failed'), or would have been but no repeat could finish within the soft timeout ('no-budget').
+   */
+  retry: { operation: string; key?: string; attempt: number; result: RetryResult }
+}
+
+/** How a repeat of an L2 call went (see the `retry` event). */
+export type RetryResult = 'ok' | 'failed' | 'no-budget'
+
+/** L2 calls repeated after a transient fault (docs/reliability.md, retries). */
+export interface RetryCounts {
+  /** Repeats sent to Redis. */
+  sent: number
+  /** Calls a repeat saved: they failed, were repeated, and answered. */
+  recovered: number
+  /** Calls that failed and were safe to repeat, but no repeat could finish within the soft timeout. */
+  outOfBudget: number
 }
 
 /** What a loader is told about the call it serves. */

@@ -347,7 +347,13 @@ function snapshotStats(engine: Engine): CacheStats {
       ? { hits: stats.l1Hits, misses: stats.l1Misses, size: l1.size, bytes: l1.bytes, maxBytes: l1.maxBytes }
       : null,
     l2: engine.l2
-      ? { hits: stats.l2Hits, misses: stats.l2Misses, errors: stats.l2Errors, circuit: engine.circuitState() }
+      ? {
+          hits: stats.l2Hits,
+          misses: stats.l2Misses,
+          errors: stats.l2Errors,
+          retries: { ...stats.l2Retries },
+          circuit: engine.circuitState(),
+        }
       : null,
     sets: stats.sets,
     deletes: stats.deletes,

@@ -7,6 +7,7 @@ import type { Emitter } from './emitter.js'
 import { CacheClosedError, SerializationError } from './errors.js'
 import { compileGlob } from './glob.js'
 import { type CallContext, type ResolvedOptions, resolveCall } from './options.js'
+import { L2Retry } from './retry.js'
 import { Stats } from './stats.js'
 import type { TtlPolicy } from './ttl-policy.js'
 import type {
@@ -106,6 +107,8 @@ export class Engine {
   readonly #overtaken = new WeakSet<object>()
   #background = new Set<Promise<unknown>>()
   #keyPrefix: string
+  /** Repeats L2 calls safe to repeat after a transient fault (l2.retry); undefined when off. */
+  readonly #retry: L2Retry | undefined
 
   constructor(parts: EngineParts) {
     this.options = parts.options
@@ -119,6 +122,8 @@ export class Engine {
     this.#keyPrefix = `${parts.options.prefix}:`
     this.loads = new Bulkhead(parts.options.maxConcurrentLoads)
     this.defaultCall = resolveCall(parts.options, {})
+    const retry = parts.options.l2.retry
+    this.#retry = retry && retry.attempts > 1 ? new L2Retry(this, retry) : undefined
     // A tombstone must outlive any loader that started before the invalidation (docs/architecture.md).
     const longestLoad = Math.min(parts.options.hardTimeoutMs, 10 * 60_000)
     this.tombstoneTtlMs = Math.max(
@@ -217,7 +222,8 @@ export class Engine {
    * The one place an L2 failure is handled. Runs `work` on L2 (every Redis call in it is bounded by the
    * guard's deadline and circuit breaker); a failure is counted and logged here, `recover` queues the
    * change for replay once Redis answers, and the caller gets undefined: no caller writes its own
-   * try/catch around Redis, and none sees an L2 error.
+   * try/catch around Redis, and none sees an L2 error. A call safe to repeat is repeated here after a
+   * transient fault (core/retry.ts), so only its final failure reaches this catch.
    */
   async attempt<T>(
     operation: string,
@@ -227,7 +233,8 @@ export class Engine {
   ): Promise<T | undefined> {
     if (!this.l2) return undefined
     try {
-      return await work(this.l2)
+      const retry = this.#retry
+      return await (retry?.covers(operation) ? retry.run(operation, work, this.l2, key) : work(this.l2))
     } catch (error) {
       this.l2Failed(operation, error, key)
       if (recover && this.pending) recover(this.pending)

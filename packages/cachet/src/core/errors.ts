@@ -43,7 +43,17 @@ export class LoaderTimeoutError extends CachetError {
 /** Redis did not answer in time, answered with an error, or the circuit is open. Never reaches a getOrSet caller. */
 export class L2Error extends CachetError {
   static override readonly code = 'E_L2'
+  /** 'circuit-open': nothing was sent; 'timeout': no answer by the deadline; 'failed': Redis or the link failed. */
+  readonly reason: L2FailureReason
+
+  constructor(message: string, options: { key?: string; cause?: unknown; reason?: L2FailureReason } = {}) {
+    super(message, options)
+    this.reason = options.reason ?? 'failed'
+  }
 }
+
+/** Why an L2 call failed (see L2Error.reason). */
+export type L2FailureReason = 'circuit-open' | 'timeout' | 'failed'
 
 /** Stored bytes cannot be decoded (bad header, truncated, bad compression or payload). The engine treats it as a miss. */
 export class CorruptEntryError extends CachetError {

@@ -308,7 +308,7 @@ async function readOrLock(engine: Engine, key: string, force: boolean): Promise<
   const lock = engine.lock
   if (!lock || !engine.l2) return { read: await engine.readL2(key), epochs: undefined, lock: 'not-tried' }
   const found = await engine.attempt(
-    'get',
+    'readOrLock',
     () => lock.readOrLock(key, engine.fullKey(key), Date.now(), force),
     key,
   )

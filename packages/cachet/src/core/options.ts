@@ -72,6 +72,13 @@ export interface CacheOptions {
      * exceeds 4× this (1× without compression) is refused before it is compressed. @default 1 MiB
      */
     maxValueBytes?: number
+    /**
+     * Repeats an L2 call that failed on a transient fault (timeout, lost connection, Redis loading or
+     * failing over), for calls safe to repeat only, and only when the repeat can finish within the soft
+     * timeout (docs/reliability.md, retries). `attempts` counts the first; waits `delay`, then
+     * `delay × factor`, … between them. false = off. @default `SEED_RETRY`: 3 attempts, 100 ms, ×2
+     */
+    retry?: { attempts?: number; delay?: Duration; factor?: number } | false
   }
   /** Compress payloads above a threshold. @default { threshold: 1024, algorithm: 'gzip', level: 6 } */
   compression?: Partial<CompressionOptions> | false
@@ -175,7 +182,12 @@ export interface ResolvedOptions {
         invalidation: L1Invalidation
       }
     | false
-  l2: { timeoutMs: number; breaker: { threshold: number; durationMs: number } | false; maxValueBytes: number }
+  l2: {
+    timeoutMs: number
+    breaker: { threshold: number; durationMs: number } | false
+    maxValueBytes: number
+    retry: { attempts: number; delayMs: number; factor: number } | false
+  }
   compression: CompressionOptions | false
   /** Infinity when off; 0 = serve stale at once (stale-while-revalidate). */
   softTimeoutMs: number
@@ -187,6 +199,9 @@ export interface ResolvedOptions {
   maxConcurrentLoads: number
   bus: boolean
 }
+
+/** Seed 001's retry strategy: 3 attempts, 0.1 s apart at first, the wait doubling each time. */
+export const SEED_RETRY = Object.freeze({ attempts: 3, delay: '100ms', factor: 2 } as const)
 
 /** The SQL `QueryCache`'s adaptive TTL: > 10 s → 30 min, > 5 s → 10 min, > 1 s → 5 min, else 1 min. */
 export const SEED_ADAPTIVE_TTL: AdaptiveTtlRule[] = [
@@ -274,6 +289,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
         ),
       },
       maxValueBytes: positiveInt(l2.maxValueBytes ?? 1024 * 1024, 'l2.maxValueBytes'),
+      retry: resolveRetry(l2.retry),
     },
     compression: compression && resolveCompression(compression),
     softTimeoutMs: timeoutMs(options.timeouts?.soft, 50, 'timeouts.soft'),
@@ -293,6 +309,17 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
 export function timeoutMs(input: Duration | false | undefined, fallback: number, name: string): number {
   if (input === false) return Number.POSITIVE_INFINITY
   return input === undefined ? fallback : toMs(input, name)
+}
+
+function resolveRetry(input: NonNullable<CacheOptions['l2']>['retry']): ResolvedOptions['l2']['retry'] {
+  if (input === false) return false
+  const factor = nonNegative(input?.factor ?? SEED_RETRY.factor, 'l2.retry.factor')
+  if (factor < 1) throw new InvalidOptionError(`l2.retry.factor must be >= 1, got ${factor}`)
+  return {
+    attempts: positiveInt(input?.attempts ?? SEED_RETRY.attempts, 'l2.retry.attempts'),
+    delayMs: toMs(input?.delay ?? SEED_RETRY.delay, 'l2.retry.delay'),
+    factor,
+  }
 }
 
 function resolveCompression(input: Partial<CompressionOptions>): CompressionOptions {

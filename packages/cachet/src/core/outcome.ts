@@ -1,9 +1,9 @@
-import type { CacheResult, StaleReason, Tier } from './cache-api.js'
+import type { CacheResult, RetryResult, StaleReason, Tier } from './cache-api.js'
 import type { Engine } from './engine.js'
 
 /*
- * The one place where what a read gave its caller is counted: stats() and the events (and so the
- * Prometheus counters, fed by the events) come from these functions only, once per call.
+ * The one place where what a read gave its caller is counted, and the repeats of L2 calls: stats()
+ * and the events (and so the Prometheus counters, fed by the events) come from these functions only.
  */
 
 /**
@@ -62,4 +62,21 @@ export function recordLoad(engine: Engine, key: string, ms: number, ok: boolean)
   scope.loads++
   scope.loaderMsTotal += ms
   if (engine.emitter.has('load')) engine.emitter.emit('load', { key, durationMs: ms, ok })
+}
+
+/** Counts one repeat of an L2 call (sent, and how it went) or one that did not fit, and emits it. */
+export function recordRetry(
+  engine: Engine,
+  operation: string,
+  attempt: number,
+  result: RetryResult,
+  key?: string,
+): void {
+  const retries = engine.stats.l2Retries
+  if (result === 'no-budget') retries.outOfBudget++
+  else {
+    retries.sent++
+    if (result === 'ok') retries.recovered++
+  }
+  if (engine.emitter.has('retry')) engine.emitter.emit('retry', { operation, key, attempt, result })
 }

@@ -37,6 +37,8 @@ export class Stats {
   l2Hits = 0
   l2Misses = 0
   l2Errors = 0
+  /** L2 calls repeated (core/retry.ts): repeats sent, operations a repeat saved, repeats that did not fit. */
+  l2Retries = { sent: 0, recovered: 0, outOfBudget: 0 }
   sets = 0
   deletes = 0
   invalidations = 0
@@ -65,6 +67,7 @@ export class Stats {
   reset(): void {
     this.total = new ScopeCounters()
     this.l1Hits = this.l1Misses = this.l2Hits = this.l2Misses = this.l2Errors = 0
+    this.l2Retries = { sent: 0, recovered: 0, outOfBudget: 0 }
     this.sets = this.deletes = this.invalidations = this.lockWaits = 0
     this.locks = { acquired: 0, waited: 0, skipped: 0 }
     this.#namespaces.clear()

@@ -156,6 +156,17 @@ export interface L2Tier {
    * staleUntil; the indexes are kept and the epochs move. Resolves how many live entries were reached.
    */
   expireTags(tags: readonly string[], now: number): Promise<number>
+  /** This tier for a call that may be repeated (core/retry.ts); absent: calls are never repeated. */
+  repeatable?(): RepeatableL2
+}
+
+/**
+ * The same tier, except that a failure does not count towards opening the circuit breaker: the caller
+ * may repeat the call, and reports only its final failure with `failed` (counted once).
+ */
+export interface RepeatableL2 {
+  tier: L2Tier
+  failed(error: unknown): void
 }
 
 /** A stampede lock this process holds. */

@@ -92,6 +92,12 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
     labelNames: ['operation'],
     registers,
   })
+  const retries = new Counter({
+    name: `${p}l2_retries_total`,
+    help: 'Redis calls repeated after a transient fault, by operation and result (ok, failed; no-budget: a repeat would not have ended within the soft timeout)',
+    labelNames: ['operation', 'result'],
+    registers,
+  })
   const sets = new Counter({
     name: `${p}sets_total`,
     help: 'Entries written, by namespace',
@@ -226,6 +232,7 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
     },
     stale: ({ key, reason }) => stale.inc({ namespace: ns(namespaceOf(key)), reason: small(reason) }),
     error: ({ operation }) => errors.inc({ operation: small(operation) }),
+    retry: ({ operation, result }) => retries.inc({ operation: small(operation), result }),
     set: ({ key }) => sets.inc({ namespace: ns(namespaceOf(key)) }),
     load: ({ key, durationMs, ok }) => {
       const namespace = ns(namespaceOf(key))

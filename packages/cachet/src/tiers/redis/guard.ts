@@ -20,6 +20,11 @@ export interface L2GuardOptions {
   onStateChange?: (state: CircuitState) => void
 }
 
+/** What runs one Redis call under the guard's deadline and circuit. */
+export interface GuardedRunner {
+  run<T>(operation: string, fn: () => Promise<T>): Promise<T>
+}
+
 /**
  * Bounds every Redis call: an app-level deadline (tighter than ioredis' own commandTimeout, which is
  * only a backstop, and also covering commands stuck in a queue), and a circuit breaker so a dead
@@ -38,6 +43,7 @@ export class L2Guard {
   readonly #tickMs: number
 
   readonly #options: L2GuardOptions
+  #untallied: GuardedRunner | undefined
 
   constructor(options: L2GuardOptions) {
     this.#options = options
@@ -66,11 +72,32 @@ export class L2Guard {
    * rejects, or when the deadline passes first (a late settlement is swallowed, never unhandled).
    */
   run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.#run(operation, fn, true)
+  }
+
+  /**
+   * A runner like run() whose failures do not count towards opening the circuit: for a call that may
+   * be repeated (docs/reliability.md, retries). Its caller reports the final failure with
+   * countFailure(), so a call that failed, was repeated and succeeded never counted against Redis.
+   */
+  untallied(): GuardedRunner {
+    this.#untallied ??= { run: (operation, fn) => this.#run(operation, fn, false) }
+    return this.#untallied
+  }
+
+  /** Counts the final failure of an untallied call towards opening the circuit, once (see untallied()). */
+  countFailure(error: unknown): void {
+    if (!(error instanceof L2Error) || error.reason === 'circuit-open' || isReplyError(error.cause)) return
+    this.#tally(false)
+  }
+
+  #run<T>(operation: string, fn: () => Promise<T>, tallied: boolean): Promise<T> {
     const state = this.state
     if (state === 'open' || (state === 'half-open' && this.#probing)) {
       return Promise.reject(
         new L2Error(
           `Redis ${operation} skipped: circuit open after ${this.#consecutive} consecutive failures`,
+          { reason: 'circuit-open' },
         ),
       )
     }
@@ -82,8 +109,10 @@ export class L2Guard {
         deadline: performance.now() + this.#deadlineMs,
         settled: false,
         expire: () => {
-          this.#failed(probe, true)
-          reject(new L2Error(`Redis ${operation} timed out after ${this.#deadlineMs} ms`))
+          this.#failed(probe, true, tallied)
+          reject(
+            new L2Error(`Redis ${operation} timed out after ${this.#deadlineMs} ms`, { reason: 'timeout' }),
+          )
         },
       }
       this.#watch(call)
@@ -107,7 +136,7 @@ export class L2Guard {
           this.#pending.delete(call)
           // A reply error (WRONGTYPE, OOM, NOSCRIPT…) means Redis answered: it is alive, so it does
           // not count towards opening the circuit.
-          this.#failed(probe, !isReplyError(error))
+          this.#failed(probe, !isReplyError(error), tallied)
           reject(new L2Error(`Redis ${operation} failed: ${describe(error)}`, { cause: error }))
         },
       )
@@ -167,13 +196,18 @@ export class L2Guard {
     if (this.#current !== 'closed') this.#transition('closed')
   }
 
-  #failed(probe: boolean, countsForBreaker: boolean): void {
+  /** `tallied` false: an untallied call; its caller counts the final failure (countFailure). */
+  #failed(probe: boolean, countsForBreaker: boolean, tallied: boolean): void {
     this.#failures++
     if (probe) this.#probing = false
     if (!countsForBreaker) {
       if (probe) this.#succeeded(false)
       return
     }
+    if (tallied) this.#tally(probe)
+  }
+
+  #tally(probe: boolean): void {
     this.#consecutive++
     const breaker = this.#options.breaker
     if (!breaker) return

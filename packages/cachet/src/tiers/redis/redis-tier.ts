@@ -2,10 +2,10 @@ import { performance } from 'node:perf_hooks'
 import type { Cluster, Redis } from 'ioredis'
 import { isTombstone, readTimes, TIMES_HEAD_BYTES } from '../../core/codec/envelope.js'
 import { InvalidKeyError } from '../../core/errors.js'
-import type { KeyDescription, L2Tier, L2Write } from '../../core/types.js'
+import type { KeyDescription, L2Tier, L2Write, RepeatableL2 } from '../../core/types.js'
 import { type Op, runBatch, runPhases } from './batch.js'
 import type { RedisConnection } from './client.js'
-import type { L2Guard } from './guard.js'
+import type { GuardedRunner, L2Guard } from './guard.js'
 import { parseInfo } from './info.js'
 import { defineScripts } from './scripts.js'
 
@@ -29,14 +29,34 @@ export class RedisTier implements L2Tier {
   readonly #client: Redis | Cluster
   readonly #isCluster: boolean
 
-  readonly #guard: L2Guard
+  readonly #guard: GuardedRunner
   readonly #options: RedisTierOptions
+  readonly #connection: RedisConnection
+  readonly #breaker: L2Guard
+  #repeatable: RepeatableL2 | undefined
 
-  constructor(connection: RedisConnection, guard: L2Guard, options: RedisTierOptions) {
-    this.#guard = guard
+  /** `runner`: what runs each call (the guard itself, or its untallied runner for a repeatable view). */
+  constructor(
+    connection: RedisConnection,
+    guard: L2Guard,
+    options: RedisTierOptions,
+    runner: GuardedRunner = guard,
+  ) {
+    this.#guard = runner
+    this.#breaker = guard
+    this.#connection = connection
     this.#options = options
     this.#client = defineScripts(connection.client)
     this.#isCluster = connection.isCluster
+  }
+
+  repeatable(): RepeatableL2 {
+    const guard = this.#breaker
+    this.#repeatable ??= {
+      tier: new RedisTier(this.#connection, guard, this.#options, guard.untallied()),
+      failed: (error) => guard.countFailure(error),
+    }
+    return this.#repeatable
   }
 
   /** The key of a tag's index (a zset); the hash tag keeps it and its epoch in one Cluster slot. */

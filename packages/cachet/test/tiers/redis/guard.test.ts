@@ -55,6 +55,35 @@ describe('L2Guard', () => {
     expect(error).toBeInstanceOf(L2Error)
   })
 
+  it('untallied calls (a retry in progress) never open the circuit; their final failure counts once', async () => {
+    const guard = new L2Guard({ timeoutMs: 50, breaker: { threshold: 2, durationMs: 10_000 } })
+    const untallied = guard.untallied()
+    // Failures and timeouts of calls that may still be repeated: not one counts.
+    for (let i = 0; i < 5; i++) await untallied.run('GET', fail).catch(() => {})
+    const hang = new Promise<never>(() => {})
+    const timeout = await untallied.run('GET', () => hang).catch((e: unknown) => e)
+    expect(timeout).toMatchObject({ reason: 'timeout' })
+    expect(guard.consecutiveFailures).toBe(0)
+    expect(guard.state).toBe('closed')
+    guard.countFailure(timeout)
+    expect(guard.consecutiveFailures).toBe(1)
+    // What does not count for the breaker in run() does not in countFailure() either.
+    guard.countFailure(
+      await guard
+        .untallied()
+        .run('GET', () => Promise.reject(replyError()))
+        .catch((e) => e),
+    )
+    guard.countFailure(new Error('not an L2 failure'))
+    expect(guard.consecutiveFailures).toBe(1)
+    guard.countFailure(timeout)
+    expect(guard.state).toBe('open')
+    const skipped = await untallied.run('GET', async () => 1).catch((e: unknown) => e)
+    expect(skipped).toMatchObject({ reason: 'circuit-open' })
+    guard.countFailure(skipped)
+    expect(guard.consecutiveFailures).toBe(2)
+  })
+
   it('opens after N consecutive failures, lets one probe through after the duration, closes on success', async () => {
     const states: CircuitState[] = []
     const guard = new L2Guard({
