@@ -68,7 +68,7 @@ export async function l2Hit(port: number): Promise<ScenarioResult> {
       ],
       goals: [
         goal('L2 hit, 64 in flight', concurrent[1]!.ratio, '>=', 0.8),
-        goal('L2 hit, one at a time', serial[1]!.ratio, '>=', 0.9),
+        goal('L2 hit, one at a time', serial[1]!.ratio, '>=', 0.95),
       ],
     }
   } finally {
