@@ -225,21 +225,27 @@ export class Engine {
    * try/catch around Redis, and none sees an L2 error. A call safe to repeat is repeated here after a
    * transient fault (core/retry.ts), so only its final failure reaches this catch.
    */
-  async attempt<T>(
+  attempt<T>(
     operation: string,
     work: (l2: L2Tier) => Promise<T>,
     key?: string,
     recover?: (queue: RecoveryQueue) => void,
   ): Promise<T | undefined> {
-    if (!this.l2) return undefined
+    const l2 = this.l2
+    if (!l2) return Promise.resolve(undefined)
+    const retry = this.#retry
+    let running: Promise<T>
     try {
-      const retry = this.#retry
-      return await (retry?.covers(operation) ? retry.run(operation, work, this.l2, key) : work(this.l2))
+      running = retry?.covers(operation) ? retry.run(operation, work, l2, key) : work(l2)
     } catch (error) {
+      running = Promise.reject(error)
+    }
+    // One then, not an async frame: this runs on every Redis call of the hit path.
+    return running.then(undefined, (error: unknown) => {
       this.l2Failed(operation, error, key)
       if (recover && this.pending) recover(this.pending)
       return undefined
-    }
+    })
   }
 
   /** Reads L2; undefined when L2 is absent or unavailable. */

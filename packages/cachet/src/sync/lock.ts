@@ -79,9 +79,9 @@ export class DistributedLock implements StampedeLock {
    * hits would pay for the lock on every read to save a round trip on its rare misses.
    */
   readOrLock(key: string, fullKey: string, now: number, force: boolean): Promise<LockingRead> {
-    const lock = this.lockKey(key)
-    return lock.colocated && (force || this.#missShare > 0.5)
-      ? this.#readAndLock(lock.key, fullKey, now, force)
+    // The lock's key is built only when the script takes it: a read that hits never needs it.
+    return (force || this.#missShare > 0.5) && colocated(key)
+      ? this.#readAndLock(this.lockKey(key).key, fullKey, now, force)
       : this.#readThenLock(key, fullKey, now, force)
   }
 
@@ -228,4 +228,9 @@ function freshAt(bytes: Buffer, now: number): boolean {
   const format = bytes[0]!
   if (format >> 5 !== 1 || (format & 0b1_0000) !== 0 || bytes.length < 33) return false
   return bytes.readDoubleBE(25) > now
+}
+
+/** Whether the lock on `key` shares the entry's Cluster slot (see StampedeLock.lockKey). */
+function colocated(key: string): boolean {
+  return !key.includes('}') || hashTag(key) !== undefined
 }
