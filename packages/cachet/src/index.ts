@@ -26,6 +26,7 @@ export {
   InvalidKeyError,
   InvalidOptionError,
   L2Error,
+  LoaderFailedError,
   LoaderTimeoutError,
   SerializationError,
   UndefinedValueError,

@@ -169,16 +169,51 @@ export interface CacheEvents {
   advice: Advice
 }
 
-/** What a loader is told about the call it serves. */
+/**
+ * What a loader is told about the call it serves, and how it shapes what is stored: options derived
+ * from the value (`setTtl`, `setGrace`, `setTags`), not storing it (`skip`), reporting a failure
+ * (`fail`), and conditional refresh (`etag`, `lastModified`, `setEtag`, `setLastModified`,
+ * `notModified`). The setters apply to this load only and may be called any number of times.
+ */
 export interface LoaderContext<T> {
   /** The key relative to the prefix. */
   key: string
   /** The stale value being refreshed, if any. */
   stale?: T
+  /** The ETag stored with the stale value (see setEtag), if any. */
+  etag?: string
+  /** The Last-Modified stored with the stale value (see setLastModified), if any. */
+  lastModified?: Date
   /** True for an early refresh (XFetch) that nobody is waiting for. */
   background: boolean
+  /** Freshness of this value, instead of the call's ttl (or the key's rule, or the adaptive TTL). */
+  setTtl(ttl: Duration): void
+  /** Grace of this value, instead of the call's (`false` = none). */
+  setGrace(grace: Duration | false): void
+  /**
+   * Adds tags to this value, besides the call's `tags` (validated as they are). An invalidation of one
+   * of them counts from this call on: call it before reading the source when the tags are known then.
+   */
+  setTags(tags: readonly string[]): void
   /** Return the value to the callers, but do not cache it (e.g. an error page, a private response). */
+  skip(): void
+  /** The same as skip(). */
   noStore(): void
+  /**
+   * This load failed: callers get the stale value (fail-safe) when there is one, else `error` (or a
+   * LoaderFailedError). Throws, so `return ctx.fail()` ends the loader.
+   */
+  fail(error?: unknown): never
+  /** Stores `etag` with the value; the next refresh finds it in `ctx.etag` (for `If-None-Match`). */
+  setEtag(etag: string): void
+  /** Stores a Last-Modified date with the value; the next refresh finds it in `ctx.lastModified`. */
+  setLastModified(date: Date | number | string): void
+  /**
+   * The source says the stale value is still current (an HTTP 304): it is stored again with a new
+   * ttl, its bytes copied as they are (nothing is serialised again), and returned. Throws a
+   * LoaderFailedError when there is no stale value.
+   */
+  notModified(): T
 }
 
 /** Produces the value of a key on a miss. Must not resolve `undefined` (use `null`). */

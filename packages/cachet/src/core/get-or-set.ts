@@ -1,12 +1,13 @@
 import type { CacheResult, Loader, StaleReason } from './cache-api.js'
 import type { Engine, Inflight, L2Read } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
+import { LoadContext } from './load-context.js'
 import { acquireOrWait } from './lock-wait.js'
 import type { CallContext } from './options.js'
 import { recordHit, recordLoad, recordMiss, recordShared, recordStale } from './outcome.js'
+import { type LoadState, storedBytes, storeLoad } from './store-load.js'
 import { race, valueWithin } from './timeouts.js'
 import type { Entry, LockHandle, LockingRead } from './types.js'
-import { writeBack } from './write-back.js'
 
 /**
  * Cache-aside with every safety net: L1 → L2 → (stampede lock) → loader, serving stale values on
@@ -244,7 +245,8 @@ async function lead<T>(
     }
     const lookupMs = performance.now() - startedAt
 
-    const completion = runLoader(engine, key, loader, call, stale, record, version, epochs, lock, background)
+    const state = { stale, staleBytes: storedBytes(stale, read), version, epochs, record, lock }
+    const completion = runLoader(engine, key, loader, call, state, background)
     engine.track(completion)
     if (stale) {
       if (softMs === 0) return answer.stale(stale, 'swr')
@@ -330,13 +332,10 @@ async function runLoader<T>(
   key: string,
   loader: Loader<T>,
   call: CallContext,
-  stale: Entry<T> | undefined,
-  record: Inflight,
-  version: string | null | undefined,
-  epochs: number[] | undefined,
-  lock: LockHandle | undefined,
+  state: LoadState<T>,
   background: boolean,
 ): Promise<T> {
+  const { stale, record, lock } = state
   let releaseSlot: () => void
   try {
     releaseSlot = await engine.loads.acquire(key, call.hardMs)
@@ -345,17 +344,16 @@ async function runLoader<T>(
     throw error
   }
   const started = performance.now()
-  let store = true
-  const noStore = () => {
-    store = false
-  }
+  const context = new LoadContext(engine, key, stale, background, record)
   let value: T
   try {
     try {
-      value = await loader({ key, stale: stale?.value, background, noStore })
+      value = await loader(context)
     } finally {
       releaseSlot()
     }
+    // fail() marks the load failed even when the loader caught what it threw.
+    if (context.failure !== undefined) throw context.failure
     if (value === undefined) {
       throw new UndefinedValueError(
         `the loader for key '${key}' returned undefined; return null to cache "nothing"`,
@@ -373,17 +371,11 @@ async function runLoader<T>(
   recordLoad(engine, key, loadMs, true)
   engine.failedUntil.delete(key)
   try {
-    if (!store || record.invalidated) {
+    if (!context.store || record.invalidated) {
       lock?.release()
       return value
     }
-    const entry = engine.makeEntry(key, value, call, loadMs)
-    const bytes = engine.encode(key, entry)
-    const shared = engine.putL1(key, bytes, entry)
-    engine.stats.sets++
-    const persisted = writeBack(engine, key, entry, bytes, version, epochs, record, lock)
-    engine.track(persisted.finally(() => lock?.release()))
-    return shared
+    return storeLoad(engine, key, value, context, call, loadMs, state)
   } catch (error) {
     lock?.release()
     throw error
