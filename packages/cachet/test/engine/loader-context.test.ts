@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCache, LoaderFailedError, type Serializer } from '../../src/index.js'
+import { createCache, type LoaderContext, LoaderFailedError, type Serializer } from '../../src/index.js'
 import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
@@ -45,7 +45,7 @@ describe('value-derived options', () => {
     const a = newCache()
     const b = newCache({ prefix: a.prefix, l1: false })
     let loads = 0
-    const load = (ctx: { setTtl(ttl: number | string): void }) => {
+    const load = (ctx: LoaderContext<string>) => {
       loads++
       ctx.setTtl(300)
       return 'short'
@@ -64,7 +64,7 @@ describe('value-derived options', () => {
     const a = newCache()
     const b = newCache({ prefix: a.prefix, l1: false })
     let loads = 0
-    const load = (ctx: { setTtl(ttl: string): void }) => {
+    const load = (ctx: LoaderContext<string>) => {
       loads++
       ctx.setTtl('1h')
       return 'long'
@@ -100,7 +100,7 @@ describe('value-derived options', () => {
     const a = newCache()
     const b = newCache({ prefix: a.prefix })
     let loads = 0
-    const load = (ctx: { setTags(tags: string[]): void }) => {
+    const load = (ctx: LoaderContext<{ id: number }>) => {
       loads++
       ctx.setTags(['product:1', 'category:7'])
       return { id: 1 }
@@ -222,7 +222,7 @@ describe('value-derived options', () => {
 
   it('wrong setter arguments fail the load with InvalidOptionError', async () => {
     const cache = newCache()
-    const cases: Array<(ctx: Parameters<Parameters<typeof cache.getOrSet>[1]>[0]) => void> = [
+    const cases: Array<(ctx: LoaderContext<number>) => void> = [
       (ctx) => ctx.setTtl(0),
       (ctx) => ctx.setTtl('5 minutes' as '5m'),
       (ctx) => ctx.setEtag(''),
@@ -232,7 +232,7 @@ describe('value-derived options', () => {
     ]
     for (const [i, misuse] of cases.entries()) {
       await expect(
-        cache.getOrSet(`bad:${i}`, (ctx) => {
+        cache.getOrSet<number>(`bad:${i}`, (ctx) => {
           misuse(ctx)
           return 1
         }),
