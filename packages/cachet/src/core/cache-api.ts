@@ -216,6 +216,18 @@ export interface LoaderContext<T> {
   notModified(): T
 }
 
+/** The part of the loader context that applies to a whole getOrSetMany batch (every key it stores). */
+export type BatchLoaderContext = Pick<
+  LoaderContext<unknown>,
+  'setTtl' | 'setGrace' | 'setTags' | 'skip' | 'noStore' | 'fail'
+>
+
+/** Options of wrap() and @cached(): the call options, and `derive` to set options from the result. */
+export type WrapOptions<R> = Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & {
+  /** Runs on each load with the function's result and the loader context (setTtl, setTags, skip…). */
+  derive?: (value: R, ctx: LoaderContext<R>) => void
+}
+
 /** Produces the value of a key on a miss. Must not resolve `undefined` (use `null`). */
 export type Loader<T> = (context: LoaderContext<T>) => Promise<T> | T
 
@@ -276,20 +288,25 @@ export interface CacheApi {
   /**
    * Reads all keys in one round trip, calls `loadMissing` once with only the missing ones, stores
    * what it returns (a Map, a record by key, or an array in the order of `missing`) and answers in the
-   * order asked. A key the loader leaves out answers `undefined` and is not cached.
+   * order asked. A key the loader leaves out answers `undefined` and is not cached. The loader's `ctx`
+   * sets the ttl, grace and extra tags of the whole batch, or skips storing it.
    */
   getOrSetMany<T>(
     keys: readonly string[],
-    loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
+    loadMissing: (
+      missing: string[],
+      ctx: BatchLoaderContext,
+    ) => Promise<Map<string, T> | Record<string, T> | T[]>,
     options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>,
   ): Promise<(T | undefined)[]>
   /**
    * Memoizes an async function: one key per distinct argument list (`fn:<name>:<hash of the
-   * arguments>`, or `options.key`). The function must be named, or `key` given.
+   * arguments>`, or `options.key`). The function must be named, or `key` given. `derive(value, ctx)`
+   * sets options from the result (ctx.setTtl, setTags, skip…).
    */
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & { key?: string | ((...args: A) => string) },
+    options?: WrapOptions<R> & { key?: string | ((...args: A) => string) },
   ): (...args: A) => Promise<R>
   /**
    * Invalidates every entry carrying one of `tags`, in every instance; resolves how many. `mode`

@@ -1,5 +1,6 @@
 import { getMany, getOrSetMany, setMany } from './batch.js'
 import type {
+  BatchLoaderContext,
   CacheApi,
   CacheEvents,
   CacheHealth,
@@ -9,6 +10,7 @@ import type {
   KeyInfo,
   Loader,
   RedisFigures,
+  WrapOptions,
 } from './cache-api.js'
 import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
@@ -184,7 +186,10 @@ export class Cache implements CacheApi {
 
   async getOrSetMany<T>(
     keys: readonly string[],
-    loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
+    loadMissing: (
+      missing: string[],
+      ctx: BatchLoaderContext,
+    ) => Promise<Map<string, T> | Record<string, T> | T[]>,
     options: StoreOptions = {},
   ): Promise<(T | undefined)[]> {
     const scoped = keys.map((key) => this.#key(key))
@@ -192,7 +197,7 @@ export class Cache implements CacheApi {
     return getOrSetMany(
       this.#engine,
       scoped,
-      (missing) => loadMissing(missing.map(unscope)),
+      (missing, ctx) => loadMissing(missing.map(unscope), ctx),
       unscope,
       options,
     )
@@ -200,7 +205,7 @@ export class Cache implements CacheApi {
 
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options: StoreOptions & { key?: string | ((...args: A) => string) } = {},
+    options: WrapOptions<R> & { key?: string | ((...args: A) => string) } = {},
   ): (...args: A) => Promise<R> {
     return wrap(this, fn, options)
   }

@@ -30,7 +30,8 @@ export class LoadContext<T> implements LoaderContext<T> {
   /** Epochs of the tags setTags added, read when they were added (see epochs()). */
   #addedEpochs: Array<Promise<number[] | undefined>> = []
   readonly #engine: Engine
-  readonly #record: Inflight
+  /** The load in flight (getOrSet); undefined for a getOrSetMany batch, whose writes check no epochs. */
+  readonly #record: Inflight | undefined
   readonly #staleEntry: Entry<T> | undefined
 
   constructor(
@@ -38,7 +39,7 @@ export class LoadContext<T> implements LoaderContext<T> {
     key: string,
     stale: Entry<T> | undefined,
     background: boolean,
-    record: Inflight,
+    record: Inflight | undefined,
   ) {
     this.#engine = engine
     this.#record = record
@@ -64,13 +65,15 @@ export class LoadContext<T> implements LoaderContext<T> {
   setTags = (tags: readonly string[]): void => {
     if (!Array.isArray(tags)) throw new InvalidOptionError('setTags() takes an array of tags')
     for (const tag of tags) validateTag(tag)
-    const known = new Set([...this.#record.tags, ...(this.#tags ?? [])])
+    const record = this.#record
+    const known = new Set([...(record?.tags ?? []), ...(this.#tags ?? [])])
     const added = [...new Set(tags)].filter((tag) => !known.has(tag))
     if (added.length === 0) return
     this.#tags = [...(this.#tags ?? []), ...added]
+    if (record === undefined) return
     // From now on an invalidation of these tags reaching this process flags the load (its value is
     // then not cached), and the write-back re-checks their epochs in Redis as it does the call's.
-    this.#record.tags = [...this.#record.tags, ...added]
+    record.tags = [...record.tags, ...added]
     this.#addedEpochs.push(this.#engine.attempt('tagEpochs', (l2) => l2.tagEpochs(added)))
   }
 
@@ -120,7 +123,7 @@ export class LoadContext<T> implements LoaderContext<T> {
       ...call,
       ttlMs: this.#ttlMs ?? call.ttlMs,
       graceMs: this.#graceMs ?? call.graceMs,
-      tags: this.#tags === undefined ? call.tags : [...call.tags, ...this.#tags],
+      tags: this.#tags === undefined ? call.tags : [...new Set([...call.tags, ...this.#tags])],
     }
   }
 

@@ -1,6 +1,12 @@
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCache, type LoaderContext, LoaderFailedError, type Serializer } from '../../src/index.js'
+import {
+  cached,
+  createCache,
+  type LoaderContext,
+  LoaderFailedError,
+  type Serializer,
+} from '../../src/index.js'
 import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 let redis: TestRedis
@@ -238,6 +244,77 @@ describe('value-derived options', () => {
         }),
       ).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
     }
+    await cache.close()
+  })
+})
+
+describe('getOrSetMany, wrap and @cached', () => {
+  it("getOrSetMany's loader sets the ttl and tags of the whole batch, or skips storing it", async () => {
+    const cache = newCache()
+    await cache.getOrSetMany(
+      ['u:1', 'u:2'],
+      async (missing, ctx) => {
+        ctx.setTtl('2h')
+        ctx.setTags(['users', 'batch:1'])
+        return missing.map((key) => ({ key }))
+      },
+      { ttl: 100, tags: ['users'] },
+    )
+    await until(stored(`${cache.prefix}:u:2`), 'the batch write')
+    expect(await cache.ttl('u:1')).toBeGreaterThan(119 * 60_000)
+    expect((await cache.inspect('u:2'))?.tags).toEqual(['users', 'batch:1'])
+    expect(await cache.invalidateTags(['batch:1'])).toBe(2)
+
+    const skipped = await cache.getOrSetMany(['s:1'], async (missing, ctx) => {
+      ctx.skip()
+      return missing.map(() => 'private')
+    })
+    expect(skipped).toEqual(['private'])
+    await sleep(100)
+    expect(await raw.exists(`${cache.prefix}:s:1`)).toBe(0)
+    expect(await cache.get('s:1')).toBeUndefined()
+
+    await expect(cache.getOrSetMany(['f:1'], async (_, ctx) => ctx.fail())).rejects.toBeInstanceOf(
+      LoaderFailedError,
+    )
+    await cache.close()
+  })
+
+  it('wrap() and @cached() derive options from the result: skip a null, tag and time the rest', async () => {
+    const cache = newCache()
+    const calls: number[] = []
+    async function findUser(id: number) {
+      calls.push(id)
+      return id === 0 ? null : { id, org: 7 }
+    }
+    const getUser = cache.wrap(findUser, {
+      ttl: 100,
+      derive: (user, ctx) => {
+        if (user === null) return ctx.skip()
+        ctx.setTags([`org:${user.org}`])
+        ctx.setTtl('1h')
+      },
+    })
+    expect(await getUser(0)).toBeNull()
+    expect(await getUser(0)).toBeNull()
+    expect(await getUser(1)).toEqual({ id: 1, org: 7 })
+    await sleep(250)
+    expect(await getUser(1)).toEqual({ id: 1, org: 7 })
+    expect(calls).toEqual([0, 0, 1])
+    await until(async () => (await cache.tagCount('org:7')) === 1, 'the tagged write')
+
+    class Reports {
+      async daily(): Promise<string> {
+        return 'report'
+      }
+    }
+    const descriptor = Object.getOwnPropertyDescriptor(Reports.prototype, 'daily')!
+    const decorate = cached(cache, { derive: (_value, ctx) => ctx.setTtl(50) })
+    Object.defineProperty(Reports.prototype, 'daily', decorate(Reports.prototype, 'daily', descriptor))
+    const reports = new Reports()
+    await reports.daily()
+    await until(async () => (await cache.ttl('method:Reports.daily')) !== undefined, 'the method write')
+    expect(await cache.ttl('method:Reports.daily')).toBeLessThanOrEqual(50)
     await cache.close()
   })
 })
