@@ -139,6 +139,9 @@ export interface KeyDetails extends KeyInfo {
   createdAt?: number
   freshUntil?: number
   staleUntil?: number
+  /** The validators a loader stored (ctx.setEtag, ctx.setLastModified: epoch ms), when it did. */
+  etag?: string
+  lastModified?: number
   /** Size of the stored bytes, and whether they are compressed. */
   storedBytes: number
   compressed: boolean

@@ -351,6 +351,7 @@ describe('conditional refresh', () => {
       { ttl: 100 },
     )
     await until(stored(`${cache.prefix}:doc`), 'the write-back')
+    expect(await cache.inspect('doc')).toMatchObject({ etag: '"v1"', lastModified: lastModified.getTime() })
     await sleep(250)
     let seen: unknown
     await cache.getOrSet(
