@@ -23,6 +23,15 @@ export function storedBytes<T>(stale: Entry<T> | undefined, read: L2Read | undef
 }
 
 /**
+ * The bytes of `entry`, an entry whose value is the one `stored` holds (a renewal, a new ttl, new
+ * tags): its header and tag section around the payload of `stored`, copied as is, so nothing is
+ * serialised or compressed again; encoded from the value when `stored` is absent or not an envelope.
+ */
+export function rewrite(engine: Engine, key: string, entry: Entry, stored: Buffer | undefined) {
+  return (stored && engine.codec.reframe(stored, entry)) || engine.encode(key, entry)
+}
+
+/**
  * Stores what a loader produced, as its context says: a new value with the options it derived (ttl,
  * grace, tags, ETag/Last-Modified), or, after notModified(), the stale entry again with a new ttl and
  * version around the payload bytes Redis already holds (nothing serialised). L1 at once, Redis in the
@@ -43,16 +52,10 @@ export function storeLoad<T>(
   const entry = engine.makeEntry(key, renewed ? renewed.value : value, options, loadMs)
   const meta = context.meta(renewed)
   if (meta !== undefined) entry.meta = meta
-  let bytes: Buffer | undefined
-  let answer: T
-  const reframed = renewed && state.staleBytes && engine.codec.reframe(state.staleBytes, entry)
-  if (reframed) {
-    bytes = reframed
-    answer = engine.keepL1(key, entry, decodedSize(reframed))
-  } else {
-    bytes = engine.encode(key, entry)
-    answer = engine.putL1(key, bytes, entry)
-  }
+  const bytes = renewed ? rewrite(engine, key, entry, state.staleBytes) : engine.encode(key, entry)
+  // A renewed value is already the cache's own (decoded from Redis, or L1's frozen copy): kept as is.
+  const answer =
+    renewed && bytes ? engine.keepL1(key, entry, decodedSize(bytes)) : engine.putL1(key, bytes, entry)
   engine.stats.sets++
   const persisted = context
     .epochs(call, state.epochs)

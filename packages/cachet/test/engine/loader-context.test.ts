@@ -477,3 +477,24 @@ describe('conditional refresh', () => {
     await cache.close()
   })
 })
+
+describe('other rewrites of a stored entry', () => {
+  it('expire() and addTags() rewrite the header around the stored payload: serialize is not called', async () => {
+    const serializer = countingSerializer()
+    const a = newCache({ serializer })
+    const b = newCache({ prefix: a.prefix, serializer, l1: false })
+    await a.set('doc', { rows: [1, 2, 3] })
+    await until(stored(`${a.prefix}:doc`), 'the write')
+    const before = (await raw.getBuffer(`${a.prefix}:doc`))!
+    expect(serializer.serialized).toBe(1)
+    expect(await a.expire('doc', '2h')).toBe(true)
+    expect(await a.addTags('doc', ['reports'])).toBe(true)
+    expect(serializer.serialized).toBe(1)
+    const after = (await raw.getBuffer(`${a.prefix}:doc`))!
+    expect(payloadOf(after).equals(payloadOf(before))).toBe(true)
+    expect(await b.get('doc')).toEqual({ rows: [1, 2, 3] })
+    expect(await b.ttl('doc')).toBeGreaterThan(119 * 60_000)
+    expect((await b.inspect('doc'))?.tags).toEqual(['reports'])
+    await Promise.all([a.close(), b.close()])
+  })
+})
