@@ -147,8 +147,8 @@ describe('value-derived options', () => {
       return 'before the update'
     })
     await tagSet
-    // Let the epoch read setTags started reach Redis before the invalidation.
-    await sleep(50)
+    // Let the epoch read setTags started reach Redis before the invalidation (wide: a loaded machine).
+    await sleep(300)
     await b.invalidateTags(['product:2'])
     release()
     expect(await first).toBe('before the update')
@@ -468,6 +468,27 @@ describe('conditional refresh', () => {
       { forceRefresh: true },
     )
     expect(etag).toBe('"v1-gzip"')
+    await cache.close()
+  })
+
+  it('notModified() renews in an L1-only cache too (the value is encoded again: L1 keeps no bytes)', async () => {
+    const serializer = countingSerializer()
+    const cache = createCache({ prefix: 'ctx-l1', logger: false, jitter: 0, serializer })
+    let loads = 0
+    const load = (ctx: LoaderContext<string>) => {
+      loads++
+      if (ctx.stale !== undefined) return ctx.notModified()
+      ctx.setEtag('"v1"')
+      return 'body'
+    }
+    await cache.getOrSet('doc', load, { ttl: 100, timeouts: { soft: '5s' } })
+    await sleep(250)
+    expect(await cache.getOrSet('doc', load, { ttl: '1h', timeouts: { soft: '5s' } })).toBe('body')
+    expect(loads).toBe(2)
+    expect(serializer.serialized).toBe(2)
+    expect(await cache.ttl('doc')).toBeGreaterThan(59 * 60_000)
+    expect(await cache.getOrSet('doc', load)).toBe('body')
+    expect(loads).toBe(2)
     await cache.close()
   })
 
