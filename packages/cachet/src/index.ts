@@ -3,6 +3,7 @@
 export { ADVICE_CODES, type Advice, type AdviceCode, type AdvisorOption } from './core/advisor.js'
 export { Cache } from './core/cache.js'
 export type {
+  BatchLoaderContext,
   CacheApi,
   CacheEvents,
   CacheHealth,
@@ -17,6 +18,7 @@ export type {
   RetryResult,
   StaleReason,
   Tier,
+  WrapOptions,
 } from './core/cache-api.js'
 export type { Duration } from './core/duration.js'
 export { toMs } from './core/duration.js'
@@ -28,6 +30,7 @@ export {
   InvalidKeyError,
   InvalidOptionError,
   L2Error,
+  LoaderFailedError,
   LoaderTimeoutError,
   SerializationError,
   UndefinedValueError,

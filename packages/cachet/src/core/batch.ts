@@ -1,5 +1,7 @@
+import type { BatchLoaderContext } from './cache-api.js'
 import type { Engine, L2Read } from './engine.js'
 import { UndefinedValueError } from './errors.js'
+import { LoadContext } from './load-context.js'
 import { type CallOptions, resolveCall } from './options.js'
 import { recordHit, recordLoad, recordMiss } from './outcome.js'
 import type { Entry, L2Write } from './types.js'
@@ -78,7 +80,10 @@ export async function setMany<T>(
 export async function getOrSetMany<T>(
   engine: Engine,
   keys: readonly string[],
-  loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
+  loadMissing: (
+    missing: string[],
+    ctx: BatchLoaderContext,
+  ) => Promise<Map<string, T> | Record<string, T> | T[]>,
   unscope: (key: string) => string,
   options: StoreOptions,
 ): Promise<(T | undefined)[]> {
@@ -107,8 +112,11 @@ export async function getOrSetMany<T>(
     const releaseSlot = await engine.loads.acquire(missing[0]!, call.hardMs)
     const started = performance.now()
     let loaded: Awaited<ReturnType<typeof loadMissing>>
+    // One context for the batch: what the loader sets applies to every key it stores.
+    const context = new LoadContext<T>(engine, missing[0]!, undefined, false, undefined)
     try {
-      loaded = await loadMissing(missing)
+      loaded = await loadMissing(missing, context)
+      if (context.failure !== undefined) throw context.failure
     } catch (error) {
       // One loader call for the batch, counted under the namespace of its first key.
       recordLoad(engine, missing[0]!, performance.now() - started, false)
@@ -120,6 +128,7 @@ export async function getOrSetMany<T>(
     const loadMs = performance.now() - started
     recordLoad(engine, missing[0]!, loadMs, true)
     const writes: Write[] = []
+    const stored = context.options(call)
     missing.forEach((key, i) => {
       const value = Array.isArray(loaded)
         ? loaded[i]
@@ -127,8 +136,8 @@ export async function getOrSetMany<T>(
           ? loaded.get(unscope(key))
           : (loaded as Record<string, T>)[unscope(key)]
       values.set(key, value)
-      if (value === undefined) return
-      const entry = engine.makeEntry(key, value, call, loadMs)
+      if (value === undefined || !context.store) return
+      const entry = engine.makeEntry(key, value, stored, loadMs)
       const bytes = engine.encode(key, entry)
       values.set(key, engine.putL1(key, bytes, entry))
       const version = versions.get(key)

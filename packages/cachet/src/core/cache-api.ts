@@ -149,6 +149,9 @@ export interface KeyDetails extends KeyInfo {
   createdAt?: number
   freshUntil?: number
   staleUntil?: number
+  /** The validators a loader stored (ctx.setEtag, ctx.setLastModified: epoch ms), when it did. */
+  etag?: string
+  lastModified?: number
   /** Size of the stored bytes, and whether they are compressed. */
   storedBytes: number
   compressed: boolean
@@ -197,16 +200,63 @@ export interface RetryCounts {
   outOfBudget: number
 }
 
-/** What a loader is told about the call it serves. */
+/**
+ * What a loader is told about the call it serves, and how it shapes what is stored: options derived
+ * from the value (`setTtl`, `setGrace`, `setTags`), not storing it (`skip`), reporting a failure
+ * (`fail`), and conditional refresh (`etag`, `lastModified`, `setEtag`, `setLastModified`,
+ * `notModified`). The setters apply to this load only and may be called any number of times.
+ */
 export interface LoaderContext<T> {
   /** The key relative to the prefix. */
   key: string
   /** The stale value being refreshed, if any. */
   stale?: T
+  /** The ETag stored with the stale value (see setEtag), if any. */
+  etag?: string
+  /** The Last-Modified stored with the stale value (see setLastModified), if any. */
+  lastModified?: Date
   /** True for an early refresh (XFetch) that nobody is waiting for. */
   background: boolean
+  /** Freshness of this value, instead of the call's ttl (or the key's rule, or the adaptive TTL). */
+  setTtl(ttl: Duration): void
+  /** Grace of this value, instead of the call's (`false` = none). */
+  setGrace(grace: Duration | false): void
+  /**
+   * Adds tags to this value, besides the call's `tags` (validated as they are). An invalidation of one
+   * of them counts from this call on: call it before reading the source when the tags are known then.
+   */
+  setTags(tags: readonly string[]): void
   /** Return the value to the callers, but do not cache it (e.g. an error page, a private response). */
+  skip(): void
+  /** The same as skip(). */
   noStore(): void
+  /**
+   * This load failed: callers get the stale value (fail-safe) when there is one, else `error` (or a
+   * LoaderFailedError). Throws, so `return ctx.fail()` ends the loader.
+   */
+  fail(error?: unknown): never
+  /** Stores `etag` with the value; the next refresh finds it in `ctx.etag` (for `If-None-Match`). */
+  setEtag(etag: string): void
+  /** Stores a Last-Modified date with the value; the next refresh finds it in `ctx.lastModified`. */
+  setLastModified(date: Date | number | string): void
+  /**
+   * The source says the stale value is still current (an HTTP 304): it is stored again with a new
+   * ttl, its bytes copied as they are (nothing is serialised again), and returned. Throws a
+   * LoaderFailedError when there is no stale value.
+   */
+  notModified(): T
+}
+
+/** The part of the loader context that applies to a whole getOrSetMany batch (every key it stores). */
+export type BatchLoaderContext = Pick<
+  LoaderContext<unknown>,
+  'setTtl' | 'setGrace' | 'setTags' | 'skip' | 'noStore' | 'fail'
+>
+
+/** Options of wrap() and @cached(): the call options, and `derive` to set options from the result. */
+export type WrapOptions<R> = Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & {
+  /** Runs on each load with the function's result and the loader context (setTtl, setTags, skip…). */
+  derive?: (value: R, ctx: LoaderContext<R>) => void
 }
 
 /** Produces the value of a key on a miss. Must not resolve `undefined` (use `null`). */
@@ -269,20 +319,25 @@ export interface CacheApi {
   /**
    * Reads all keys in one round trip, calls `loadMissing` once with only the missing ones, stores
    * what it returns (a Map, a record by key, or an array in the order of `missing`) and answers in the
-   * order asked. A key the loader leaves out answers `undefined` and is not cached.
+   * order asked. A key the loader leaves out answers `undefined` and is not cached. The loader's `ctx`
+   * sets the ttl, grace and extra tags of the whole batch, or skips storing it.
    */
   getOrSetMany<T>(
     keys: readonly string[],
-    loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
+    loadMissing: (
+      missing: string[],
+      ctx: BatchLoaderContext,
+    ) => Promise<Map<string, T> | Record<string, T> | T[]>,
     options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>,
   ): Promise<(T | undefined)[]>
   /**
    * Memoizes an async function: one key per distinct argument list (`fn:<name>:<hash of the
-   * arguments>`, or `options.key`). The function must be named, or `key` given.
+   * arguments>`, or `options.key`). The function must be named, or `key` given. `derive(value, ctx)`
+   * sets options from the result (ctx.setTtl, setTags, skip…).
    */
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & { key?: string | ((...args: A) => string) },
+    options?: WrapOptions<R> & { key?: string | ((...args: A) => string) },
   ): (...args: A) => Promise<R>
   /**
    * Invalidates every entry carrying one of `tags`, in every instance; resolves how many. `mode`

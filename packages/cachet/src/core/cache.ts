@@ -1,5 +1,6 @@
 import { getMany, getOrSetMany, setMany } from './batch.js'
 import type {
+  BatchLoaderContext,
   CacheApi,
   CacheEvents,
   CacheHealth,
@@ -9,6 +10,7 @@ import type {
   KeyInfo,
   Loader,
   RedisFigures,
+  WrapOptions,
 } from './cache-api.js'
 import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
@@ -29,6 +31,7 @@ import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js
 import { type CallContext, type CallOptions, positiveMs, resolveCall } from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
+import { rewrite } from './store-load.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
 import { wrap } from './wrap.js'
@@ -146,7 +149,7 @@ export class Cache implements CacheApi {
     // A legacy (pre-envelope) value has no version of its own: it gets one now.
     const version = stored.version === '' ? newVersion() : stored.version
     const updated: Entry = { ...stored, version, freshUntil: now + ttlMs, staleUntil: now + ttlMs + graceMs }
-    const bytes = engine.encode(scoped, updated)
+    const bytes = rewrite(engine, scoped, updated, read?.raw)
     if (!bytes) return false
     engine.l1?.delete(scoped)
     engine.putL1(scoped, bytes, updated)
@@ -184,7 +187,10 @@ export class Cache implements CacheApi {
 
   async getOrSetMany<T>(
     keys: readonly string[],
-    loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
+    loadMissing: (
+      missing: string[],
+      ctx: BatchLoaderContext,
+    ) => Promise<Map<string, T> | Record<string, T> | T[]>,
     options: StoreOptions = {},
   ): Promise<(T | undefined)[]> {
     const scoped = keys.map((key) => this.#key(key))
@@ -192,7 +198,7 @@ export class Cache implements CacheApi {
     return getOrSetMany(
       this.#engine,
       scoped,
-      (missing) => loadMissing(missing.map(unscope)),
+      (missing, ctx) => loadMissing(missing.map(unscope), ctx),
       unscope,
       options,
     )
@@ -200,7 +206,7 @@ export class Cache implements CacheApi {
 
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options: StoreOptions & { key?: string | ((...args: A) => string) } = {},
+    options: WrapOptions<R> & { key?: string | ((...args: A) => string) } = {},
   ): (...args: A) => Promise<R> {
     return wrap(this, fn, options)
   }

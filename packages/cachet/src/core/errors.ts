@@ -40,6 +40,14 @@ export class LoaderTimeoutError extends CachetError {
   static override readonly code = 'E_LOADER_TIMEOUT'
 }
 
+/**
+ * A loader reported a failure through `ctx.fail()` without an error of its own, or called
+ * `ctx.notModified()` with no stale entry to renew.
+ */
+export class LoaderFailedError extends CachetError {
+  static override readonly code = 'E_LOADER_FAILED'
+}
+
 /** Redis did not answer in time, answered with an error, or the circuit is open. Never reaches a getOrSet caller. */
 export class L2Error extends CachetError {
   static override readonly code = 'E_L2'
@@ -79,6 +87,7 @@ export const errors = {
   SerializationError,
   UndefinedValueError,
   LoaderTimeoutError,
+  LoaderFailedError,
   L2Error,
   CorruptEntryError,
   CacheClosedError,

@@ -1,12 +1,13 @@
 import type { CacheResult, Loader, StaleReason } from './cache-api.js'
 import type { Engine, Inflight, L2Read } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
+import { LoadContext } from './load-context.js'
 import { acquireOrWait } from './lock-wait.js'
 import type { CallContext } from './options.js'
 import { recordHit, recordLoad, recordMiss, recordShared, recordStale } from './outcome.js'
+import { type LoadState, storedBytes, storeLoad } from './store-load.js'
 import { type RaceResult, race, valueWithin } from './timeouts.js'
 import type { Entry, LockHandle, LockingRead } from './types.js'
-import { writeBack } from './write-back.js'
 
 /**
  * Cache-aside with every safety net: L1 → L2 → (stampede lock) → loader, serving stale values on
@@ -244,7 +245,8 @@ async function lead<T>(
     }
     const lookupMs = performance.now() - startedAt
 
-    const started = runLoader({ engine, key, loader, call, stale, record, version, epochs, lock, background })
+    const state = { stale, staleBytes: storedBytes(stale, read), version, epochs, record, lock }
+    const started = runLoader({ engine, key, loader, call, state, background })
     // A loader that answered synchronously (a value from memory) needs no timer: its outcome is known.
     const completion = started instanceof Promise ? started : undefined
     if (completion) engine.track(completion)
@@ -327,11 +329,7 @@ interface LoadRun<T> {
   key: string
   loader: Loader<T>
   call: CallContext
-  stale: Entry<T> | undefined
-  record: Inflight
-  version: string | null | undefined
-  epochs: number[] | undefined
-  lock: LockHandle | undefined
+  state: LoadState<T>
   background: boolean
 }
 
@@ -351,22 +349,19 @@ function runLoader<T>(run: LoadRun<T>): RaceResult<T> | Promise<T> {
       throw (outcome as { error: unknown }).error
     },
     (error: unknown) => {
-      run.lock?.release()
+      run.state.lock?.release()
       throw error
     },
   )
 }
 
 function callLoader<T>(run: LoadRun<T>, releaseSlot: () => void): RaceResult<T> | Promise<T> {
-  const { key, stale, background } = run
+  const { engine, key, state } = run
   const started = performance.now()
-  let store = true
-  const noStore = () => {
-    store = false
-  }
+  const context = new LoadContext(engine, key, state.stale, run.background, state.record)
   let result: T | PromiseLike<T>
   try {
-    result = run.loader({ key, stale: stale?.value, background, noStore })
+    result = run.loader(context)
   } catch (error) {
     releaseSlot()
     return { state: 'failed', error: loadFailed(run, started, error) }
@@ -375,7 +370,7 @@ function callLoader<T>(run: LoadRun<T>, releaseSlot: () => void): RaceResult<T> 
     return Promise.resolve(result).then(
       (value) => {
         releaseSlot()
-        return loaded(run, started, value, store)
+        return loaded(run, started, value, context)
       },
       (error: unknown) => {
         releaseSlot()
@@ -385,7 +380,7 @@ function callLoader<T>(run: LoadRun<T>, releaseSlot: () => void): RaceResult<T> 
   }
   releaseSlot()
   try {
-    return { state: 'done', value: loaded(run, started, result, store) }
+    return { state: 'done', value: loaded(run, started, result, context) }
   } catch (error) {
     return { state: 'failed', error }
   }
@@ -397,17 +392,21 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 
 /** A failed load: the lock is given back, the failure counted and reported; answers the error. */
 function loadFailed<T>(run: LoadRun<T>, started: number, error: unknown): unknown {
-  const { engine, key } = run
-  run.lock?.release()
+  const { engine, key, state } = run
+  state.lock?.release()
   recordLoad(engine, key, performance.now() - started, false)
-  if (run.stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
+  if (state.stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
   engine.emitError('loader', error, key)
   return error
 }
 
-/** A loaded value: counted, kept in L1 and written back to L2 (unless `store` is off); answers L1's copy. */
-function loaded<T>(run: LoadRun<T>, started: number, value: T, store: boolean): T {
-  const { engine, key, lock, record } = run
+/**
+ * A loaded value: counted, kept in L1 and written back to L2 as the loader's context says; answers
+ * L1's copy. fail() marks the load failed even when the loader caught what it threw.
+ */
+function loaded<T>(run: LoadRun<T>, started: number, value: T, context: LoadContext<T>): T {
+  const { engine, key, state } = run
+  if (context.failure !== undefined) throw loadFailed(run, started, context.failure)
   if (value === undefined) {
     throw loadFailed(
       run,
@@ -424,19 +423,13 @@ function loaded<T>(run: LoadRun<T>, started: number, value: T, store: boolean): 
   recordLoad(engine, key, loadMs, true)
   engine.failedUntil.delete(key)
   try {
-    if (!store || record.invalidated) {
-      lock?.release()
+    if (!context.store || state.record.invalidated) {
+      state.lock?.release()
       return value
     }
-    const entry = engine.makeEntry(key, value, run.call, loadMs)
-    const bytes = engine.encode(key, entry)
-    const shared = engine.putL1(key, bytes, entry)
-    engine.stats.sets++
-    const persisted = writeBack(engine, key, entry, bytes, run.version, run.epochs, record, lock)
-    engine.track(lock ? persisted.finally(() => lock.release()) : persisted)
-    return shared
+    return storeLoad(engine, key, value, context, run.call, loadMs, state)
   } catch (error) {
-    lock?.release()
+    state.lock?.release()
     throw error
   }
 }

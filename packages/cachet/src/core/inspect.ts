@@ -142,7 +142,10 @@ export async function inspectKey(engine: Engine, key: string): Promise<KeyDetail
 
 function entryDetails(
   entry: Entry,
-): Pick<KeyDetails, 'state' | 'value' | 'tags' | 'createdAt' | 'freshUntil' | 'staleUntil'> {
+): Pick<
+  KeyDetails,
+  'state' | 'value' | 'tags' | 'createdAt' | 'freshUntil' | 'staleUntil' | 'etag' | 'lastModified'
+> {
   return {
     state: Date.now() < entry.freshUntil ? 'fresh' : 'stale',
     value: entry.value,
@@ -150,5 +153,7 @@ function entryDetails(
     createdAt: entry.createdAt,
     freshUntil: entry.freshUntil,
     staleUntil: entry.staleUntil,
+    ...(entry.meta?.etag !== undefined && { etag: entry.meta.etag }),
+    ...(entry.meta?.lastModified !== undefined && { lastModified: entry.meta.lastModified }),
   }
 }

@@ -27,6 +27,15 @@ export interface Entry<T = unknown> {
    * cut to that moment, so it is never served as fresh, but it is kept as the fail-safe copy.
    */
   suspect?: boolean
+  /** What the source said of this value (ETag, Last-Modified), handed back to the loader on refresh. */
+  meta?: EntryMeta
+}
+
+/** Validators a loader stored with its value, for a conditional refresh (docs/conditional-refresh.md). */
+export interface EntryMeta {
+  etag?: string
+  /** Epoch milliseconds. */
+  lastModified?: number
 }
 
 /**

@@ -1,9 +1,16 @@
-import type { CacheApi } from './cache-api.js'
+import type { CacheApi, Loader, WrapOptions } from './cache-api.js'
 import { InvalidOptionError } from './errors.js'
 import { hashKey, stableStringify } from './keys.js'
-import type { CallOptions } from './options.js'
 
-type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
+/** The loader of one call: the function's result, passed through `derive` when there is one. */
+function loaderOf<R>(run: () => Promise<R>, derive: WrapOptions<R>['derive']): Loader<R> {
+  if (derive === undefined) return run
+  return async (ctx) => {
+    const value = await run()
+    derive(value, ctx)
+    return value
+  }
+}
 
 /**
  * The key of one call: `${base}:${sha256(stable JSON of the arguments)}` (as the `@cached_query`
@@ -20,16 +27,20 @@ export function argumentsKey(base: string, args: readonly unknown[]): string {
 export function wrap<A extends unknown[], R>(
   cache: CacheApi,
   fn: (...args: A) => Promise<R>,
-  options: StoreOptions & { key?: string | ((...args: A) => string) } = {},
+  options: WrapOptions<R> & { key?: string | ((...args: A) => string) } = {},
 ): (...args: A) => Promise<R> {
-  const { key, ...callOptions } = options
+  const { key, derive, ...callOptions } = options
   const base = typeof key === 'string' ? key : `fn:${fn.name}`
   if (typeof key !== 'function' && base === 'fn:') {
     throw new InvalidOptionError('wrap() needs a named function or a `key` option')
   }
   const wrapped = (...args: A): Promise<R> => {
     const cacheKey = typeof key === 'function' ? key(...args) : argumentsKey(base, args)
-    return cache.getOrSet(cacheKey, () => fn(...args), callOptions)
+    return cache.getOrSet(
+      cacheKey,
+      loaderOf(() => fn(...args), derive),
+      callOptions,
+    )
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   return wrapped
@@ -62,12 +73,19 @@ export interface CachedDecorator {
  * Works with standard decorators and with `experimentalDecorators`; any other use throws
  * InvalidOptionError instead of silently caching nothing.
  */
-export function cached(cache: CacheApi, options: StoreOptions & { key?: string } = {}): CachedDecorator {
-  const { key, ...callOptions } = options
+export function cached(
+  cache: CacheApi,
+  options: WrapOptions<unknown> & { key?: string } = {},
+): CachedDecorator {
+  const { key, derive, ...callOptions } = options
   const replace = (method: (...args: unknown[]) => Promise<unknown>, methodName: string) =>
     function (this: unknown, ...args: unknown[]): Promise<unknown> {
       const cacheKey = argumentsKey(key ?? `method:${ownerName(this)}.${methodName}`, args)
-      return cache.getOrSet(cacheKey, () => method.apply(this, args), callOptions)
+      return cache.getOrSet(
+        cacheKey,
+        loaderOf(() => method.apply(this, args), derive),
+        callOptions,
+      )
     }
   return ((method: unknown, context: unknown, descriptor?: PropertyDescriptor) => {
     if (isLegacyDescriptor(descriptor) && typeof descriptor.value === 'function') {

@@ -251,6 +251,22 @@ describe('GET /keys and /keys/:key', () => {
     expect((await call('GET', '/keys/users:404')).statusCode).toBe(404)
     expect((await call('PATCH', '/keys/users:404', { ttl: 1000 })).statusCode).toBe(404)
   })
+
+  it('shows the etag and lastModified a loader stored; a PATCH of the ttl keeps them', async () => {
+    const modified = Date.parse('2026-11-30T12:00:00Z')
+    await h.cache.getOrSet('docs:1', (ctx) => {
+      ctx.setEtag('"v1"')
+      ctx.setLastModified(modified)
+      return { body: 'text' }
+    })
+    const validators = { etag: '"v1"', lastModified: modified }
+    const shown = async () => (await call('GET', '/keys/docs:1')).json().data
+    for (let i = 0; i < 100 && (await shown()).etag === undefined; i++)
+      await new Promise((r) => setTimeout(r, 10))
+    expect(await shown()).toMatchObject(validators)
+    expect((await call('PATCH', '/keys/docs:1', { ttl: '10m' })).statusCode).toBe(200)
+    expect(await shown()).toMatchObject(validators)
+  })
 })
 
 describe('POST /warmup', () => {

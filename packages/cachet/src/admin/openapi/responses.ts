@@ -221,6 +221,8 @@ export const keyAnswer = envelope(
         tags: { type: 'array', items: string },
         createdAt: number,
         ...lifetime,
+        etag: string,
+        lastModified: number,
         ttl: integer,
         ttlMs: integer,
         size: string,

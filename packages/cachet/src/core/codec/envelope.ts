@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { CachetError, CorruptEntryError, SerializationError } from '../errors.js'
 import type { CompressionOptions, Entry, Serializer, Stored } from '../types.js'
 import { COMPRESSION_ID, compress, decompress, inflateZlib, isZlibStream } from './compression.js'
+import { decodeMeta, encodeMeta } from './entry-meta.js'
 import { deserializeJson, JSON_PLAIN_ID, JSON_TAGGED_ID, serializeJson } from './json-serializer.js'
 import { MSGPACK_ID, msgpackSerializer } from './msgpack-serializer.js'
 import { parseSafeJson } from './safe-json.js'
@@ -13,7 +14,8 @@ import { exceedsBytes } from './size-bound.js'
  *   1-16   version, 16 ASCII hex chars (Lua reads it with GETRANGE key 1 16)
  *   17-40  createdAt, freshUntil, staleUntil: float64 BE
  *   41-44  loadMs uint32 BE
- *   45-46  byte length of the tags (UTF-8, joined by '\n'), then the tags, then the payload
+ *   45-46  byte length of the tag section, then the section: an optional meta block (ETag,
+ *          Last-Modified: codec/entry-meta.ts) and the tags (UTF-8, joined by '\n'); then the payload
  */
 const ENVELOPE_VERSION = 1
 const VERSION_START = 1
@@ -35,6 +37,12 @@ export interface Codec {
    */
   oversized(value: unknown): boolean
   encode(entry: Entry): Buffer
+  /**
+   * The entry's header, meta and tags around the payload `stored` already holds, copied as is: a
+   * renewal (ctx.notModified()) serialises and compresses nothing. Undefined when `stored` is not an
+   * envelope entry (a tombstone, a legacy value).
+   */
+  reframe(stored: Buffer, entry: Entry): Buffer | undefined
   encodeTombstone(version: string): Buffer
   /** Throws CorruptEntryError on bytes it cannot read; the engine treats that as a miss. */
   decode(bytes: Buffer): Stored
@@ -76,7 +84,6 @@ export function createCodec(options: CodecOptions): Codec {
 
     encode(entry) {
       assertVersion(entry.version)
-      const tagText = joinTags(entry.tags)
       const { id, bytes: raw } = serialize(entry.value)
       let payload = raw
       let compressed: number = COMPRESSION_ID.none
@@ -87,18 +94,17 @@ export function createCodec(options: CodecOptions): Codec {
           compressed = compressionId
         }
       }
-      const tagBytes = Buffer.byteLength(tagText, 'utf8')
-      const out = Buffer.allocUnsafe(HEADER_BYTES + tagBytes + payload.length)
-      out[0] = formatByte(compressed, id, false)
-      out.write(entry.version, VERSION_START, 'latin1')
-      out.writeDoubleBE(finite(entry.createdAt, 'createdAt'), 17)
-      out.writeDoubleBE(finite(entry.freshUntil, 'freshUntil'), 25)
-      out.writeDoubleBE(finite(entry.staleUntil, 'staleUntil'), 33)
-      out.writeUInt32BE(Math.min(MAX_LOAD_MS, Math.max(0, Math.round(entry.loadMs) || 0)), 41)
-      out.writeUInt16BE(tagBytes, 45)
-      out.write(tagText, HEADER_BYTES, 'utf8')
-      payload.copy(out, HEADER_BYTES + tagBytes)
-      return out
+      return frame(formatByte(compressed, id, false), entry, payload, 0)
+    },
+
+    reframe(stored, entry) {
+      assertVersion(entry.version)
+      if (stored.length < HEADER_BYTES || !isFormatByte(stored[0]!) || stored[0]! & TOMBSTONE_FLAG) {
+        return undefined
+      }
+      const payloadStart = HEADER_BYTES + stored.readUInt16BE(45)
+      if (payloadStart > stored.length) return undefined
+      return frame(stored[0]!, entry, stored, payloadStart)
     },
 
     encodeTombstone(version) {
@@ -219,7 +225,9 @@ function decodeEnvelope(bytes: Buffer, custom: Serializer | undefined, maxPayloa
   const loadMs = bytes.readUInt32BE(41)
   const tagEnd = HEADER_BYTES + bytes.readUInt16BE(45)
   if (tagEnd > bytes.length) throw new CorruptEntryError('envelope tags run past the end')
-  const tags = tagEnd === HEADER_BYTES ? [] : splitTags(bytes.toString('utf8', HEADER_BYTES, tagEnd))
+  const withMeta = decodeMeta(bytes, HEADER_BYTES, tagEnd)
+  const tagsStart = withMeta === undefined ? HEADER_BYTES : withMeta.tagsStart
+  const tags = tagEnd === tagsStart ? [] : splitTags(bytes.toString('utf8', tagsStart, tagEnd))
 
   const compressionId = format & 0b11
   const serializerId = (format >> 2) & 0b11
@@ -232,7 +240,35 @@ function decodeEnvelope(bytes: Buffer, custom: Serializer | undefined, maxPayloa
     if (compressionId !== COMPRESSION_ID.none) payload = decompress(payload, compressionId, maxPayloadBytes)
     value = deserialize(serializerId, payload, custom)
   }
-  return { kind: 'entry', entry: { value, createdAt, freshUntil, staleUntil, tags, version, loadMs } }
+  const entry: Entry = { value, createdAt, freshUntil, staleUntil, tags, version, loadMs }
+  if (withMeta !== undefined) entry.meta = withMeta.meta
+  return { kind: 'entry', entry }
+}
+
+/**
+ * An envelope: the header from `entry`, its meta block and tags, then `source` from `payloadStart` on
+ * (a payload just serialised, or the one a stored envelope holds).
+ */
+function frame(format: number, entry: Entry, source: Buffer, payloadStart: number): Buffer {
+  const tagText = joinTags(entry.tags)
+  const meta = encodeMeta(entry.meta)
+  const metaBytes = meta === undefined ? 0 : meta.length
+  const sectionBytes = metaBytes + Buffer.byteLength(tagText, 'utf8')
+  if (sectionBytes > MAX_TAG_BYTES) {
+    throw new SerializationError(`the tags and validators of one entry exceed ${MAX_TAG_BYTES} bytes`)
+  }
+  const out = Buffer.allocUnsafe(HEADER_BYTES + sectionBytes + source.length - payloadStart)
+  out[0] = format
+  out.write(entry.version, VERSION_START, 'latin1')
+  out.writeDoubleBE(finite(entry.createdAt, 'createdAt'), 17)
+  out.writeDoubleBE(finite(entry.freshUntil, 'freshUntil'), 25)
+  out.writeDoubleBE(finite(entry.staleUntil, 'staleUntil'), 33)
+  out.writeUInt32BE(Math.min(MAX_LOAD_MS, Math.max(0, Math.round(entry.loadMs) || 0)), 41)
+  out.writeUInt16BE(sectionBytes, 45)
+  if (meta !== undefined) meta.copy(out, HEADER_BYTES)
+  out.write(tagText, HEADER_BYTES + metaBytes, 'utf8')
+  source.copy(out, HEADER_BYTES + sectionBytes, payloadStart)
+  return out
 }
 
 function deserialize(id: number, payload: Buffer, custom: Serializer | undefined): unknown {
@@ -301,15 +337,13 @@ function startsLikeJson(byte: number): boolean {
 
 function joinTags(tags: readonly string[]): string {
   for (const tag of tags) {
-    if (tag === '' || tag.includes('\n')) {
-      throw new SerializationError(`tag ${JSON.stringify(tag)} cannot be stored: empty or contains a newline`)
+    if (tag === '' || tag.includes('\n') || tag.includes('\0')) {
+      throw new SerializationError(
+        `tag ${JSON.stringify(tag)} cannot be stored: empty, or contains a newline or a NUL`,
+      )
     }
   }
-  const text = tags.join('\n')
-  if (Buffer.byteLength(text, 'utf8') > MAX_TAG_BYTES) {
-    throw new SerializationError(`the tags of one entry exceed ${MAX_TAG_BYTES} bytes`)
-  }
-  return text
+  return tags.join('\n')
 }
 
 function assertVersion(version: string): void {

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest'
+import { createCodec, decodedSize, newVersion, readTimes } from '../../src/core/codec/envelope.js'
+import { CorruptEntryError } from '../../src/core/errors.js'
+import type { Entry, Serializer } from '../../src/core/types.js'
+
+const gzip = { threshold: 64, algorithm: 'gzip', level: 6 } as const
+
+function entry<T>(value: T, overrides: Partial<Entry<T>> = {}): Entry<T> {
+  return {
+    value,
+    createdAt: 1_700_000_000_000,
+    freshUntil: 1_700_000_300_000,
+    staleUntil: 1_700_003_600_000,
+    tags: ['revenue', 'orders'],
+    version: newVersion(),
+    loadMs: 42,
+    ...overrides,
+  }
+}
+
+function decoded(bytes: Buffer, codec = createCodec({ serializer: 'json', compression: false })): Entry {
+  const stored = codec.decode(bytes)
+  if (stored.kind !== 'entry') throw new Error(`expected an entry, got ${stored.kind}`)
+  return stored.entry
+}
+
+const lastModified = Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')
+
+describe('entry meta (ETag, Last-Modified) in the envelope', () => {
+  it('round-trips an etag and a lastModified, alone or together, with and without tags', () => {
+    const codec = createCodec({ serializer: 'json', compression: false })
+    for (const meta of [{ etag: 'W/"abc"' }, { lastModified }, { etag: '"é-ü"', lastModified }]) {
+      for (const tags of [[], ['a'], ['revenue', 'orders']]) {
+        const back = decoded(codec.encode(entry({ n: 1 }, { meta, tags })))
+        expect(back.meta).toEqual(meta)
+        expect(back.tags).toEqual(tags)
+        expect(back.value).toEqual({ n: 1 })
+      }
+    }
+  })
+
+  it('leaves an entry without meta byte for byte as before, and decodes it with no meta property', () => {
+    const codec = createCodec({ serializer: 'json', compression: false })
+    const plain = entry({ n: 1 })
+    const bytes = codec.encode(plain)
+    // Header 47 bytes + 'revenue\norders' + '{"n":1}'.
+    expect(bytes.length).toBe(47 + 14 + 7)
+    expect(bytes.readUInt16BE(45)).toBe(14)
+    expect('meta' in decoded(bytes)).toBe(false)
+  })
+
+  it('keeps the fixed header where the Lua scripts and readTimes read it', () => {
+    const codec = createCodec({ serializer: 'json', compression: false })
+    const with_ = codec.encode(entry('v', { meta: { etag: '"1"', lastModified } }))
+    expect(readTimes(with_)).toEqual({ freshUntil: 1_700_000_300_000, staleUntil: 1_700_003_600_000 })
+    expect(decodedSize(with_)).toBe(with_.length)
+  })
+
+  it('reframe() puts a new header, tags and meta around the stored payload without serialising it', () => {
+    let serialized = 0
+    const custom: Serializer = {
+      id: 3,
+      serialize: (value) => {
+        serialized++
+        return Buffer.from(JSON.stringify(value))
+      },
+      deserialize: (bytes) => JSON.parse(bytes.toString()),
+    }
+    const codec = createCodec({ serializer: custom, compression: gzip })
+    const rows = Array.from({ length: 200 }, (_, i) => ({ id: i, name: `row ${i}` }))
+    const original = codec.encode(entry(rows, { meta: { etag: '"v1"' } }))
+    expect(serialized).toBe(1)
+    const renewed = entry(rows, {
+      createdAt: 1_800_000_000_000,
+      freshUntil: 1_800_000_060_000,
+      staleUntil: 1_800_000_120_000,
+      tags: ['only'],
+      meta: { etag: '"v1"', lastModified },
+    })
+    const bytes = codec.reframe(original, renewed)!
+    expect(serialized).toBe(1)
+    // Same compressed payload, byte for byte, and the same format byte.
+    const payload = (b: Buffer) => b.subarray(47 + b.readUInt16BE(45))
+    expect(payload(bytes).equals(payload(original))).toBe(true)
+    expect(bytes[0]).toBe(original[0])
+    const back = decoded(bytes, codec)
+    expect(back.value).toEqual(rows)
+    expect(back).toMatchObject({
+      version: renewed.version,
+      freshUntil: 1_800_000_060_000,
+      staleUntil: 1_800_000_120_000,
+      tags: ['only'],
+      meta: { etag: '"v1"', lastModified },
+    })
+  })
+
+  it('reframe() refuses what is not an envelope entry: a tombstone, a legacy JSON value', () => {
+    const codec = createCodec({ serializer: 'json', compression: false })
+    expect(codec.reframe(codec.encodeTombstone(newVersion()), entry(1))).toBeUndefined()
+    expect(codec.reframe(Buffer.from('{"legacy":true}'), entry(1))).toBeUndefined()
+  })
+
+  it('treats a damaged meta block as a corrupt entry, never as tags or a crash', () => {
+    const codec = createCodec({ serializer: 'json', compression: false })
+    const good = codec.encode(entry('v', { meta: { etag: '"abc"' }, tags: [] }))
+    const badFlags = Buffer.from(good)
+    badFlags[48] = 0b1000
+    expect(() => codec.decode(badFlags)).toThrow(CorruptEntryError)
+    const longEtag = Buffer.from(good)
+    longEtag.writeUInt16BE(5000, 49)
+    expect(() => codec.decode(longEtag)).toThrow(CorruptEntryError)
+  })
+})
