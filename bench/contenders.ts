@@ -25,7 +25,6 @@ export function cachetClient(port: number): Redis {
   return new Redis({
     host: '127.0.0.1',
     port,
-    commandTimeout: 100,
     maxRetriesPerRequest: 1,
     autoResendUnfulfilledCommands: false,
     connectTimeout: 1_000,

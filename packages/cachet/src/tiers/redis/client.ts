@@ -41,10 +41,10 @@ const CLOSE_WAIT_MS = 1_000
  */
 function reliabilityOptions(timeoutMs: number): RedisOptions {
   return {
-    // The guard bounds every engine call at timeoutMs and, unlike a bare timer, does not mistake a busy
-    // event loop for a slow Redis (see L2Guard.run). ioredis' own timeout is only a looser backstop for
-    // calls made outside the guard.
-    commandTimeout: backstopMs(timeoutMs),
+    // No commandTimeout: the guard bounds every engine call at timeoutMs and, unlike a bare timer, does
+    // not mistake a busy event loop for a slow Redis (see L2Guard.run). ioredis' per-command timer cost
+    // a lone GET about 5 µs of CPU (a third of the command's own cost); socketTimeout below still ends
+    // any call on a frozen or half-open connection. The duplicates (subscribers) keep one, see duplicate().
     maxRetriesPerRequest: 1,
     // No enableAutoPipelining: it defers single commands to the next tick but sends explicit pipelines
     // at once, so a set followed by an invalidation could reach Redis in the opposite order.
@@ -132,8 +132,8 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
   attachListeners(client, options.onEvent)
   if (options.corkPerTick && owned && !(client instanceof Cluster)) corkPerTick(client)
   if (owned) {
-    // Commands issued while the first connection is being made wait in the offline queue (still bounded
-    // by commandTimeout); after that, a disconnected client fails commands at once.
+    // Commands issued while the first connection is being made wait in the offline queue (bounded by
+    // the guard, and by maxRetriesPerRequest); after that, a disconnected client fails commands at once.
     client.once('ready', () => {
       client.options.enableOfflineQueue = false
     })
@@ -144,14 +144,19 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
     isCluster: client instanceof Cluster || (client as { isCluster?: boolean }).isCluster === true,
     owned,
     duplicate() {
-      // The duplicate keeps an offline queue (its PINGs are bounded by commandTimeout anyway). It does
+      // The duplicate keeps an offline queue (its PINGs are bounded by its commandTimeout). It does
       // not re-subscribe by itself: ioredis does that without handling the reply, so a connection that
       // closes right after 'ready' raises an unhandled "Connection is closed" rejection — which ends a
       // Node process. The Bus re-subscribes on 'ready' itself, and handles the failure.
+      const settings = {
+        enableOfflineQueue: true,
+        autoResubscribe: false,
+        ...(owned && { commandTimeout: backstopMs(options.timeoutMs) }),
+      }
       const copy =
         client instanceof Cluster
-          ? client.duplicate(undefined, { enableOfflineQueue: true, autoResubscribe: false })
-          : (client as Redis).duplicate({ enableOfflineQueue: true, autoResubscribe: false })
+          ? client.duplicate(undefined, settings)
+          : (client as Redis).duplicate(settings)
       attachListeners(copy, options.onEvent)
       duplicates.add(copy)
       copy.once('end', () => duplicates.delete(copy))
