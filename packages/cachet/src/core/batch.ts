@@ -1,10 +1,9 @@
 import type { Engine, L2Read } from './engine.js'
 import { UndefinedValueError } from './errors.js'
-import { type CallOptions, resolveCall } from './options.js'
+import { resolveCall, type StoreOptions } from './options.js'
 import { recordHit, recordLoad, recordMiss } from './outcome.js'
 import type { Entry, L2Write } from './types.js'
 
-type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
 /** An L2 write whose bytes are undefined when the value was too large to encode (never sent). */
 type Write = Omit<L2Write, 'bytes'> & { bytes: Buffer | undefined }
 
@@ -57,7 +56,7 @@ export async function setMany<T>(
     const record = engine.inflight.get(item.key)
     if (record) record.invalidated = true
     engine.l1?.delete(item.key)
-    engine.putL1(item.key, bytes, entry)
+    engine.putL1(item.key, bytes, entry, contexts[i]!.l1TtlMs)
     return {
       key: engine.fullKey(item.key),
       bytes,
@@ -130,7 +129,7 @@ export async function getOrSetMany<T>(
       if (value === undefined) return
       const entry = engine.makeEntry(key, value, call, loadMs)
       const bytes = engine.encode(key, entry)
-      values.set(key, engine.putL1(key, bytes, entry))
+      values.set(key, engine.putL1(key, bytes, entry, call.l1TtlMs))
       const version = versions.get(key)
       if (version !== undefined) {
         writes.push({

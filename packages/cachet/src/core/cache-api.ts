@@ -1,6 +1,6 @@
 import type { Advice } from './advisor.js'
 import type { Duration } from './duration.js'
-import type { CallOptions } from './options.js'
+import type { CallOptions, StoreOptions } from './options.js'
 
 /** Which tier answered. */
 export type Tier = 'l1' | 'l2'
@@ -221,7 +221,7 @@ export interface CacheApi {
    * Stores `value` in L1 and Redis and tells other instances to drop their L1 copy. Resolves `false`
    * when Redis did not take it (down, value over `l2.maxValueBytes`); never rejects for Redis trouble.
    */
-  set<T>(key: string, value: T, options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>): Promise<boolean>
+  set<T>(key: string, value: T, options?: StoreOptions): Promise<boolean>
   /** Invalidates `key` everywhere (a versioned tombstone, so no load in flight writes it back). */
   delete(key: string): Promise<boolean>
   /** delete() for many keys in one round trip; resolves how many existed. */
@@ -235,9 +235,7 @@ export interface CacheApi {
   /** Fresh values of many keys in one round trip, in the order asked (`undefined` for a miss). */
   getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>
   /** set() for many entries in one pipeline; one boolean per item. */
-  setMany<T>(
-    items: ReadonlyArray<{ key: string; value: T } & Pick<CallOptions, 'ttl' | 'grace' | 'tags'>>,
-  ): Promise<boolean[]>
+  setMany<T>(items: ReadonlyArray<{ key: string; value: T } & StoreOptions>): Promise<boolean[]>
   /**
    * Reads all keys in one round trip, calls `loadMissing` once with only the missing ones, stores
    * what it returns (a Map, a record by key, or an array in the order of `missing`) and answers in the
@@ -246,7 +244,7 @@ export interface CacheApi {
   getOrSetMany<T>(
     keys: readonly string[],
     loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
-    options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>,
+    options?: StoreOptions,
   ): Promise<(T | undefined)[]>
   /**
    * Memoizes an async function: one key per distinct argument list (`fn:<name>:<hash of the
@@ -254,7 +252,7 @@ export interface CacheApi {
    */
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & { key?: string | ((...args: A) => string) },
+    options?: StoreOptions & { key?: string | ((...args: A) => string) },
   ): (...args: A) => Promise<R>
   /**
    * Invalidates every entry carrying one of `tags`, in every instance; resolves how many. `mode`

@@ -26,14 +26,12 @@ import {
   type TagInvalidationMode,
 } from './invalidation.js'
 import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
-import { type CallContext, type CallOptions, positiveMs, resolveCall } from './options.js'
+import { type CallContext, type CallOptions, positiveMs, resolveCall, type StoreOptions } from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
 import { wrap } from './wrap.js'
-
-type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
 
 /**
  * The public engine: what createCache() returns. A namespace is the same engine seen through a key

@@ -202,7 +202,7 @@ async function lead<T>(
         giveBack()
         // An invalidation that landed while Redis answered may postdate this read: this caller gets the
         // value, but L1 must not keep it (it would outlive the invalidation by up to l1.maxTtl).
-        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, read.bytes)
+        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, read.bytes, call.l1TtlMs)
         return answer.hit(value, startedAt)
       }
       if (now < entry.staleUntil && (!stale || entry.createdAt > stale.createdAt)) stale = entry
@@ -235,7 +235,7 @@ async function lead<T>(
       if (outcome.kind === 'value') {
         // Kept in L1 only if no invalidation reached this key while it waited (see the L2 hit above).
         const { entry, bytes } = outcome as { entry: Entry<T>; bytes: number }
-        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, bytes)
+        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, bytes, call.l1TtlMs)
         return answer.hit(value, startedAt, true)
       }
       if (outcome.kind === 'stale') return answer.stale(stale, 'swr')
@@ -379,7 +379,7 @@ async function runLoader<T>(
     }
     const entry = engine.makeEntry(key, value, call, loadMs)
     const bytes = engine.encode(key, entry)
-    const shared = engine.putL1(key, bytes, entry)
+    const shared = engine.putL1(key, bytes, entry, call.l1TtlMs)
     engine.stats.sets++
     const persisted = writeBack(engine, key, entry, bytes, version, epochs, record, lock)
     engine.track(persisted.finally(() => lock?.release()))

@@ -1,9 +1,7 @@
 import type { CacheApi } from './cache-api.js'
 import { InvalidOptionError } from './errors.js'
 import { hashKey, stableStringify } from './keys.js'
-import type { CallOptions } from './options.js'
-
-type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
+import type { StoreOptions } from './options.js'
 
 /**
  * The key of one call: `${base}:${sha256(stable JSON of the arguments)}` (as the `@cached_query`
