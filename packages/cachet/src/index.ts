@@ -3,6 +3,7 @@
 export { ADVICE_CODES, type Advice, type AdviceCode, type AdvisorOption } from './core/advisor.js'
 export { Cache } from './core/cache.js'
 export type {
+  BatchLoader,
   CacheApi,
   CacheEvents,
   CacheHealth,
@@ -37,6 +38,8 @@ export type {
   CallOptions,
   L1Invalidation,
   RedisInput,
+  StoreOptions,
+  TtlRule,
 } from './core/options.js'
 export { SEED_ADAPTIVE_TTL, SEED_TTL_RULES } from './core/options.js'
 export {
@@ -45,5 +48,5 @@ export {
   type TracedOperation,
 } from './core/tracing.js'
 export type { Serializer } from './core/types.js'
-export { argumentsKey, cached } from './core/wrap.js'
+export { argumentsKey, cached, type WrapOptions } from './core/wrap.js'
 export { createCache } from './create-cache.js'

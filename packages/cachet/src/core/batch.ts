@@ -1,6 +1,8 @@
+import type { BatchLoader } from './cache-api.js'
+import { BatchLoadContext } from './cancel.js'
 import type { Engine, L2Read } from './engine.js'
 import { UndefinedValueError } from './errors.js'
-import { resolveCall, type StoreOptions } from './options.js'
+import { type CallOptions, resolveCall, type StoreOptions } from './options.js'
 import { recordHit, recordLoad, recordMiss } from './outcome.js'
 import type { Entry, L2Write } from './types.js'
 
@@ -77,9 +79,9 @@ export async function setMany<T>(
 export async function getOrSetMany<T>(
   engine: Engine,
   keys: readonly string[],
-  loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
+  loadMissing: BatchLoader<T>,
   unscope: (key: string) => string,
-  options: StoreOptions,
+  options: StoreOptions & Pick<CallOptions, 'signal'>,
 ): Promise<(T | undefined)[]> {
   engine.assertOpen()
   const call = resolveCall(engine.options, options)
@@ -107,7 +109,7 @@ export async function getOrSetMany<T>(
     const started = performance.now()
     let loaded: Awaited<ReturnType<typeof loadMissing>>
     try {
-      loaded = await loadMissing(missing)
+      loaded = await loadMissing(missing, new BatchLoadContext(call.signal))
     } catch (error) {
       // One loader call for the batch, counted under the namespace of its first key.
       recordLoad(engine, missing[0]!, performance.now() - started, false)

@@ -1,6 +1,7 @@
 import type { Advice } from './advisor.js'
 import type { Duration } from './duration.js'
 import type { CallOptions, StoreOptions } from './options.js'
+import type { WrapOptions } from './wrap.js'
 
 /** Which tier answered. */
 export type Tier = 'l1' | 'l2'
@@ -179,10 +180,26 @@ export interface LoaderContext<T> {
   background: boolean
   /** Return the value to the callers, but do not cache it (e.g. an error page, a private response). */
   noStore(): void
+  /**
+   * Aborts when no caller waits for this load any more (every one that waited gave a signal and
+   * aborted it); never while one still does. Hand it to fetch or your database driver to stop work
+   * nobody wants. A loader that ignores it finishes, and its value is cached.
+   */
+  readonly signal: AbortSignal
 }
 
 /** Produces the value of a key on a miss. Must not resolve `undefined` (use `null`). */
 export type Loader<T> = (context: LoaderContext<T>) => Promise<T> | T
+
+/**
+ * getOrSetMany's loader: the missing keys (relative to the view) and `{ signal }`, the caller's signal
+ * (a never-aborted one when it gave none). Resolves a Map, a record by key, or an array in the order
+ * of `missing`.
+ */
+export type BatchLoader<T> = (
+  missing: string[],
+  context: { readonly signal: AbortSignal },
+) => Promise<Map<string, T> | Record<string, T> | T[]>
 
 /**
  * The public engine, as returned by createCache(). Keys are strings relative to the prefix (up to
@@ -216,7 +233,7 @@ export interface CacheApi {
    */
   redisFigures(): Promise<RedisFigures | undefined>
   /** The fresh value of `key`, or `undefined`; `allowStale` also answers a stale value within grace. */
-  get<T>(key: string, options?: { allowStale?: boolean }): Promise<T | undefined>
+  get<T>(key: string, options?: { allowStale?: boolean; signal?: AbortSignal }): Promise<T | undefined>
   /**
    * Stores `value` in L1 and Redis and tells other instances to drop their L1 copy. Resolves `false`
    * when Redis did not take it (down, value over `l2.maxValueBytes`); never rejects for Redis trouble.
@@ -233,7 +250,7 @@ export interface CacheApi {
   /** Remaining freshness in ms, undefined when absent. */
   ttl(key: string): Promise<number | undefined>
   /** Fresh values of many keys in one round trip, in the order asked (`undefined` for a miss). */
-  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>
+  getMany<T>(keys: readonly string[], options?: { signal?: AbortSignal }): Promise<(T | undefined)[]>
   /** set() for many entries in one pipeline; one boolean per item. */
   setMany<T>(items: ReadonlyArray<{ key: string; value: T } & StoreOptions>): Promise<boolean[]>
   /**
@@ -243,8 +260,8 @@ export interface CacheApi {
    */
   getOrSetMany<T>(
     keys: readonly string[],
-    loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
-    options?: StoreOptions,
+    loadMissing: BatchLoader<T>,
+    options?: StoreOptions & Pick<CallOptions, 'signal'>,
   ): Promise<(T | undefined)[]>
   /**
    * Memoizes an async function: one key per distinct argument list (`fn:<name>:<hash of the
@@ -252,7 +269,7 @@ export interface CacheApi {
    */
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options?: StoreOptions & { key?: string | ((...args: A) => string) },
+    options?: WrapOptions<A>,
   ): (...args: A) => Promise<R>
   /**
    * Invalidates every entry carrying one of `tags`, in every instance; resolves how many. `mode`

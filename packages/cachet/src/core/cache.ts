@@ -1,5 +1,6 @@
 import { getMany, getOrSetMany, setMany } from './batch.js'
 import type {
+  BatchLoader,
   CacheApi,
   CacheEvents,
   CacheHealth,
@@ -10,6 +11,7 @@ import type {
   Loader,
   RedisFigures,
 } from './cache-api.js'
+import { checkSignal, untilAborted } from './cancel.js'
 import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
 import type { Engine } from './engine.js'
@@ -31,7 +33,7 @@ import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
-import { wrap } from './wrap.js'
+import { type WrapOptions, wrap } from './wrap.js'
 
 /**
  * The public engine: what createCache() returns. A namespace is the same engine seen through a key
@@ -87,8 +89,21 @@ export class Cache implements CacheApi {
     return options === undefined ? this.#engine.defaultCall : resolveCall(this.#engine.options, options)
   }
 
-  async get<T>(key: string, options: { allowStale?: boolean } = {}): Promise<T | undefined> {
-    const scoped = this.#key(key)
+  get<T>(key: string, options: { allowStale?: boolean; signal?: AbortSignal } = {}): Promise<T | undefined> {
+    let signal: AbortSignal | undefined
+    let scoped: string
+    try {
+      scoped = this.#key(key)
+      signal = checkSignal(options.signal)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const lookup = this.#lookup<T>(scoped, options.allowStale === true)
+    return signal ? untilAborted(lookup, signal) : lookup
+  }
+
+  /** get()'s read, counted once whether or not its caller still waits for it. */
+  async #lookup<T>(scoped: string, allowStale: boolean): Promise<T | undefined> {
     const startedAt = performance.now()
     const found = await this.#read<T>(scoped)
     const now = Date.now()
@@ -96,7 +111,7 @@ export class Cache implements CacheApi {
       recordHit(this.#engine, scoped, found.tier, startedAt)
       return found.entry.value
     }
-    if (found && options.allowStale && now < found.entry.staleUntil) {
+    if (found && allowStale && now < found.entry.staleUntil) {
       recordStale(this.#engine, scoped, 'allow-stale')
       return found.entry.value
     }
@@ -166,11 +181,17 @@ export class Cache implements CacheApi {
     return Math.max(0, found.entry.freshUntil - Date.now())
   }
 
-  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
-    return getMany<T>(
-      this.#engine,
-      keys.map((key) => this.#key(key)),
-    )
+  getMany<T>(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<(T | undefined)[]> {
+    let signal: AbortSignal | undefined
+    let scoped: string[]
+    try {
+      scoped = keys.map((key) => this.#key(key))
+      signal = checkSignal(options.signal)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const reading = getMany<T>(this.#engine, scoped)
+    return signal ? untilAborted(reading, signal) : reading
   }
 
   setMany<T>(items: ReadonlyArray<{ key: string; value: T } & StoreOptions>): Promise<boolean[]> {
@@ -182,23 +203,25 @@ export class Cache implements CacheApi {
 
   async getOrSetMany<T>(
     keys: readonly string[],
-    loadMissing: (missing: string[]) => Promise<Map<string, T> | Record<string, T> | T[]>,
-    options: StoreOptions = {},
+    loadMissing: BatchLoader<T>,
+    options: StoreOptions & Pick<CallOptions, 'signal'> = {},
   ): Promise<(T | undefined)[]> {
     const scoped = keys.map((key) => this.#key(key))
     const unscope = (key: string) => key.slice(this.#scope.length)
-    return getOrSetMany(
+    const loading = getOrSetMany(
       this.#engine,
       scoped,
-      (missing) => loadMissing(missing.map(unscope)),
+      (missing, context) => loadMissing(missing.map(unscope), context),
       unscope,
       options,
     )
+    // The options were checked first thing (an aborted signal rejects `loading` before any read).
+    return options.signal?.aborted === false ? untilAborted(loading, options.signal) : loading
   }
 
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options: StoreOptions & { key?: string | ((...args: A) => string) } = {},
+    options: WrapOptions<A> = {},
   ): (...args: A) => Promise<R> {
     return wrap(this, fn, options)
   }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { Bulkhead } from './bulkhead.js'
 import type { LockResult } from './cache-api.js'
+import type { LoadAudience } from './cancel.js'
 import type { Codec } from './codec/envelope.js'
 import { decodedSize, newVersion } from './codec/envelope.js'
 import type { Emitter } from './emitter.js'
@@ -27,6 +28,8 @@ export interface Inflight {
   promise: Promise<unknown>
   tags: readonly string[]
   invalidated: boolean
+  /** Who waits for it, when its leader gave a signal (core/cancel.ts). */
+  audience?: LoadAudience
 }
 
 /** What an L2 read gave: the decoded content, its decoded size, and the version the key held. */

@@ -1,4 +1,5 @@
 import type { CacheResult, Loader, StaleReason } from './cache-api.js'
+import { abandoned, followLoad, LoadAudience, LoadContext } from './cancel.js'
 import type { Engine, Inflight, L2Read } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
 import { acquireOrWait } from './lock-wait.js'
@@ -62,11 +63,12 @@ function load<T>(engine: Engine, key: string, loader: Loader<T>, call: CallConte
   // invalidation completed must see data read after it.
   const running = call.force ? undefined : engine.inflight.get(key)
   if (running && !running.invalidated) {
-    return (running.promise as Promise<CacheResult<T>>).then((result) => {
+    const joined = (running.promise as Promise<CacheResult<T>>).then((result) => {
       recordShared(engine, key, result)
       // Shared when a load produced it (a joined read of a fresh entry is a plain hit).
       return result.outcome === 'miss' ? { ...result, shared: true } : result
     })
+    return call.signal || running.audience ? followLoad(running, joined, call.signal) : joined
   }
   const record: Inflight = {
     promise: undefined as unknown as Promise<unknown>,
@@ -75,9 +77,10 @@ function load<T>(engine: Engine, key: string, loader: Loader<T>, call: CallConte
   }
   // In the map before lead() runs: lead removes it when it settles (see its finally).
   engine.inflight.set(key, record)
+  if (call.signal) record.audience = new LoadAudience(key)
   const promise = lead(engine, key, loader, call, record)
   record.promise = promise
-  return promise
+  return call.signal ? followLoad(record, promise, call.signal) : promise
 }
 
 /** Refreshes in the background, for XFetch; joins nothing, throws nothing, counts no outcome. */
@@ -352,7 +355,7 @@ async function runLoader<T>(
   let value: T
   try {
     try {
-      value = await loader({ key, stale: stale?.value, background, noStore })
+      value = await loader(new LoadContext(key, stale?.value, background, noStore, record))
     } finally {
       releaseSlot()
     }
@@ -365,8 +368,11 @@ async function runLoader<T>(
   } catch (error) {
     lock?.release()
     recordLoad(engine, key, performance.now() - started, false)
-    if (stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
-    engine.emitError('loader', error, key)
+    // A loader that gave up because every caller left (ctx.signal) says nothing about the source.
+    if (!abandoned(record)) {
+      if (stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
+      engine.emitError('loader', error, key)
+    }
     throw error
   }
   const loadMs = performance.now() - started

@@ -1,6 +1,7 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import type { AdvisorOption } from './advisor.js'
+import { checkSignal } from './cancel.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
 import { InvalidOptionError } from './errors.js'
 import { validateTag } from './keys.js'
@@ -131,6 +132,12 @@ export interface CallOptions {
   adaptiveTtl?: boolean
   /** false: no probabilistic early refresh for this call (e.g. a loader that needs a live request). */
   earlyRefresh?: boolean
+  /**
+   * Ends this call's wait when it aborts (lock wait, timeouts, another caller's load), rejecting with
+   * the signal's reason; an aborted signal throws before anything runs. The load itself goes on for the
+   * other callers; its loader's `ctx.signal` aborts only when every caller waiting for it left.
+   */
+  signal?: AbortSignal
 }
 
 /** The options of a call that stores a value (set, setMany, getOrSetMany, wrap). */
@@ -149,6 +156,8 @@ export interface CallContext {
   hardMs: number
   force: boolean
   earlyRefresh: boolean
+  /** The caller's signal; undefined when it gave none (then nothing is listened to). */
+  signal: AbortSignal | undefined
 }
 
 /**
@@ -169,6 +178,7 @@ export function resolveCall(options: ResolvedOptions, call: CallOptions): CallCo
     hardMs,
     force: call.forceRefresh === true,
     earlyRefresh: call.earlyRefresh !== false,
+    signal: checkSignal(call.signal),
   }
 }
 

@@ -3,6 +3,17 @@ import { InvalidOptionError } from './errors.js'
 import { hashKey, stableStringify } from './keys.js'
 import type { StoreOptions } from './options.js'
 
+/** Options of wrap(): what each call stores, its key, and the signal that ends a call's wait. */
+export type WrapOptions<A extends unknown[]> = StoreOptions & {
+  /** The key of every call, or of one call from its arguments. @default `fn:<name>:<hash of the arguments>` */
+  key?: string | ((...args: A) => string)
+  /**
+   * A signal for every call (a shutdown signal), or one call's from its arguments (the request's),
+   * as getOrSet's `signal`.
+   */
+  signal?: AbortSignal | ((...args: A) => AbortSignal | undefined)
+}
+
 /**
  * The key of one call: `${base}:${sha256(stable JSON of the arguments)}` (as the `@cached_query`
  * decorator cachet replaces).
@@ -18,16 +29,18 @@ export function argumentsKey(base: string, args: readonly unknown[]): string {
 export function wrap<A extends unknown[], R>(
   cache: CacheApi,
   fn: (...args: A) => Promise<R>,
-  options: StoreOptions & { key?: string | ((...args: A) => string) } = {},
+  options: WrapOptions<A> = {},
 ): (...args: A) => Promise<R> {
-  const { key, ...callOptions } = options
+  const { key, signal, ...callOptions } = options
   const base = typeof key === 'string' ? key : `fn:${fn.name}`
   if (typeof key !== 'function' && base === 'fn:') {
     throw new InvalidOptionError('wrap() needs a named function or a `key` option')
   }
   const wrapped = (...args: A): Promise<R> => {
     const cacheKey = typeof key === 'function' ? key(...args) : argumentsKey(base, args)
-    return cache.getOrSet(cacheKey, () => fn(...args), callOptions)
+    const callSignal = typeof signal === 'function' ? signal(...args) : signal
+    const call = callSignal === undefined ? callOptions : { ...callOptions, signal: callSignal }
+    return cache.getOrSet(cacheKey, () => fn(...args), call)
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   return wrapped
