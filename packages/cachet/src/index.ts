@@ -28,6 +28,7 @@ export {
   InvalidOptionError,
   L2Error,
   LoaderTimeoutError,
+  SchemaMismatchError,
   SerializationError,
   UndefinedValueError,
 } from './core/errors.js'
@@ -36,12 +37,15 @@ export type {
   AdaptiveTtlRule,
   CacheOptions,
   CallOptions,
+  GetOptions,
   L1Invalidation,
   RedisInput,
+  SchemaOptions,
   StoreOptions,
   TtlRule,
 } from './core/options.js'
 export { SEED_ADAPTIVE_TTL, SEED_TTL_RULES } from './core/options.js'
+export type { Migrate } from './core/schema-option.js'
 export {
   type CacheOperationMessage,
   TRACED_OPERATIONS,

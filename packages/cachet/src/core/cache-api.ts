@@ -1,6 +1,6 @@
 import type { Advice } from './advisor.js'
 import type { Duration } from './duration.js'
-import type { CallOptions, StoreOptions } from './options.js'
+import type { CallOptions, GetOptions, SchemaOptions, StoreOptions } from './options.js'
 import type { WrapOptions } from './wrap.js'
 
 /** Which tier answered. */
@@ -45,6 +45,8 @@ export interface Counters {
   misses: number
   staleHits: number
   errors: number
+  /** Cached values a call's schema refused (then migrated, or loaded again as a miss). */
+  invalid: number
   /** hits / (hits + misses), 0..1; stale hits count as hits. */
   hitRate: number
   /** Loader calls and their average duration (avg query time vs avg cache time). */
@@ -168,6 +170,8 @@ export interface CacheEvents {
   'l1-flush': { reason: string }
   /** A risky setting found at start-up, once per code (docs/advisor.md). */
   advice: Advice
+  /** A cached value the call's schema refused: `migrated` into an accepted one, or else a miss. */
+  invalid: { key: string; migrated: boolean }
 }
 
 /** What a loader is told about the call it serves. */
@@ -233,7 +237,7 @@ export interface CacheApi {
    */
   redisFigures(): Promise<RedisFigures | undefined>
   /** The fresh value of `key`, or `undefined`; `allowStale` also answers a stale value within grace. */
-  get<T>(key: string, options?: { allowStale?: boolean; signal?: AbortSignal }): Promise<T | undefined>
+  get<T>(key: string, options?: GetOptions<T>): Promise<T | undefined>
   /**
    * Stores `value` in L1 and Redis and tells other instances to drop their L1 copy. Resolves `false`
    * when Redis did not take it (down, value over `l2.maxValueBytes`); never rejects for Redis trouble.
@@ -295,8 +299,11 @@ export interface CacheApi {
   countByPattern(pattern: string, sampleSize?: number): Promise<{ count: number; sample: string[] }>
   /** Deletes only this cache's keys (and only this namespace's, on a namespace). Never FLUSHDB. */
   clear(): Promise<number>
-  /** A view whose keys live under `${scope}${name}:`; its clear() clears only that namespace. */
-  namespace(name: string): CacheApi
+  /**
+   * A view whose keys live under `${scope}${name}:`; its clear() clears only that namespace. A `schema`
+   * (and `migrate`) given here checks every read of the view that gives none of its own.
+   */
+  namespace(name: string, options?: SchemaOptions): CacheApi
   /** One page of keys under the prefix (admin key browser). */
   keys(options?: {
     pattern?: string

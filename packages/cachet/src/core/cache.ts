@@ -28,9 +28,19 @@ import {
   type TagInvalidationMode,
 } from './invalidation.js'
 import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
-import { type CallContext, type CallOptions, positiveMs, resolveCall, type StoreOptions } from './options.js'
+import {
+  type CallContext,
+  type CallOptions,
+  type GetOptions,
+  positiveMs,
+  resolveCall,
+  type SchemaOptions,
+  type StoreOptions,
+} from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
+import { checkEntry, checkedLoader } from './schema.js'
+import { resolveSchema, type ValueSchema } from './schema-option.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
 import { type WrapOptions, wrap } from './wrap.js'
@@ -43,11 +53,17 @@ export class Cache implements CacheApi {
   #engine: Engine
   #scope: string
   #close: () => Promise<void>
+  /** The namespace's schema, for calls that give none. */
+  #defaults: SchemaOptions | undefined
+  /** The context of a call made without options, in this view. */
+  #defaultCall: CallContext
 
-  constructor(engine: Engine, scope: string, close: () => Promise<void>) {
+  constructor(engine: Engine, scope: string, close: () => Promise<void>, defaults?: SchemaOptions) {
     this.#engine = engine
     this.#scope = scope
     this.#close = close
+    this.#defaults = defaults?.schema === undefined ? undefined : defaults
+    this.#defaultCall = this.#defaults ? resolveCall(engine.options, {}, this.#defaults) : engine.defaultCall
     registerEngine(this, engine)
   }
 
@@ -67,7 +83,12 @@ export class Cache implements CacheApi {
     } catch (error) {
       return Promise.reject(error)
     }
-    return getOrSet(this.#engine, this.#scope + key, loader, call)
+    return getOrSet(
+      this.#engine,
+      this.#scope + key,
+      call.schema ? checkedLoader(call.schema, loader) : loader,
+      call,
+    )
   }
 
   getOrSetResult<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<CacheResult<T>> {
@@ -77,7 +98,8 @@ export class Cache implements CacheApi {
     } catch (error) {
       return Promise.reject(error)
     }
-    return getOrSetEntry(this.#engine, this.#scope + key, loader, call)
+    const checked = call.schema ? checkedLoader(call.schema, loader) : loader
+    return getOrSetEntry(this.#engine, this.#scope + key, checked, call)
   }
 
   /** Checks a getOrSet call and resolves its options, before anything runs. */
@@ -86,26 +108,42 @@ export class Cache implements CacheApi {
     validateKey(key)
     if (typeof loader !== 'function')
       throw new InvalidKeyError(`getOrSet('${key}') needs a loader function`, { key })
-    return options === undefined ? this.#engine.defaultCall : resolveCall(this.#engine.options, options)
+    return options === undefined
+      ? this.#defaultCall
+      : resolveCall(this.#engine.options, options, this.#defaults)
   }
 
-  get<T>(key: string, options: { allowStale?: boolean; signal?: AbortSignal } = {}): Promise<T | undefined> {
+  get<T>(key: string, options: GetOptions<T> = {}): Promise<T | undefined> {
     let signal: AbortSignal | undefined
     let scoped: string
+    let check: ValueSchema | undefined
     try {
       scoped = this.#key(key)
       signal = checkSignal(options.signal)
+      check =
+        options.schema === undefined
+          ? this.#defaultCall.schema
+          : resolveSchema(options.schema, options.migrate)
     } catch (error) {
       return Promise.reject(error)
     }
-    const lookup = this.#lookup<T>(scoped, options.allowStale === true)
+    const lookup = this.#lookup<T>(scoped, options.allowStale === true, check)
     return signal ? untilAborted(lookup, signal) : lookup
   }
 
   /** get()'s read, counted once whether or not its caller still waits for it. */
-  async #lookup<T>(scoped: string, allowStale: boolean): Promise<T | undefined> {
+  async #lookup<T>(
+    scoped: string,
+    allowStale: boolean,
+    check: ValueSchema | undefined,
+  ): Promise<T | undefined> {
     const startedAt = performance.now()
-    const found = await this.#read<T>(scoped)
+    let found = await this.#read<T>(scoped)
+    // A value the schema refuses (and migrate cannot mend) is a miss.
+    if (found && check) {
+      const entry = await checkEntry(this.#engine, scoped, check, found.entry)
+      found = entry && { entry, tier: found.tier }
+    }
     const now = Date.now()
     if (found && now < found.entry.freshUntil) {
       recordHit(this.#engine, scoped, found.tier, startedAt)
@@ -249,9 +287,12 @@ export class Cache implements CacheApi {
     return this.#scope === '' ? clearAll(this.#engine) : this.deleteByPattern('*')
   }
 
-  namespace(name: string): Cache {
+  namespace(name: string, options: SchemaOptions = {}): Cache {
     validateKey(name)
-    return new Cache(this.#engine, `${this.#scope}${name}:`, this.#close)
+    // Checked now: a bad schema fails here, not at the namespace's first call.
+    resolveSchema(options.schema, options.migrate)
+    const defaults = options.schema === undefined ? this.#defaults : options
+    return new Cache(this.#engine, `${this.#scope}${name}:`, this.#close, defaults)
   }
 
   async keys(

@@ -40,6 +40,11 @@ export class LoaderTimeoutError extends CachetError {
   static override readonly code = 'E_LOADER_TIMEOUT'
 }
 
+/** A loader returned a value its call's (or namespace's) `schema` refuses; nothing was cached. */
+export class SchemaMismatchError extends CachetError {
+  static override readonly code = 'E_SCHEMA_MISMATCH'
+}
+
 /** Redis did not answer in time, answered with an error, or the circuit is open. Never reaches a getOrSet caller. */
 export class L2Error extends CachetError {
   static override readonly code = 'E_L2'
@@ -69,6 +74,7 @@ export const errors = {
   SerializationError,
   UndefinedValueError,
   LoaderTimeoutError,
+  SchemaMismatchError,
   L2Error,
   CorruptEntryError,
   CacheClosedError,

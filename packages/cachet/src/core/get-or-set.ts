@@ -5,6 +5,7 @@ import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
 import { acquireOrWait } from './lock-wait.js'
 import type { CallContext } from './options.js'
 import { recordHit, recordLoad, recordMiss, recordShared, recordStale } from './outcome.js'
+import { acceptedNow, checkEntry, screenCopies } from './schema.js'
 import { race, valueWithin } from './timeouts.js'
 import type { Entry, LockHandle, LockingRead } from './types.js'
 import { writeBack } from './write-back.js'
@@ -52,6 +53,8 @@ function freshInL1<T>(
   const startedAt = engine.emitter.has('hit') ? performance.now() : undefined
   const entry = engine.l1.get(key) as Entry<T> | undefined
   if (entry === undefined || now >= entry.freshUntil) return undefined
+  // A copy the call's schema refuses, or checks asynchronously, is settled on the load path.
+  if (call.schema && !acceptedNow(call.schema, entry)) return undefined
   recordHit(engine, key, 'l1', startedAt)
   maybeRefreshEarly(engine, key, loader, call, entry, now)
   return entry
@@ -177,11 +180,11 @@ async function lead<T>(
     // that fallback in hand, Redis gets no longer than the soft timeout (it may be frozen), and an
     // unanswered read counts as unreadable.
     const reading = readForLoad(engine, key, call.tags, force)
-    const {
-      read,
-      epochs,
-      lock: readLock,
-    } = stale?.suspect ? ((await valueWithin(reading, softMs)) ?? abandon(reading)) : await reading
+    const loaded = stale?.suspect ? ((await valueWithin(reading, softMs)) ?? abandon(reading)) : await reading
+    const { epochs, lock: readLock } = loaded
+    let read = loaded.read
+    // Copies the call's schema refuses are dropped (or migrated) before anything uses them.
+    if (call.schema) ({ stale, read } = await screenCopies(engine, key, call.schema, stale, read))
     // undefined = L2 unreadable: then nothing is written back (its state is unknown).
     const captured = read?.version
     answer.degraded = engine.l2 !== undefined && read === undefined
@@ -238,12 +241,17 @@ async function lead<T>(
       if (outcome.kind === 'value') {
         // Kept in L1 only if no invalidation reached this key while it waited (see the L2 hit above).
         const { entry, bytes } = outcome as { entry: Entry<T>; bytes: number }
-        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, bytes, call.l1TtlMs)
-        return answer.hit(value, startedAt, true)
+        // Refused by the call's schema: load without the lock (the holder's write replaced the old copy).
+        const checked = call.schema ? await checkEntry(engine, key, call.schema, entry) : entry
+        if (checked) {
+          const value = record.invalidated ? checked.value : engine.keepL1(key, checked, bytes, call.l1TtlMs)
+          return answer.hit(value, startedAt, true)
+        }
+      } else if (outcome.kind === 'stale') return answer.stale(stale, 'swr')
+      else {
+        lock = outcome.lock
+        if (outcome.version !== undefined) version = outcome.version
       }
-      if (outcome.kind === 'stale') return answer.stale(stale, 'swr')
-      lock = outcome.lock
-      if (outcome.version !== undefined) version = outcome.version
     }
     const lookupMs = performance.now() - startedAt
 

@@ -1,3 +1,4 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import type { AdvisorOption } from './advisor.js'
@@ -5,6 +6,7 @@ import { checkSignal } from './cancel.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
 import { InvalidOptionError } from './errors.js'
 import { validateTag } from './keys.js'
+import { type Migrate, resolveSchema, type ValueSchema } from './schema-option.js'
 import type { CompressionOptions, Serializer } from './types.js'
 
 /** Where L2 lives: a URL (redis://, rediss://, redis+sentinel://host:port,…/name), an ioredis client or Cluster you own, cluster nodes, ioredis options, or false (L1 only). */
@@ -116,7 +118,7 @@ export interface CacheOptions {
 }
 
 /** Options of one call; they override the cache's defaults. */
-export interface CallOptions {
+export interface CallOptions<T = unknown> extends SchemaOptions<T> {
   ttl?: Duration
   /**
    * How long L1 keeps this value at most (fresh or stale), then reads Redis again (never the loader):
@@ -140,6 +142,25 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
+/** A Standard Schema (zod, valibot, arktype…) that cached values are checked against, per call or per namespace. */
+export interface SchemaOptions<T = unknown> {
+  /**
+   * Cached values (L1 or Redis) it refuses are misses (counted as `invalid`), and the loader's own
+   * value must pass it (else SchemaMismatchError, nothing cached). Checked, never transformed.
+   */
+  schema?: StandardSchemaV1<unknown, T>
+  /** Turns a refused cached value into one the schema accepts (written back), or undefined. */
+  migrate?: Migrate<T>
+}
+
+/** Options of get(). */
+export interface GetOptions<T = unknown> extends SchemaOptions<T> {
+  /** Also answer a stale value (past its ttl, within grace). */
+  allowStale?: boolean
+  /** Ends the wait when it aborts (see CallOptions.signal). */
+  signal?: AbortSignal
+}
+
 /** The options of a call that stores a value (set, setMany, getOrSetMany, wrap). */
 export type StoreOptions = Pick<CallOptions, 'ttl' | 'l1Ttl' | 'grace' | 'tags'>
 
@@ -158,13 +179,19 @@ export interface CallContext {
   earlyRefresh: boolean
   /** The caller's signal; undefined when it gave none (then nothing is listened to). */
   signal: AbortSignal | undefined
+  /** The schema cached values are checked against; undefined when none. */
+  schema: ValueSchema | undefined
 }
 
 /**
  * Validates and resolves the options of one call. Throws InvalidOptionError or InvalidKeyError (a bad
  * tag) at once, so a call with a bad option never runs its loader.
  */
-export function resolveCall(options: ResolvedOptions, call: CallOptions): CallContext {
+export function resolveCall(
+  options: ResolvedOptions,
+  call: CallOptions,
+  defaults?: SchemaOptions,
+): CallContext {
   const hardMs = timeoutMs(call.timeouts?.hard, options.hardTimeoutMs, 'timeouts.hard')
   const tags = call.tags ?? []
   for (const tag of tags) validateTag(tag)
@@ -179,6 +206,11 @@ export function resolveCall(options: ResolvedOptions, call: CallOptions): CallCo
     force: call.forceRefresh === true,
     earlyRefresh: call.earlyRefresh !== false,
     signal: checkSignal(call.signal),
+    // A call's own schema comes with its own migrate; without one, the namespace's applies.
+    schema:
+      call.schema === undefined
+        ? resolveSchema(defaults?.schema, call.migrate ?? defaults?.migrate)
+        : resolveSchema(call.schema, call.migrate),
   }
 }
 

@@ -112,18 +112,20 @@ describe('cancellation: { signal } on reads', () => {
   it('one of two joined callers aborting leaves the other served and the loader running, unaborted', async () => {
     const cache = newCache()
     const release = gate<string>()
+    const started = gate()
     let context: LoaderContext<string> | undefined
     let calls = 0
     const loader = (ctx: LoaderContext<string>) => {
       calls++
       context = ctx
+      started.open()
       return release.opened
     }
     const first = new AbortController()
     const second = new AbortController()
     const leader = cache.getOrSet('joined', loader, { signal: first.signal })
     const joiner = cache.getOrSetResult('joined', loader, { signal: second.signal })
-    await sleep(100)
+    await started.opened
     first.abort()
     await expect(leader).rejects.toMatchObject({ name: 'AbortError' })
     expect(context?.signal.aborted).toBe(false)
@@ -137,15 +139,17 @@ describe('cancellation: { signal } on reads', () => {
   it('a caller without a signal keeps the load: a joiner that aborts leaves alone', async () => {
     const cache = newCache()
     const release = gate<string>()
+    const started = gate()
     let context: LoaderContext<string> | undefined
     const loader = (ctx: LoaderContext<string>) => {
       context = ctx
+      started.open()
       return release.opened
     }
     const leader = cache.getOrSet('plain', loader)
     const controller = new AbortController()
     const joiner = cache.getOrSet('plain', loader, { signal: controller.signal })
-    await sleep(50)
+    await started.opened
     controller.abort()
     await expect(joiner).rejects.toMatchObject({ name: 'AbortError' })
     expect(context?.signal.aborted).toBe(false)
@@ -157,9 +161,11 @@ describe('cancellation: { signal } on reads', () => {
   it('when every caller aborts, ctx.signal aborts; a loader that ignores it finishes and its value is cached', async () => {
     const cache = newCache()
     const release = gate<string>()
+    const started = gate()
     let context: LoaderContext<string> | undefined
     const loader = (ctx: LoaderContext<string>) => {
       context = ctx
+      started.open()
       return release.opened
     }
     const first = new AbortController()
@@ -168,7 +174,7 @@ describe('cancellation: { signal } on reads', () => {
       cache.getOrSet('all-left', loader, { signal: first.signal }),
       cache.getOrSet('all-left', loader, { signal: second.signal }),
     ]
-    await sleep(50)
+    await started.opened
     first.abort()
     expect(context?.signal.aborted).toBe(false)
     second.abort()
@@ -189,12 +195,14 @@ describe('cancellation: { signal } on reads', () => {
     const errors: string[] = []
     cache.on('error', ({ operation }) => errors.push(operation))
     const controller = new AbortController()
+    const started = gate()
     const loader = (ctx: LoaderContext<string>) =>
       new Promise<string>((_, reject) => {
         ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })
+        started.open()
       })
     const caller = cache.getOrSet('gave-up', loader, { signal: controller.signal })
-    await sleep(50)
+    await started.opened
     controller.abort()
     await expect(caller).rejects.toMatchObject({ name: 'AbortError' })
     await sleep(100)
@@ -207,8 +215,16 @@ describe('cancellation: { signal } on reads', () => {
     const cache = newCache({ timeouts: { hard: '30s' } })
     const release = gate<string>()
     const controller = new AbortController()
-    const caller = cache.getOrSet('slow', () => release.opened, { signal: controller.signal })
-    await sleep(100)
+    const started = gate()
+    const caller = cache.getOrSet(
+      'slow',
+      () => {
+        started.open()
+        return release.opened
+      },
+      { signal: controller.signal },
+    )
+    await started.opened
     const abortedAt = performance.now()
     controller.abort(new Error('client went away'))
     const outcome = await settled(caller, abortedAt)
@@ -221,17 +237,19 @@ describe('cancellation: { signal } on reads', () => {
   it('getOrSetMany hands its loader the caller signal; get and getMany stop waiting on abort', async () => {
     const cache = newCache()
     const release = gate<string[]>()
+    const started = gate()
     let batchSignal: AbortSignal | undefined
     const controller = new AbortController()
     const batch = cache.getOrSetMany(
       ['a', 'b'],
       (_missing, { signal }) => {
         batchSignal = signal
+        started.open()
         return release.opened
       },
       { signal: controller.signal },
     )
-    await sleep(100)
+    await started.opened
     controller.abort()
     await expect(batch).rejects.toMatchObject({ name: 'AbortError' })
     expect(batchSignal?.aborted).toBe(true)
@@ -249,13 +267,20 @@ describe('cancellation: { signal } on reads', () => {
   it('wrap() takes a signal, or one per call from the arguments', async () => {
     const cache = newCache()
     const release = gate<string>()
-    const report = cache.wrap(async (_id: number, _signal: AbortSignal) => release.opened, {
-      key: (id) => `report:${id}`,
-      signal: (_id, signal) => signal,
-    })
+    const started = gate()
+    const report = cache.wrap(
+      async (_id: number, _signal: AbortSignal) => {
+        started.open()
+        return release.opened
+      },
+      {
+        key: (id) => `report:${id}`,
+        signal: (_id, signal) => signal,
+      },
+    )
     const controller = new AbortController()
     const call = report(1, controller.signal)
-    await sleep(50)
+    await started.opened
     controller.abort()
     await expect(call).rejects.toMatchObject({ name: 'AbortError' })
     release.open('r')
