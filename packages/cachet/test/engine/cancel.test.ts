@@ -211,6 +211,30 @@ describe('cancellation: { signal } on reads', () => {
     await cache.close()
   })
 
+  it('a loader that gives up on ctx.signal does not start the grace backoff: the next caller loads again', async () => {
+    const cache = newCache({ grace: '1h', timeouts: { soft: '5s' } })
+    await cache.set('backoff', 'old', { ttl: 1 })
+    await sleep(20) // now stale, within grace
+    const started = gate()
+    const controller = new AbortController()
+    const caller = cache.getOrSet(
+      'backoff',
+      (ctx) =>
+        new Promise<string>((_, reject) => {
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })
+          started.open()
+        }),
+      { signal: controller.signal },
+    )
+    await started.opened
+    controller.abort()
+    await expect(caller).rejects.toMatchObject({ name: 'AbortError' })
+    await sleep(50)
+    // A source failure would serve 'old' for graceBackoff (10 s) without calling the loader.
+    expect(await cache.getOrSet('backoff', async () => 'new')).toBe('new')
+    await cache.close()
+  })
+
   it('an abort ends the wait for a slow loader (hard timeout far away) at once', async () => {
     const cache = newCache({ timeouts: { hard: '30s' } })
     const release = gate<string>()

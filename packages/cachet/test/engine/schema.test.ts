@@ -184,6 +184,37 @@ describe('schema-checked reads', () => {
     await cache.close()
   })
 
+  it('a value written meanwhile by an instance without the schema (a rolling deploy) is refused after the lock wait', async () => {
+    const prefix = `deploy${Math.random().toString(36).slice(2, 8)}`
+    const oldInstance = newCache({ prefix })
+    const newInstance = newCache({ prefix })
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const writing = oldInstance.getOrSet('users:9', async () => {
+      await released
+      return oldUser
+    })
+    await new Promise((resolve) => setTimeout(resolve, 200)) // the old instance holds the lock
+    let calls = 0
+    const reading = newInstance.getOrSet(
+      'users:9',
+      async () => {
+        calls++
+        return newUser
+      },
+      { schema: User },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 200)) // the new one waits for it
+    release()
+    expect(await writing).toEqual(oldUser)
+    expect(await reading).toEqual(newUser)
+    expect(calls).toBe(1)
+    expect(newInstance.stats().invalid).toBe(1)
+    await Promise.all([oldInstance.close(), newInstance.close()])
+  })
+
   it('refuses a schema that is not a Standard Schema, and migrate without one, before the loader runs', async () => {
     const cache = newCache()
     let calls = 0
