@@ -1,18 +1,19 @@
 import type { CacheApi } from './cache-api.js'
 import { InvalidOptionError } from './errors.js'
 import { hashKey, stableStringify } from './keys.js'
-import type { StoreOptions } from './options.js'
+import type { SchemaOptions, StoreOptions } from './options.js'
 
-/** Options of wrap(): what each call stores, its key, and the signal that ends a call's wait. */
-export type WrapOptions<A extends unknown[]> = StoreOptions & {
-  /** The key of every call, or of one call from its arguments. @default `fn:<name>:<hash of the arguments>` */
-  key?: string | ((...args: A) => string)
-  /**
-   * A signal for every call (a shutdown signal), or one call's from its arguments (the request's),
-   * as getOrSet's `signal`.
-   */
-  signal?: AbortSignal | ((...args: A) => AbortSignal | undefined)
-}
+/** Options of wrap(): what each call stores, its schema, its key, and the signal that ends a call's wait. */
+export type WrapOptions<A extends unknown[]> = StoreOptions &
+  SchemaOptions & {
+    /** The key of every call, or of one call from its arguments. @default `fn:<name>:<hash of the arguments>` */
+    key?: string | ((...args: A) => string)
+    /**
+     * A signal for every call (a shutdown signal), or one call's from its arguments (the request's),
+     * as getOrSet's `signal`.
+     */
+    signal?: AbortSignal | ((...args: A) => AbortSignal | undefined)
+  }
 
 /**
  * The key of one call: `${base}:${sha256(stable JSON of the arguments)}` (as the `@cached_query`

@@ -215,6 +215,24 @@ describe('schema-checked reads', () => {
     await Promise.all([oldInstance.close(), newInstance.close()])
   })
 
+  it('wrap() takes a schema: a cached result it refuses runs the function again', async () => {
+    const cache = newCache()
+    await cache.set('fn:profile', oldUser)
+    let calls = 0
+    const profile = cache.wrap(
+      async function profile() {
+        calls++
+        return newUser
+      },
+      { schema: User },
+    )
+    expect(await profile()).toEqual(newUser)
+    expect(await profile()).toEqual(newUser)
+    expect(calls).toBe(1)
+    expect(cache.stats().invalid).toBe(1)
+    await cache.close()
+  })
+
   it('refuses a schema that is not a Standard Schema, and migrate without one, before the loader runs', async () => {
     const cache = newCache()
     let calls = 0
