@@ -301,7 +301,8 @@ export interface CacheApi {
   clear(): Promise<number>
   /**
    * A view whose keys live under `${scope}${name}:`; its clear() clears only that namespace. A `schema`
-   * (and `migrate`) given here checks every read of the view that gives none of its own.
+   * (and `migrate`) given here checks the view's getOrSet, getOrSetResult, get and wrap calls that give
+   * none of their own (getMany and getOrSetMany are not checked); nested views keep it.
    */
   namespace(name: string, options?: SchemaOptions): CacheApi
   /** One page of keys under the prefix (admin key browser). */
