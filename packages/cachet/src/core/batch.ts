@@ -2,8 +2,10 @@ import type { BatchLoader } from './cache-api.js'
 import { BatchLoadContext } from './cancel.js'
 import type { Engine, L2Read } from './engine.js'
 import { UndefinedValueError } from './errors.js'
-import { type CallOptions, resolveCall, type StoreOptions } from './options.js'
+import { type ManyLoadOptions, resolveCall, type SchemaOptions, type StoreOptions } from './options.js'
 import { recordHit, recordLoad, recordMiss } from './outcome.js'
+import { screenMany } from './schema.js'
+import type { ValueSchema } from './schema-option.js'
 import type { Entry, L2Write } from './types.js'
 
 /** An L2 write whose bytes are undefined when the value was too large to encode (never sent). */
@@ -22,9 +24,14 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 /** Fresh values of many keys: L1 first, the rest in one L2 round trip (MGET / pipeline). */
-export async function getMany<T>(engine: Engine, keys: readonly string[]): Promise<(T | undefined)[]> {
+export async function getMany<T>(
+  engine: Engine,
+  keys: readonly string[],
+  check?: ValueSchema,
+): Promise<(T | undefined)[]> {
   const startedAt = performance.now()
   const found = await readMany<T>(engine, keys)
+  if (check) await screenMany(engine, keys, found, check)
   // Each key's read takes as long as the batch's.
   const lookupMs = performance.now() - startedAt
   return found.map((hit, i) => {
@@ -81,13 +88,15 @@ export async function getOrSetMany<T>(
   keys: readonly string[],
   loadMissing: BatchLoader<T>,
   unscope: (key: string) => string,
-  options: StoreOptions & Pick<CallOptions, 'signal'>,
+  options: ManyLoadOptions,
+  defaults?: SchemaOptions,
 ): Promise<(T | undefined)[]> {
   engine.assertOpen()
-  const call = resolveCall(engine.options, options)
+  const call = resolveCall(engine.options, options, defaults)
   const unique = [...new Set(keys)]
   const startedAt = performance.now()
   const found = await readMany<T>(engine, unique)
+  if (call.schema) await screenMany(engine, unique, found, call.schema)
   const values = new Map<string, T | undefined>()
   const missing: string[] = []
   const versions = new Map<string, string | null | undefined>()
@@ -178,7 +187,7 @@ async function persist(engine: Engine, writes: Write[]): Promise<boolean[]> {
   return writes.map((write) => byKey.get(write.key) ?? false)
 }
 
-interface ManyRead<T> {
+export interface ManyRead<T> {
   entry?: Entry<T>
   /** Which tier answered, when one did. */
   tier?: 'l1' | 'l2'
@@ -216,6 +225,7 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
           value: overtaken.has(key) ? entry.value : engine.keepL1(key, entry, read.bytes),
         } as Entry<T>,
         tier: 'l2',
+        version: read.version,
       }
     } else engine.stats.l2Misses++
   })

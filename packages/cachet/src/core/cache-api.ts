@@ -1,6 +1,13 @@
 import type { Advice } from './advisor.js'
 import type { Duration } from './duration.js'
-import type { CallOptions, GetOptions, SchemaOptions, StoreOptions } from './options.js'
+import type {
+  CallOptions,
+  GetOptions,
+  ManyLoadOptions,
+  ManyOptions,
+  SchemaOptions,
+  StoreOptions,
+} from './options.js'
 import type { WrapOptions } from './wrap.js'
 
 /** Which tier answered. */
@@ -254,7 +261,7 @@ export interface CacheApi {
   /** Remaining freshness in ms, undefined when absent. */
   ttl(key: string): Promise<number | undefined>
   /** Fresh values of many keys in one round trip, in the order asked (`undefined` for a miss). */
-  getMany<T>(keys: readonly string[], options?: { signal?: AbortSignal }): Promise<(T | undefined)[]>
+  getMany<T>(keys: readonly string[], options?: ManyOptions<T>): Promise<(T | undefined)[]>
   /** set() for many entries in one pipeline; one boolean per item. */
   setMany<T>(items: ReadonlyArray<{ key: string; value: T } & StoreOptions>): Promise<boolean[]>
   /**
@@ -265,7 +272,7 @@ export interface CacheApi {
   getOrSetMany<T>(
     keys: readonly string[],
     loadMissing: BatchLoader<T>,
-    options?: StoreOptions & Pick<CallOptions, 'signal'>,
+    options?: ManyLoadOptions<T>,
   ): Promise<(T | undefined)[]>
   /**
    * Memoizes an async function: one key per distinct argument list (`fn:<name>:<hash of the
@@ -301,8 +308,8 @@ export interface CacheApi {
   clear(): Promise<number>
   /**
    * A view whose keys live under `${scope}${name}:`; its clear() clears only that namespace. A `schema`
-   * (and `migrate`) given here checks the view's getOrSet, getOrSetResult, get and wrap calls that give
-   * none of their own (getMany and getOrSetMany are not checked); nested views keep it.
+   * (and `migrate`) given here checks every read of the view that gives none of its own; nested views
+   * keep it.
    */
   namespace(name: string, options?: SchemaOptions): CacheApi
   /** One page of keys under the prefix (admin key browser). */

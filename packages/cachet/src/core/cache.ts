@@ -32,6 +32,8 @@ import {
   type CallContext,
   type CallOptions,
   type GetOptions,
+  type ManyLoadOptions,
+  type ManyOptions,
   positiveMs,
   resolveCall,
   type SchemaOptions,
@@ -39,7 +41,7 @@ import {
 } from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
-import { checkEntry, checkedLoader } from './schema.js'
+import { checkEntry, checkedBatchLoader, checkedLoader } from './schema.js'
 import { resolveSchema, type ValueSchema } from './schema-option.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
@@ -120,15 +122,18 @@ export class Cache implements CacheApi {
     try {
       scoped = this.#key(key)
       signal = checkSignal(options.signal)
-      check =
-        options.schema === undefined
-          ? this.#defaultCall.schema
-          : resolveSchema(options.schema, options.migrate)
+      check = this.#schema(options)
     } catch (error) {
       return Promise.reject(error)
     }
     const lookup = this.#lookup<T>(scoped, options.allowStale === true, check)
     return signal ? untilAborted(lookup, signal) : lookup
+  }
+
+  /** The schema a read without a loader checks: its own, else the namespace's. */
+  #schema(options: SchemaOptions): ValueSchema | undefined {
+    if (options.schema === undefined && options.migrate === undefined) return this.#defaultCall.schema
+    return resolveCall(this.#engine.options, options, this.#defaults).schema
   }
 
   /** get()'s read, counted once whether or not its caller still waits for it. */
@@ -219,16 +224,18 @@ export class Cache implements CacheApi {
     return Math.max(0, found.entry.freshUntil - Date.now())
   }
 
-  getMany<T>(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<(T | undefined)[]> {
+  getMany<T>(keys: readonly string[], options: ManyOptions<T> = {}): Promise<(T | undefined)[]> {
     let signal: AbortSignal | undefined
     let scoped: string[]
+    let check: ValueSchema | undefined
     try {
       scoped = keys.map((key) => this.#key(key))
       signal = checkSignal(options.signal)
+      check = this.#schema(options)
     } catch (error) {
       return Promise.reject(error)
     }
-    const reading = getMany<T>(this.#engine, scoped)
+    const reading = getMany<T>(this.#engine, scoped, check)
     return signal ? untilAborted(reading, signal) : reading
   }
 
@@ -242,16 +249,19 @@ export class Cache implements CacheApi {
   async getOrSetMany<T>(
     keys: readonly string[],
     loadMissing: BatchLoader<T>,
-    options: StoreOptions & Pick<CallOptions, 'signal'> = {},
+    options: ManyLoadOptions<T> = {},
   ): Promise<(T | undefined)[]> {
     const scoped = keys.map((key) => this.#key(key))
     const unscope = (key: string) => key.slice(this.#scope.length)
+    const schema = this.#schema(options)
+    const loader: BatchLoader<T> = (missing, context) => loadMissing(missing.map(unscope), context)
     const loading = getOrSetMany(
       this.#engine,
       scoped,
-      (missing, context) => loadMissing(missing.map(unscope), context),
+      schema ? checkedBatchLoader(schema, loader) : loader,
       unscope,
       options,
+      this.#defaults,
     )
     // The options were checked first thing (an aborted signal rejects `loading` before any read).
     return options.signal?.aborted === false ? untilAborted(loading, options.signal) : loading

@@ -161,6 +161,12 @@ export interface GetOptions<T = unknown> extends SchemaOptions<T> {
   signal?: AbortSignal
 }
 
+/** Options of getMany(). */
+export type ManyOptions<T = unknown> = SchemaOptions<T> & Pick<CallOptions, 'signal'>
+
+/** Options of getOrSetMany(). */
+export type ManyLoadOptions<T = unknown> = StoreOptions & ManyOptions<T>
+
 /** The options of a call that stores a value (set, setMany, getOrSetMany, wrap). */
 export type StoreOptions = Pick<CallOptions, 'ttl' | 'l1Ttl' | 'grace' | 'tags'>
 

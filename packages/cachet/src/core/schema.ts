@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
-import type { Loader } from './cache-api.js'
+import type { ManyRead } from './batch.js'
+import type { BatchLoader, Loader } from './cache-api.js'
 import { newVersion } from './codec/envelope.js'
 import { type Engine, L2Read } from './engine.js'
 import { SchemaMismatchError } from './errors.js'
@@ -86,6 +87,25 @@ export async function checkEntry<T>(
 }
 
 /**
+ * A batch read's finds, checked in place: a refused entry becomes its migrated copy, or a miss that
+ * keeps the version a write-back of the loaded value must find (Redis', or else the L1 copy's).
+ */
+export async function screenMany<T>(
+  engine: Engine,
+  keys: readonly string[],
+  found: ManyRead<T>[],
+  check: ValueSchema,
+): Promise<void> {
+  for (const [i, hit] of found.entries()) {
+    if (!hit.entry) continue
+    const checked = await checkEntry(engine, keys[i]!, check, hit.entry)
+    found[i] = checked
+      ? { ...hit, entry: checked }
+      : { version: hit.version ?? (hit.entry.version || undefined) }
+  }
+}
+
+/**
  * The entry of the migrated value, lifetimes and tags kept, in L1 and, while fresh, written back to
  * Redis unless another write replaced the old one meanwhile; undefined when there is no migrate, it
  * gives undefined or throws, or the schema refuses its result too.
@@ -124,6 +144,27 @@ async function migrateEntry(
     engine.track(written.then((ok) => ok && engine.publish({ t: 'set', k: [full] })))
   }
   return copy
+}
+
+/** getOrSetMany's loader, every value it returns checked as checkedLoader does. */
+export function checkedBatchLoader<T>(check: ValueSchema, loader: BatchLoader<T>): BatchLoader<T> {
+  return async (missing, context) => {
+    const loaded = await loader(missing, context)
+    const values =
+      loaded instanceof Map || Array.isArray(loaded) ? [...loaded.values()] : Object.values(loaded)
+    for (const value of values) {
+      if (value === undefined) continue
+      const result = await check.schema['~standard'].validate(value)
+      if (result.issues) {
+        const issues = result.issues.slice(0, 3).map(describeIssue).join('; ')
+        throw new SchemaMismatchError(
+          `the loader of getOrSetMany(${missing.length} keys) returned a value its schema refuses: ${issues}`,
+          { key: missing[0] },
+        )
+      }
+    }
+    return loaded
+  }
 }
 
 /**

@@ -75,7 +75,7 @@ describe('l1Ttl: a shorter life in L1 than in Redis', () => {
     await sleep(PAST_L1_TTL)
     expect((await cache.getOrSetResult('stock:42', loader)).source).toBe('l2')
     expect((await cache.getOrSetResult('other:42', loader)).source).toBe('l1')
-    expect(await cache.ttl('stock:42')).toBeGreaterThan(3_500_000) // Redis still holds it for the hour
+    expect(await cache.ttl('stock:42')).toBeGreaterThan(3_000_000) // Redis holds it for the hour (±10 % jitter)
     await sleep(PAST_L1_TTL)
     const before = cache.stats().l2!.hits
     expect(await cache.get('stock:42')).toBe(1)

@@ -233,6 +233,40 @@ describe('schema-checked reads', () => {
     await cache.close()
   })
 
+  it('batch reads are checked too: getMany answers a refused value as a miss, getOrSetMany loads it again', async () => {
+    const cache = newCache()
+    const users = cache.namespace('users', { schema: User })
+    await cache.setMany([
+      { key: 'users:10', value: oldUser },
+      { key: 'users:11', value: newUser },
+    ])
+    expect(await users.getMany(['10', '11'])).toEqual([undefined, newUser])
+    const asked: string[][] = []
+    const values = await users.getOrSetMany(['10', '11'], async (missing) => {
+      asked.push(missing)
+      return missing.map(() => newUser)
+    })
+    expect(values).toEqual([newUser, newUser])
+    expect(asked).toEqual([['10']])
+    expect(cache.stats().invalid).toBe(2)
+    // The loaded value replaced the refused one in Redis (its version was kept for the write-back).
+    const other = newCache({ prefix: cache.prefix })
+    await expect.poll(() => other.get('users:10'), { timeout: 2000 }).toEqual(newUser)
+    // migrate mends batch reads as well.
+    await cache.set('users:12', oldUser)
+    const mended = await cache.getMany(['users:12'], {
+      schema: User,
+      migrate: (old) => ({ ...(old as object), email: 'b@example.com' }),
+    })
+    expect(mended).toEqual([{ name: 'Ada', email: 'b@example.com' }])
+    // A batch loader returning a refused value caches nothing.
+    await expect(users.getOrSetMany(['13'], async () => [oldUser])).rejects.toBeInstanceOf(
+      SchemaMismatchError,
+    )
+    expect(await cache.get('users:13')).toBeUndefined()
+    await Promise.all([cache.close(), other.close()])
+  })
+
   it('refuses a schema that is not a Standard Schema, and migrate without one, before the loader runs', async () => {
     const cache = newCache()
     let calls = 0
