@@ -3,6 +3,7 @@
 export { ADVICE_CODES, type Advice, type AdviceCode, type AdvisorOption } from './core/advisor.js'
 export { Cache } from './core/cache.js'
 export type {
+  BatchLoader,
   BatchLoaderContext,
   CacheApi,
   CacheEvents,
@@ -18,7 +19,6 @@ export type {
   RetryResult,
   StaleReason,
   Tier,
-  WrapOptions,
 } from './core/cache-api.js'
 export type { Duration } from './core/duration.js'
 export { toMs } from './core/duration.js'
@@ -32,6 +32,7 @@ export {
   L2Error,
   LoaderFailedError,
   LoaderTimeoutError,
+  SchemaMismatchError,
   SerializationError,
   UndefinedValueError,
 } from './core/errors.js'
@@ -40,15 +41,20 @@ export type {
   AdaptiveTtlRule,
   CacheOptions,
   CallOptions,
+  GetOptions,
   L1Invalidation,
   RedisInput,
+  SchemaOptions,
+  StoreOptions,
+  TtlRule,
 } from './core/options.js'
 export { SEED_ADAPTIVE_TTL, SEED_RETRY, SEED_TTL_RULES } from './core/options.js'
+export type { Migrate } from './core/schema-option.js'
 export {
   type CacheOperationMessage,
   TRACED_OPERATIONS,
   type TracedOperation,
 } from './core/tracing.js'
 export type { Serializer } from './core/types.js'
-export { argumentsKey, cached } from './core/wrap.js'
+export { argumentsKey, cached, type WrapOptions } from './core/wrap.js'
 export { createCache } from './create-cache.js'

@@ -1,12 +1,13 @@
-import type { BatchLoaderContext } from './cache-api.js'
+import type { BatchLoader } from './cache-api.js'
 import type { Engine, L2Read } from './engine.js'
 import { UndefinedValueError } from './errors.js'
 import { LoadContext } from './load-context.js'
-import { type CallOptions, resolveCall } from './options.js'
+import { type ManyLoadOptions, resolveCall, type SchemaOptions, type StoreOptions } from './options.js'
 import { recordHit, recordLoad, recordMiss } from './outcome.js'
+import { screenMany } from './schema.js'
+import type { ValueSchema } from './schema-option.js'
 import type { Entry, L2Write } from './types.js'
 
-type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
 /** An L2 write whose bytes are undefined when the value was too large to encode (never sent). */
 type Write = Omit<L2Write, 'bytes'> & { bytes: Buffer | undefined }
 
@@ -23,9 +24,14 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 /** Fresh values of many keys: L1 first, the rest in one L2 round trip (MGET / pipeline). */
-export async function getMany<T>(engine: Engine, keys: readonly string[]): Promise<(T | undefined)[]> {
+export async function getMany<T>(
+  engine: Engine,
+  keys: readonly string[],
+  check?: ValueSchema,
+): Promise<(T | undefined)[]> {
   const startedAt = performance.now()
   const found = await readMany<T>(engine, keys)
+  if (check) await screenMany(engine, keys, found, check)
   // Each key's read takes as long as the batch's.
   const lookupMs = performance.now() - startedAt
   return found.map((hit, i) => {
@@ -59,7 +65,7 @@ export async function setMany<T>(
     const record = engine.inflight.get(item.key)
     if (record) record.invalidated = true
     engine.l1?.delete(item.key)
-    engine.putL1(item.key, bytes, entry)
+    engine.putL1(item.key, bytes, entry, contexts[i]!.l1TtlMs)
     return {
       key: engine.fullKey(item.key),
       bytes,
@@ -80,18 +86,17 @@ export async function setMany<T>(
 export async function getOrSetMany<T>(
   engine: Engine,
   keys: readonly string[],
-  loadMissing: (
-    missing: string[],
-    ctx: BatchLoaderContext,
-  ) => Promise<Map<string, T> | Record<string, T> | T[]>,
+  loadMissing: BatchLoader<T>,
   unscope: (key: string) => string,
-  options: StoreOptions,
+  options: ManyLoadOptions,
+  defaults?: SchemaOptions,
 ): Promise<(T | undefined)[]> {
   engine.assertOpen()
-  const call = resolveCall(engine.options, options)
+  const call = resolveCall(engine.options, options, defaults)
   const unique = [...new Set(keys)]
   const startedAt = performance.now()
   const found = await readMany<T>(engine, unique)
+  if (call.schema) await screenMany(engine, unique, found, call.schema)
   const values = new Map<string, T | undefined>()
   const missing: string[] = []
   const versions = new Map<string, string | null | undefined>()
@@ -113,7 +118,7 @@ export async function getOrSetMany<T>(
     const started = performance.now()
     let loaded: Awaited<ReturnType<typeof loadMissing>>
     // One context for the batch: what the loader sets applies to every key it stores.
-    const context = new LoadContext<T>(engine, missing[0]!, undefined, false, undefined)
+    const context = new LoadContext<T>(engine, missing[0]!, undefined, false, undefined, call.signal)
     try {
       loaded = await loadMissing(missing, context)
       if (context.failure !== undefined) throw context.failure
@@ -139,7 +144,7 @@ export async function getOrSetMany<T>(
       if (value === undefined || !context.store) return
       const entry = engine.makeEntry(key, value, stored, loadMs)
       const bytes = engine.encode(key, entry)
-      values.set(key, engine.putL1(key, bytes, entry))
+      values.set(key, engine.putL1(key, bytes, entry, call.l1TtlMs))
       const version = versions.get(key)
       if (version !== undefined) {
         writes.push({
@@ -187,7 +192,7 @@ async function persist(engine: Engine, writes: Write[], operation: string): Prom
   return writes.map((write) => byKey.get(write.key) ?? false)
 }
 
-interface ManyRead<T> {
+export interface ManyRead<T> {
   entry?: Entry<T>
   /** Which tier answered, when one did. */
   tier?: 'l1' | 'l2'
@@ -225,6 +230,7 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
           value: overtaken.has(key) ? entry.value : engine.keepL1(key, entry, read.bytes),
         } as Entry<T>,
         tier: 'l2',
+        version: read.version,
       }
     } else engine.stats.l2Misses++
   })

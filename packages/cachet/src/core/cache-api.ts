@@ -1,6 +1,14 @@
 import type { Advice } from './advisor.js'
 import type { Duration } from './duration.js'
-import type { CallOptions } from './options.js'
+import type {
+  CallOptions,
+  GetOptions,
+  ManyLoadOptions,
+  ManyOptions,
+  SchemaOptions,
+  StoreOptions,
+} from './options.js'
+import type { WrapOptions } from './wrap.js'
 
 /** Which tier answered. */
 export type Tier = 'l1' | 'l2'
@@ -44,6 +52,8 @@ export interface Counters {
   misses: number
   staleHits: number
   errors: number
+  /** Cached values a call's schema refused (then migrated, or loaded again as a miss). */
+  invalid: number
   /** hits / (hits + misses), 0..1; stale hits count as hits. */
   hitRate: number
   /** Loader calls and their average duration (avg query time vs avg cache time). */
@@ -185,6 +195,8 @@ export interface CacheEvents {
    * 'failed'), or would have been but no repeat could finish within the soft timeout ('no-budget').
    */
   retry: { operation: string; key?: string; attempt: number; result: RetryResult }
+  /** A cached value the call's schema refused: `migrated` into an accepted one, or else a miss. */
+  invalid: { key: string; migrated: boolean }
 }
 
 /** How a repeat of an L2 call went (see the `retry` event). */
@@ -245,22 +257,34 @@ export interface LoaderContext<T> {
    * LoaderFailedError when there is no stale value.
    */
   notModified(): T
-}
-
-/** The part of the loader context that applies to a whole getOrSetMany batch (every key it stores). */
-export type BatchLoaderContext = Pick<
-  LoaderContext<unknown>,
-  'setTtl' | 'setGrace' | 'setTags' | 'skip' | 'noStore' | 'fail'
->
-
-/** Options of wrap() and @cached(): the call options, and `derive` to set options from the result. */
-export type WrapOptions<R> = Pick<CallOptions, 'ttl' | 'grace' | 'tags'> & {
-  /** Runs on each load with the function's result and the loader context (setTtl, setTags, skip…). */
-  derive?: (value: R, ctx: LoaderContext<R>) => void
+  /**
+   * Aborts when no caller waits for this load any more (every one that waited gave a signal and
+   * aborted it); never while one still does. Hand it to fetch or your database driver to stop work
+   * nobody wants. A loader that ignores it finishes, and its value is cached.
+   */
+  readonly signal: AbortSignal
 }
 
 /** Produces the value of a key on a miss. Must not resolve `undefined` (use `null`). */
 export type Loader<T> = (context: LoaderContext<T>) => Promise<T> | T
+
+/**
+ * The part of the loader context that applies to a whole getOrSetMany batch (every key it stores), and
+ * the caller's signal (a never-aborted one when it gave none).
+ */
+export type BatchLoaderContext = Pick<
+  LoaderContext<unknown>,
+  'setTtl' | 'setGrace' | 'setTags' | 'skip' | 'noStore' | 'fail' | 'signal'
+>
+
+/**
+ * getOrSetMany's loader: the missing keys (relative to the view) and the batch's context. Resolves a
+ * Map, a record by key, or an array in the order of `missing`.
+ */
+export type BatchLoader<T> = (
+  missing: string[],
+  ctx: BatchLoaderContext,
+) => Promise<Map<string, T> | Record<string, T> | T[]>
 
 /**
  * The public engine, as returned by createCache(). Keys are strings relative to the prefix (up to
@@ -294,12 +318,12 @@ export interface CacheApi {
    */
   redisFigures(): Promise<RedisFigures | undefined>
   /** The fresh value of `key`, or `undefined`; `allowStale` also answers a stale value within grace. */
-  get<T>(key: string, options?: { allowStale?: boolean }): Promise<T | undefined>
+  get<T>(key: string, options?: GetOptions<T>): Promise<T | undefined>
   /**
    * Stores `value` in L1 and Redis and tells other instances to drop their L1 copy. Resolves `false`
    * when Redis did not take it (down, value over `l2.maxValueBytes`); never rejects for Redis trouble.
    */
-  set<T>(key: string, value: T, options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>): Promise<boolean>
+  set<T>(key: string, value: T, options?: StoreOptions): Promise<boolean>
   /** Invalidates `key` everywhere (a versioned tombstone, so no load in flight writes it back). */
   delete(key: string): Promise<boolean>
   /** delete() for many keys in one round trip; resolves how many existed. */
@@ -311,11 +335,9 @@ export interface CacheApi {
   /** Remaining freshness in ms, undefined when absent. */
   ttl(key: string): Promise<number | undefined>
   /** Fresh values of many keys in one round trip, in the order asked (`undefined` for a miss). */
-  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>
+  getMany<T>(keys: readonly string[], options?: ManyOptions<T>): Promise<(T | undefined)[]>
   /** set() for many entries in one pipeline; one boolean per item. */
-  setMany<T>(
-    items: ReadonlyArray<{ key: string; value: T } & Pick<CallOptions, 'ttl' | 'grace' | 'tags'>>,
-  ): Promise<boolean[]>
+  setMany<T>(items: ReadonlyArray<{ key: string; value: T } & StoreOptions>): Promise<boolean[]>
   /**
    * Reads all keys in one round trip, calls `loadMissing` once with only the missing ones, stores
    * what it returns (a Map, a record by key, or an array in the order of `missing`) and answers in the
@@ -324,11 +346,8 @@ export interface CacheApi {
    */
   getOrSetMany<T>(
     keys: readonly string[],
-    loadMissing: (
-      missing: string[],
-      ctx: BatchLoaderContext,
-    ) => Promise<Map<string, T> | Record<string, T> | T[]>,
-    options?: Pick<CallOptions, 'ttl' | 'grace' | 'tags'>,
+    loadMissing: BatchLoader<T>,
+    options?: ManyLoadOptions<T>,
   ): Promise<(T | undefined)[]>
   /**
    * Memoizes an async function: one key per distinct argument list (`fn:<name>:<hash of the
@@ -337,7 +356,7 @@ export interface CacheApi {
    */
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options?: WrapOptions<R> & { key?: string | ((...args: A) => string) },
+    options?: WrapOptions<A, R>,
   ): (...args: A) => Promise<R>
   /**
    * Invalidates every entry carrying one of `tags`, in every instance; resolves how many. `mode`
@@ -363,8 +382,12 @@ export interface CacheApi {
   countByPattern(pattern: string, sampleSize?: number): Promise<{ count: number; sample: string[] }>
   /** Deletes only this cache's keys (and only this namespace's, on a namespace). Never FLUSHDB. */
   clear(): Promise<number>
-  /** A view whose keys live under `${scope}${name}:`; its clear() clears only that namespace. */
-  namespace(name: string): CacheApi
+  /**
+   * A view whose keys live under `${scope}${name}:`; its clear() clears only that namespace. A `schema`
+   * (and `migrate`) given here checks every read of the view that gives none of its own; nested views
+   * keep it.
+   */
+  namespace(name: string, options?: SchemaOptions): CacheApi
   /** One page of keys under the prefix (admin key browser). */
   keys(options?: {
     pattern?: string

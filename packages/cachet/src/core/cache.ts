@@ -1,6 +1,6 @@
 import { getMany, getOrSetMany, setMany } from './batch.js'
 import type {
-  BatchLoaderContext,
+  BatchLoader,
   CacheApi,
   CacheEvents,
   CacheHealth,
@@ -10,8 +10,8 @@ import type {
   KeyInfo,
   Loader,
   RedisFigures,
-  WrapOptions,
 } from './cache-api.js'
+import { checkSignal, untilAborted } from './cancel.js'
 import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
 import type { Engine } from './engine.js'
@@ -28,15 +28,25 @@ import {
   type TagInvalidationMode,
 } from './invalidation.js'
 import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js'
-import { type CallContext, type CallOptions, positiveMs, resolveCall } from './options.js'
+import {
+  type CallContext,
+  type CallOptions,
+  type GetOptions,
+  type ManyLoadOptions,
+  type ManyOptions,
+  positiveMs,
+  resolveCall,
+  type SchemaOptions,
+  type StoreOptions,
+} from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
+import { checkEntry, checkedBatchLoader, checkedLoader } from './schema.js'
+import { resolveSchema, type ValueSchema } from './schema-option.js'
 import { rewrite } from './store-load.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
-import { wrap } from './wrap.js'
-
-type StoreOptions = Pick<CallOptions, 'ttl' | 'grace' | 'tags'>
+import { type WrapOptions, wrap } from './wrap.js'
 
 /**
  * The public engine: what createCache() returns. A namespace is the same engine seen through a key
@@ -46,11 +56,17 @@ export class Cache implements CacheApi {
   #engine: Engine
   #scope: string
   #close: () => Promise<void>
+  /** The namespace's schema, for calls that give none. */
+  #defaults: SchemaOptions | undefined
+  /** The context of a call made without options, in this view. */
+  #defaultCall: CallContext
 
-  constructor(engine: Engine, scope: string, close: () => Promise<void>) {
+  constructor(engine: Engine, scope: string, close: () => Promise<void>, defaults?: SchemaOptions) {
     this.#engine = engine
     this.#scope = scope
     this.#close = close
+    this.#defaults = defaults?.schema === undefined ? undefined : defaults
+    this.#defaultCall = this.#defaults ? resolveCall(engine.options, {}, this.#defaults) : engine.defaultCall
     registerEngine(this, engine)
   }
 
@@ -70,7 +86,12 @@ export class Cache implements CacheApi {
     } catch (error) {
       return Promise.reject(error)
     }
-    return getOrSet(this.#engine, this.#scope + key, loader, call)
+    return getOrSet(
+      this.#engine,
+      this.#scope + key,
+      call.schema ? checkedLoader(call.schema, loader) : loader,
+      call,
+    )
   }
 
   getOrSetResult<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<CacheResult<T>> {
@@ -80,7 +101,8 @@ export class Cache implements CacheApi {
     } catch (error) {
       return Promise.reject(error)
     }
-    return getOrSetEntry(this.#engine, this.#scope + key, loader, call)
+    const checked = call.schema ? checkedLoader(call.schema, loader) : loader
+    return getOrSetEntry(this.#engine, this.#scope + key, checked, call)
   }
 
   /** Checks a getOrSet call and resolves its options, before anything runs. */
@@ -89,19 +111,51 @@ export class Cache implements CacheApi {
     validateKey(key)
     if (typeof loader !== 'function')
       throw new InvalidKeyError(`getOrSet('${key}') needs a loader function`, { key })
-    return options === undefined ? this.#engine.defaultCall : resolveCall(this.#engine.options, options)
+    return options === undefined
+      ? this.#defaultCall
+      : resolveCall(this.#engine.options, options, this.#defaults)
   }
 
-  async get<T>(key: string, options: { allowStale?: boolean } = {}): Promise<T | undefined> {
-    const scoped = this.#key(key)
+  get<T>(key: string, options: GetOptions<T> = {}): Promise<T | undefined> {
+    let signal: AbortSignal | undefined
+    let scoped: string
+    let check: ValueSchema | undefined
+    try {
+      scoped = this.#key(key)
+      signal = checkSignal(options.signal)
+      check = this.#schema(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const lookup = this.#lookup<T>(scoped, options.allowStale === true, check)
+    return signal ? untilAborted(lookup, signal) : lookup
+  }
+
+  /** The schema a read without a loader checks: its own, else the namespace's. */
+  #schema(options: SchemaOptions): ValueSchema | undefined {
+    if (options.schema === undefined && options.migrate === undefined) return this.#defaultCall.schema
+    return resolveCall(this.#engine.options, options, this.#defaults).schema
+  }
+
+  /** get()'s read, counted once whether or not its caller still waits for it. */
+  async #lookup<T>(
+    scoped: string,
+    allowStale: boolean,
+    check: ValueSchema | undefined,
+  ): Promise<T | undefined> {
     const startedAt = performance.now()
-    const found = await this.#read<T>(scoped)
+    let found = await this.#read<T>(scoped)
+    // A value the schema refuses (and migrate cannot mend) is a miss.
+    if (found && check) {
+      const entry = await checkEntry(this.#engine, scoped, check, found.entry)
+      found = entry && { entry, tier: found.tier }
+    }
     const now = Date.now()
     if (found && now < found.entry.freshUntil) {
       recordHit(this.#engine, scoped, found.tier, startedAt)
       return found.entry.value
     }
-    if (found && options.allowStale && now < found.entry.staleUntil) {
+    if (found && allowStale && now < found.entry.staleUntil) {
       recordStale(this.#engine, scoped, 'allow-stale')
       return found.entry.value
     }
@@ -171,11 +225,19 @@ export class Cache implements CacheApi {
     return Math.max(0, found.entry.freshUntil - Date.now())
   }
 
-  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
-    return getMany<T>(
-      this.#engine,
-      keys.map((key) => this.#key(key)),
-    )
+  getMany<T>(keys: readonly string[], options: ManyOptions<T> = {}): Promise<(T | undefined)[]> {
+    let signal: AbortSignal | undefined
+    let scoped: string[]
+    let check: ValueSchema | undefined
+    try {
+      scoped = keys.map((key) => this.#key(key))
+      signal = checkSignal(options.signal)
+      check = this.#schema(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const reading = getMany<T>(this.#engine, scoped, check)
+    return signal ? untilAborted(reading, signal) : reading
   }
 
   setMany<T>(items: ReadonlyArray<{ key: string; value: T } & StoreOptions>): Promise<boolean[]> {
@@ -187,26 +249,28 @@ export class Cache implements CacheApi {
 
   async getOrSetMany<T>(
     keys: readonly string[],
-    loadMissing: (
-      missing: string[],
-      ctx: BatchLoaderContext,
-    ) => Promise<Map<string, T> | Record<string, T> | T[]>,
-    options: StoreOptions = {},
+    loadMissing: BatchLoader<T>,
+    options: ManyLoadOptions<T> = {},
   ): Promise<(T | undefined)[]> {
     const scoped = keys.map((key) => this.#key(key))
     const unscope = (key: string) => key.slice(this.#scope.length)
-    return getOrSetMany(
+    const schema = this.#schema(options)
+    const loader: BatchLoader<T> = (missing, context) => loadMissing(missing.map(unscope), context)
+    const loading = getOrSetMany(
       this.#engine,
       scoped,
-      (missing, ctx) => loadMissing(missing.map(unscope), ctx),
+      schema ? checkedBatchLoader(schema, loader) : loader,
       unscope,
       options,
+      this.#defaults,
     )
+    // The options were checked first thing (an aborted signal rejects `loading` before any read).
+    return options.signal?.aborted === false ? untilAborted(loading, options.signal) : loading
   }
 
   wrap<A extends unknown[], R>(
     fn: (...args: A) => Promise<R>,
-    options: WrapOptions<R> & { key?: string | ((...args: A) => string) } = {},
+    options: WrapOptions<A, R> = {},
   ): (...args: A) => Promise<R> {
     return wrap(this, fn, options)
   }
@@ -234,9 +298,12 @@ export class Cache implements CacheApi {
     return this.#scope === '' ? clearAll(this.#engine) : this.deleteByPattern('*')
   }
 
-  namespace(name: string): Cache {
+  namespace(name: string, options: SchemaOptions = {}): Cache {
     validateKey(name)
-    return new Cache(this.#engine, `${this.#scope}${name}:`, this.#close)
+    // Checked now: a bad schema fails here, not at the namespace's first call.
+    resolveSchema(options.schema, options.migrate)
+    const defaults = options.schema === undefined ? this.#defaults : options
+    return new Cache(this.#engine, `${this.#scope}${name}:`, this.#close, defaults)
   }
 
   async keys(

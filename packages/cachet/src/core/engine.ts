@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { Bulkhead } from './bulkhead.js'
 import type { LockResult } from './cache-api.js'
+import type { LoadAudience } from './cancel.js'
 import type { Codec } from './codec/envelope.js'
 import { decodedSize, newVersion } from './codec/envelope.js'
 import type { Emitter } from './emitter.js'
@@ -28,6 +29,8 @@ export interface Inflight {
   promise: Promise<unknown>
   tags: readonly string[]
   invalidated: boolean
+  /** Who waits for it, when its leader gave a signal (core/cancel.ts). */
+  audience?: LoadAudience
 }
 
 /** What an L2 read gave: the decoded content, its decoded size, and the version the key held. */
@@ -192,26 +195,27 @@ export class Engine {
 
   /**
    * Puts the decoded copy of `bytes` in L1 and returns its value: every caller gets that one frozen
-   * copy, never the object a loader returned (which its owner may still mutate).
+   * copy, never the object a loader returned (which its owner may still mutate). `l1TtlMs`: the
+   * call's l1Ttl, if it gave one.
    */
-  putL1<T>(key: string, bytes: Buffer | undefined, fallback: Entry<T>): T {
+  putL1<T>(key: string, bytes: Buffer | undefined, fallback: Entry<T>, l1TtlMs?: number): T {
     if (!bytes) return fallback.value
     const size = decodedSize(bytes)
     if (!this.l1 || size > (this.options.l1 ? this.options.l1.maxEntryBytes : 0)) return fallback.value
     const copy = this.codec.decode(bytes)
     if (copy.kind !== 'entry') return fallback.value
-    this.l1.set(key, copy.entry, size)
+    this.l1.set(key, copy.entry, size, this.policy.l1Ms(key, l1TtlMs))
     return copy.entry.value as T
   }
 
   /**
    * Keeps an entry freshly decoded from L2 in L1 (it is nobody else's object, so no copy is needed)
-   * and returns its value, now frozen by L1.
+   * and returns its value, now frozen by L1. `l1TtlMs`: the call's l1Ttl, if it gave one.
    */
-  keepL1<T>(key: string, entry: Entry<T>, bytes: number): T {
+  keepL1<T>(key: string, entry: Entry<T>, bytes: number, l1TtlMs?: number): T {
     if (this.#overtaken.has(entry)) return entry.value
     if (this.l1 && bytes <= (this.options.l1 ? this.options.l1.maxEntryBytes : 0))
-      this.l1.set(key, entry, bytes)
+      this.l1.set(key, entry, bytes, this.policy.l1Ms(key, l1TtlMs))
     return entry.value
   }
 

@@ -48,6 +48,11 @@ export class LoaderFailedError extends CachetError {
   static override readonly code = 'E_LOADER_FAILED'
 }
 
+/** A loader returned a value its call's (or namespace's) `schema` refuses; nothing was cached. */
+export class SchemaMismatchError extends CachetError {
+  static override readonly code = 'E_SCHEMA_MISMATCH'
+}
+
 /** Redis did not answer in time, answered with an error, or the circuit is open. Never reaches a getOrSet caller. */
 export class L2Error extends CachetError {
   static override readonly code = 'E_L2'
@@ -88,6 +93,7 @@ export const errors = {
   UndefinedValueError,
   LoaderTimeoutError,
   LoaderFailedError,
+  SchemaMismatchError,
   L2Error,
   CorruptEntryError,
   CacheClosedError,

@@ -1,10 +1,12 @@
 import type { CacheResult, Loader, StaleReason } from './cache-api.js'
+import { abandoned, followLoad, LoadAudience } from './cancel.js'
 import type { Engine, Inflight, L2Read } from './engine.js'
 import { LoaderTimeoutError, UndefinedValueError } from './errors.js'
 import { LoadContext } from './load-context.js'
 import { acquireOrWait } from './lock-wait.js'
 import type { CallContext } from './options.js'
 import { recordHit, recordLoad, recordMiss, recordShared, recordStale } from './outcome.js'
+import { acceptedNow, checkEntry, screenCopies } from './schema.js'
 import { type LoadState, storedBytes, storeLoad } from './store-load.js'
 import { type RaceResult, race, valueWithin } from './timeouts.js'
 import type { Entry, LockHandle, LockingRead } from './types.js'
@@ -52,6 +54,8 @@ function freshInL1<T>(
   const startedAt = engine.emitter.has('hit') ? performance.now() : undefined
   const entry = engine.l1.get(key) as Entry<T> | undefined
   if (entry === undefined || now >= entry.freshUntil) return undefined
+  // A copy the call's schema refuses, or checks asynchronously, is settled on the load path.
+  if (call.schema && !acceptedNow(call.schema, entry)) return undefined
   recordHit(engine, key, 'l1', startedAt)
   maybeRefreshEarly(engine, key, loader, call, entry, now)
   return entry
@@ -63,11 +67,12 @@ function load<T>(engine: Engine, key: string, loader: Loader<T>, call: CallConte
   // invalidation completed must see data read after it.
   const running = call.force ? undefined : engine.inflight.get(key)
   if (running && !running.invalidated) {
-    return (running.promise as Promise<CacheResult<T>>).then((result) => {
+    const joined = (running.promise as Promise<CacheResult<T>>).then((result) => {
       recordShared(engine, key, result)
       // Shared when a load produced it (a joined read of a fresh entry is a plain hit).
       return result.outcome === 'miss' ? { ...result, shared: true } : result
     })
+    return call.signal || running.audience ? followLoad(running, joined, call.signal) : joined
   }
   const record: Inflight = {
     promise: undefined as unknown as Promise<unknown>,
@@ -76,9 +81,10 @@ function load<T>(engine: Engine, key: string, loader: Loader<T>, call: CallConte
   }
   // In the map before lead() runs: lead removes it when it settles (see its finally).
   engine.inflight.set(key, record)
+  if (call.signal) record.audience = new LoadAudience(key)
   const promise = lead(engine, key, loader, call, record)
   record.promise = promise
-  return promise
+  return call.signal ? followLoad(record, promise, call.signal) : promise
 }
 
 /** Refreshes in the background, for XFetch; joins nothing, throws nothing, counts no outcome. */
@@ -175,11 +181,11 @@ async function lead<T>(
     // that fallback in hand, Redis gets no longer than the soft timeout (it may be frozen), and an
     // unanswered read counts as unreadable.
     const reading = readForLoad(engine, key, call.tags, force)
-    const {
-      read,
-      epochs,
-      lock: readLock,
-    } = stale?.suspect ? ((await valueWithin(reading, softMs)) ?? abandon(reading)) : await reading
+    const loaded = stale?.suspect ? ((await valueWithin(reading, softMs)) ?? abandon(reading)) : await reading
+    const { epochs, lock: readLock } = loaded
+    let read = loaded.read
+    // Copies the call's schema refuses are dropped (or migrated) before anything uses them.
+    if (call.schema) ({ stale, read } = await screenCopies(engine, key, call.schema, stale, read))
     // undefined = L2 unreadable: then nothing is written back (its state is unknown).
     const captured = read?.version
     answer.degraded = engine.l2 !== undefined && read === undefined
@@ -203,7 +209,7 @@ async function lead<T>(
         giveBack()
         // An invalidation that landed while Redis answered may postdate this read: this caller gets the
         // value, but L1 must not keep it (it would outlive the invalidation by up to l1.maxTtl).
-        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, read.bytes)
+        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, read.bytes, call.l1TtlMs)
         return answer.hit(value, startedAt)
       }
       if (now < entry.staleUntil && (!stale || entry.createdAt > stale.createdAt)) stale = entry
@@ -236,12 +242,17 @@ async function lead<T>(
       if (outcome.kind === 'value') {
         // Kept in L1 only if no invalidation reached this key while it waited (see the L2 hit above).
         const { entry, bytes } = outcome as { entry: Entry<T>; bytes: number }
-        const value = record.invalidated ? entry.value : engine.keepL1(key, entry, bytes)
-        return answer.hit(value, startedAt, true)
+        // Refused by the call's schema: load without the lock (the holder's write replaced the old copy).
+        const checked = call.schema ? await checkEntry(engine, key, call.schema, entry) : entry
+        if (checked) {
+          const value = record.invalidated ? checked.value : engine.keepL1(key, checked, bytes, call.l1TtlMs)
+          return answer.hit(value, startedAt, true)
+        }
+      } else if (outcome.kind === 'stale') return answer.stale(stale, 'swr')
+      else {
+        lock = outcome.lock
+        if (outcome.version !== undefined) version = outcome.version
       }
-      if (outcome.kind === 'stale') return answer.stale(stale, 'swr')
-      lock = outcome.lock
-      if (outcome.version !== undefined) version = outcome.version
     }
     const lookupMs = performance.now() - startedAt
 
@@ -395,8 +406,11 @@ function loadFailed<T>(run: LoadRun<T>, started: number, error: unknown): unknow
   const { engine, key, state } = run
   state.lock?.release()
   recordLoad(engine, key, performance.now() - started, false)
-  if (state.stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
-  engine.emitError('loader', error, key)
+  // A loader that gave up because every caller left (ctx.signal) says nothing about the source.
+  if (!abandoned(state.record)) {
+    if (state.stale) engine.failedUntil.set(key, Date.now() + engine.options.graceBackoffMs)
+    engine.emitError('loader', error, key)
+  }
   return error
 }
 

@@ -33,6 +33,9 @@ export class LoadContext<T> implements LoaderContext<T> {
   /** The load in flight (getOrSet); undefined for a getOrSetMany batch, whose writes check no epochs. */
   readonly #record: Inflight | undefined
   readonly #staleEntry: Entry<T> | undefined
+  /** A batch's caller signal (its only caller); a single load's comes from its audience. */
+  readonly #callerSignal: AbortSignal | undefined
+  #signal: AbortSignal | undefined
 
   constructor(
     engine: Engine,
@@ -40,10 +43,12 @@ export class LoadContext<T> implements LoaderContext<T> {
     stale: Entry<T> | undefined,
     background: boolean,
     record: Inflight | undefined,
+    callerSignal?: AbortSignal,
   ) {
     this.#engine = engine
     this.#record = record
     this.#staleEntry = stale
+    this.#callerSignal = callerSignal
     this.key = key
     this.background = background
     if (stale !== undefined) {
@@ -52,6 +57,18 @@ export class LoadContext<T> implements LoaderContext<T> {
       if (meta?.etag !== undefined) this.etag = meta.etag
       if (meta?.lastModified !== undefined) this.lastModified = new Date(meta.lastModified)
     }
+  }
+
+  /**
+   * Aborts when no caller waits for this load any more (see LoadAudience). Made only when the loader
+   * reads it; for a load nobody can leave it is the load's own, never aborted and never shared (a
+   * listener a loader forgets to remove dies with it).
+   */
+  get signal(): AbortSignal {
+    const audience = this.#record?.audience
+    if (audience) return audience.signal
+    this.#signal ??= this.#callerSignal ?? new AbortController().signal
+    return this.#signal
   }
 
   setTtl = (ttl: Duration): void => {

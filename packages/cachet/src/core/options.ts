@@ -1,9 +1,12 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import type { AdvisorOption } from './advisor.js'
+import { checkSignal } from './cancel.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
 import { InvalidOptionError } from './errors.js'
 import { validateTag } from './keys.js'
+import { type Migrate, resolveSchema, type ValueSchema } from './schema-option.js'
 import type { CompressionOptions, Serializer } from './types.js'
 
 /** Where L2 lives: a URL (redis://, rediss://, redis+sentinel://host:port,…/name), an ioredis client or Cluster you own, cluster nodes, ioredis options, or false (L1 only). */
@@ -19,6 +22,16 @@ export type RedisInput =
 export type L1Invalidation = 'tracking' | 'bus' | 'both'
 
 const L1_INVALIDATIONS: readonly L1Invalidation[] = ['tracking', 'bus', 'both']
+
+/**
+ * A `ttlRules` entry with its own L1 lifetime: `{ ttl: '1h', l1Ttl: '5s' }` keeps matching keys fresh
+ * an hour in Redis, but each instance keeps its L1 copy 5 s at most, then reads Redis again.
+ */
+export interface TtlRule {
+  ttl: Duration
+  /** At most this long in L1 (fresh or stale); at most `l1.maxTtl`. */
+  l1Ttl?: Duration
+}
 
 /** A threshold of the adaptive TTL: loaders slower than `slowerThan` get `ttl`. */
 export interface AdaptiveTtlRule {
@@ -36,8 +49,8 @@ export interface CacheOptions {
   ttl?: Duration
   /** How long a stale value is kept past its ttl for fail-safe and stale-while-revalidate; false = off. @default '1h' */
   grace?: Duration | false
-  /** Smart TTL by key prefix: the longest matching prefix wins over the default ttl. */
-  ttlRules?: Record<string, Duration>
+  /** Smart TTL by key prefix: the longest matching prefix wins over the default ttl; a rule may set its own `l1Ttl`. */
+  ttlRules?: Record<string, Duration | TtlRule>
   /** Random spread applied to every ttl, as a fraction: 0.1 = ±10%. @default 0.1 */
   jitter?: number
   /** TTL from the loader's duration; true = the SQL `QueryCache`'s thresholds. @default false */
@@ -112,8 +125,13 @@ export interface CacheOptions {
 }
 
 /** Options of one call; they override the cache's defaults. */
-export interface CallOptions {
+export interface CallOptions<T = unknown> extends SchemaOptions<T> {
   ttl?: Duration
+  /**
+   * How long L1 keeps this value at most (fresh or stale), then reads Redis again (never the loader):
+   * e.g. 5 s in memory, 1 h in Redis. At most `l1.maxTtl`. @default the key's ttlRules entry, else l1.maxTtl
+   */
+  l1Ttl?: Duration
   grace?: Duration | false
   tags?: readonly string[]
   timeouts?: { soft?: Duration | false; hard?: Duration | false }
@@ -123,12 +141,48 @@ export interface CallOptions {
   adaptiveTtl?: boolean
   /** false: no probabilistic early refresh for this call (e.g. a loader that needs a live request). */
   earlyRefresh?: boolean
+  /**
+   * Ends this call's wait when it aborts (lock wait, timeouts, another caller's load), rejecting with
+   * the signal's reason; an aborted signal throws before anything runs. The load itself goes on for the
+   * other callers; its loader's `ctx.signal` aborts only when every caller waiting for it left.
+   */
+  signal?: AbortSignal
 }
+
+/** A Standard Schema (zod, valibot, arktype…) that cached values are checked against, per call or per namespace. */
+export interface SchemaOptions<T = unknown> {
+  /**
+   * Cached values (L1 or Redis) it refuses are misses (counted as `invalid`), and the loader's own
+   * value must pass it (else SchemaMismatchError, nothing cached). Checked, never transformed.
+   */
+  schema?: StandardSchemaV1<unknown, T>
+  /** Turns a refused cached value into one the schema accepts (written back), or undefined. */
+  migrate?: Migrate<T>
+}
+
+/** Options of get(). */
+export interface GetOptions<T = unknown> extends SchemaOptions<T> {
+  /** Also answer a stale value (past its ttl, within grace). */
+  allowStale?: boolean
+  /** Ends the wait when it aborts (see CallOptions.signal). */
+  signal?: AbortSignal
+}
+
+/** Options of getMany(). */
+export type ManyOptions<T = unknown> = SchemaOptions<T> & Pick<CallOptions, 'signal'>
+
+/** Options of getOrSetMany(). */
+export type ManyLoadOptions<T = unknown> = StoreOptions & ManyOptions<T>
+
+/** The options of a call that stores a value (set, setMany, getOrSetMany, wrap). */
+export type StoreOptions = Pick<CallOptions, 'ttl' | 'l1Ttl' | 'grace' | 'tags'>
 
 /** The options of one call, validated and resolved when the call starts (before any loader runs). */
 export interface CallContext {
   /** The call's own ttl in ms; undefined = the key's rule or the cache's default. */
   ttlMs: number | undefined
+  /** The call's own L1 lifetime in ms; undefined = the key's rule, else l1.maxTtl. */
+  l1TtlMs: number | undefined
   graceMs: number
   tags: readonly string[]
   adaptive: boolean | undefined
@@ -136,18 +190,27 @@ export interface CallContext {
   hardMs: number
   force: boolean
   earlyRefresh: boolean
+  /** The caller's signal; undefined when it gave none (then nothing is listened to). */
+  signal: AbortSignal | undefined
+  /** The schema cached values are checked against; undefined when none. */
+  schema: ValueSchema | undefined
 }
 
 /**
  * Validates and resolves the options of one call. Throws InvalidOptionError or InvalidKeyError (a bad
  * tag) at once, so a call with a bad option never runs its loader.
  */
-export function resolveCall(options: ResolvedOptions, call: CallOptions): CallContext {
+export function resolveCall(
+  options: ResolvedOptions,
+  call: CallOptions,
+  defaults?: SchemaOptions,
+): CallContext {
   const hardMs = timeoutMs(call.timeouts?.hard, options.hardTimeoutMs, 'timeouts.hard')
   const tags = call.tags ?? []
   for (const tag of tags) validateTag(tag)
   return {
     ttlMs: call.ttl === undefined ? undefined : positiveMs(call.ttl, 'ttl'),
+    l1TtlMs: call.l1Ttl === undefined ? undefined : l1TtlMs(options, call.l1Ttl, 'l1Ttl'),
     graceMs: toMsOrOff(call.grace, options.graceMs, 'grace'),
     tags,
     adaptive: call.adaptiveTtl,
@@ -155,6 +218,12 @@ export function resolveCall(options: ResolvedOptions, call: CallOptions): CallCo
     hardMs,
     force: call.forceRefresh === true,
     earlyRefresh: call.earlyRefresh !== false,
+    signal: checkSignal(call.signal),
+    // A call's own schema comes with its own migrate; without one, the namespace's applies.
+    schema:
+      call.schema === undefined
+        ? resolveSchema(defaults?.schema, call.migrate ?? defaults?.migrate)
+        : resolveSchema(call.schema, call.migrate),
   }
 }
 
@@ -165,12 +234,23 @@ export function positiveMs(input: Duration, name: string): number {
   return ms
 }
 
+/** An L1 lifetime: greater than 0 and no longer than l1.maxTtl (the bound every L1 copy keeps). */
+function l1TtlMs(options: Pick<ResolvedOptions, 'l1'>, input: Duration, name: string): number {
+  const ms = positiveMs(input, name)
+  if (options.l1 && ms > options.l1.maxTtlMs) {
+    throw new InvalidOptionError(
+      `${name} must be at most l1.maxTtl (${options.l1.maxTtlMs} ms), got ${ms} ms`,
+    )
+  }
+  return ms
+}
+
 /** Options resolved once: every duration in ms, every default filled in. */
 export interface ResolvedOptions {
   prefix: string
   ttlMs: number
   graceMs: number
-  ttlRules: Array<{ prefix: string; ttlMs: number }>
+  ttlRules: Array<{ prefix: string; ttlMs: number; l1TtlMs?: number }>
   jitter: number
   adaptiveTtl: Array<{ slowerThanMs: number; ttlMs: number }> | false
   l1:
@@ -246,9 +326,6 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) {
     throw new InvalidOptionError(`jitter must be a fraction in [0, 1), got ${jitter}`)
   }
-  const ttlRules = Object.entries(options.ttlRules ?? {})
-    .map(([rulePrefix, ttl]) => ({ prefix: rulePrefix, ttlMs: toMs(ttl, `ttlRules['${rulePrefix}']`) }))
-    .sort((a, b) => b.prefix.length - a.prefix.length)
   const adaptiveRules =
     options.adaptiveTtl === true ? SEED_ADAPTIVE_TTL : options.adaptiveTtl ? options.adaptiveTtl : false
   const l1 = options.l1 === false ? false : (options.l1 ?? {})
@@ -257,12 +334,19 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
   const compression = options.compression === false ? false : (options.compression ?? {})
   const lock = options.lock === false ? false : (options.lock ?? {})
   const earlyRefresh = options.earlyRefresh === false ? false : (options.earlyRefresh ?? {})
+  const resolvedL1 = l1 && {
+    maxBytes: positiveInt(l1.maxBytes ?? 64 * 1024 * 1024, 'l1.maxBytes'),
+    ...(l1.maxItems !== undefined && { maxItems: positiveInt(l1.maxItems, 'l1.maxItems') }),
+    maxEntryBytes: positiveInt(l1.maxEntryBytes ?? 1024 * 1024, 'l1.maxEntryBytes'),
+    maxTtlMs: positive(toMs(l1.maxTtl ?? '60s', 'l1.maxTtl'), 'l1.maxTtl'),
+    invalidation: oneOf(l1.invalidation ?? 'both', L1_INVALIDATIONS, 'l1.invalidation'),
+  }
 
   return {
     prefix,
     ttlMs: positive(toMs(options.ttl ?? '5m', 'ttl'), 'ttl'),
     graceMs: toMsOrOff(options.grace, 3_600_000, 'grace'),
-    ttlRules,
+    ttlRules: resolveTtlRules(options.ttlRules ?? {}, resolvedL1),
     jitter,
     adaptiveTtl: adaptiveRules
       ? adaptiveRules
@@ -272,13 +356,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
           }))
           .sort((a, b) => b.slowerThanMs - a.slowerThanMs)
       : false,
-    l1: l1 && {
-      maxBytes: positiveInt(l1.maxBytes ?? 64 * 1024 * 1024, 'l1.maxBytes'),
-      ...(l1.maxItems !== undefined && { maxItems: positiveInt(l1.maxItems, 'l1.maxItems') }),
-      maxEntryBytes: positiveInt(l1.maxEntryBytes ?? 1024 * 1024, 'l1.maxEntryBytes'),
-      maxTtlMs: positive(toMs(l1.maxTtl ?? '60s', 'l1.maxTtl'), 'l1.maxTtl'),
-      invalidation: oneOf(l1.invalidation ?? 'both', L1_INVALIDATIONS, 'l1.invalidation'),
-    },
+    l1: resolvedL1,
     l2: {
       timeoutMs: positive(toMs(l2.timeout ?? '100ms', 'l2.timeout'), 'l2.timeout'),
       breaker: breaker && {
@@ -303,6 +381,24 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     maxConcurrentLoads: positiveInt(options.maxConcurrentLoads ?? 32, 'maxConcurrentLoads'),
     bus: options.bus ?? options.redis !== undefined,
   }
+}
+
+/** ttlRules, longest prefix first; a rule given as `{ ttl, l1Ttl }` keeps its L1 lifetime. */
+function resolveTtlRules(
+  rules: Record<string, Duration | TtlRule>,
+  l1: ResolvedOptions['l1'],
+): ResolvedOptions['ttlRules'] {
+  return Object.entries(rules)
+    .map(([prefix, rule]) => {
+      const name = `ttlRules['${prefix}']`
+      if (typeof rule !== 'object' || rule === null) return { prefix, ttlMs: toMs(rule, name) }
+      return {
+        prefix,
+        ttlMs: toMs(rule.ttl, `${name}.ttl`),
+        ...(rule.l1Ttl !== undefined && { l1TtlMs: l1TtlMs({ l1 }, rule.l1Ttl, `${name}.l1Ttl`) }),
+      }
+    })
+    .sort((a, b) => b.prefix.length - a.prefix.length)
 }
 
 /** A loader timeout: false = none (Infinity); 0 = at once (a soft timeout of 0 is plain stale-while-revalidate). */

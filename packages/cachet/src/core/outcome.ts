@@ -80,3 +80,13 @@ export function recordRetry(
   }
   if (engine.emitter.has('retry')) engine.emitter.emit('retry', { operation, key, attempt, result })
 }
+
+/**
+ * Counts a call that found a cached value its schema refuses (global, namespace) and emits it:
+ * `migrated` when migrate turned it into an accepted one, else the call went on as a miss.
+ */
+export function recordInvalid(engine: Engine, key: string, migrated: boolean): void {
+  engine.stats.total.invalid++
+  engine.stats.scope(key).invalid++
+  if (engine.emitter.has('invalid')) engine.emitter.emit('invalid', { key, migrated })
+}

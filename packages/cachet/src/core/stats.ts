@@ -9,6 +9,7 @@ export class ScopeCounters {
   misses = 0
   staleHits = 0
   errors = 0
+  invalid = 0
   loads = 0
   loaderMsTotal = 0
   cacheHits = 0
@@ -21,6 +22,7 @@ export class ScopeCounters {
       misses: this.misses,
       staleHits: this.staleHits,
       errors: this.errors,
+      invalid: this.invalid,
       hitRate: lookups === 0 ? 0 : (this.hits + this.staleHits) / lookups,
       loads: this.loads,
       loaderMs: this.loads === 0 ? 0 : round(this.loaderMsTotal / this.loads),

@@ -55,7 +55,9 @@ export function storeLoad<T>(
   const bytes = renewed ? rewrite(engine, key, entry, state.staleBytes) : engine.encode(key, entry)
   // A renewed value is already the cache's own (decoded from Redis, or L1's frozen copy): kept as is.
   const answer =
-    renewed && bytes ? engine.keepL1(key, entry, decodedSize(bytes)) : engine.putL1(key, bytes, entry)
+    renewed && bytes
+      ? engine.keepL1(key, entry, decodedSize(bytes), call.l1TtlMs)
+      : engine.putL1(key, bytes, entry, call.l1TtlMs)
   engine.stats.sets++
   // Tags added by the loader have epochs of their own to wait for; otherwise the write starts now.
   const persisted = context.addedTags

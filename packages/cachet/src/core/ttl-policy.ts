@@ -29,6 +29,8 @@ export class TtlPolicy {
   readonly #graceMs: number
   readonly #jitter: number
   readonly #rules: ResolvedOptions['ttlRules']
+  /** Only the rules that set an l1Ttl: most caches have none, so an L2 read scans nothing. */
+  readonly #l1Rules: ResolvedOptions['ttlRules']
   readonly #adaptiveByDefault: boolean
   readonly #adaptiveRules: AdaptiveRules
   readonly #random: () => number
@@ -39,6 +41,7 @@ export class TtlPolicy {
     this.#graceMs = options.graceMs
     this.#jitter = options.jitter
     this.#rules = [...options.ttlRules].sort((a, b) => b.prefix.length - a.prefix.length)
+    this.#l1Rules = this.#rules.filter((rule) => rule.l1TtlMs !== undefined)
     this.#adaptiveByDefault = options.adaptiveTtl !== false
     this.#adaptiveRules = [...(options.adaptiveTtl || SEED_RULES)].sort(
       (a, b) => b.slowerThanMs - a.slowerThanMs,
@@ -65,6 +68,16 @@ export class TtlPolicy {
   /** The ttl of the longest ttlRules prefix `key` starts with, or undefined. */
   ruleFor(key: string): number | undefined {
     for (const rule of this.#rules) if (key.startsWith(rule.prefix)) return rule.ttlMs
+    return undefined
+  }
+
+  /**
+   * How long L1 may keep `key` at most: the call's l1Ttl, else the l1Ttl of the longest ttlRules prefix
+   * that sets one; undefined = l1.maxTtl.
+   */
+  l1Ms(key: string, callMs?: number): number | undefined {
+    if (callMs !== undefined) return callMs
+    for (const rule of this.#l1Rules) if (key.startsWith(rule.prefix)) return rule.l1TtlMs
     return undefined
   }
 

@@ -67,8 +67,11 @@ export interface CompressionOptions {
 /** The in-process tier (L1). Synchronous: a hit costs no promise hop. */
 export interface L1Tier {
   get(key: string): Entry | undefined
-  /** Stores a decoded entry whose encoded size is `bytes` (used for the byte bound). */
-  set(key: string, entry: Entry, bytes: number): void
+  /**
+   * Stores a decoded entry whose encoded size is `bytes` (used for the byte bound), kept at most
+   * `maxTtlMs` when given (a per-entry l1Ttl), never longer than the tier's own maxTtl.
+   */
+  set(key: string, entry: Entry, bytes: number, maxTtlMs?: number): void
   delete(key: string): boolean
   /** Drops every entry carrying one of these tags; returns how many were dropped. */
   deleteByTags(tags: readonly string[]): number

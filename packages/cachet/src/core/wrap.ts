@@ -1,9 +1,28 @@
-import type { CacheApi, Loader, WrapOptions } from './cache-api.js'
+import type { CacheApi, Loader, LoaderContext } from './cache-api.js'
 import { InvalidOptionError } from './errors.js'
 import { hashKey, stableStringify } from './keys.js'
+import type { SchemaOptions, StoreOptions } from './options.js'
+
+/** Options every memoized call shares (wrap and @cached): what it stores, its schema, and `derive`. */
+export type MemoOptions<R> = StoreOptions &
+  SchemaOptions & {
+    /** Runs on each load with the function's result and the loader context (setTtl, setTags, skip…). */
+    derive?: (value: R, ctx: LoaderContext<R>) => void
+  }
+
+/** Options of wrap(): what each call stores, its schema, `derive`, its key, and the signal that ends a call's wait. */
+export type WrapOptions<A extends unknown[], R = unknown> = MemoOptions<R> & {
+  /** The key of every call, or of one call from its arguments. @default `fn:<name>:<hash of the arguments>` */
+  key?: string | ((...args: A) => string)
+  /**
+   * A signal for every call (a shutdown signal), or one call's from its arguments (the request's),
+   * as getOrSet's `signal`.
+   */
+  signal?: AbortSignal | ((...args: A) => AbortSignal | undefined)
+}
 
 /** The loader of one call: the function's result, passed through `derive` when there is one. */
-function loaderOf<R>(run: () => Promise<R>, derive: WrapOptions<R>['derive']): Loader<R> {
+function loaderOf<R>(run: () => Promise<R>, derive: MemoOptions<R>['derive']): Loader<R> {
   if (derive === undefined) return run
   return async (ctx) => {
     const value = await run()
@@ -27,19 +46,21 @@ export function argumentsKey(base: string, args: readonly unknown[]): string {
 export function wrap<A extends unknown[], R>(
   cache: CacheApi,
   fn: (...args: A) => Promise<R>,
-  options: WrapOptions<R> & { key?: string | ((...args: A) => string) } = {},
+  options: WrapOptions<A, R> = {},
 ): (...args: A) => Promise<R> {
-  const { key, derive, ...callOptions } = options
+  const { key, signal, derive, ...callOptions } = options
   const base = typeof key === 'string' ? key : `fn:${fn.name}`
   if (typeof key !== 'function' && base === 'fn:') {
     throw new InvalidOptionError('wrap() needs a named function or a `key` option')
   }
   const wrapped = (...args: A): Promise<R> => {
     const cacheKey = typeof key === 'function' ? key(...args) : argumentsKey(base, args)
+    const callSignal = typeof signal === 'function' ? signal(...args) : signal
+    const call = callSignal === undefined ? callOptions : { ...callOptions, signal: callSignal }
     return cache.getOrSet(
       cacheKey,
       loaderOf(() => fn(...args), derive),
-      callOptions,
+      call,
     )
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name })
@@ -75,7 +96,7 @@ export interface CachedDecorator {
  */
 export function cached(
   cache: CacheApi,
-  options: WrapOptions<unknown> & { key?: string } = {},
+  options: MemoOptions<unknown> & { key?: string } = {},
 ): CachedDecorator {
   const { key, derive, ...callOptions } = options
   const replace = (method: (...args: unknown[]) => Promise<unknown>, methodName: string) =>

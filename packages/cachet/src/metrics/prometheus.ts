@@ -86,6 +86,12 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
     labelNames: ['namespace', 'reason'],
     registers,
   })
+  const invalid = new Counter({
+    name: `${p}invalid_values_total`,
+    help: 'Cached values a schema refused, by namespace and result (migrated, or miss)',
+    labelNames: ['namespace', 'result'],
+    registers,
+  })
   const errors = new Counter({
     name: `${p}errors_total`,
     help: 'Errors inside the cache (Redis failures, corrupt entries), by operation',
@@ -231,6 +237,8 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
       if (durationMs !== undefined) readDuration.observe({ namespace, tier: 'miss' }, durationMs / 1000)
     },
     stale: ({ key, reason }) => stale.inc({ namespace: ns(namespaceOf(key)), reason: small(reason) }),
+    invalid: ({ key, migrated }) =>
+      invalid.inc({ namespace: ns(namespaceOf(key)), result: migrated ? 'migrated' : 'miss' }),
     error: ({ operation }) => errors.inc({ operation: small(operation) }),
     retry: ({ operation, result }) => retries.inc({ operation: small(operation), result }),
     set: ({ key }) => sets.inc({ namespace: ns(namespaceOf(key)) }),

@@ -65,11 +65,12 @@ export class MemoryTier implements L1Tier {
 
   /**
    * Stores an entry whose encoded size is `bytes`. Not stored (and any older copy dropped) when it is
-   * larger than maxEntryBytes or already past staleUntil. Deep-freezes `entry.value` in place.
+   * larger than maxEntryBytes or already past staleUntil. Deep-freezes `entry.value` in place. Kept at
+   * most `maxTtlMs` (an l1Ttl), and never longer than the tier's maxTtl.
    */
-  set(key: string, entry: Entry, bytes: number): void {
+  set(key: string, entry: Entry, bytes: number, maxTtlMs = this.#maxTtlMs): void {
     const size = bytes + key.length + ENTRY_OVERHEAD_BYTES + entry.tags.length * TAG_OVERHEAD_BYTES
-    const ttl = Math.floor(Math.min(entry.staleUntil - this.#now(), this.#maxTtlMs))
+    const ttl = Math.floor(Math.min(entry.staleUntil - this.#now(), maxTtlMs, this.#maxTtlMs))
     if (size > this.#maxEntryBytes || ttl < 1) {
       // The caller holds a newer value than any copy we have: never leave the older one behind.
       this.#lru.delete(key)

@@ -39,6 +39,7 @@ const counters = object(
     misses: integer,
     staleHits: integer,
     errors: integer,
+    invalid: integer,
     hitRate: number,
     loads: integer,
     loaderMs: number,
