@@ -5,7 +5,7 @@ import { InvalidOptionError, SerializationError, UndefinedValueError } from '../
 import { validateKey } from '../core/keys.js'
 import { withDeadline } from '../core/timeouts.js'
 import { WriteBehindStoppedError } from './errors.js'
-import { createGroup, Flusher } from './flusher.js'
+import { createJournalGroup, Flusher } from './flusher.js'
 import { idTime, journalFields } from './journal.js'
 import { assertDurable, type JournalDurability, readDurability } from './journal-check.js'
 import type { WriteBehind, WriteBehindHealth, WriteBehindOptions } from './types.js'
@@ -36,7 +36,7 @@ export async function createWriteBehind<V>(options: WriteBehindOptions<V>): Prom
     throw new InvalidOptionError(`maxAttempts must be an integer ≥ 1, got ${maxAttempts}`)
 
   assertDurable(await readDurability(journal), options.requireFsyncAlways)
-  await createGroup(journal, stream, group)
+  await createJournalGroup(journal, stream, group)
 
   const flusher =
     options.flusher === false
