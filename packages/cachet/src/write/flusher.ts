@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
+import { race } from '../core/timeouts.js'
 import { createGroup, readGroup } from '../entities/stream-group.js'
 import {
   claimIdle,
@@ -116,13 +117,12 @@ export class Flusher<V> {
   async stop(timeoutMs: number): Promise<void> {
     if (!this.#loop) return
     this.#draining = true
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs)
-      this.#drained = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
+    await race(
+      new Promise<void>((resolve) => {
+        this.#drained = resolve
+      }),
+      timeoutMs,
+    )
     this.#running = false
     clearInterval(this.#refresh)
     await this.#loop
