@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { CacheApi, CacheEvents, CacheHealth, CacheStats } from '../core/cache-api.js'
+import type { CacheApi, CacheHealth, CacheStats } from '../core/cache-api.js'
+import { listenAll } from '../core/listen-all.js'
 import type { HistoryShare, InstanceSeries } from './history-share.js'
 import { LatencySample, type Percentiles } from './latency-sample.js'
 
@@ -92,18 +93,14 @@ export function createHistory(
   let sampling = false
   let closed = false
 
-  const listeners: { [E in keyof CacheEvents]?: (payload: CacheEvents[E]) => void } = {
+  const stopListening = listenAll(cache, {
     // Only durations: the counts come from stats(), which counts each read once (core/outcome.ts).
     hit: ({ tier, durationMs }) => {
       // Reads answered from Redis only (docs/admin.md); L1 hits are timed too, for the Prometheus histogram.
       if (tier === 'l2' && durationMs !== undefined) reads.add(durationMs)
     },
     load: ({ durationMs }) => loads.add(durationMs),
-  }
-  const subscriptions = Object.entries(listeners) as Array<
-    [keyof CacheEvents, (payload: CacheEvents[keyof CacheEvents]) => void]
-  >
-  for (const [event, listener] of subscriptions) cache.on(event, listener)
+  })
 
   const sample = async () => {
     // A health check slower than the interval (Redis frozen) must not pile up samples.
@@ -171,7 +168,7 @@ export function createHistory(
     async close() {
       closed = true
       clearInterval(timer)
-      for (const [event, listener] of subscriptions) cache.off(event, listener)
+      stopListening()
       await share?.remove(instance)
     },
   }
