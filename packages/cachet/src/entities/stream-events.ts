@@ -126,12 +126,3 @@ function parseSeedEvent(map: Record<string, string>): { event: EntityEvent } | {
   }
   return { event }
 }
-
-/** Compares two stream ids ('ms-seq'): negative, 0 or positive. */
-export function compareStreamIds(a: string, b: string): number {
-  const [aMs, aSeq] = a.split('-').map(BigInt)
-  const [bMs, bSeq] = b.split('-').map(BigInt)
-  if (aMs !== bMs) return aMs! < bMs! ? -1 : 1
-  if (aSeq !== bSeq) return (aSeq ?? 0n) < (bSeq ?? 0n) ? -1 : 1
-  return 0
-}

@@ -85,3 +85,12 @@ export function fieldRecord<V>(list: readonly V[]): Record<string, V> {
   for (let i = 0; i + 1 < list.length; i += 2) pairs.push([String(list[i]), list[i + 1]!])
   return Object.fromEntries(pairs)
 }
+
+/** Compares two stream ids ('ms-seq'): negative, 0 or positive. */
+export function compareStreamIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(BigInt)
+  const [bMs, bSeq] = b.split('-').map(BigInt)
+  if (aMs !== bMs) return aMs! < bMs! ? -1 : 1
+  if (aSeq !== bSeq) return (aSeq ?? 0n) < (bSeq ?? 0n) ? -1 : 1
+  return 0
+}

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis'
-import { compareStreamIds } from './stream-events.js'
-import { fieldRecord } from './stream-group.js'
+import { compareStreamIds, fieldRecord } from './stream-group.js'
 
 /** What XINFO STREAM / XINFO GROUPS (Redis 7) say about a stream and one group. */
 export interface StreamInfo {
