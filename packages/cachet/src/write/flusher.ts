@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
+import { errorMessage } from '../core/errors.js'
 import { race } from '../core/timeouts.js'
 import { createGroup, readGroup } from '../entities/stream-group.js'
 import {
@@ -271,7 +272,7 @@ export class Flusher<V> {
       await this.#settings.flush(units.map((unit) => unit.item))
     } catch (error) {
       this.stats.failures++
-      this.stats.lastError = error instanceof Error ? error.message : String(error)
+      this.stats.lastError = errorMessage(error)
       const now = Date.now()
       for (const unit of units) {
         unit.attempts++
@@ -321,7 +322,7 @@ export class Flusher<V> {
 
   #failed(error: unknown): void {
     this.stats.errors++
-    this.stats.lastError = error instanceof Error ? error.message : String(error)
+    this.stats.lastError = errorMessage(error)
   }
 
   #backoff(attempts: number): number {

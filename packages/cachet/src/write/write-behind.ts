@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { toMs } from '../core/duration.js'
-import { InvalidOptionError, SerializationError, UndefinedValueError } from '../core/errors.js'
+import { errorMessage, InvalidOptionError, SerializationError, UndefinedValueError } from '../core/errors.js'
 import { validateKey } from '../core/keys.js'
 import { withDeadline } from '../core/timeouts.js'
 import { WriteBehindStoppedError } from './errors.js'
@@ -165,7 +165,7 @@ function flusherFigures<V>(flusher: Flusher<V> | undefined) {
 
 /** health() when the journal Redis does not answer: unhealthy, its figures unknown (NaN). */
 function unreachable<V>(error: unknown, flusher: Flusher<V> | undefined): WriteBehindHealth {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = errorMessage(error)
   return {
     status: 'unhealthy',
     backlog: Number.NaN,
