@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Cluster } from 'ioredis'
 import { type Logger, pino } from 'pino'
 import { adviseOnOptions, adviseOnRedis, giveAdvice, resolveAdvisor } from './core/advisor.js'
@@ -7,6 +8,7 @@ import { Emitter } from './core/emitter.js'
 import { Engine } from './core/engine.js'
 import { type CacheOptions, type ResolvedOptions, resolveOptions } from './core/options.js'
 import { PendingInvalidations } from './core/pending-invalidations.js'
+import { race } from './core/timeouts.js'
 import { traceCacheMethods } from './core/tracing.js'
 import { TtlPolicy } from './core/ttl-policy.js'
 import { registerEngineRedis } from './engine-redis.js'
@@ -90,10 +92,7 @@ export function createCache(options: CacheOptions = {}): Cache {
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
-      await Promise.race([
-        engine.drain(),
-        new Promise((resolve) => setTimeout(resolve, CLOSE_DRAIN_MS).unref()),
-      ])
+      await race(engine.drain(), CLOSE_DRAIN_MS)
       await engine.pending?.flush()
       engine.pending?.close()
       engine.closed = true
@@ -124,7 +123,7 @@ function startAdvisor(engine: Engine, connection: RedisConnection | undefined, i
         return
       } catch (error) {
         if (attempt === ADVISOR_ATTEMPTS) throw error
-        await new Promise((resolve) => setTimeout(resolve, ADVISOR_RETRY_MS).unref())
+        await sleep(ADVISOR_RETRY_MS, undefined, { ref: false })
       }
     }
   }

@@ -1,5 +1,5 @@
 import type { Database } from './database.js'
-import type { SeedResult } from './demo-data.js'
+import { keptTable, type SeedResult, seeded } from './demo-data.js'
 
 /** Vehicle brands and models the catalog seed generates (seed 004 §7.3). */
 export const VEHICLE_BRANDS = 40
@@ -53,10 +53,8 @@ export async function seedCatalog(db: Database): Promise<SeedResult> {
     key text PRIMARY KEY, value jsonb NOT NULL, environment text NOT NULL, active boolean NOT NULL)`)
   await db.query(`CREATE TABLE IF NOT EXISTS seo_pages (
     slug text PRIMARY KEY, title text NOT NULL, description text NOT NULL)`)
-  const [existing] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM vehicle_models')
-  if (existing && existing.n > 0) {
-    return { rows: existing.n, created: false, durationMs: performance.now() - started }
-  }
+  const kept = await keptTable(db, 'vehicle_models', started)
+  if (kept) return kept
   // Deterministic values (no random()) so figures and tests are reproducible run after run.
   await db.query(
     `INSERT INTO vehicle_brands (id, name, popularity)
@@ -81,5 +79,5 @@ export async function seedCatalog(db: Database): Promise<SeedResult> {
       [page.slug, page.title, page.description],
     )
   }
-  return { rows: VEHICLE_MODELS, created: true, durationMs: performance.now() - started }
+  return seeded(VEHICLE_MODELS, started)
 }

@@ -8,6 +8,22 @@ export interface SeedResult {
   durationMs: number
 }
 
+/** The result for a table left as is because it already holds rows (an external DATABASE_URL); undefined when empty. */
+export async function keptTable(
+  db: Database,
+  table: string,
+  started: number,
+): Promise<SeedResult | undefined> {
+  const [existing] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)
+  if (!existing || existing.n === 0) return undefined
+  return { rows: existing.n, created: false, durationMs: performance.now() - started }
+}
+
+/** The result for tables this run filled with `rows`. */
+export function seeded(rows: number, started: number): SeedResult {
+  return { rows, created: true, durationMs: performance.now() - started }
+}
+
 /**
  * Creates and fills the `logs` table of seed 001's dashboard. Rows come from generate_series inside
  * one INSERT (300,000 rows take about 1.5 s in PGlite), spread evenly over the last 30 days, so the
@@ -25,10 +41,8 @@ export async function seedLogs(db: Database, rows: number): Promise<SeedResult> 
     message text NOT NULL,
     file_name text
   )`)
-  const [existing] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM logs')
-  if (existing && existing.n > 0) {
-    return { rows: existing.n, created: false, durationMs: performance.now() - started }
-  }
+  const kept = await keptTable(db, 'logs', started)
+  if (kept) return kept
   // Deterministic values (no random()) so figures and tests are reproducible run after run.
   await db.query(
     `INSERT INTO logs (id, ts, level, service, user_id, message, file_name)
@@ -42,5 +56,5 @@ export async function seedLogs(db: Database, rows: number): Promise<SeedResult> 
      FROM generate_series(1, $1::int) AS g`,
     [rows],
   )
-  return { rows, created: true, durationMs: performance.now() - started }
+  return seeded(rows, started)
 }

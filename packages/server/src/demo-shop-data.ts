@@ -1,5 +1,5 @@
 import type { Database } from './database.js'
-import type { SeedResult } from './demo-data.js'
+import { keptTable, type SeedResult, seeded } from './demo-data.js'
 
 /** Customers, products and orders the shop seed generates around `orderItems`. */
 export const SHOP_CUSTOMERS = 5_000
@@ -25,10 +25,10 @@ export async function seedShop(db: Database, orderItems: number): Promise<SeedRe
   await db.query(`CREATE TABLE IF NOT EXISTS order_items (
     id int PRIMARY KEY, order_id int NOT NULL, product_id int NOT NULL,
     quantity int NOT NULL, unit_price numeric(10,2) NOT NULL)`)
-  const [existing] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_items')
-  if (existing && existing.n > 0) {
+  const kept = await keptTable(db, 'order_items', started)
+  if (kept) {
     await syncIdSequences(db)
-    return { rows: existing.n, created: false, durationMs: performance.now() - started }
+    return kept
   }
   const orders = Math.ceil(orderItems / ITEMS_PER_ORDER)
   // Deterministic values (no random()) so figures and tests are reproducible run after run.
@@ -63,7 +63,7 @@ export async function seedShop(db: Database, orderItems: number): Promise<SeedRe
   await syncIdSequences(db)
   // Fresh statistics, so the planner picks hash joins for the revenue query from the first request.
   await db.query('ANALYZE customers, products, orders, order_items')
-  return { rows: orderItems, created: true, durationMs: performance.now() - started }
+  return seeded(orderItems, started)
 }
 
 /**

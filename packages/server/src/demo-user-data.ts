@@ -1,5 +1,5 @@
 import type { Database } from './database.js'
-import type { SeedResult } from './demo-data.js'
+import { keptTable, type SeedResult, seeded } from './demo-data.js'
 import { createOutboxTable } from './user-outbox.js'
 
 /** Profiles the user seed generates. */
@@ -24,10 +24,8 @@ export async function seedUsers(db: Database): Promise<SeedResult> {
     updated_at timestamptz NOT NULL
   )`)
   await createOutboxTable(db)
-  const [existing] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM user_profiles')
-  if (existing && existing.n > 0) {
-    return { rows: existing.n, created: false, durationMs: performance.now() - started }
-  }
+  const kept = await keptTable(db, 'user_profiles', started)
+  if (kept) return kept
   await db.query(
     `INSERT INTO user_profiles (id, full_name, avatar, matricule, ministere, last_active_at, updated_at)
      SELECT g,
@@ -41,5 +39,5 @@ export async function seedUsers(db: Database): Promise<SeedResult> {
      FROM generate_series(1, $1::int) AS g`,
     [DEMO_USERS],
   )
-  return { rows: DEMO_USERS, created: true, durationMs: performance.now() - started }
+  return seeded(DEMO_USERS, started)
 }

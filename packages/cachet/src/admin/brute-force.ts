@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net'
+import { FixedWindows, type WindowStart } from './fixed-windows.js'
 
 /** Counts failed credentials per client address and limits an address once it has too many. */
 export interface FailureLimiter {
@@ -41,8 +42,7 @@ export function addressKey(ip: string): string {
   return `${ipv6Groups(bare.toLowerCase()).slice(0, 4).join(':')}::/64`
 }
 
-interface Window {
-  start: number
+interface Window extends WindowStart {
   failures: number
 }
 
@@ -62,40 +62,22 @@ export function createFailureLimiter(
   now: () => number = Date.now,
   maxTracked = MAX_TRACKED_ADDRESSES,
 ): FailureLimiter {
-  // Insertion order is start order, so expired windows are always at the front.
-  const windows = new Map<string, Window>()
   let limited = 0
-
-  const expired = (window: Window) => now() - window.start >= windowMs
-  const remove = (address: string, window: Window) => {
-    windows.delete(address)
+  const windows = new FixedWindows<Window>(windowMs, now, (_address, window) => {
     if (window.failures >= maxFailures) limited--
-  }
-  const dropExpired = () => {
-    for (const [address, window] of windows) {
-      if (!expired(window)) break
-      remove(address, window)
-    }
-  }
-  const current = (address: string) => {
-    const window = windows.get(address)
-    if (window && expired(window)) {
-      remove(address, window)
-      return undefined
-    }
-    return window
-  }
+  })
+
   /** True when every slot is taken by a limited address. */
   const saturated = () => {
-    dropExpired()
+    windows.closeEnded()
     return windows.size >= maxTracked && limited >= windows.size
   }
   const makeRoom = () => {
     if (saturated()) return false
     if (windows.size < maxTracked) return true
-    for (const [address, window] of windows) {
+    for (const [address, window] of windows.entries()) {
       if (window.failures < maxFailures) {
-        remove(address, window)
+        windows.close(address, window)
         return true
       }
     }
@@ -104,21 +86,21 @@ export function createFailureLimiter(
 
   return {
     blockedFor(address) {
-      const window = current(address)
+      const window = windows.get(address)
       if (window) return window.failures >= maxFailures ? window.start + windowMs - now() : 0
       if (!saturated()) return 0
-      const oldest = windows.values().next().value!
+      const oldest = windows.oldest()!
       return Math.max(1, oldest.start + windowMs - now())
     },
     fail(address) {
-      const window = current(address)
+      const window = windows.get(address)
       if (window) {
         window.failures++
         if (window.failures === maxFailures) limited++
         return
       }
       if (!makeRoom()) return
-      windows.set(address, { start: now(), failures: 1 })
+      windows.open(address, { start: now(), failures: 1 })
       if (maxFailures <= 1) limited++
     },
   }

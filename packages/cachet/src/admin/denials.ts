@@ -1,4 +1,5 @@
 import type { AuditLog, AuditRecord } from './audit-log.js'
+import { FixedWindows, type WindowStart } from './fixed-windows.js'
 
 /** One refused request, as the auth hook sees it. */
 export interface Denial {
@@ -24,8 +25,7 @@ export interface DenialRecorder {
 /** Clients with an open window at most; past it, denials of new clients share one record. */
 const MAX_TRACKED_CLIENTS = 10_000
 
-interface Window {
-  start: number
+interface Window extends WindowStart {
   /** Denials after the first one, written when the window closes. */
   repeats: number
   first: Denial
@@ -44,9 +44,6 @@ export function createDenialRecorder(
   now: () => number = Date.now,
   maxTracked = MAX_TRACKED_CLIENTS,
 ): DenialRecorder {
-  // Insertion order is start order, so closed windows are always at the front.
-  const windows = new Map<string, Window>()
-
   const write = (record: AuditRecord) => audit.write(record).catch(() => {})
   const base = (denial: Denial, at: number) => ({
     at,
@@ -59,33 +56,25 @@ export function createDenialRecorder(
     keysAffected: 0,
     durationMs: 0,
   })
-  const close = (key: string, window: Window) => {
-    windows.delete(key)
+  /** A window's repeats as one record, written when it closes. */
+  const windows = new FixedWindows<Window, Promise<void>>(windowMs, now, (_key, window) => {
     if (window.repeats === 0) return Promise.resolve()
     return write({
       ...base(window.first, now()),
       reason: `${window.repeats} more denied request(s) since ${new Date(window.start).toISOString()} (last: ${window.first.reason})`,
       count: window.repeats,
     })
-  }
-  const closeExpired = async () => {
-    const closing: Array<Promise<void>> = []
-    for (const [key, window] of windows) {
-      if (now() - window.start < windowMs) break
-      closing.push(close(key, window))
-    }
-    await Promise.all(closing)
-  }
+  })
 
-  const sweep = setInterval(() => void closeExpired(), windowMs)
+  const sweep = setInterval(() => windows.closeEnded(), windowMs)
   sweep.unref()
 
   return {
     async record(denial) {
       // Closing deletes at once (its record is written in the background), which makes room.
-      void closeExpired()
+      windows.closeEnded()
       let key = `${denial.who}\n${denial.address}\n${denial.status}`
-      if (!windows.has(key) && windows.size >= maxTracked) {
+      if (!windows.get(key) && windows.size >= maxTracked) {
         key = `\n*\n${denial.status}`
         denial = {
           ...denial,
@@ -99,13 +88,13 @@ export function createDenialRecorder(
         window.repeats++
         return
       }
-      windows.set(key, { start: now(), repeats: 0, first: denial })
+      windows.open(key, { start: now(), repeats: 0, first: denial })
       await write({ ...base(denial, now()), reason: denial.reason, count: 1 })
     },
 
     async flush() {
       clearInterval(sweep)
-      await Promise.all([...windows].map(([key, window]) => close(key, window)))
+      await Promise.all(windows.closeAll())
     },
   }
 }

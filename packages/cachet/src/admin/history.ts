@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { CacheApi, CacheEvents, CacheHealth } from '../core/cache-api.js'
+import type { CacheApi, CacheHealth, CacheStats } from '../core/cache-api.js'
+import { listenAll } from '../core/listen-all.js'
 import type { HistoryShare, InstanceSeries } from './history-share.js'
 import { LatencySample, type Percentiles } from './latency-sample.js'
 
@@ -70,10 +71,11 @@ export function historyShape(options: HistoryOptions = {}): {
 }
 
 /**
- * Starts sampling `cache` every `intervalMs`: counts its hit, miss, stale and error events, keeps the
- * read and loader durations of the interval for their percentiles, and reads memory and circuit
- * state from `stats()` and `health()` (the admin's reused one). Keeps `windowMs` of points, and
- * publishes each point to `share` when given, so other instances can show this one's history.
+ * Starts sampling `cache` every `intervalMs`: takes the interval's hits, misses, stale reads and errors
+ * from the counters of `stats()`, keeps the read and loader durations of the interval (from the events)
+ * for their percentiles, and reads memory and circuit state from `stats()` and `health()` (the
+ * admin's reused one). Keeps `windowMs` of points, and publishes each point to `share` when given,
+ * so other instances can show this one's history.
  */
 export function createHistory(
   cache: CacheApi,
@@ -84,29 +86,21 @@ export function createHistory(
   const { intervalMs, windowMs, capacity } = historyShape(options)
   const instance = randomBytes(4).toString('hex')
   const points: HistoryPoint[] = []
-  const counts = { hit: 0, miss: 0, stale: 0, error: 0 }
   const reads = new LatencySample()
   const loads = new LatencySample()
-  let l2ErrorsBefore = cache.stats().l2?.errors ?? 0
+  let countsBefore = countsOf(cache.stats())
   let last = Date.now()
   let sampling = false
   let closed = false
 
-  const listeners: { [E in keyof CacheEvents]?: (payload: CacheEvents[E]) => void } = {
+  const stopListening = listenAll(cache, {
+    // Only durations: the counts come from stats(), which counts each read once (core/outcome.ts).
     hit: ({ tier, durationMs }) => {
-      counts.hit++
       // Reads answered from Redis only (docs/admin.md); L1 hits are timed too, for the Prometheus histogram.
       if (tier === 'l2' && durationMs !== undefined) reads.add(durationMs)
     },
-    miss: () => counts.miss++,
-    stale: () => counts.stale++,
-    error: () => counts.error++,
     load: ({ durationMs }) => loads.add(durationMs),
-  }
-  const subscriptions = Object.entries(listeners) as Array<
-    [keyof CacheEvents, (payload: CacheEvents[keyof CacheEvents]) => void]
-  >
-  for (const [event, listener] of subscriptions) cache.on(event, listener)
+  })
 
   const sample = async () => {
     // A health check slower than the interval (Redis frozen) must not pile up samples.
@@ -116,12 +110,12 @@ export function createHistory(
       const now = Date.now()
       const seconds = Math.max(0.001, (now - last) / 1000)
       last = now
-      const { hit, miss, stale, error } = counts
-      counts.hit = counts.miss = counts.stale = counts.error = 0
       const readMs = reads.take()
       const loaderMs = loads.take()
       const stats = cache.stats()
-      const l2Errors = stats.l2?.errors ?? 0
+      const counts = countsOf(stats)
+      const { hit, miss, stale, error, l2Errors } = countsSince(countsBefore, counts)
+      countsBefore = counts
       const lookups = hit + stale + miss
       const redisMemory = (await health().catch(() => undefined))?.redis.usedMemory
       const point: HistoryPoint = {
@@ -137,11 +131,10 @@ export function createHistory(
         loaderMs,
         l1Bytes: stats.l1?.bytes ?? null,
         redisMemoryBytes: redisMemory ?? null,
-        l2Errors: Math.max(0, l2Errors - l2ErrorsBefore),
+        l2Errors,
         circuit: stats.l2 ? CIRCUIT[stats.l2.circuit] : null,
       }
       points.push(point)
-      l2ErrorsBefore = l2Errors
       if (points.length > capacity) points.splice(0, points.length - capacity)
       // After close() the instance has withdrawn from the shared list: a late point must not re-enter it.
       if (!closed) await share?.publish(instance, point)
@@ -175,9 +168,29 @@ export function createHistory(
     async close() {
       closed = true
       clearInterval(timer)
-      for (const [event, listener] of subscriptions) cache.off(event, listener)
+      stopListening()
       await share?.remove(instance)
     },
+  }
+}
+
+type Counts = { hit: number; miss: number; stale: number; error: number; l2Errors: number }
+
+/** The engine's counters the history follows. */
+function countsOf(stats: CacheStats): Counts {
+  const { hits, misses, staleHits, errors } = stats
+  return { hit: hits, miss: misses, stale: staleHits, error: errors, l2Errors: stats.l2?.errors ?? 0 }
+}
+
+/** What was counted between two readings; a counter that went down was reset (resetStats()) in between. */
+function countsSince(before: Counts, now: Counts): Counts {
+  const since = (name: keyof Counts) => (now[name] >= before[name] ? now[name] - before[name] : now[name])
+  return {
+    hit: since('hit'),
+    miss: since('miss'),
+    stale: since('stale'),
+    error: since('error'),
+    l2Errors: since('l2Errors'),
   }
 }
 

@@ -1,3 +1,5 @@
+import { roundMs } from '../core/stats.js'
+
 /** p50 and p99 of the durations of one interval, in ms. */
 export interface Percentiles {
   p50: number
@@ -35,14 +37,10 @@ export class LatencySample {
     this.#values = []
     this.#seen = 0
     if (values.length === 0) return null
-    return { p50: round(nearestRank(values, 0.5)), p99: round(nearestRank(values, 0.99)) }
+    return { p50: roundMs(nearestRank(values, 0.5)), p99: roundMs(nearestRank(values, 0.99)) }
   }
 }
 
 function nearestRank(sorted: readonly number[], quantile: number): number {
   return sorted[Math.max(0, Math.ceil(quantile * sorted.length) - 1)]!
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000
 }

@@ -1,5 +1,6 @@
 import type { z as Zod } from 'zod'
-import { InvalidKeyError } from '../core/errors.js'
+import { type Duration, toMs } from '../core/duration.js'
+import { InvalidKeyError, InvalidOptionError } from '../core/errors.js'
 import { validateKey, validatePattern } from '../core/keys.js'
 import { requirePeer } from '../core/peer.js'
 import type { ResolvedLimits } from './options.js'
@@ -9,21 +10,19 @@ import { badRequest } from './responses.js'
 const { z } = requirePeer<typeof import('zod')>('zod', 'cachet/admin')
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
-const DURATION = /^(\d{1,9}(?:\.\d{1,3})?)\s*(ms|s|m|h|d)$/
 const MAX_TTL_MS = 365 * 86_400_000
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-/** A TTL in ms from a number of ms or a duration string; undefined when not in (0, 365 days]. */
+/** A TTL in ms from a whole number of ms or a duration string (core/duration.ts); undefined when not in (0, 365 days]. */
 function toTtlMs(input: number | string): number | undefined {
-  let ms = input
-  if (typeof input === 'string') {
-    const match = DURATION.exec(input.trim())
-    if (!match) return undefined
-    ms = Math.round(Number(match[1]) * UNIT_MS[match[2]!]!)
+  if (typeof input === 'number' && !Number.isInteger(input)) return undefined
+  let ms: number
+  try {
+    ms = toMs(input as Duration, 'ttl')
+  } catch (error) {
+    if (error instanceof InvalidOptionError) return undefined
+    throw error
   }
-  return Number.isInteger(ms) && (ms as number) > 0 && (ms as number) <= MAX_TTL_MS
-    ? (ms as number)
-    : undefined
+  return ms > 0 && ms <= MAX_TTL_MS ? ms : undefined
 }
 
 /** The zod schemas of every admin request, bound to one cache prefix and one set of limits. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { CacheApi } from '../core/cache-api.js'
+import { errorMessage } from '../core/errors.js'
 import type { CallOptions } from '../core/options.js'
 import { escapeControl } from './sanitize.js'
 import { publishWarmupStatus } from './warmup-status.js'
@@ -226,7 +227,7 @@ function runJob(
       result = { module: name, keys, ok: true, durationMs: Date.now() - started }
     } catch (error) {
       // Warmers are application code: keep only a bounded, escaped message, never a stack.
-      const message = escapeControl(error instanceof Error ? error.message : String(error)).slice(0, 300)
+      const message = escapeControl(errorMessage(error)).slice(0, 300)
       result = {
         module: name,
         keys: current.keys,

@@ -1,6 +1,7 @@
 import { adviceOf } from './advisor.js'
 import type { CacheHealth } from './cache-api.js'
 import type { Engine } from './engine.js'
+import { errorMessage } from './errors.js'
 
 /** Latency above this is degraded. */
 export const LATENCY_DEGRADED_MS = 100
@@ -141,7 +142,7 @@ async function checkRedis(engine: Engine): Promise<Omit<CacheHealth, 'advice'>> 
 
 /** An error message safe to show: no hostnames or credentials (docs/reliability.md S12). */
 function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = errorMessage(error)
   if (/timed? ?out|timeout/i.test(message)) return 'timeout'
   if (/circuit/i.test(message)) return 'circuit open'
   if (/ECONNREFUSED|connect|closed|Connection/i.test(message)) return 'connection refused or closed'

@@ -25,8 +25,8 @@ export class ScopeCounters {
       invalid: this.invalid,
       hitRate: lookups === 0 ? 0 : (this.hits + this.staleHits) / lookups,
       loads: this.loads,
-      loaderMs: this.loads === 0 ? 0 : round(this.loaderMsTotal / this.loads),
-      cacheMs: this.cacheHits === 0 ? 0 : round(this.cacheMsTotal / this.cacheHits),
+      loaderMs: this.loads === 0 ? 0 : roundMs(this.loaderMsTotal / this.loads),
+      cacheMs: this.cacheHits === 0 ? 0 : roundMs(this.cacheMsTotal / this.cacheHits),
     }
   }
 }
@@ -90,6 +90,7 @@ export class Stats {
   }
 }
 
-function round(ms: number): number {
+/** Milliseconds to the microsecond, as every figure of the stats and history is given. */
+export function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000
 }

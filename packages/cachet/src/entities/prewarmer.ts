@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { InvalidOptionError } from '../core/errors.js'
 import type { PrewarmCursorStore } from './prewarm-cursor.js'
 import type { EntityCache } from './types.js'
@@ -127,14 +128,5 @@ async function* batches(
 /** Waits `ms`; resolves false at once when the signal aborts. */
 function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   if (ms === 0) return Promise.resolve(!signal?.aborted)
-  return new Promise((resolve) => {
-    const done = (finished: boolean) => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      resolve(finished)
-    }
-    const onAbort = () => done(false)
-    const timer = setTimeout(() => done(true), ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
+  return sleep(ms, true, { signal }).catch(() => false)
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { toMs } from '../core/duration.js'
 import { InvalidOptionError } from '../core/errors.js'
@@ -10,6 +11,7 @@ import type {
   StreamConsumerStats,
 } from './stream-consumer-types.js'
 import { type EntityEvent, parseEntityEvent } from './stream-events.js'
+import { createGroup, PendingFirstReader } from './stream-group.js'
 import { type HealthMemory, inspectStream, judgeStream, type ResetReason } from './stream-health.js'
 import {
   claimIdle,
@@ -85,14 +87,6 @@ export function createStreamConsumer<T>(options: StreamConsumerOptions<T>): Stre
     }
   }
 
-  const createGroup = async (startId: string) => {
-    try {
-      await client.xgroup('CREATE', stream, group, startId, 'MKSTREAM')
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error
-    }
-  }
-
   const handlerFor = (event: EntityEvent): EntityEventHandler<T> | undefined =>
     handlers ? handlers[event.type] : defaultHandler(event.type)
 
@@ -134,7 +128,7 @@ export function createStreamConsumer<T>(options: StreamConsumerOptions<T>): Stre
     const flushed = await entityCache.clear()
     // Entries added since the restart are all new to us: the re-created group reads from the start.
     if (reason !== 'entries-trimmed') {
-      await createGroup('0')
+      await createGroup(client, stream, group, '0')
       memory = {}
     }
     emit('reset', { reason, flushed })
@@ -171,31 +165,16 @@ export function createStreamConsumer<T>(options: StreamConsumerOptions<T>): Stre
   }
 
   const run = async () => {
-    // First our own pending entries (a restart under the same name), then new ones.
-    let readId = '0'
+    const entries = new PendingFirstReader(target, batchSize, blockMs)
     while (stats.running) {
       try {
         await housekeeping()
-        const reply = (await blocking.xreadgroup(
-          'GROUP',
-          group,
-          consumer,
-          'COUNT',
-          batchSize,
-          'BLOCK',
-          blockMs,
-          'STREAMS',
-          stream,
-          readId,
-        )) as Array<[string, StreamEntry[]]> | null
-        const entries = reply?.[0]?.[1] ?? []
-        if (readId !== '>') readId = entries.length > 0 ? entries[entries.length - 1]![0] : '>'
-        await process(entries)
+        await process(await entries.next(blocking))
       } catch (error) {
         if (!stats.running) break
         if (error instanceof Error && error.message.startsWith('NOGROUP')) {
           await reset('group-missing').catch(() => {})
-          readId = '0'
+          entries.restart()
           continue
         }
         stats.errors++
@@ -208,7 +187,7 @@ export function createStreamConsumer<T>(options: StreamConsumerOptions<T>): Stre
   return {
     async start() {
       if (stats.running) return
-      await createGroup(options.startId ?? '$')
+      await createGroup(client, stream, group, options.startId ?? '$')
       stats.running = true
       loop = run()
     },
@@ -265,8 +244,4 @@ function unusable(event: EntityEvent, defaults: boolean): string | undefined {
   return typeof payload === 'object' && payload !== null && !Array.isArray(payload)
     ? undefined
     : 'payload is not an object'
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { deserializeJson, JSON_TAGGED_ID, serializeJson } from '../core/codec/json-serializer.js'
 import { parseSafeJson } from '../core/codec/safe-json.js'
 import { decodeValue } from './hash-codec.js'
+import { fieldRecord } from './stream-group.js'
 
 /** One entity change as carried on a stream (e.g. user.profile.created/updated/deleted). */
 export interface EntityEvent {
@@ -58,26 +59,23 @@ export async function publishEntityEvent(
  * Reads cachet's own entries (`type`, `id`, `version`, `payload`) and the seed system's (`event`).
  */
 export function parseEntityEvent(fields: readonly string[]): { event: EntityEvent } | { error: string } {
-  const map = new Map<string, string>()
-  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!)
-  if (!map.has('type') && (map.has('event') || map.has('payload'))) return parseSeedEvent(map)
-  const type = map.get('type')
-  const id = map.get('id')
+  const map = fieldRecord(fields)
+  if (map.type === undefined && (map.event !== undefined || map.payload !== undefined))
+    return parseSeedEvent(map)
+  const { type, id } = map
   if (!type || !id) return { error: 'missing type or id' }
   const event: EntityEvent = { type, id }
-  const version = map.get('version')
+  const { version } = map
   if (version !== undefined) {
     const parsed = Number(version)
     if (version === '' || !Number.isFinite(parsed)) return { error: `bad version "${version}"` }
     event.version = parsed
   }
-  const payload = map.get('payload')
+  const { payload } = map
   if (payload !== undefined) {
     try {
       event.payload =
-        map.get('payload-format') === 'tagged'
-          ? deserializeJson(payload, JSON_TAGGED_ID)
-          : parseSafeJson(payload)
+        map['payload-format'] === 'tagged' ? deserializeJson(payload, JSON_TAGGED_ID) : parseSafeJson(payload)
     } catch {
       return { error: 'payload is not JSON' }
     }
@@ -94,8 +92,8 @@ const RAW_FIELDS = new Set(['event', 'userId', 'id'])
  * are: `"1736862000000"` is a number) or as one JSON object in `payload` (or in `event`), which may
  * leave `event` and `userId` as entry fields beside it.
  */
-function parseSeedEvent(map: Map<string, string>): { event: EntityEvent } | { error: string } {
-  const envelope = map.get('payload') ?? map.get('event')!
+function parseSeedEvent(map: Record<string, string>): { event: EntityEvent } | { error: string } {
+  const envelope = map.payload ?? map.event!
   let record: Record<string, unknown>
   if (envelope.trimStart().startsWith('{')) {
     let parsed: unknown
@@ -108,12 +106,13 @@ function parseSeedEvent(map: Map<string, string>): { event: EntityEvent } | { er
       return { error: 'payload is not an object' }
     }
     record = { ...(parsed as Record<string, unknown>) }
-    const name = map.get('event')
+    const name = map.event
     if (record.event === undefined && name !== undefined && name !== envelope) record.event = name
-    record.userId ??= map.get('userId') ?? map.get('id')
+    record.userId ??= map.userId ?? map.id
   } else {
     record = {}
-    for (const [name, text] of map) record[name] = RAW_FIELDS.has(name) ? text : decodeValue(text)
+    for (const [name, text] of Object.entries(map))
+      record[name] = RAW_FIELDS.has(name) ? text : decodeValue(text)
   }
   const { event: type, userId, version, ...payload } = record
   const id = userId ?? payload.id
@@ -126,13 +125,4 @@ function parseSeedEvent(map: Map<string, string>): { event: EntityEvent } | { er
     event.version = version
   }
   return { event }
-}
-
-/** Compares two stream ids ('ms-seq'): negative, 0 or positive. */
-export function compareStreamIds(a: string, b: string): number {
-  const [aMs, aSeq] = a.split('-').map(BigInt)
-  const [bMs, bSeq] = b.split('-').map(BigInt)
-  if (aMs !== bMs) return aMs! < bMs! ? -1 : 1
-  if (aSeq !== bSeq) return (aSeq ?? 0n) < (bSeq ?? 0n) ? -1 : 1
-  return 0
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { compareStreamIds } from './stream-events.js'
+import { compareStreamIds, fieldRecord } from './stream-group.js'
 
 /** What XINFO STREAM / XINFO GROUPS (Redis 7) say about a stream and one group. */
 export interface StreamInfo {
@@ -36,8 +36,8 @@ export async function inspectStream(
     if (error instanceof Error && /no such key/i.test(error.message)) return undefined
     throw error
   }
-  const info = toRecord(streamReply)
-  const groups = ((await client.call('XINFO', 'GROUPS', stream)) as unknown[]).map(toRecord)
+  const info = fieldRecord(streamReply as unknown[])
+  const groups = ((await client.call('XINFO', 'GROUPS', stream)) as unknown[][]).map(fieldRecord)
   const mine = groups.find((entry) => entry.name === group)
   return {
     entriesAdded: Number(info['entries-added'] ?? 0),
@@ -92,13 +92,6 @@ function undeliveredLoss(info: StreamInfo, group: NonNullable<StreamInfo['group'
   if (first === undefined || compareStreamIds(first, group.lastDeliveredId) <= 0) return undefined
   const unseen = group.entriesRead === null ? Number.POSITIVE_INFINITY : info.entriesAdded - group.entriesRead
   return unseen > info.length ? `trimmed:${first}` : undefined
-}
-
-function toRecord(reply: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  const list = reply as unknown[]
-  for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = list[i + 1]
-  return out
 }
 
 function nullableNumber(value: unknown): number | null {

@@ -1,3 +1,4 @@
+import { positiveMs } from '../core/options.js'
 import { type CacheApi, type Duration, InvalidOptionError, toMs } from '../index.js'
 import { DEFAULT_CACHE_TYPES, TYPE_PATTERN } from './cache-types.js'
 import { STORED_HEADERS } from './stored-response.js'
@@ -247,10 +248,4 @@ function count(value: number | undefined, fallback: number, name: string): numbe
     throw new InvalidOptionError(`${name} must be a whole number of at least 1; got ${JSON.stringify(value)}`)
   }
   return value
-}
-
-function positiveMs(ttl: Duration, name: string): number {
-  const ms = toMs(ttl, name)
-  if (ms <= 0) throw new InvalidOptionError(`${name} must be greater than 0, got ${JSON.stringify(ttl)}`)
-  return ms
 }

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { CacheApi, CacheEvents } from '../core/cache-api.js'
+import type { CacheApi } from '../core/cache-api.js'
 import { namespaceOf } from '../core/keys.js'
+import { listenAll } from '../core/listen-all.js'
 import { requirePeer } from '../core/peer.js'
 import { reuseFor } from '../core/reuse.js'
 import { valueWithin } from '../core/timeouts.js'
@@ -225,7 +226,7 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
   )
   gauge('redis_ops_per_second', 'Redis instantaneous_ops_per_sec', async () => (await read()).info?.opsPerSec)
 
-  const listeners: { [E in keyof CacheEvents]?: (payload: CacheEvents[E]) => void } = {
+  const stopListening = listenAll(cache, {
     hit: ({ key, tier, durationMs }) => {
       const namespace = ns(namespaceOf(key))
       hits.inc({ namespace, tier })
@@ -259,19 +260,13 @@ export function createMetrics(cache: CacheApi, options: MetricsOptions = {}): Ca
     },
     circuit: ({ state }) => circuitChanges.inc({ state }),
     'l1-flush': ({ reason }) => l1Flushes.inc({ reason: small(reason.split(/[\s:]/, 1)[0]) }),
-  }
-  const subscriptions = Object.entries(listeners) as Array<
-    [keyof CacheEvents, (payload: CacheEvents[keyof CacheEvents]) => void]
-  >
-  for (const [event, listener] of subscriptions) cache.on(event, listener)
+  })
 
   return {
     registry,
     contentType: registry.contentType,
     metrics: () => registry.metrics(),
-    close() {
-      for (const [event, listener] of subscriptions) cache.off(event, listener)
-    },
+    close: stopListening,
   }
 }
 

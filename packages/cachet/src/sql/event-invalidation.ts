@@ -1,4 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
+import { createGroup, fieldRecord, PendingFirstReader } from '../entities/stream-group.js'
+import { inspectStream } from '../entities/stream-health.js'
 import {
   claimIdle,
   deadLetterExhausted,
@@ -108,8 +111,7 @@ export function createInvalidationStream(options: InvalidationStreamOptions): In
 
   /** The tags an entry invalidates; null for an event with no rule; undefined when malformed. */
   const tagsOf = (fields: string[]): string[] | null | undefined => {
-    const entry: InvalidationEntry = {}
-    for (let i = 0; i + 1 < fields.length; i += 2) entry[fields[i]!] = fields[i + 1]!
+    const entry: InvalidationEntry = fieldRecord(fields)
     const name = entry.event ?? entry.type
     if (!name) return undefined
     const rule = Object.hasOwn(events, name) ? events[name] : undefined
@@ -154,40 +156,19 @@ export function createInvalidationStream(options: InvalidationStreamOptions): In
     await process(entries)
   }
 
-  const createGroup = async () => {
-    try {
-      await client.xgroup('CREATE', stream, group, options.startId ?? '$', 'MKSTREAM')
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error
-    }
-  }
+  const startId = options.startId ?? '$'
 
   const run = async (reader: Redis) => {
-    // Our own pending entries first (a restart under the same name), then new ones.
-    let readId = '0'
+    const entries = new PendingFirstReader(target, batchSize, blockMs)
     while (stats.running) {
       try {
         await housekeeping()
-        const reply = (await reader.xreadgroup(
-          'GROUP',
-          group,
-          consumer,
-          'COUNT',
-          batchSize,
-          'BLOCK',
-          blockMs,
-          'STREAMS',
-          stream,
-          readId,
-        )) as Array<[string, StreamEntry[]]> | null
-        const entries = reply?.[0]?.[1] ?? []
-        if (readId !== '>') readId = entries.length > 0 ? entries[entries.length - 1]![0] : '>'
-        await process(entries)
+        await process(await entries.next(reader))
       } catch (error) {
         if (error instanceof Error && error.message.startsWith('NOGROUP')) {
           // The stream or group was deleted: recreate it and start over from our pending entries.
-          await createGroup().catch(() => {})
-          readId = '0'
+          await createGroup(client, stream, group, startId).catch(() => {})
+          entries.restart()
           continue
         }
         stats.errors++
@@ -199,7 +180,7 @@ export function createInvalidationStream(options: InvalidationStreamOptions): In
   return {
     async start() {
       if (stats.running) return
-      await createGroup()
+      await createGroup(client, stream, group, startId)
       blocking = client.duplicate()
       stats.running = true
       loop = run(blocking)
@@ -215,21 +196,9 @@ export function createInvalidationStream(options: InvalidationStreamOptions): In
     },
     stats: () => ({ ...stats }),
     async health() {
-      let lag: number | null = null
-      let pending: number | null = null
-      try {
-        const groups = (await client.call('XINFO', 'GROUPS', stream)) as unknown[][]
-        for (const info of groups) {
-          const fields: Record<string, unknown> = {}
-          for (let i = 0; i + 1 < info.length; i += 2) fields[String(info[i])] = info[i + 1]
-          if (fields.name !== group) continue
-          pending = Number(fields.pending)
-          lag = fields.lag === null || fields.lag === undefined ? null : Number(fields.lag)
-        }
-      } catch {
-        // Redis unreachable or no stream yet: unknown.
-      }
-      return { ...stats, lag, pending }
+      // Redis unreachable, no stream or no group yet: unknown.
+      const info = await inspectStream(client, stream, group).catch(() => undefined)
+      return { ...stats, lag: info?.group?.lag ?? null, pending: info?.group?.pending ?? null }
     },
   }
 }
@@ -247,8 +216,4 @@ function toTags(targets: unknown): string[] | undefined {
   if (!(strings(names) || (Array.isArray(names) && names.length === 0))) return undefined
   if (!(strings(tags) || (Array.isArray(tags) && tags.length === 0))) return undefined
   return [...tables(names), ...tags]
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

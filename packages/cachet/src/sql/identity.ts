@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { errorMessage } from '../core/errors.js'
 import { InvalidOptionError, stableStringify } from '../index.js'
 import type { Driver } from './driver.js'
 import { DatabaseIdentityError } from './errors.js'
@@ -51,7 +52,7 @@ export async function probeIdentity(driver: Driver): Promise<string> {
   } catch (error) {
     throw new DatabaseIdentityError(
       'cannot identify the database behind this query cache (current_database(), current_user, search_path, ' +
-        `server): ${error instanceof Error ? error.message : String(error)}; pass the identity option`,
+        `server): ${errorMessage(error)}; pass the identity option`,
       { cause: error },
     )
   }

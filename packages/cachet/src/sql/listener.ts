@@ -1,3 +1,4 @@
+import { errorMessage } from '../core/errors.js'
 import { InvalidOptionError } from '../index.js'
 import type { Queryable } from './driver.js'
 
@@ -109,7 +110,7 @@ export class InvalidationListener {
   }
 
   #failed(error: unknown): void {
-    this.#health.lastError = error instanceof Error ? error.message : String(error)
+    this.#health.lastError = errorMessage(error)
   }
 
   #notified = (payload: string | undefined) => {

@@ -1,3 +1,5 @@
+import { errorMessage } from '../core/errors.js'
+
 /** Parses SQL into PostgreSQL's own parse tree (libpg-query's JSON), synchronously once loaded. */
 export type ParseSql = (sql: string) => { stmts?: Array<{ stmt: unknown }> }
 
@@ -27,7 +29,7 @@ export function loadSqlParser(): Promise<Loaded> {
       await parser.loadModule()
       return { parse: parser.parseSync as ParseSql, status: { kind: 'libpg-query' } }
     } catch (error) {
-      const reason = `libpg-query could not be loaded (${error instanceof Error ? error.message : String(error)})`
+      const reason = `libpg-query could not be loaded (${errorMessage(error)})`
       return { status: { kind: 'tokenizer', reason } }
     }
   })()

@@ -1,3 +1,4 @@
+import { reuseFor } from '../core/reuse.js'
 import { type CacheApi, type CallOptions, type Duration, InvalidOptionError } from '../index.js'
 import { analyzeSql, sqlFindings } from './analyze.js'
 import { type Driver, type Queryable, type Run, type SqlResult, toDriver } from './driver.js'
@@ -101,7 +102,8 @@ export class QueryCache {
   readonly #stats: QueryStats
   readonly #parser = loadSqlParser()
   #parserStatus: SqlParserStatus | undefined
-  #identity: Promise<string> | undefined
+  /** The identity option, else the probe: asked once and kept; a failure (database down) is not kept. */
+  readonly #identity: () => Promise<string>
 
   constructor(options: QueryCacheOptions) {
     this.cache = options.cache
@@ -111,10 +113,12 @@ export class QueryCache {
     this.defaultTtl = options.defaultTtl
     this.#driver = toDriver(options.db)
     this.#db = options.db
-    if (options.identity !== undefined) {
-      validateIdentity(options.identity)
-      this.#identity = Promise.resolve(`id:${options.identity}`)
-    }
+    const { identity } = options
+    if (identity !== undefined) validateIdentity(identity)
+    this.#identity =
+      identity === undefined
+        ? reuseFor(Number.POSITIVE_INFINITY, () => probeIdentity(this.#driver))
+        : () => Promise.resolve(`id:${identity}`)
     this.#stats = new QueryStats(options.maxTrackedQueries)
     void this.#parser.then(({ status }) => {
       this.#parserStatus = status
@@ -133,20 +137,16 @@ export class QueryCache {
 
   /** The cache key of a query: `${namespace}:${sha256(identity + normalized SQL + stable JSON of params)}`. */
   async key(sql: string, params?: SqlParams): Promise<string> {
-    return queryKey(this.namespace, await this.identity(), analyzeSql(sql).normalized, params)
+    return this.#key(analyzeSql(sql).normalized, params)
+  }
+
+  async #key(normalizedSql: string, params: SqlParams | undefined): Promise<string> {
+    return queryKey(this.namespace, await this.identity(), normalizedSql, params)
   }
 
   /** The database identity every key of this query cache includes: the `identity` option, else probed once. */
   identity(): Promise<string> {
-    if (!this.#identity) {
-      const probing = probeIdentity(this.#driver)
-      this.#identity = probing
-      // A failure (database down) is not remembered: the next call asks again.
-      probing.catch(() => {
-        if (this.#identity === probing) this.#identity = undefined
-      })
-    }
-    return this.#identity
+    return this.#identity()
   }
 
   /** Rows of a read-only statement, from the cache when fresh; the SQL runs once however many callers wait. */
@@ -163,7 +163,7 @@ export class QueryCache {
       const message = `query() caches only reads that can be reused; this statement ${reason}: use execute()`
       throw effects ? new MutationInQueryError(message) : new UncacheableQueryError(message)
     }
-    const key = queryKey(this.namespace, await this.identity(), info.normalized, params)
+    const key = await this.#key(info.normalized, params)
     const tags = [...new Set([...found.reads.map(tableTag), ...(options.tags ?? [])])]
     const started = performance.now()
     const load = async () => {

@@ -5,6 +5,7 @@ import { MAX_KEY_BYTES, PATTERN_LIMITS, validatePattern } from '../core/keys.js'
 import { withDeadline } from '../core/timeouts.js'
 import type { BusMessage, InvalidationBus } from '../core/types.js'
 import { closeClient, type RedisConnection } from '../tiers/redis/client.js'
+import { PingWatch } from './ping-watch.js'
 
 export type { BusMessage }
 
@@ -62,8 +63,11 @@ export class Bus implements InvalidationBus {
   #subscriber: Redis | Cluster | undefined
   #timer: NodeJS.Timeout | undefined
   #connected = false
-  #pingPending = false
-  #missed = 0
+  readonly #pings = new PingWatch({
+    ping: () => this.#subscriber!.ping(),
+    limit: MISSED_PINGS,
+    onSilent: (reason) => this.#gap(reason),
+  })
   #closed = false
   #outbox: BusMessage[] = []
   #flushScheduled = false
@@ -232,29 +236,14 @@ export class Bus implements InvalidationBus {
     }
     if (this.#connected || this.#closed) return
     this.#connected = true
-    this.#missed = 0
+    this.#pings.reset()
     this.#gap('resubscribed after a disconnect')
   }
 
   #tick(): void {
     void this.#drain()
     if (!this.#subscriber || !this.#connected) return
-    if (this.#pingPending) {
-      // One PING in flight at most: a frozen server never piles them up.
-      if (++this.#missed === MISSED_PINGS) this.#gap(`${MISSED_PINGS} PINGs unanswered`)
-      return
-    }
-    this.#pingPending = true
-    this.#subscriber.ping().then(
-      () => {
-        this.#pingPending = false
-        this.#missed = 0
-      },
-      () => {
-        this.#pingPending = false
-        if (++this.#missed === MISSED_PINGS) this.#gap(`${MISSED_PINGS} PINGs failed`)
-      },
-    )
+    this.#pings.tick()
   }
 
   #enqueue(text: string): void {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { closeClient } from '../tiers/redis/client.js'
+import { PingWatch } from './ping-watch.js'
 
 /** The channel Redis publishes tracking invalidations on, for a RESP2 client that redirects them. */
 export const INVALIDATION_CHANNEL = '__redis__:invalidate'
@@ -80,8 +81,20 @@ class TrackedNode {
   #losses = 0
   #running: Promise<EnableOutcome> | undefined
   #again = false
-  #pingPending = false
-  #missed = 0
+  /**
+   * An idle subscriber can be cut off without a close (a NAT or load balancer dropping idle
+   * connections): invalidations would then be lost in silence. Unanswered PINGs drop the socket, so
+   * the reconnect reports the gap and switches tracking on again.
+   */
+  readonly #pings = new PingWatch({
+    ping: () => this.#subscriber.ping(),
+    limit: MISSED_PINGS,
+    onSilent: (reason) => {
+      this.#pings.reset()
+      this.#lost(`tracking connection: ${reason}`)
+      this.#subscriber.disconnect(true)
+    },
+  })
   readonly #timer: NodeJS.Timeout
   closed = false
 
@@ -104,35 +117,10 @@ class TrackedNode {
     this.#subscriber.on('ready', () => this.#reconnected())
     data.on('ready', this.#onDataReady)
     data.on('close', this.#onDataClose)
-    this.#timer = setInterval(() => this.#ping(), PING_INTERVAL_MS)
+    this.#timer = setInterval(() => {
+      if (this.#subscriberId !== undefined && !this.closed) this.#pings.tick()
+    }, PING_INTERVAL_MS)
     this.#timer.unref()
-  }
-
-  /**
-   * An idle subscriber can be cut off without a close (a NAT or load balancer dropping idle
-   * connections): invalidations would then be lost in silence. Unanswered PINGs drop the socket, so
-   * the reconnect reports the gap and switches tracking on again.
-   */
-  #ping(): void {
-    if (this.#subscriberId === undefined || this.closed) return
-    if (this.#pingPending) {
-      if (++this.#missed >= MISSED_PINGS) {
-        this.#missed = 0
-        this.#lost(`tracking connection: ${MISSED_PINGS} PINGs unanswered`)
-        this.#subscriber.disconnect(true)
-      }
-      return
-    }
-    this.#pingPending = true
-    this.#subscriber.ping().then(
-      () => {
-        this.#pingPending = false
-        this.#missed = 0
-      },
-      () => {
-        this.#pingPending = false
-      },
-    )
   }
 
   tracks(member: TrackingMember): boolean {
@@ -191,6 +179,7 @@ class TrackedNode {
         const id = (await this.#subscriber.client('ID')) as number
         await this.#subscriber.subscribe(INVALIDATION_CHANNEL)
         this.#subscriberId = id
+        this.#pings.reset()
       }
       // OFF then ON in one transaction: the prefix list is replaced whole, and no write slips through
       // untracked in between.

@@ -1,3 +1,4 @@
+import { compareStreamIds } from '../entities/stream-group.js'
 import { idVersion, type JournalWrite } from './journal.js'
 import type { FlushItem } from './types.js'
 
@@ -10,7 +11,7 @@ export function coalesce<V>(
   writes: readonly JournalWrite[],
   merge: ((older: V, newer: V) => V) | undefined,
 ): FlushItem<V>[] {
-  const sorted = [...writes].sort((a, b) => compareIds(a.id, b.id))
+  const sorted = [...writes].sort((a, b) => compareStreamIds(a.id, b.id))
   const byKey = new Map<string, FlushItem<V>>()
   for (const write of sorted) {
     const item = byKey.get(write.key)
@@ -25,11 +26,4 @@ export function coalesce<V>(
   }
   for (const item of byKey.values()) item.version = idVersion(item.id)
   return [...byKey.values()]
-}
-
-/** Orders stream ids ('ms-seq') numerically. */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint]
-  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint]
-  return am === bm ? Number(as - bs) : am < bm ? -1 : 1
 }

@@ -1,4 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
+import { errorMessage } from '../core/errors.js'
+import { race } from '../core/timeouts.js'
+import { createGroup, readGroup } from '../entities/stream-group.js'
 import {
   claimIdle,
   moveToDeadLetter,
@@ -114,13 +118,12 @@ export class Flusher<V> {
   async stop(timeoutMs: number): Promise<void> {
     if (!this.#loop) return
     this.#draining = true
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs)
-      this.#drained = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
+    await race(
+      new Promise<void>((resolve) => {
+        this.#drained = resolve
+      }),
+      timeoutMs,
+    )
     this.#running = false
     clearInterval(this.#refresh)
     await this.#loop
@@ -153,7 +156,7 @@ export class Flusher<V> {
         // The journal cannot be read now: what is left stays in it, for the next flusher.
         if (this.#draining) this.#drained?.()
         if (error instanceof Error && error.message.startsWith('NOGROUP'))
-          await createGroup(this.#settings.client, this.#settings.stream, this.#settings.group).catch(
+          await createJournalGroup(this.#settings.client, this.#settings.stream, this.#settings.group).catch(
             () => {},
           )
         await sleep(ERROR_PAUSE_MS)
@@ -173,25 +176,14 @@ export class Flusher<V> {
   }
 
   async #read(): Promise<StreamEntry[]> {
-    const { batchSize, intervalMs, group, consumer, stream } = this.#settings
+    const { batchSize, intervalMs } = this.#settings
     const entries: StreamEntry[] = []
     let deadline = Number.POSITIVE_INFINITY
     while (entries.length < batchSize) {
       const wait = entries.length === 0 ? Math.min(intervalMs, MAX_BLOCK_MS) : deadline - Date.now()
       if (entries.length > 0 && (wait <= 0 || this.#draining)) break
-      const reply = (await this.#blocking.xreadgroup(
-        'GROUP',
-        group,
-        consumer,
-        'COUNT',
-        batchSize - entries.length,
-        'BLOCK',
-        Math.max(1, Math.min(wait, MAX_BLOCK_MS)),
-        'STREAMS',
-        stream,
-        '>',
-      )) as Array<[string, StreamEntry[]]> | null
-      const got = reply?.[0]?.[1] ?? []
+      const block = Math.max(1, Math.min(wait, MAX_BLOCK_MS))
+      const got = await readGroup(this.#blocking, this.#settings, batchSize - entries.length, block, '>')
       if (got.length === 0 && entries.length === 0) break
       if (entries.length === 0) deadline = Date.now() + intervalMs
       entries.push(...got)
@@ -280,7 +272,7 @@ export class Flusher<V> {
       await this.#settings.flush(units.map((unit) => unit.item))
     } catch (error) {
       this.stats.failures++
-      this.stats.lastError = error instanceof Error ? error.message : String(error)
+      this.stats.lastError = errorMessage(error)
       const now = Date.now()
       for (const unit of units) {
         unit.attempts++
@@ -330,7 +322,7 @@ export class Flusher<V> {
 
   #failed(error: unknown): void {
     this.stats.errors++
-    this.stats.lastError = error instanceof Error ? error.message : String(error)
+    this.stats.lastError = errorMessage(error)
   }
 
   #backoff(attempts: number): number {
@@ -355,14 +347,6 @@ export class Flusher<V> {
 }
 
 /** Creates the consumer group if it is missing; from id 0, so writes made before any flusher ran are read. */
-export async function createGroup(client: Redis, stream: string, group: string): Promise<void> {
-  try {
-    await client.xgroup('CREATE', stream, group, '0', 'MKSTREAM')
-  } catch (error) {
-    if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+export function createJournalGroup(client: Redis, stream: string, group: string): Promise<void> {
+  return createGroup(client, stream, group, '0')
 }

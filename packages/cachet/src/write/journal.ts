@@ -1,4 +1,5 @@
 import { deserializeJson, serializeJson } from '../core/codec/json-serializer.js'
+import { fieldRecord } from '../entities/stream-group.js'
 import type { StreamEntry } from '../entities/stream-recovery.js'
 
 /** One write read back from the journal. */
@@ -17,13 +18,8 @@ export function journalFields(key: string, value: unknown): string[] {
 
 /** Decodes an entry; a string saying what is wrong when it cannot be (it is then dead-lettered). */
 export function readJournalEntry([id, fields]: StreamEntry): JournalWrite | string {
-  const field = (name: string) => {
-    for (let i = 0; i < fields.length - 1; i += 2) if (fields[i] === name) return fields[i + 1]
-    return undefined
-  }
-  const key = field('k')
-  const text = field('v')
-  const serializer = Number(field('s'))
+  const { k: key, v: text, s } = fieldRecord(fields)
+  const serializer = Number(s)
   if (key === undefined || text === undefined || !(serializer === 0 || serializer === 1))
     return 'not a write-behind entry (fields k, s, v)'
   try {

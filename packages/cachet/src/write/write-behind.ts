@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { toMs } from '../core/duration.js'
-import { InvalidOptionError, SerializationError, UndefinedValueError } from '../core/errors.js'
+import { errorMessage, InvalidOptionError, SerializationError, UndefinedValueError } from '../core/errors.js'
 import { validateKey } from '../core/keys.js'
 import { withDeadline } from '../core/timeouts.js'
 import { WriteBehindStoppedError } from './errors.js'
-import { createGroup, Flusher } from './flusher.js'
+import { createJournalGroup, Flusher } from './flusher.js'
 import { idTime, journalFields } from './journal.js'
 import { assertDurable, type JournalDurability, readDurability } from './journal-check.js'
 import type { WriteBehind, WriteBehindHealth, WriteBehindOptions } from './types.js'
@@ -36,7 +36,7 @@ export async function createWriteBehind<V>(options: WriteBehindOptions<V>): Prom
     throw new InvalidOptionError(`maxAttempts must be an integer ≥ 1, got ${maxAttempts}`)
 
   assertDurable(await readDurability(journal), options.requireFsyncAlways)
-  await createGroup(journal, stream, group)
+  await createJournalGroup(journal, stream, group)
 
   const flusher =
     options.flusher === false
@@ -165,7 +165,7 @@ function flusherFigures<V>(flusher: Flusher<V> | undefined) {
 
 /** health() when the journal Redis does not answer: unhealthy, its figures unknown (NaN). */
 function unreachable<V>(error: unknown, flusher: Flusher<V> | undefined): WriteBehindHealth {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = errorMessage(error)
   return {
     status: 'unhealthy',
     backlog: Number.NaN,

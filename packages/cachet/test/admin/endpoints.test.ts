@@ -246,6 +246,9 @@ describe('GET /keys and /keys/:key', () => {
     const fresh = await h.cache.ttl('users:42')
     expect(fresh).toBeGreaterThan(9 * 60_000)
     expect(fresh).toBeLessThanOrEqual(10 * 60_000)
+    // Every unit of the engine's durations, weeks included.
+    expect((await call('PATCH', '/keys/users:42', { ttl: '2w' })).statusCode).toBe(200)
+    expect(await h.cache.ttl('users:42')).toBeGreaterThan(13 * 86_400_000)
     expect((await call('DELETE', '/keys/users:42')).statusCode).toBe(200)
     expect(await h.cache.get('users:42')).toBeUndefined()
     expect((await call('GET', '/keys/users:404')).statusCode).toBe(404)

@@ -87,6 +87,23 @@ describe('GET /history', () => {
     })
   })
 
+  it('takes its counts from stats(): a resetStats() between two samples never gives a negative rate', async () => {
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 10; i++) await h.cache.getOrSet(`items:${i}`, () => ({ ok: true }))
+    }
+    await sleep(300)
+    h.cache.resetStats()
+    for (let i = 0; i < 3; i++) await h.cache.getOrSet(`reset:${i}`, () => i)
+    await sleep(450)
+    const { points } = await history(h)
+    for (const point of points) {
+      for (const rate of Object.values(point.opsPerSecond)) expect(rate).toBeGreaterThanOrEqual(0)
+      if (point.hitRate !== null) expect(point.hitRate).toBeLessThanOrEqual(1)
+    }
+    const misses = points.reduce((sum, p) => sum + p.opsPerSecond.miss, 0)
+    expect(misses).toBeGreaterThan(0)
+  })
+
   it('shows Redis failures and the circuit opening', async () => {
     await h.redis.kill()
     for (let i = 0; i < 10; i++) await h.cache.getOrSet(`down:${i}`, () => i)

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CacheApi, type CacheEvents, createCache, InvalidOptionError } from '../../src/index.js'
-import { cachedQuery, createQueryCache, MutationInQueryError } from '../../src/sql/index.js'
+import { IDENTITY_PROBE_MARK } from '../../src/sql/identity.js'
+import {
+  cachedQuery,
+  createQueryCache,
+  DatabaseIdentityError,
+  MutationInQueryError,
+} from '../../src/sql/index.js'
 import { startRedis, type TestRedis } from '../helpers/redis-server.js'
 import { type Backend, backends, counting, type TestDatabase, warnSkipped } from './helpers/databases.js'
 
@@ -122,6 +128,31 @@ function defineSuite(backend: Backend) {
       // A cast is not a parameter; an unused parameter is a mistake.
       expect(await queries.query(`SELECT :a::int + 1 AS v`, { a: 41 })).toEqual([{ v: 42 }])
       await expect(queries.query(sql, { a: 1, b: 2, c: 3 })).rejects.toThrow(InvalidOptionError)
+    })
+
+    it('probes the database identity once for concurrent callers, and again after a failed probe', async () => {
+      let probes = 0
+      let failing = true
+      const db = new Proxy(database.db, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target)
+          if (property !== 'query') return typeof value === 'function' ? value.bind(target) : value
+          return (text: string, values?: unknown[]) => {
+            if (text.startsWith(IDENTITY_PROBE_MARK) && text.includes('current_database()')) {
+              probes++
+              if (failing) return Promise.reject(new Error('connection refused'))
+            }
+            return value.call(target, text, values)
+          }
+        },
+      })
+      const queries = createQueryCache({ cache: newCache(), db })
+      await expect(queries.identity()).rejects.toThrow(DatabaseIdentityError)
+      failing = false
+      const identities = await Promise.all(Array.from({ length: 5 }, () => queries.identity()))
+      expect(new Set(identities).size).toBe(1)
+      expect(await queries.identity()).toBe(identities[0])
+      expect(probes).toBe(2)
     })
 
     it('runs the SQL once for 20 concurrent identical queries', async () => {

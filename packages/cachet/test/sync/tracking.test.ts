@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type CacheApi, createCache } from '../../src/index.js'
+import { joinTracking, leaveTracking, type TrackingMember } from '../../src/sync/tracked-node.js'
 import { cacheEverywhere, inL1, msUntilDropped, trackingFleet, trackingOn } from '../helpers/l1-fleet.js'
 import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
@@ -154,7 +155,7 @@ describe('a frozen Redis', () => {
     try {
       const started = Date.now()
       while (
-        !flushes.some((reason) => reason.includes('PINGs unanswered')) &&
+        !flushes.some((reason) => /PINGs (unanswered|failed)/.test(reason)) &&
         Date.now() - started < 10_000
       ) {
         await new Promise((resolve) => setTimeout(resolve, 50))
@@ -162,13 +163,43 @@ describe('a frozen Redis', () => {
     } finally {
       redis.resume()
     }
-    expect(flushes.some((reason) => reason.includes('PINGs unanswered'))).toBe(true)
+    expect(flushes.some((reason) => /PINGs (unanswered|failed)/.test(reason))).toBe(true)
     await trackingOn(cache)
     expect(flushes).toContain('tracking switched on again after a reconnect')
     await cacheEverywhere(caches, 'k2')
     await raw.set(`${prefix}:k2`, 'x')
     expect(await msUntilDropped(caches, 'k2')).toBeLessThan(DROP_MS)
   }, 30_000)
+})
+
+describe('a frozen Redis behind a client whose commands time out before the next PING', () => {
+  it('PINGs that time out count as missed: the gap is reported, not lost in silence', async () => {
+    // A user's client: a short command timeout and no socket timeout, so no 'close' ever comes.
+    const data = new Redis(redis.url, { commandTimeout: 300 })
+    const gaps: string[] = []
+    const member: TrackingMember = {
+      keyPrefix: `frozen${n++}:`,
+      onKeys: () => {},
+      onFlush: () => {},
+      onGap: (reason) => gaps.push(reason),
+      onRefused: () => {},
+    }
+    expect(await joinTracking(data, member)).toEqual({ kind: 'on' })
+    redis.pause()
+    const started = Date.now()
+    try {
+      while (!gaps.some((reason) => reason.includes('PINGs')) && Date.now() - started < 8_000) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    } finally {
+      redis.resume()
+    }
+    // Two PING intervals (2 s) at most on a quiet machine; never, before a failed PING counted.
+    expect(gaps).toContain('tracking connection: 2 PINGs failed')
+    expect(Date.now() - started).toBeLessThan(8_000)
+    await leaveTracking(data, member)
+    data.disconnect()
+  }, 20_000)
 })
 
 describe('eviction', () => {

@@ -220,4 +220,32 @@ describe('createWriteBehind', () => {
     await Promise.all([slow.stop(), other.stop()])
     await cache.close()
   })
+
+  it('stop() gives up draining after drainTimeout while the database refuses every flush; the writes stay journaled', async () => {
+    const { stream, cache } = fresh()
+    let attempts = 0
+    const writeBehind = await createWriteBehind<{ v: number }>({
+      cache,
+      journal,
+      stream,
+      interval: '50ms',
+      backoff: { min: '50ms', max: '100ms' },
+      drainTimeout: '600ms',
+      flush: async () => {
+        attempts++
+        throw new Error('database down')
+      },
+    })
+    await writeBehind.write('product:1', { v: 1 })
+    await waitFor(async () => attempts > 0)
+    const started = Date.now()
+    await writeBehind.stop()
+    const tookMs = Date.now() - started
+    // Bounded by drainTimeout (600 ms), far from the 30 s default; at least the timeout itself.
+    expect(tookMs).toBeGreaterThanOrEqual(550)
+    expect(tookMs).toBeLessThan(5_000)
+    expect(attempts).toBeGreaterThan(1)
+    expect(await journal.xlen(stream)).toBe(1)
+    await cache.close()
+  })
 })

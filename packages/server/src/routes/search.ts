@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import type { Database } from '../database.js'
 import { searchLogs } from '../kpi-queries.js'
+import { badRequest } from '../validation.js'
 
 const querySchema = z.strictObject({
   q: z.string().trim().min(1, 'q must not be empty').max(100, 'q must be at most 100 characters'),
@@ -14,9 +15,8 @@ export const searchRoute: FastifyPluginAsync<{ db: Database }> = async (app, { d
     { config: { cache: { type: 'search', query: ['q'], tags: ['logs'], exposeKey: true } } },
     async (request, reply) => {
       const parsed = querySchema.safeParse(request.query)
-      if (!parsed.success) {
-        return reply.code(400).send({ error: 'E_BAD_REQUEST', message: parsed.error.issues[0]!.message })
-      }
+      // The schema's messages name their field already.
+      if (!parsed.success) return badRequest(reply, parsed.error.issues[0]?.message ?? 'invalid input')
       const hits = await searchLogs(db, parsed.data.q)
       return { q: parsed.data.q, count: hits.length, hits }
     },

@@ -17,8 +17,11 @@ interface InvalidateInput {
   dryRun?: boolean
 }
 
+/** A count per item (key, pattern or tag), in the order asked. */
+type Counts = Array<[string, number]>
+
 async function perKey(keys: readonly string[], run: (key: string) => Promise<boolean>) {
-  const counts: Array<[string, number]> = []
+  const counts: Counts = []
   for (let i = 0; i < keys.length; i += KEY_BATCH) {
     const batch = keys.slice(i, i + KEY_BATCH)
     const results = await Promise.all(batch.map(run))
@@ -47,69 +50,58 @@ async function invalidate(ctx: AdminContext, input: InvalidateInput): Promise<Mu
     }
   })
   const started = performance.now()
+  /** What both answers report alike: the total, what was processed, and a count per item. */
+  const report = (keyCounts: Counts, patternCounts: Counts, tagCounts: Counts) => ({
+    total: [...keyCounts, ...patternCounts, ...tagCounts].reduce((sum, [, count]) => sum + count, 0),
+    processed: {
+      keysProcessed: keys.length,
+      patternsProcessed: patterns.length,
+      tagsProcessed: tags.length,
+      duration: formatDuration(performance.now() - started),
+    },
+    details: {
+      keys,
+      keyCounts: Object.fromEntries(keyCounts),
+      patterns: Object.fromEntries(patternCounts),
+      tags: Object.fromEntries(tagCounts),
+    },
+  })
 
   if (input.dryRun) {
     const keyCounts = await perKey(keys, (key) => ctx.cache.has(key))
-    const patternCounts: Array<[string, number]> = []
+    const patternCounts: Counts = []
     const samples: Record<string, string[]> = {}
     for (const pattern of patterns) {
       const { count, sample } = await ctx.cache.countByPattern(pattern, SAMPLE)
       patternCounts.push([pattern, count])
       samples[pattern] = sample
     }
-    const tagCounts: Array<[string, number]> = []
+    const tagCounts: Counts = []
     for (const tag of tags) tagCounts.push([tag, await ctx.cache.tagCount(tag)])
-    const matched = [...keyCounts, ...patternCounts, ...tagCounts].reduce((sum, [, count]) => sum + count, 0)
+    const { total, processed, details } = report(keyCounts, patternCounts, tagCounts)
     return {
       dryRun: true,
       keysAffected: 0,
       body: ok({
         message: 'Dry run: nothing invalidated',
-        stats: {
-          keysMatched: matched,
-          keysProcessed: keys.length,
-          patternsProcessed: patterns.length,
-          tagsProcessed: tags.length,
-          duration: formatDuration(performance.now() - started),
-        },
-        details: {
-          keys,
-          keyCounts: Object.fromEntries(keyCounts),
-          patterns: Object.fromEntries(patternCounts),
-          tags: Object.fromEntries(tagCounts),
-          samples,
-        },
+        stats: { keysMatched: total, ...processed },
+        details: { ...details, samples },
       }),
     }
   }
 
   await ctx.audit.ensureWritable()
   const keyCounts = await perKey(keys, (key) => ctx.cache.delete(key))
-  const patternCounts: Array<[string, number]> = []
+  const patternCounts: Counts = []
   for (const pattern of patterns) patternCounts.push([pattern, await ctx.cache.deleteByPattern(pattern)])
-  const tagCounts: Array<[string, number]> = []
+  const tagCounts: Counts = []
   for (const tag of tags) {
     tagCounts.push([tag, await ctx.cache.invalidateTags([tag], { mode: input.tagMode })])
   }
-  const total = [...keyCounts, ...patternCounts, ...tagCounts].reduce((sum, [, count]) => sum + count, 0)
+  const { total, processed, details } = report(keyCounts, patternCounts, tagCounts)
   return {
     keysAffected: total,
-    body: ok({
-      message: 'Cache invalidated',
-      stats: {
-        keysInvalidated: total,
-        keysProcessed: keys.length,
-        patternsProcessed: patterns.length,
-        tagsProcessed: tags.length,
-        duration: formatDuration(performance.now() - started),
-      },
-      details: {
-        keys,
-        keyCounts: Object.fromEntries(keyCounts),
-        patterns: Object.fromEntries(patternCounts),
-        tags: Object.fromEntries(tagCounts),
-      },
-    }),
+    body: ok({ message: 'Cache invalidated', stats: { keysInvalidated: total, ...processed }, details }),
   }
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { errorMessage } from '../../core/errors.js'
 import { reuseFor } from '../../core/reuse.js'
 import { race } from '../../core/timeouts.js'
 import type { WriteBehindHealth } from '../../write/types.js'
@@ -56,7 +57,7 @@ async function report(name: string, source: WriteBehindSource): Promise<WriteBeh
     const reason =
       outcome.state === 'timeout'
         ? `health() gave no answer within ${HEALTH_DEADLINE_MS} ms`
-        : `health() failed: ${outcome.error instanceof Error ? outcome.error.message : String(outcome.error)}`
+        : `health() failed: ${errorMessage(outcome.error)}`
     return {
       name,
       status: 'unhealthy',

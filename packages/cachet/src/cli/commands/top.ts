@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { HistoryPoint } from '../../admin/history.js'
 import type { CommandContext } from '../context.js'
 import { bytes, ms, pairs, percent, printJson } from '../output.js'
@@ -65,8 +66,6 @@ export function renderTop(history: {
     trend('loader', (p) => p.loaderMs?.p99 ?? null),
   ].join('\n')
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * `cachet top`: the dashboard's trend figures in a terminal, refreshed every `interval` seconds.

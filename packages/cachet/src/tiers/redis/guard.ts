@@ -1,4 +1,4 @@
-import { L2Error } from '../../core/errors.js'
+import { errorMessage, L2Error } from '../../core/errors.js'
 
 /** Circuit breaker state: closed = calls pass, open = calls fail at once, half-open = one probe passes. */
 export type CircuitState = 'closed' | 'open' | 'half-open'
@@ -137,7 +137,7 @@ export class L2Guard {
           // A reply error (WRONGTYPE, OOM, NOSCRIPT…) means Redis answered: it is alive, so it does
           // not count towards opening the circuit.
           this.#failed(probe, !isReplyError(error), tallied)
-          reject(new L2Error(`Redis ${operation} failed: ${describe(error)}`, { cause: error }))
+          reject(new L2Error(`Redis ${operation} failed: ${errorMessage(error)}`, { cause: error }))
         },
       )
     })
@@ -225,8 +225,4 @@ export class L2Guard {
 
 function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError'
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
