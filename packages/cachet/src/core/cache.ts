@@ -31,7 +31,7 @@ import { escapeGlob, validateKey, validatePattern, validateTag } from './keys.js
 import { type CallContext, type CallOptions, positiveMs, resolveCall } from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
-import { rewrite } from './store-load.js'
+import { envelopeBytes, rewrite } from './store-load.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
 import { wrap } from './wrap.js'
@@ -149,7 +149,7 @@ export class Cache implements CacheApi {
     // A legacy (pre-envelope) value has no version of its own: it gets one now.
     const version = stored.version === '' ? newVersion() : stored.version
     const updated: Entry = { ...stored, version, freshUntil: now + ttlMs, staleUntil: now + ttlMs + graceMs }
-    const bytes = rewrite(engine, scoped, updated, read?.raw)
+    const bytes = rewrite(engine, scoped, updated, envelopeBytes(read))
     if (!bytes) return false
     engine.l1?.delete(scoped)
     engine.putL1(scoped, bytes, updated)
