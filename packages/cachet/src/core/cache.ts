@@ -43,7 +43,7 @@ import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { figuresFrom } from './redis-figures.js'
 import { checkEntry, checkedBatchLoader, checkedLoader } from './schema.js'
 import { resolveSchema, type ValueSchema } from './schema-option.js'
-import { rewrite } from './store-load.js'
+import { envelopeBytes, rewrite } from './store-load.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
 import { type WrapOptions, wrap } from './wrap.js'
@@ -203,7 +203,7 @@ export class Cache implements CacheApi {
     // A legacy (pre-envelope) value has no version of its own: it gets one now.
     const version = stored.version === '' ? newVersion() : stored.version
     const updated: Entry = { ...stored, version, freshUntil: now + ttlMs, staleUntil: now + ttlMs + graceMs }
-    const bytes = rewrite(engine, scoped, updated, read?.raw)
+    const bytes = rewrite(engine, scoped, updated, envelopeBytes(read))
     if (!bytes) return false
     engine.l1?.delete(scoped)
     engine.putL1(scoped, bytes, updated)

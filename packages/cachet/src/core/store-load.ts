@@ -18,8 +18,17 @@ export interface LoadState<T> {
 
 /** The bytes Redis holds for `stale`, when the read found that very version (a renewal reuses them). */
 export function storedBytes<T>(stale: Entry<T> | undefined, read: L2Read | undefined): Buffer | undefined {
-  if (stale === undefined || read === undefined || read.stored.kind !== 'entry') return undefined
-  return read.stored.entry.version === stale.version ? read.raw : undefined
+  if (stale === undefined || read?.stored.kind !== 'entry') return undefined
+  return read.stored.entry.version === stale.version ? envelopeBytes(read) : undefined
+}
+
+/**
+ * The bytes of a read whose payload a rewrite may copy: an entry cachet wrote. Not a legacy value
+ * (plain JSON another writer stored, version ''): its first byte can pass for a format byte and its
+ * bytes 45-46 for a section length, so copying "its payload" would store garbage.
+ */
+export function envelopeBytes(read: L2Read | undefined): Buffer | undefined {
+  return read?.stored.kind === 'entry' && read.stored.entry.version !== '' ? read.raw : undefined
 }
 
 /**

@@ -1,7 +1,7 @@
 import { newVersion } from './codec/envelope.js'
 import type { Engine } from './engine.js'
 import { InvalidKeyError, InvalidOptionError } from './errors.js'
-import { rewrite } from './store-load.js'
+import { envelopeBytes, rewrite } from './store-load.js'
 import type { Entry } from './types.js'
 
 /**
@@ -71,7 +71,7 @@ export async function addTagsTo(engine: Engine, key: string, tags: readonly stri
   // A legacy (pre-envelope) value has no version of its own: it gets one now.
   const version = stored.version === '' ? newVersion() : stored.version
   const updated: Entry = { ...stored, version, tags: merged }
-  const bytes = rewrite(engine, key, updated, read?.raw)
+  const bytes = rewrite(engine, key, updated, envelopeBytes(read))
   if (!bytes) return false
   engine.l1?.delete(key)
   engine.putL1(key, bytes, updated)

@@ -72,6 +72,22 @@ describe('invalidation', () => {
     await Promise.all([cache.close(), other.close()])
   })
 
+  it('a long plain-JSON string from the seed system keeps its value through expire() and addTags()', async () => {
+    // Its first byte ('"') is also a valid envelope format byte, and its bytes 45-46 read as a section
+    // length that fits: the rewrite must encode it again, not copy "a payload" out of it.
+    const cache = newCache({ prefix: 'legacylong' })
+    const text = 'x'.repeat(40_000)
+    await raw.set('legacylong:page:1', JSON.stringify(text), 'EX', 300)
+    await raw.set('legacylong:page:2', JSON.stringify(text), 'EX', 300)
+    expect(await cache.expire('page:1', '1h')).toBe(true)
+    expect(await cache.addTags('page:2', ['pages'])).toBe(true)
+    const other = createCache({ redis: redis.url, prefix: 'legacylong', l1: false, logger: false })
+    expect(await other.get('page:1')).toBe(text)
+    expect(await other.get('page:2')).toBe(text)
+    expect(await cache.invalidateTags(['pages'])).toBe(1)
+    await Promise.all([cache.close(), other.close()])
+  })
+
   it('pattern deletes leave non-string keys under the prefix alone; clear() removes them', async () => {
     const cache = newCache({ prefix: 'mixed' })
     const errors: string[] = []

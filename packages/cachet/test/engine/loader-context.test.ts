@@ -159,6 +159,29 @@ describe('value-derived options', () => {
     await Promise.all([a.close(), b.close()])
   })
 
+  it('setTags() on a call that names a tag twice: the write-back compares each tag with its own epoch', async () => {
+    const a = newCache()
+    const b = newCache({ prefix: a.prefix })
+    // 'products' has been invalidated before (its epoch moved), 'product:3' never: their epochs differ.
+    // By `a` itself: no bus message about it can reach `a` during the load below.
+    await a.invalidateTags(['products'])
+    let loads = 0
+    const load = (ctx: LoaderContext<string>) => {
+      loads++
+      ctx.setTags(['product:3'])
+      return 'three'
+    }
+    expect(await a.getOrSet('p:3', load, { tags: ['products', 'products'] })).toBe('three')
+    await until(stored(`${a.prefix}:p:3`), 'the write-back')
+    // Let a wrong epoch comparison undo the write (it would, within a round trip or two).
+    await sleep(300)
+    expect((await b.inspect('p:3'))?.state).toBe('fresh')
+    expect(await b.getOrSet('p:3', load)).toBe('three')
+    expect(loads).toBe(1)
+    expect(await b.invalidateTags(['product:3'])).toBe(1)
+    await Promise.all([a.close(), b.close()])
+  })
+
   it('setTags() refuses a bad tag: the load fails with InvalidKeyError and nothing is stored', async () => {
     const cache = newCache()
     await expect(

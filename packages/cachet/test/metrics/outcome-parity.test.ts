@@ -4,7 +4,7 @@ import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Cache } from '../../src/core/cache.js'
 import { fastifyCache } from '../../src/http/fastify.js'
-import { createCache } from '../../src/index.js'
+import { createCache, type LoaderContext } from '../../src/index.js'
 import { type CachetMetrics, createMetrics } from '../../src/metrics/prometheus.js'
 import { createQueryCache } from '../../src/sql/index.js'
 import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
@@ -120,6 +120,68 @@ describe('stats() and the Prometheus counters', () => {
       expect(series('cachet_misses_total'), namespace).toBe(counters.misses)
       expect(series('cachet_loads_total'), namespace).toBe(counters.loads)
     }
+  })
+})
+
+describe('stats() and the Prometheus counters, loaders that answer synchronously', () => {
+  it('count each call once: a miss, a fail-safe, a failure, fail() caught, stale-while-revalidate', async () => {
+    const before = cache.stats()
+    const calls = { hits: 0, misses: 0, stale: 0 }
+    // A miss, then an L1 hit.
+    expect(await cache.getOrSet('s:1', () => 'one')).toBe('one')
+    expect(await cache.getOrSet('s:1', () => 'unused')).toBe('one')
+    calls.misses++
+    calls.hits++
+    // A stale value served when the synchronous loader throws, or calls fail() and catches it.
+    const failing = [
+      () => {
+        throw new Error('source down')
+      },
+      (ctx: LoaderContext<string>) => {
+        try {
+          ctx.fail()
+        } catch {}
+        return 'ignored'
+      },
+    ]
+    for (const [i, loader] of failing.entries()) {
+      await cache.getOrSet(`s:2${i}`, () => 'first', { ttl: 1 })
+      calls.misses++
+      await sleep(5)
+      expect(await cache.getOrSetResult(`s:2${i}`, loader)).toMatchObject({
+        value: 'first',
+        outcome: 'stale',
+      })
+      calls.stale++
+    }
+    // No stale value: the synchronous failure reaches the caller, counted as a miss.
+    await expect(
+      cache.getOrSet('s:3', () => {
+        throw new Error('source down')
+      }),
+    ).rejects.toThrow('source down')
+    calls.misses++
+    // Soft timeout 0 with an asynchronous loader: the stale value at once, the load goes on.
+    await cache.getOrSet('s:4', () => 'old', { ttl: 1 })
+    calls.misses++
+    await sleep(5)
+    const swr = await cache.getOrSetResult('s:4', async () => 'new', { timeouts: { soft: 0 } })
+    expect(swr).toMatchObject({ value: 'old', outcome: 'stale', staleReason: 'swr' })
+    calls.stale++
+    await sleep(50)
+    expect(await cache.getOrSet('s:4', () => 'unused')).toBe('new')
+    calls.hits++
+
+    const stats = cache.stats()
+    expect(stats.hits - before.hits).toBe(calls.hits)
+    expect(stats.misses - before.misses).toBe(calls.misses)
+    expect(stats.staleHits - before.staleHits).toBe(calls.stale)
+    const text = await metrics.metrics()
+    expect(total(text, 'cachet_hits_total')).toBe(stats.hits)
+    expect(total(text, 'cachet_misses_total')).toBe(stats.misses)
+    expect(total(text, 'cachet_stale_hits_total')).toBe(stats.staleHits)
+    expect(total(text, 'cachet_loads_total')).toBe(stats.loads)
+    expect(total(text, 'cachet_errors_total')).toBe(stats.errors)
   })
 })
 
