@@ -39,8 +39,9 @@ export interface Codec {
   encode(entry: Entry): Buffer
   /**
    * The entry's header, meta and tags around the payload `stored` already holds, copied as is: a
-   * renewal (ctx.notModified()) serialises and compresses nothing. Undefined when `stored` is not an
-   * envelope entry (a tombstone, a legacy value).
+   * renewal (ctx.notModified()) serialises and compresses nothing. Undefined for a tombstone or a
+   * short legacy value; a long legacy value can pass its checks, so callers hand only bytes they read as
+   * a cachet entry (store-load.ts envelopeBytes).
    */
   reframe(stored: Buffer, entry: Entry): Buffer | undefined
   encodeTombstone(version: string): Buffer
@@ -252,7 +253,8 @@ function decodeEnvelope(bytes: Buffer, custom: Serializer | undefined, maxPayloa
 function frame(format: number, entry: Entry, source: Buffer, payloadStart: number): Buffer {
   const tagText = joinTags(entry.tags)
   const meta = encodeMeta(entry.meta)
-  const metaBytes = meta === undefined ? 0 : meta.length
+  // The meta line and the tags are separated by a '\n', as the tags are from each other.
+  const metaBytes = meta === undefined ? 0 : meta.length + (tagText === '' ? 0 : 1)
   const sectionBytes = metaBytes + Buffer.byteLength(tagText, 'utf8')
   if (sectionBytes > MAX_TAG_BYTES) {
     throw new SerializationError(`the tags and validators of one entry exceed ${MAX_TAG_BYTES} bytes`)
@@ -265,7 +267,10 @@ function frame(format: number, entry: Entry, source: Buffer, payloadStart: numbe
   out.writeDoubleBE(finite(entry.staleUntil, 'staleUntil'), 33)
   out.writeUInt32BE(Math.min(MAX_LOAD_MS, Math.max(0, Math.round(entry.loadMs) || 0)), 41)
   out.writeUInt16BE(sectionBytes, 45)
-  if (meta !== undefined) meta.copy(out, HEADER_BYTES)
+  if (meta !== undefined) {
+    meta.copy(out, HEADER_BYTES)
+    if (tagText !== '') out[HEADER_BYTES + meta.length] = 0x0a
+  }
   out.write(tagText, HEADER_BYTES + metaBytes, 'utf8')
   source.copy(out, HEADER_BYTES + sectionBytes, payloadStart)
   return out
