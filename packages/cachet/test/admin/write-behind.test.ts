@@ -100,10 +100,11 @@ describe('GET /write-behind with a real write-behind on a durable journal Redis'
 
     release()
     await expect.poll(() => flushed.length, { timeout: 5000 }).toBe(3)
-    // Figures are reused for a second: wait for a fresh read.
-    await sleep(1100)
+    // Figures are reused for a second: poll until a fresh read shows the flush.
+    await expect
+      .poll(async () => (await list(h, READ))[0], { timeout: 10_000, interval: 250 })
+      .toMatchObject({ backlog: 0, backlogAgeMs: 0, flushed: 30, failures: 0 })
     const [after] = await list(h, READ)
-    expect(after).toMatchObject({ backlog: 0, backlogAgeMs: 0, flushed: 30, failures: 0 })
     expect(after!.flushRate).toBeGreaterThan(0)
   })
 

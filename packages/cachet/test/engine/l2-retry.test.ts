@@ -82,13 +82,16 @@ describe('retry of L2 calls safe to repeat (l2.retry)', () => {
     expect(await cache.get('k')).toBe('v1')
 
     const stats = cache.stats().l2!
-    expect(stats.retries.recovered).toBe(1)
+    // This read was repeated and answered once; on a starved machine the cut can also catch another
+    // call still in flight, itself repeated.
+    const recoveredReads = retries.filter((r) => r.operation === 'get' && r.key === 'k' && r.result === 'ok')
+    expect(recoveredReads, JSON.stringify(retries)).toHaveLength(1)
+    expect(stats.retries.recovered).toBe(retries.filter((r) => r.result === 'ok').length)
     expect(stats.retries.sent).toBeGreaterThanOrEqual(1)
     expect(stats.retries.outOfBudget).toBe(0)
     expect(stats.errors).toBe(0)
     expect(stats.circuit).toBe('closed')
     expect(guard.consecutiveFailures).toBe(0)
-    expect(retries.at(-1)).toMatchObject({ operation: 'get', key: 'k', result: 'ok' })
     const text = await metrics.metrics()
     expect(text).toContain('cachet_l2_retries_total{operation="get",result="ok"} 1')
     metrics.close()

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createCache } from '../../src/index.js'
-import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { startChaosProxy } from '../../src/testing/index.js'
+import { freePort, RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let redis: TestRedis | undefined
@@ -71,23 +72,31 @@ describe('Redis trouble never fails a request', () => {
     expect(healthBefore.status).toBe('healthy')
     expect(healthDuring.status).toBe('unhealthy')
     expect(failures).toBe(0)
-    expect(call).toBeGreaterThan(100)
-    // Bounded: a call pays at most the command deadline (plus the loader), never the 5 s freeze.
-    expect(Math.max(...durations)).toBeLessThan(2_000)
+    // A call every 25 ms: 240 on a quiet machine, far fewer when timers run late on a starved one.
+    expect(call).toBeGreaterThan(40)
+    // Bounded: a call pays at most the command deadline (plus the loader), never the 5 s freeze that
+    // the first calls would wait out; the margin is for a starved machine's late timers.
+    expect(Math.max(...durations)).toBeLessThan(3_500)
     expect(cache.stats().errors).toBeGreaterThan(0)
 
-    // Recovers by itself: once the circuit closes again, values reach Redis.
-    await sleep(5_500)
-    await cache.getOrSet('after', async () => 'back')
-    await sleep(200)
+    // Recovers by itself: once the circuit closes again, values reach Redis (polled, as a starved
+    // machine closes it late; a tier that never recovers still fails after 15 s).
     const raw = new Redis(redis.url)
-    expect(await raw.exists('frozen:after')).toBe(1)
+    await expect
+      .poll(
+        async () => {
+          await cache.set('after', 'back')
+          return raw.exists('frozen:after')
+        },
+        { timeout: 15_000, interval: 250 },
+      )
+      .toBe(1)
     raw.disconnect()
     expect((await cache.health()).status).toBe('healthy')
     await cache.close()
     unhandled.stop()
     expect(unhandled.count).toBe(0)
-  }, 30_000)
+  }, 60_000)
 
   it('starts without Redis, serves from the loader, and attaches L2 once Redis appears (R8)', async () => {
     const port = await freePort()
@@ -176,33 +185,44 @@ describe('invalidations during an outage are not lost (R6)', () => {
 describe('a lost bus message never leaves L1 stale (C4)', () => {
   it('re-checks L1 when the subscriber was cut off, so a change published meanwhile is not missed', async () => {
     redis = await startRedis()
-    const { Redis } = await import('ioredis')
-    const raw = new Redis(redis.url)
+    // b reaches Redis through a proxy that keeps it cut off until the change is published: killing
+    // its subscriber on Redis let it reconnect, on a starved machine, before the message left.
+    const proxy = await startChaosProxy({ target: { port: redis.port } })
     const a = createCache({ redis: redis.url, prefix: 'c4', logger: false })
-    const b = createCache({ redis: redis.url, prefix: 'c4', logger: false })
+    const b = createCache({ redis: proxy.url, prefix: 'c4', logger: false })
     const flushes: string[] = []
     b.on('l1-flush', ({ reason }) => flushes.push(reason))
     await sleep(200)
     await a.set('k', 'v1')
     expect(await b.get('k')).toBe('v1')
-    await raw.client('KILL', 'TYPE', 'pubsub') // both subscribers are cut off
+    proxy.refuse()
+    proxy.cut() // b's connections, its subscriber among them, are cut and cannot come back
     await a.set('k', 'v2') // published while b cannot hear it
+    proxy.heal()
     let bSees: unknown = 'v1'
-    for (let waited = 0; waited < 5_000 && bSees !== 'v2'; waited += 100) {
+    for (let waited = 0; waited < 15_000 && bSees !== 'v2'; waited += 100) {
       await sleep(100)
       bSees = await b.get('k')
     }
     expect(bSees).toBe('v2')
     expect(flushes.length).toBeGreaterThan(0)
-    raw.disconnect()
     await Promise.all([a.close(), b.close()])
-  }, 20_000)
+    await proxy.close()
+  }, 40_000)
 })
 
 describe('Redis full (R7)', () => {
   it('with maxmemory reached under noeviction, reads still work and refused writes never fail a call', async () => {
     redis = await startRedis(['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'])
-    const cache = createCache({ redis: redis.url, prefix: 'full', logger: false, compression: false })
+    // Deadlines of seconds: on a starved machine a write that merely runs late would count as a
+    // failure and open the circuit; the OOM answers alone must not.
+    const cache = createCache({
+      redis: redis.url,
+      prefix: 'full',
+      logger: false,
+      compression: false,
+      l2: RELAXED_L2,
+    })
     await cache.set('before', 'kept')
     const big = 'x'.repeat(20_000)
     let refused = 0

@@ -125,5 +125,6 @@ describe('stream consumer: Redis reset and trim loss', () => {
     await waitFor(() => sync!.stats().lastDeliveredId === lastId && sync!.stats().pending === 0, 10_000)
     expect(sync!.stats().applied).toBe(await redis.xlen(STREAM))
     expect(resets.filter((reason) => reason === 'entries-trimmed')).toHaveLength(1)
-  })
+    // 1,000 publishes one after another and waits of up to 25 s: past 30 s on a starved machine.
+  }, 90_000)
 })

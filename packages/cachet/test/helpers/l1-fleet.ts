@@ -1,6 +1,19 @@
 import { engineOf } from '../../src/core/engine-of.js'
 import { type CacheApi, type CacheOptions, createCache } from '../../src/index.js'
 import { RELAXED_L2 } from './redis-server.js'
+import { timerLagMs } from './timer-lag.js'
+
+/** The coherence bound of Redis tracking on a quiet machine: every instance drops its copy within this. */
+export const DROP_MS = 50
+
+/**
+ * DROP_MS widened by ten times the timer lag measured now, so a starved machine's own delays do not
+ * count against tracking; capped at 1.5 s, far below how long a copy that tracking missed lives
+ * (l1.maxTtl, 60 s).
+ */
+export async function dropBoundMs(): Promise<number> {
+  return Math.min(1_500, DROP_MS + 10 * (await timerLagMs()))
+}
 
 /**
  * Several caches on one Redis, as separate instances of a service would be: same prefix, each with

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CacheApi, createCache } from '../../src/index.js'
 import { createQueryCache } from '../../src/sql/index.js'
-import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 import { type Backend, backends, type TestDatabase, warnSkipped } from './helpers/databases.js'
 
 let redis: TestRedis
@@ -15,9 +15,12 @@ afterAll(async () => {
 const MINUTE = 60_000
 let n = 0
 
-/** The engine spreads every ttl by ±10% (jitter). */
+/**
+ * The engine spreads every ttl by ±10% (jitter); the remaining ttl is read a moment after the write,
+ * which on a starved machine can be seconds (still far from the next ttl class, a minute away at least).
+ */
 function expectAbout(ms: number | undefined, expected: number) {
-  expect(ms).toBeGreaterThan(expected * 0.89)
+  expect(ms).toBeGreaterThan(expected * 0.9 - 3_000)
   expect(ms).toBeLessThanOrEqual(expected * 1.1)
 }
 
@@ -30,7 +33,7 @@ function defineSuite(backend: Backend) {
     let cache: CacheApi
     beforeAll(async () => {
       database = await backend.open()
-      cache = createCache({ redis: redis.url, prefix: `ttl${n++}`, logger: false })
+      cache = createCache({ redis: redis.url, prefix: `ttl${n++}`, logger: false, l2: RELAXED_L2 })
     })
     afterAll(async () => {
       await cache?.close()

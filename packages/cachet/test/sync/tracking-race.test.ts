@@ -72,6 +72,7 @@ describe('a reply invalidated while in flight is never kept in L1', () => {
         await reader!.getOrSet('barrier', async () => 'b')
       }
       await reader!.close()
-    })
+      // 1–3 s on a quiet machine; each round waits on Redis several times, so a starved one takes 10×.
+    }, 90_000)
   }
 })

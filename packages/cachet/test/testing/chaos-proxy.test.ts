@@ -54,7 +54,11 @@ describe('chaos proxy', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => client.echo(String(i))))
     expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
     proxy.latency(0)
-    expect((await timed(client.ping())).ms).toBeLessThan(150)
+    // The fastest of five: one round trip slowed by a starved machine cannot fail it, while a delay
+    // still in place adds 200 ms to every one.
+    const pings: number[] = []
+    for (let i = 0; i < 5; i++) pings.push((await timed(client.ping())).ms)
+    expect(Math.min(...pings)).toBeLessThan(150)
   })
 
   it('freeze holds requests (they time out) and thaw delivers what was held', async () => {

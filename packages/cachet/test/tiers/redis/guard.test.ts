@@ -37,11 +37,20 @@ describe('L2Guard', () => {
   it('rejects at the deadline when the call hangs; the late rejection is not unhandled', async () => {
     const guard = new L2Guard({ timeoutMs: 50, breaker: false })
     const started = Date.now()
-    const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('late')), 300))
+    // The call settles 1.5 s late: far enough past the 50 ms deadline that a starved machine's late
+    // timer (bound 1 s) is still told apart from waiting for the call.
+    let lateSettled = false
+    const late = new Promise<never>((_, reject) =>
+      setTimeout(() => {
+        lateSettled = true
+        reject(new Error('late'))
+      }, 1_500),
+    )
     const error = await guard.run('SET', () => late).catch((e: unknown) => e)
-    expect(Date.now() - started).toBeLessThan(250)
+    expect(Date.now() - started).toBeLessThan(1_000)
     expect((error as Error).message).toMatch(/SET timed out/)
-    await sleep(400)
+    await expect.poll(() => lateSettled, { timeout: 10_000 }).toBe(true)
+    await sleep(100) // an unhandled rejection is reported once the microtasks have run
     expect(unhandled).toBe(0)
   })
 
