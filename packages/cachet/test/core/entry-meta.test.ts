@@ -2,21 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { createCodec, decodedSize, newVersion, readTimes } from '../../src/core/codec/envelope.js'
 import { CorruptEntryError } from '../../src/core/errors.js'
 import type { Entry, Serializer } from '../../src/core/types.js'
+import { entry } from '../helpers/entry.js'
 
 const gzip = { threshold: 64, algorithm: 'gzip', level: 6 } as const
-
-function entry<T>(value: T, overrides: Partial<Entry<T>> = {}): Entry<T> {
-  return {
-    value,
-    createdAt: 1_700_000_000_000,
-    freshUntil: 1_700_000_300_000,
-    staleUntil: 1_700_003_600_000,
-    tags: ['revenue', 'orders'],
-    version: newVersion(),
-    loadMs: 42,
-    ...overrides,
-  }
-}
 
 function decoded(bytes: Buffer, codec = createCodec({ serializer: 'json', compression: false })): Entry {
   const stored = codec.decode(bytes)

@@ -13,22 +13,10 @@ import {
 } from '../../src/core/codec/envelope.js'
 import { CorruptEntryError, errors, SerializationError } from '../../src/core/errors.js'
 import type { Entry, Serializer } from '../../src/core/types.js'
+import { entry } from '../helpers/entry.js'
 
 const gzip = { threshold: 64, algorithm: 'gzip', level: 6 } as const
 const brotli = { threshold: 64, algorithm: 'brotli', level: 4 } as const
-
-function entry<T>(value: T, overrides: Partial<Entry<T>> = {}): Entry<T> {
-  return {
-    value,
-    createdAt: 1_700_000_000_000,
-    freshUntil: 1_700_000_300_000,
-    staleUntil: 1_700_003_600_000,
-    tags: ['revenue', 'orders'],
-    version: newVersion(),
-    loadMs: 42,
-    ...overrides,
-  }
-}
 
 function decodeEntry(codec: Codec, bytes: Buffer): Entry {
   const stored = codec.decode(bytes)

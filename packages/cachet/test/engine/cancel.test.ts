@@ -1,25 +1,10 @@
 import { getEventListeners } from 'node:events'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CacheApi, createCache, InvalidOptionError, type LoaderContext } from '../../src/index.js'
-import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { describe, expect, it } from 'vitest'
+import { type CacheApi, InvalidOptionError, type LoaderContext } from '../../src/index.js'
+import { redisSuite } from '../helpers/redis-suite.js'
 
-let redis: TestRedis
-beforeAll(async () => {
-  redis = await startRedis()
-})
-afterAll(async () => {
-  await redis.stop()
-})
-
-function newCache(overrides: Parameters<typeof createCache>[0] = {}) {
-  return createCache({
-    redis: redis.url,
-    prefix: `t${Math.random().toString(36).slice(2, 8)}`,
-    logger: false,
-    l2: RELAXED_L2,
-    ...overrides,
-  })
-}
+const suite = redisSuite()
+const newCache = suite.cache
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -1,24 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createCache, type Duration } from '../../src/index.js'
-import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { redisSuite } from '../helpers/redis-suite.js'
 
-let redis: TestRedis
-beforeAll(async () => {
-  redis = await startRedis()
-})
-afterAll(async () => {
-  await redis.stop()
-})
-
-function newCache(overrides: Parameters<typeof createCache>[0] = {}) {
-  return createCache({
-    redis: redis.url,
-    prefix: `t${Math.random().toString(36).slice(2, 8)}`,
-    logger: false,
-    l2: RELAXED_L2,
-    ...overrides,
-  })
-}
+const suite = redisSuite()
+const newCache = suite.cache
 
 describe('getOrSet', () => {
   it('calls the loader on a miss, then answers from L1, and another instance from L2', async () => {

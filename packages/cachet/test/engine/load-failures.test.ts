@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createCache, type Loader } from '../../src/index.js'
-import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { RELAXED_L2 } from '../helpers/redis-server.js'
+import { redisSuite } from '../helpers/redis-suite.js'
 
 /*
  * Every way a load can fail gives back what it took: its load slot (else the cache wedges after
@@ -9,23 +9,14 @@ import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.
  * lock.wait for it). One slot and a short hard timeout: a slot kept would fail the next load.
  */
 
-let redis: TestRedis
-let raw: Redis
-beforeAll(async () => {
-  redis = await startRedis()
-  raw = new Redis(redis.url)
-})
-afterAll(async () => {
-  raw.disconnect()
-  await redis.stop()
-})
+const suite = redisSuite()
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let n = 0
 
 async function noLockLeft(prefix: string): Promise<void> {
   const deadline = Date.now() + 3000
-  while ((await raw.keys(`${prefix}:__lock:*`)).length > 0) {
+  while ((await suite.raw.keys(`${prefix}:__lock:*`)).length > 0) {
     if (Date.now() > deadline) throw new Error(`a lock under ${prefix} was never released`)
     await sleep(10)
   }
@@ -75,7 +66,7 @@ describe('a failed load gives back its slot and its lock', () => {
     for (const [how, loader] of failing) {
       it(`a loader that ${how}${stale ? ', with a stale value' : ''}`, async () => {
         const cache = createCache({
-          redis: redis.url,
+          redis: suite.redis.url,
           prefix: `fail${n++}`,
           logger: false,
           l2: RELAXED_L2,

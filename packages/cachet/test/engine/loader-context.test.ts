@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   cached,
   createCache,
@@ -7,33 +6,12 @@ import {
   LoaderFailedError,
   type Serializer,
 } from '../../src/index.js'
-import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { redisSuite } from '../helpers/redis-suite.js'
 
-let redis: TestRedis
-let raw: Redis
-beforeAll(async () => {
-  redis = await startRedis()
-  raw = new Redis(redis.url)
-})
-afterAll(async () => {
-  raw.disconnect()
-  await redis.stop()
-})
-
+const suite = redisSuite({ jitter: 0, timeouts: { soft: '5s' } })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-let n = 0
 /** A soft timeout this wide keeps a loaded machine from serving the stale value before the loader ends. */
-function newCache(overrides: Parameters<typeof createCache>[0] = {}) {
-  return createCache({
-    redis: redis.url,
-    prefix: `ctx${n++}`,
-    logger: false,
-    l2: RELAXED_L2,
-    jitter: 0,
-    timeouts: { soft: '5s' },
-    ...overrides,
-  })
-}
+const newCache = suite.cache
 
 /** Polls until `check` is true (background writes land a few ms after the call answers). */
 async function until(check: () => Promise<boolean> | boolean, what: string, ms = 3000): Promise<void> {
@@ -44,7 +22,7 @@ async function until(check: () => Promise<boolean> | boolean, what: string, ms =
   }
 }
 
-const stored = (full: string) => async () => (await raw.exists(full)) === 1
+const stored = (full: string) => async () => (await suite.raw.exists(full)) === 1
 
 describe('value-derived options', () => {
   it('setTtl() shorter than the call ttl: the entry expires by it, in L1 and in Redis', async () => {
@@ -95,7 +73,7 @@ describe('value-derived options', () => {
       { ttl: '1h' },
     )
     await until(stored(`${cache.prefix}:k`), 'the write-back')
-    const pttl = await raw.pttl(`${cache.prefix}:k`)
+    const pttl = await suite.raw.pttl(`${cache.prefix}:k`)
     // The default grace (1 h) would make it about 2 h.
     expect(pttl).toBeGreaterThan(59 * 60_000)
     expect(pttl).toBeLessThanOrEqual(60 * 60_000)
@@ -191,7 +169,7 @@ describe('value-derived options', () => {
       }),
     ).rejects.toMatchObject({ code: 'E_INVALID_KEY' })
     await sleep(50)
-    expect(await raw.exists(`${cache.prefix}:k`)).toBe(0)
+    expect(await suite.raw.exists(`${cache.prefix}:k`)).toBe(0)
     await cache.close()
   })
 
@@ -207,7 +185,7 @@ describe('value-derived options', () => {
       })
       expect(result).toMatchObject({ value: { private: true }, outcome: 'miss' })
       await sleep(100)
-      expect(await raw.exists(`${a.prefix}:k:${how}`)).toBe(0)
+      expect(await suite.raw.exists(`${a.prefix}:k:${how}`)).toBe(0)
       expect(await b.get(`k:${how}`)).toBeUndefined()
       expect(await a.get(`k:${how}`)).toBeUndefined()
     }
@@ -245,7 +223,7 @@ describe('value-derived options', () => {
     })
     await expect(swallowed).rejects.toBeInstanceOf(LoaderFailedError)
     await sleep(50)
-    expect(await raw.exists(`${cache.prefix}:a`, `${cache.prefix}:b`, `${cache.prefix}:c`)).toBe(0)
+    expect(await suite.raw.exists(`${cache.prefix}:a`, `${cache.prefix}:b`, `${cache.prefix}:c`)).toBe(0)
     await cache.close()
   })
 
@@ -294,7 +272,7 @@ describe('getOrSetMany, wrap and @cached', () => {
     })
     expect(skipped).toEqual(['private'])
     await sleep(100)
-    expect(await raw.exists(`${cache.prefix}:s:1`)).toBe(0)
+    expect(await suite.raw.exists(`${cache.prefix}:s:1`)).toBe(0)
     expect(await cache.get('s:1')).toBeUndefined()
 
     await expect(cache.getOrSetMany(['f:1'], async (_, ctx) => ctx.fail())).rejects.toBeInstanceOf(
@@ -412,7 +390,7 @@ describe('conditional refresh', () => {
       { ttl: 150 },
     )
     await until(stored(full), 'the write-back')
-    const before = (await raw.getBuffer(full))!
+    const before = (await suite.raw.getBuffer(full))!
     expect(serializer.serialized).toBe(1)
     await sleep(300)
 
@@ -429,13 +407,13 @@ describe('conditional refresh', () => {
     expect(seen).toEqual({ etag: '"v1"', lastModified })
     expect(renewed).toMatchObject({ value: { title: 'hello', rows: [1, 2, 3] }, outcome: 'miss' })
     await until(
-      async () => !(await raw.getBuffer(full))!.subarray(1, 17).equals(before.subarray(1, 17)),
+      async () => !(await suite.raw.getBuffer(full))!.subarray(1, 17).equals(before.subarray(1, 17)),
       'the renewal',
     )
-    const after = (await raw.getBuffer(full))!
+    const after = (await suite.raw.getBuffer(full))!
     expect(payloadOf(after).equals(payloadOf(before))).toBe(true)
     expect(serializer.serialized).toBe(1)
-    expect(await raw.pttl(full)).toBeGreaterThan(60 * 60_000)
+    expect(await suite.raw.pttl(full)).toBeGreaterThan(60 * 60_000)
 
     // a's copy was stale: it now finds the renewed entry fresh in Redis, and runs no loader.
     const fromA = await a.getOrSetResult('doc', () => {
@@ -529,12 +507,12 @@ describe('other rewrites of a stored entry', () => {
     const b = newCache({ prefix: a.prefix, serializer, l1: false })
     await a.set('doc', { rows: [1, 2, 3] })
     await until(stored(`${a.prefix}:doc`), 'the write')
-    const before = (await raw.getBuffer(`${a.prefix}:doc`))!
+    const before = (await suite.raw.getBuffer(`${a.prefix}:doc`))!
     expect(serializer.serialized).toBe(1)
     expect(await a.expire('doc', '2h')).toBe(true)
     expect(await a.addTags('doc', ['reports'])).toBe(true)
     expect(serializer.serialized).toBe(1)
-    const after = (await raw.getBuffer(`${a.prefix}:doc`))!
+    const after = (await suite.raw.getBuffer(`${a.prefix}:doc`))!
     expect(payloadOf(after).equals(payloadOf(before))).toBe(true)
     expect(await b.get('doc')).toEqual({ rows: [1, 2, 3] })
     expect(await b.ttl('doc')).toBeGreaterThan(119 * 60_000)

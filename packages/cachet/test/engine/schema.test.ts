@@ -1,28 +1,12 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createCache, InvalidOptionError, SchemaMismatchError } from '../../src/index.js'
+import { InvalidOptionError, SchemaMismatchError } from '../../src/index.js'
 import { createMetrics } from '../../src/metrics/prometheus.js'
-import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { redisSuite } from '../helpers/redis-suite.js'
 
-let redis: TestRedis
-beforeAll(async () => {
-  redis = await startRedis()
-})
-afterAll(async () => {
-  await redis.stop()
-})
-
-function newCache(overrides: Parameters<typeof createCache>[0] = {}) {
-  return createCache({
-    redis: redis.url,
-    prefix: `t${Math.random().toString(36).slice(2, 8)}`,
-    logger: false,
-    l2: RELAXED_L2,
-    earlyRefresh: false,
-    ...overrides,
-  })
-}
+const suite = redisSuite({ earlyRefresh: false })
+const newCache = suite.cache
 
 const User = z.object({ name: z.string(), email: z.string() })
 const oldUser = { name: 'Ada' }
