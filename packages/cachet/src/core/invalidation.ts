@@ -24,10 +24,18 @@ export async function invalidateKeys(engine: Engine, keys: readonly string[]): P
   engine.publish({ t: 'del', k: fullKeys })
   let count = dropped
   if (engine.l2 && fullKeys.length > 0) {
+    // One tombstone per key for the whole call: a repeat (core/retry.ts) of a try whose reply was lost
+    // finds its own tombstone there and answers what that try found (tiers/redis/scripts.ts).
+    const tombstones = new Map<string, Buffer>()
+    const tombstone = (key: string): Buffer => {
+      let bytes = tombstones.get(key)
+      if (bytes === undefined) tombstones.set(key, (bytes = engine.tombstone()))
+      return bytes
+    }
     count =
       (await engine.attempt(
         'delete',
-        (l2) => l2.invalidate(fullKeys, engine.tombstone, engine.tombstoneTtlMs),
+        (l2) => l2.invalidate(fullKeys, tombstone, engine.tombstoneTtlMs),
         undefined,
         (queue) => queue.addKeys(fullKeys),
       )) ?? 0

@@ -109,11 +109,9 @@ describe('retry of L2 calls safe to repeat (l2.retry)', () => {
     expect(retries.at(-1)).toMatchObject({ operation: 'delete', result: 'ok' })
   })
 
-  // A known defect, not fixed, pinned exactly: the repeat of an invalidation whose first try ran but
-  // answered too late finds the key already a tombstone and counts it not live, so delete() answers
-  // false for a key that was there (the tombstone does not record whether it replaced a live entry, so
-  // no repeat can tell). Once fixed, the last line expects true.
-  it('KNOWN DEFECT: delete() of a live key whose first try ran after its deadline, then was repeated, answers false', async () => {
+  // The repeat of an invalidation whose first try ran but answered too late finds its own tombstone
+  // there; the tombstone records that it replaced a live entry, so delete() still answers true.
+  it('delete() of a live key whose first try ran after its deadline, then was repeated, answers true', async () => {
     const { cache, retries } = await cacheOnProxy({ l2: { timeout: '400ms' }, timeouts: { soft: '5s' } })
     await cache.set('late', 'v1')
     // Redis holds every write for 700 ms: the first try times out (400 ms; 300 ms of margin on a loaded
@@ -122,7 +120,11 @@ describe('retry of L2 calls safe to repeat (l2.retry)', () => {
     const deleted = await cache.delete('late')
     expect(retries.at(-1)).toMatchObject({ operation: 'delete', result: 'ok' })
     expect(await cache.get('late')).toBeUndefined()
-    expect(deleted).toBe(false)
+    expect(deleted).toBe(true)
+    // A key that held nothing, deleted the same way, still answers false.
+    await direct.client('PAUSE', 700, 'WRITE')
+    expect(await cache.delete('never-set')).toBe(false)
+    expect(retries.at(-1)).toMatchObject({ operation: 'delete', result: 'ok' })
   })
 
   it('a plain set caught by a connection reset is repeated: Redis holds the value when set() returns', async () => {

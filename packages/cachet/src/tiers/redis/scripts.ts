@@ -81,12 +81,21 @@ return written`,
    * version 1) with bit 4 set; any other string (a live entry, a foreign value) counts as live.
    * A key of another type (a hash, a stream: the entity cache's, or the replaced system's) is not an entry:
    * it is left alone and counts 0, on key, tag and pattern invalidation alike.
+   * A tombstone that replaced a live entry carries one byte more (readers look at bytes 0-16 only), so a
+   * repeat of this very call (the same tombstone: its first try landed, its reply was lost) answers
+   * what the first try found instead of 0.
    */
   cachetInvalidate: `
 local key = KEYS[1]
 ${LIVE}
 if kind ~= 'string' and kind ~= 'none' then return 0 end
-redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+if kind == 'string' and live == 0 and redis.call('GETRANGE', key, 1, 16) == string.sub(ARGV[1], 2, 17) then
+  if redis.call('STRLEN', key) > string.len(ARGV[1]) then return 1 end
+  return 0
+end
+local tombstone = ARGV[1]
+if live == 1 then tombstone = tombstone .. '+' end
+redis.call('SET', key, tombstone, 'PX', ARGV[2])
 return live`,
 
   /**
