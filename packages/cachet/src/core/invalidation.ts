@@ -29,7 +29,10 @@ export async function invalidateKeys(engine: Engine, keys: readonly string[]): P
     const tombstones = new Map<string, Buffer>()
     const tombstone = (key: string): Buffer => {
       let bytes = tombstones.get(key)
-      if (bytes === undefined) tombstones.set(key, (bytes = engine.tombstone()))
+      if (bytes === undefined) {
+        bytes = engine.tombstone()
+        tombstones.set(key, bytes)
+      }
       return bytes
     }
     count =
