@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { CacheApi, CacheHealth, CacheStats } from '../core/cache-api.js'
 import { listenAll } from '../core/listen-all.js'
+import { valueWithin } from '../core/timeouts.js'
 import type { HistoryShare, InstanceSeries } from './history-share.js'
 import { LatencySample, type Percentiles } from './latency-sample.js'
 
@@ -103,7 +104,6 @@ export function createHistory(
   })
 
   const sample = async () => {
-    // A health check slower than the interval (Redis frozen) must not pile up samples.
     if (sampling) return
     sampling = true
     try {
@@ -117,7 +117,9 @@ export function createHistory(
       const { hit, miss, stale, error, l2Errors } = countsSince(countsBefore, counts)
       countsBefore = counts
       const lookups = hit + stale + miss
-      const redisMemory = (await health().catch(() => undefined))?.redis.usedMemory
+      // At most one interval: while Redis is slow or frozen (when the charts matter most) points keep
+      // coming on time, without the memory figure.
+      const redisMemory = (await valueWithin(health(), intervalMs))?.redis.usedMemory
       const point: HistoryPoint = {
         at: now,
         hitRate: lookups === 0 ? null : (hit + stale) / lookups,

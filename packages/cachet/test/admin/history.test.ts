@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { HistoryPoint } from '../../src/admin/history.js'
+import { createHistory, type HistoryPoint } from '../../src/admin/history.js'
 import { LatencySample } from '../../src/admin/latency-sample.js'
+import { createCache } from '../../src/index.js'
 import { ADMIN, type AdminHarness, startAdmin } from './setup.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -117,6 +118,21 @@ describe('GET /history', () => {
     }
     const misses = points.reduce((sum, p) => sum + p.opsPerSecond.miss, 0)
     expect(misses).toBeGreaterThan(0)
+  })
+
+  it('keeps a point per interval while health() never answers (a frozen Redis), without the memory figure', async () => {
+    const cache = createCache({ redis: false, logger: false })
+    const frozen = createHistory(cache, () => new Promise(() => {}), { intervalMs: 100 })
+    try {
+      await sleep(1_000)
+      const points = frozen.points()
+      // Ten intervals; a stuck sampler (the health wait unbounded) gives none.
+      expect(points.length).toBeGreaterThanOrEqual(3)
+      expect(points.every((point) => point.redisMemoryBytes === null)).toBe(true)
+    } finally {
+      await frozen.close()
+      await cache.close()
+    }
   })
 
   it('shows Redis failures and the circuit opening', async () => {

@@ -6,7 +6,7 @@ import { dashboardPlugin } from '../../src/admin/dashboard/plugin.js'
 import { adminPlugin, createWarmupRegistry } from '../../src/admin/index.js'
 import type { CacheApi } from '../../src/core/cache-api.js'
 import { createCache } from '../../src/index.js'
-import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const TOKEN = 'charts-admin-token-0123456789'
@@ -39,7 +39,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard trend charts in headless Chrom
 
   beforeAll(async () => {
     redis = await startRedis()
-    cache = createCache({ redis: redis.url, prefix: 'cache', logger: false })
+    cache = createCache({ redis: redis.url, prefix: 'cache', logger: false, l2: RELAXED_L2 })
     app = Fastify({ logger: false })
     await app.register(adminPlugin, {
       prefix: '/api/cache',

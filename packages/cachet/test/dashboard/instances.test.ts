@@ -8,7 +8,7 @@ import { adminPlugin } from '../../src/admin/index.js'
 import type { CacheApi } from '../../src/core/cache-api.js'
 import { createCache } from '../../src/index.js'
 import { plainClient } from '../admin/setup.js'
-import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const TOKEN = 'instances-admin-token-0123456789'
@@ -24,7 +24,7 @@ interface Instance {
 
 /** One instance of the deployment: its engine, the admin API on its Redis client, and the page. */
 async function startInstance(redisUrl: string): Promise<Instance & { url: string }> {
-  const cache = createCache({ redis: redisUrl, prefix: 'cache', logger: false })
+  const cache = createCache({ redis: redisUrl, prefix: 'cache', logger: false, l2: RELAXED_L2 })
   const client = plainClient(redisUrl)
   const app = Fastify({ logger: false })
   await app.register(adminPlugin, {

@@ -8,7 +8,7 @@ import { adminPlugin, type WriteBehindSource } from '../../src/admin/index.js'
 import type { CacheApi } from '../../src/core/cache-api.js'
 import { createCache } from '../../src/index.js'
 import { createWriteBehind, type WriteBehind } from '../../src/write/index.js'
-import { startRedis, type TestRedis } from '../helpers/redis-server.js'
+import { RELAXED_L2, startRedis, type TestRedis } from '../helpers/redis-server.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const TOKEN = 'write-behind-admin-token-0123456789'
@@ -44,7 +44,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard write-behind card in headless 
 
   beforeAll(async () => {
     ;[cacheRedis, journalRedis] = await Promise.all([startRedis(), startRedis(DURABLE)])
-    cache = createCache({ redis: cacheRedis.url, prefix: 'cache', logger: false })
+    cache = createCache({ redis: cacheRedis.url, prefix: 'cache', logger: false, l2: RELAXED_L2 })
     journal = new Redis(journalRedis.url)
     writeBehind = await createWriteBehind<{ views: number; lastSeen: string }>({
       cache,
