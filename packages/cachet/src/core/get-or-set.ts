@@ -8,7 +8,7 @@ import type { CallContext } from './options.js'
 import { recordHit, recordLoad, recordMiss, recordShared, recordStale } from './outcome.js'
 import { acceptedNow, checkEntry, screenCopies } from './schema.js'
 import { type LoadState, storedBytes, storeLoad } from './store-load.js'
-import { type RaceResult, race, valueWithin } from './timeouts.js'
+import { isPromiseLike, type RaceResult, race, valueWithin } from './timeouts.js'
 import type { Entry, LockHandle, LockingRead } from './types.js'
 
 /**
@@ -395,10 +395,6 @@ function callLoader<T>(run: LoadRun<T>, releaseSlot: () => void): RaceResult<T> 
   } catch (error) {
     return { state: 'failed', error }
   }
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | null)?.then === 'function'
 }
 
 /** A failed load: the lock is given back, the failure counted and reported; answers the error. */

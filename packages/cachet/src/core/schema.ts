@@ -6,6 +6,7 @@ import { type Engine, L2Read } from './engine.js'
 import { SchemaMismatchError } from './errors.js'
 import { recordInvalid } from './outcome.js'
 import type { ValueSchema } from './schema-option.js'
+import { isPromiseLike } from './timeouts.js'
 import type { Entry } from './types.js'
 
 /*
@@ -25,7 +26,7 @@ const accepted = new WeakMap<object, StandardSchemaV1>()
 export function acceptedNow(check: ValueSchema, entry: Entry): boolean {
   if (accepted.get(entry) === check.schema) return true
   const result = check.schema['~standard'].validate(entry.value)
-  if (isPromise(result)) {
+  if (isPromiseLike(result)) {
     result.then(undefined, ignore)
     return false
   }
@@ -153,15 +154,7 @@ export function checkedBatchLoader<T>(check: ValueSchema, loader: BatchLoader<T>
     const values =
       loaded instanceof Map || Array.isArray(loaded) ? [...loaded.values()] : Object.values(loaded)
     for (const value of values) {
-      if (value === undefined) continue
-      const result = await check.schema['~standard'].validate(value)
-      if (result.issues) {
-        const issues = result.issues.slice(0, 3).map(describeIssue).join('; ')
-        throw new SchemaMismatchError(
-          `the loader of getOrSetMany(${missing.length} keys) returned a value its schema refuses: ${issues}`,
-          { key: missing[0] },
-        )
-      }
+      await assertAccepted(check, value, `the loader of getOrSetMany(${missing.length} keys)`, missing[0])
     }
     return loaded
   }
@@ -174,26 +167,23 @@ export function checkedBatchLoader<T>(check: ValueSchema, loader: BatchLoader<T>
 export function checkedLoader<T>(check: ValueSchema, loader: Loader<T>): Loader<T> {
   return async (context) => {
     const value = await loader(context)
-    if (value === undefined) return value
-    const result = await check.schema['~standard'].validate(value)
-    if (result.issues) {
-      const issues = result.issues.slice(0, 3).map(describeIssue).join('; ')
-      throw new SchemaMismatchError(
-        `the loader for key '${context.key}' returned a value its schema refuses: ${issues}`,
-        { key: context.key },
-      )
-    }
+    await assertAccepted(check, value, `the loader for key '${context.key}'`, context.key)
     return value
   }
+}
+
+/** Throws SchemaMismatchError naming the first issues when the schema refuses a loaded value. */
+async function assertAccepted(check: ValueSchema, value: unknown, who: string, key?: string): Promise<void> {
+  if (value === undefined) return
+  const result = await check.schema['~standard'].validate(value)
+  if (!result.issues) return
+  const issues = result.issues.slice(0, 3).map(describeIssue).join('; ')
+  throw new SchemaMismatchError(`${who} returned a value its schema refuses: ${issues}`, { key })
 }
 
 function describeIssue(issue: StandardSchemaV1.Issue): string {
   const path = issue.path?.map((part) => (typeof part === 'object' ? part.key : part)).join('.')
   return path ? `${path}: ${issue.message}` : issue.message
-}
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | null)?.then === 'function'
 }
 
 function ignore(): void {}

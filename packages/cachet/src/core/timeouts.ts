@@ -35,3 +35,8 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
   if (outcome.state === 'failed') throw outcome.error
   throw new Error(`${what}: no answer within ${ms} ms`)
 }
+
+/** True for a promise or any thenable (what a loader or a validator may answer instead of a value). */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function'
+}
