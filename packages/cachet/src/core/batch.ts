@@ -2,7 +2,7 @@ import type { BatchLoader } from './cache-api.js'
 import type { Engine, L2Read } from './engine.js'
 import { UndefinedValueError } from './errors.js'
 import { LoadContext } from './load-context.js'
-import { type ManyLoadOptions, resolveCall, type SchemaOptions, type StoreOptions } from './options.js'
+import { type ManyLoadOptions, resolveCall, type StoreOptions } from './options.js'
 import { recordHit, recordLoad, recordMiss } from './outcome.js'
 import { screenMany } from './schema.js'
 import type { ValueSchema } from './schema-option.js'
@@ -89,7 +89,7 @@ export async function getOrSetMany<T>(
   loadMissing: BatchLoader<T>,
   unscope: (key: string) => string,
   options: ManyLoadOptions,
-  defaults?: SchemaOptions,
+  defaults?: ValueSchema,
 ): Promise<(T | undefined)[]> {
   engine.assertOpen()
   const call = resolveCall(engine.options, options, defaults)

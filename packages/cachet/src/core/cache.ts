@@ -57,15 +57,15 @@ export class Cache implements CacheApi {
   #scope: string
   #close: () => Promise<void>
   /** The namespace's schema, for calls that give none. */
-  #defaults: SchemaOptions | undefined
+  #defaults: ValueSchema | undefined
   /** The context of a call made without options, in this view. */
   #defaultCall: CallContext
 
-  constructor(engine: Engine, scope: string, close: () => Promise<void>, defaults?: SchemaOptions) {
+  constructor(engine: Engine, scope: string, close: () => Promise<void>, defaults?: ValueSchema) {
     this.#engine = engine
     this.#scope = scope
     this.#close = close
-    this.#defaults = defaults?.schema === undefined ? undefined : defaults
+    this.#defaults = defaults
     this.#defaultCall = this.#defaults ? resolveCall(engine.options, {}, this.#defaults) : engine.defaultCall
     registerEngine(this, engine)
   }
@@ -300,10 +300,9 @@ export class Cache implements CacheApi {
 
   namespace(name: string, options: SchemaOptions = {}): Cache {
     validateKey(name)
-    // Checked now: a bad schema fails here, not at the namespace's first call.
-    resolveSchema(options.schema, options.migrate)
-    const defaults = options.schema === undefined ? this.#defaults : options
-    return new Cache(this.#engine, `${this.#scope}${name}:`, this.#close, defaults)
+    // Resolved now: a bad schema fails here, not at the namespace's first call, and no call resolves it again.
+    const own = resolveSchema(options.schema, options.migrate)
+    return new Cache(this.#engine, `${this.#scope}${name}:`, this.#close, own ?? this.#defaults)
   }
 
   async keys(

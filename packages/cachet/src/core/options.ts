@@ -203,7 +203,7 @@ export interface CallContext {
 export function resolveCall(
   options: ResolvedOptions,
   call: CallOptions,
-  defaults?: SchemaOptions,
+  defaults?: ValueSchema,
 ): CallContext {
   const hardMs = timeoutMs(call.timeouts?.hard, options.hardTimeoutMs, 'timeouts.hard')
   const tags = call.tags ?? []
@@ -219,11 +219,14 @@ export function resolveCall(
     force: call.forceRefresh === true,
     earlyRefresh: call.earlyRefresh !== false,
     signal: checkSignal(call.signal),
-    // A call's own schema comes with its own migrate; without one, the namespace's applies.
+    // A call's own schema comes with its own migrate; without one, the namespace's applies (resolved
+    // once, when the namespace was made), with the call's migrate if it gives one.
     schema:
-      call.schema === undefined
-        ? resolveSchema(defaults?.schema, call.migrate ?? defaults?.migrate)
-        : resolveSchema(call.schema, call.migrate),
+      call.schema !== undefined
+        ? resolveSchema(call.schema, call.migrate)
+        : call.migrate === undefined
+          ? defaults
+          : resolveSchema(defaults?.schema, call.migrate),
   }
 }
 
