@@ -86,12 +86,7 @@ export class Cache implements CacheApi {
     } catch (error) {
       return Promise.reject(error)
     }
-    return getOrSet(
-      this.#engine,
-      this.#scope + key,
-      call.schema ? checkedLoader(call.schema, loader) : loader,
-      call,
-    )
+    return getOrSet(this.#engine, this.#scope + key, checkedBy(call, loader), call)
   }
 
   getOrSetResult<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<CacheResult<T>> {
@@ -101,8 +96,7 @@ export class Cache implements CacheApi {
     } catch (error) {
       return Promise.reject(error)
     }
-    const checked = call.schema ? checkedLoader(call.schema, loader) : loader
-    return getOrSetEntry(this.#engine, this.#scope + key, checked, call)
+    return getOrSetEntry(this.#engine, this.#scope + key, checkedBy(call, loader), call)
   }
 
   /** Checks a getOrSet call and resolves its options, before anything runs. */
@@ -117,18 +111,19 @@ export class Cache implements CacheApi {
   }
 
   get<T>(key: string, options: GetOptions<T> = {}): Promise<T | undefined> {
-    let signal: AbortSignal | undefined
-    let scoped: string
-    let check: ValueSchema | undefined
+    let read: { scoped: string; signal: AbortSignal | undefined; check: ValueSchema | undefined }
     try {
-      scoped = this.#key(key)
-      signal = checkSignal(options.signal)
-      check = this.#schema(options)
+      read = this.#readCall(this.#key(key), options)
     } catch (error) {
       return Promise.reject(error)
     }
-    const lookup = this.#lookup<T>(scoped, options.allowStale === true, check)
-    return signal ? untilAborted(lookup, signal) : lookup
+    const lookup = this.#lookup<T>(read.scoped, options.allowStale === true, read.check)
+    return read.signal ? untilAborted(lookup, read.signal) : lookup
+  }
+
+  /** A read call's keys, signal and schema, checked before anything runs (throws on a bad one). */
+  #readCall<K>(scoped: K, options: ManyOptions) {
+    return { scoped, signal: checkSignal(options.signal), check: this.#schema(options) }
   }
 
   /** The schema a read without a loader checks: its own, else the namespace's. */
@@ -226,18 +221,17 @@ export class Cache implements CacheApi {
   }
 
   getMany<T>(keys: readonly string[], options: ManyOptions<T> = {}): Promise<(T | undefined)[]> {
-    let signal: AbortSignal | undefined
-    let scoped: string[]
-    let check: ValueSchema | undefined
+    let read: { scoped: string[]; signal: AbortSignal | undefined; check: ValueSchema | undefined }
     try {
-      scoped = keys.map((key) => this.#key(key))
-      signal = checkSignal(options.signal)
-      check = this.#schema(options)
+      read = this.#readCall(
+        keys.map((key) => this.#key(key)),
+        options,
+      )
     } catch (error) {
       return Promise.reject(error)
     }
-    const reading = getMany<T>(this.#engine, scoped, check)
-    return signal ? untilAborted(reading, signal) : reading
+    const reading = getMany<T>(this.#engine, read.scoped, read.check)
+    return read.signal ? untilAborted(reading, read.signal) : reading
   }
 
   setMany<T>(items: ReadonlyArray<{ key: string; value: T } & StoreOptions>): Promise<boolean[]> {
@@ -434,4 +428,9 @@ function snapshotStats(engine: Engine): CacheStats {
     locks: { ...stats.locks },
     namespaces: stats.namespaces(),
   }
+}
+
+/** The loader a call runs: checked against the call's schema when it has one. */
+function checkedBy<T>(call: CallContext, loader: Loader<T>): Loader<T> {
+  return call.schema ? checkedLoader(call.schema, loader) : loader
 }
