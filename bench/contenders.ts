@@ -3,7 +3,7 @@ import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
 import { redisDriver } from 'bentocache/drivers/redis'
 import { createCache as createCacheManager } from 'cache-manager'
-import { type CacheOptions, createCache } from 'cachet'
+import { type Cache, type CacheOptions, createCache } from 'cachet'
 import { Redis } from 'ioredis'
 import { Keyv } from 'keyv'
 import { LRUCache } from 'lru-cache'
@@ -17,26 +17,23 @@ export function rawClient(port: number): Redis {
 }
 
 /**
- * An ioredis client with the settings cachet applies to a client it creates itself (src/tiers/redis/
- * client.ts, RELIABILITY §B.8), passed in so the bench can wait on its queue: commands on one
- * connection complete in order, so a PING answered means every background write sent before it is done.
+ * cachet with defaults (L1 + L2, lock, bus) unless overridden, entries fresh for TTL_MS, on the
+ * connection it opens itself from a URL, with its own client settings: what a user who passes a URL
+ * runs. `port` false: no Redis.
  */
-export function cachetClient(port: number): Redis {
-  return new Redis({
-    host: '127.0.0.1',
-    port,
-    maxRetriesPerRequest: 1,
-    autoResendUnfulfilledCommands: false,
-    connectTimeout: 1_000,
-    socketTimeout: 1_000,
-    keepAlive: 10_000,
-    enableOfflineQueue: true,
-  })
+export function cachet(port: number | false, options: CacheOptions = {}): Cache {
+  const redis = port === false ? false : `redis://127.0.0.1:${port}`
+  return createCache({ redis, ttl: TTL_MS, logger: false, ...options })
 }
 
-/** cachet with defaults (L1 + L2, lock, bus) unless overridden, entries fresh for TTL_MS. */
-export function cachet(client: Redis | false, options: CacheOptions = {}) {
-  return createCache({ redis: client, ttl: TTL_MS, logger: false, ...options })
+/**
+ * Waits for cachet's background L2 writes: commands on one connection complete in order, so two reads
+ * answered on the cache's connection mean every write sent before them (and the lock releases sent
+ * when those completed) is done.
+ */
+export async function settled(cache: Cache): Promise<void> {
+  await cache.has('bench:settled')
+  await cache.has('bench:settled')
 }
 
 /** The raw limit of an L1 hit: a bare async getOrSet over lru-cache, no envelope, no stats, no copy. */

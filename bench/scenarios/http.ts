@@ -7,7 +7,7 @@ import { cacheResponse } from 'cachet/express'
 import { fastifyCache } from 'cachet/fastify'
 import express from 'express'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { cachet, cachetClient } from '../contenders.js'
+import { cachet } from '../contenders.js'
 import { profileValue } from '../fixtures.js'
 import { median, QUICK } from '../harness.js'
 import { goal, type Row, type ScenarioResult } from '../report.js'
@@ -91,8 +91,7 @@ async function expectHit(target: Target): Promise<void> {
  */
 export async function http(port: number, loadCore?: number): Promise<ScenarioResult> {
   const value = profileValue()
-  const client = cachetClient(port)
-  const cache = cachet(client)
+  const cache = cachet(port)
 
   const fastifyBare = Fastify()
   fastifyBare.get(ROUTE, async () => value)
@@ -165,6 +164,5 @@ export async function http(port: number, loadCore?: number): Promise<ScenarioRes
   } finally {
     for (const target of targets) await target.close()
     await cache.close()
-    client.disconnect()
   }
 }

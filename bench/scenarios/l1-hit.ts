@@ -1,4 +1,4 @@
-import { bareLru, bento, cacheManager, cachet, cachetClient } from '../contenders.js'
+import { bareLru, bento, cacheManager, cachet } from '../contenders.js'
 import { profileValue } from '../fixtures.js'
 import { compare, plan } from '../harness.js'
 import { goal, type ScenarioResult, throughputRows } from '../report.js'
@@ -10,8 +10,7 @@ export async function l1Hit(port: number): Promise<ScenarioResult> {
   const bare = bareLru()
   const cache = cachet(false)
   // The same hit with Redis as L2 and L1 kept coherent by Redis tracking + the bus (the defaults).
-  const client = cachetClient(port)
-  const tracked = cachet(client)
+  const tracked = cachet(port)
   const bentoCache = bento(port, { l1: true, l2: true })
   const manager = cacheManager()
   try {
@@ -46,7 +45,6 @@ export async function l1Hit(port: number): Promise<ScenarioResult> {
   } finally {
     await cache.close()
     await tracked.close()
-    client.disconnect()
     await bentoCache.disconnect()
     await manager.disconnect()
   }

@@ -1,4 +1,4 @@
-import { bento, cacheManager, cachet, cachetClient, rawClient, TTL_MS } from '../contenders.js'
+import { bento, cacheManager, cachet, rawClient, settled, TTL_MS } from '../contenders.js'
 import { profileValue } from '../fixtures.js'
 import { compare, plan } from '../harness.js'
 import { cachetNote, goal, type ScenarioResult, throughputRows } from '../report.js'
@@ -20,8 +20,7 @@ export async function l2Hit(port: number): Promise<ScenarioResult> {
     return n
   }
   const raw = rawClient(port)
-  const client = cachetClient(port)
-  const cache = cachet(client, { l1: false })
+  const cache = cachet(port, { l1: false })
   const bentoCache = bento(port, { l1: false, l2: true })
   const managerClient = rawClient(port)
   const manager = cacheManager(managerClient)
@@ -33,9 +32,8 @@ export async function l2Hit(port: number): Promise<ScenarioResult> {
       await bentoCache.getOrSet({ key: keys[i]!, factory: loader })
       await manager.wrap(keys[i]!, loader)
     }
-    // cachet writes L2 in the background: PINGs answered on its connection = every write landed.
-    await client.ping()
-    await client.ping()
+    // cachet writes L2 in the background: wait until every write landed.
+    await settled(cache)
 
     const contenders = [
       {
@@ -76,7 +74,6 @@ export async function l2Hit(port: number): Promise<ScenarioResult> {
     await bentoCache.disconnect()
     await manager.disconnect()
     raw.disconnect()
-    client.disconnect()
     managerClient.disconnect()
   }
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { bento, cacheManager, cachet, cachetClient, rawClient, TTL_MS } from '../contenders.js'
+import { bento, cacheManager, cachet, rawClient, settled, TTL_MS } from '../contenders.js'
 import { reportRows } from '../fixtures.js'
 import { compare, plan } from '../harness.js'
 import { goal, type Row, type ScenarioResult } from '../report.js'
@@ -25,8 +25,7 @@ export async function largeValue(port: number): Promise<ScenarioResult> {
   const jsonBytes = Buffer.byteLength(json)
   const loader = () => rows
   const raw = rawClient(port)
-  const client = cachetClient(port)
-  const cache = cachet(client, { l1: false })
+  const cache = cachet(port, { l1: false })
   const bentoCache = bento(port, { l1: false, l2: true })
   const managerClient = rawClient(port)
   const manager = cacheManager(managerClient)
@@ -35,8 +34,7 @@ export async function largeValue(port: number): Promise<ScenarioResult> {
     await cache.getOrSet('report', loader)
     await bentoCache.getOrSet({ key: 'report', factory: loader })
     await manager.wrap('report', loader)
-    await client.ping()
-    await client.ping()
+    await settled(cache)
 
     const stored = new Map<string, number>()
     for (const key of await keysMatching(raw, '*report*')) stored.set(key, await raw.strlen(key))
@@ -102,7 +100,6 @@ export async function largeValue(port: number): Promise<ScenarioResult> {
     await bentoCache.disconnect()
     await manager.disconnect()
     raw.disconnect()
-    client.disconnect()
     managerClient.disconnect()
   }
 }

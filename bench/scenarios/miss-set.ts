@@ -1,4 +1,4 @@
-import { bento, cacheManager, cachet, cachetClient, rawClient, TTL_MS } from '../contenders.js'
+import { bento, cacheManager, cachet, rawClient, settled, TTL_MS } from '../contenders.js'
 import { compare, plan } from '../harness.js'
 import { goal, type ScenarioResult, throughputRows } from '../report.js'
 
@@ -7,20 +7,13 @@ export async function missSet(port: number): Promise<ScenarioResult> {
   const value = { id: 1, name: 'trivial', ok: true }
   const loader = () => value
   const raw = rawClient(port)
-  const client = cachetClient(port)
-  const cache = cachet(client)
-  const noLock = cachet(client, { lock: false, prefix: 'nolock' })
-  const busOnly = cachet(client, { l1: { invalidation: 'bus' }, prefix: 'busonly' })
+  const cache = cachet(port)
+  const noLock = cachet(port, { lock: false, prefix: 'nolock' })
+  const busOnly = cachet(port, { l1: { invalidation: 'bus' }, prefix: 'busonly' })
   const bentoCache = bento(port, { l1: true, l2: true })
   const managerClient = rawClient(port)
   const manager = cacheManager(managerClient)
   let n = 0
-  // Commands on one connection complete in order: two PINGs answered = cachet's background writes
-  // (and the lock releases sent when they complete) are done, and counted in the sample's time.
-  const settle = async () => {
-    await client.ping()
-    await client.ping()
-  }
   try {
     const contenders = [
       {
@@ -31,16 +24,20 @@ export async function missSet(port: number): Promise<ScenarioResult> {
           if (hit === null) await raw.set(key, JSON.stringify(loader()), 'PX', TTL_MS)
         },
       },
-      { name: 'cachet getOrSet', op: () => cache.getOrSet(`miss:${n++}`, loader), settle },
+      {
+        name: 'cachet getOrSet',
+        op: () => cache.getOrSet(`miss:${n++}`, loader),
+        settle: () => settled(cache),
+      },
       {
         name: 'cachet getOrSet, l1.invalidation: bus',
         op: () => busOnly.getOrSet(`miss:${n++}`, loader),
-        settle,
+        settle: () => settled(busOnly),
       },
       {
         name: 'cachet getOrSet, lock: false',
         op: () => noLock.getOrSet(`miss:${n++}`, loader),
-        settle,
+        settle: () => settled(noLock),
       },
       {
         name: 'bentocache getOrSet (memory + redis)',
@@ -70,7 +67,6 @@ export async function missSet(port: number): Promise<ScenarioResult> {
     await bentoCache.disconnect()
     await manager.disconnect()
     raw.disconnect()
-    client.disconnect()
     managerClient.disconnect()
   }
 }

@@ -1,5 +1,5 @@
 import { createWriteBehind } from 'cachet/write-behind'
-import { cachet, cachetClient, rawClient } from '../contenders.js'
+import { cachet, rawClient } from '../contenders.js'
 import { compare, plan } from '../harness.js'
 import { goal, type ScenarioResult, throughputRows } from '../report.js'
 
@@ -14,8 +14,7 @@ export async function writeBehind(port: number): Promise<ScenarioResult> {
   await admin.config('SET', 'appendonly', 'yes', 'appendfsync', 'everysec')
   const raw = rawClient(port)
   const journal = rawClient(port)
-  const client = cachetClient(port)
-  const cache = cachet(client, { prefix: 'wb' })
+  const cache = cachet(port, { prefix: 'wb' })
   const value = { productId: 42, views: 1, lastSeen: '2026-12-01T12:00:00.000Z' }
   const fields = ['k', '', 's', '0', 'v', JSON.stringify(value)]
   const writeOnly = await createWriteBehind({
@@ -63,6 +62,6 @@ export async function writeBehind(port: number): Promise<ScenarioResult> {
     await cache.close()
     await admin.del('bench:raw', 'bench:wb', 'bench:wb-flushed')
     await admin.config('SET', 'appendonly', previous[1] ?? 'no')
-    for (const connection of [admin, raw, journal, client]) connection.disconnect()
+    for (const connection of [admin, raw, journal]) connection.disconnect()
   }
 }
