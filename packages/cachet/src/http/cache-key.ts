@@ -36,8 +36,12 @@ export function encodePrincipal(principal: string): string {
  */
 export function buildCacheKey(route: ResolvedRoute, input: KeyInput, scope: string, custom?: string): string {
   if (custom !== undefined) return `${route.type}:${scope}k:${checkCustomKey(custom)}`
-  // Type-tagged (an object, an array of pairs and a string differ) with object keys sorted at every level.
-  const material = stableStringify([
+  return `${route.type}:${scope}${isPlain(route, input) ? plainHash(route, input) : hashOf(material(route, input))}`
+}
+
+/** Type-tagged (an object, an array of pairs and a string differ) with object keys sorted at every level. */
+function material(route: ResolvedRoute, input: KeyInput): string {
+  return stableStringify([
     'GET',
     input.host.toLowerCase(),
     input.route,
@@ -45,22 +49,49 @@ export function buildCacheKey(route: ResolvedRoute, input: KeyInput, scope: stri
     route.query === false ? null : pickQuery(input.query ?? {}, route.query),
     route.varyBy.map((name) => headerValue(input.headers, name)),
   ])
-  return `${route.type}:${scope}${hashOf(material)}`
 }
 
 /** Hashes of recent key material: a hot route's requests repeat it, and SHA-256 was most of a hit's key cost. */
 const recentHashes = new Map<string, string>()
+/** The same for plain requests (see isPlain), by host and route: their material is not even built. */
+const plainHashes = new Map<string, string>()
 const MAX_RECENT_HASHES = 4096
 
 function hashOf(material: string): string {
   let hash = recentHashes.get(material)
   if (hash === undefined) {
     hash = hashKey(material, 32)
-    // Bounded: hostile traffic with ever-new material empties it rather than growing it.
-    if (recentHashes.size >= MAX_RECENT_HASHES) recentHashes.clear()
-    recentHashes.set(material, hash)
+    remember(recentHashes, material, hash)
   }
   return hash
+}
+
+/** A request whose key depends on its host and route alone: no params, no query read, no varied header. */
+function isPlain(route: ResolvedRoute, input: KeyInput): boolean {
+  return route.varyBy.length === 0 && isEmpty(input.params) && (route.query === false || isEmpty(input.query))
+}
+
+function plainHash(route: ResolvedRoute, input: KeyInput): string {
+  const id = `${route.query === false ? '-' : '?'}${input.host}\n${input.route}`
+  let hash = plainHashes.get(id)
+  if (hash === undefined) {
+    hash = hashOf(material(route, input))
+    remember(plainHashes, id, hash)
+  }
+  return hash
+}
+
+/** Bounded: hostile traffic with ever-new material empties a memo rather than growing it. */
+function remember(memo: Map<string, string>, id: string, hash: string): void {
+  if (memo.size >= MAX_RECENT_HASHES) memo.clear()
+  memo.set(id, hash)
+}
+
+function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === null) return true
+  if (typeof value !== 'object') return false
+  for (const _ in value) return false
+  return true
 }
 
 function checkCustomKey(custom: unknown): string {

@@ -2,6 +2,8 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
+  onRequestAbortHookHandler,
+  onResponseHookHandler,
   onSendHookHandler,
   preHandlerHookHandler,
 } from 'fastify'
@@ -40,7 +42,7 @@ export const fastifyCache = fp(
       route.preHandler = [...toArray(route.preHandler), lookupHook(responses, resolved)]
       route.onSend = [...toArray(route.onSend), captureHook]
       route.onResponse = [...toArray(route.onResponse), releaseHook]
-      route.onRequestAbort = [...toArray(route.onRequestAbort), releaseHook]
+      route.onRequestAbort = [...toArray(route.onRequestAbort), abortHook]
     })
   },
   { name: 'cachet', fastify: '5.x' },
@@ -77,10 +79,21 @@ function lookupHook(
   }
 }
 
-const captureHook: onSendHookHandler = async function cachetCapture(request, reply, payload) {
+/**
+ * The handler's response, handed to the fill. Callback-style rather than async: on a route's every
+ * request that is not a fill (a hit above all) it hands the payload on at once, without a promise.
+ */
+const captureHook: onSendHookHandler = function cachetCapture(request, reply, payload, done) {
   const fill = (request as WithFill)[kFill]
-  if (!fill) return payload
+  if (!fill) return done(null, payload)
   ;(request as WithFill)[kFill] = undefined
+  capture(fill, reply, payload).then(
+    (body) => done(null, body),
+    (error: Error) => done(error),
+  )
+}
+
+async function capture(fill: Fill, reply: FastifyReply, payload: unknown): Promise<unknown> {
   // Only a body produced in one piece can be stored; streams pass through untouched.
   if (typeof payload !== 'string' && !Buffer.isBuffer(payload) && payload !== null && payload !== undefined) {
     reply.headers(fill.abort('streamed'))
@@ -98,12 +111,22 @@ const captureHook: onSendHookHandler = async function cachetCapture(request, rep
   return final.body
 }
 
-// A request that ended without reaching onSend (hijacked, aborted) must still release its waiters.
-async function releaseHook(request: FastifyRequest): Promise<void> {
+/** A request that ended without reaching onSend (hijacked, aborted) must still release its waiters. */
+function release(request: FastifyRequest): void {
   const fill = (request as WithFill)[kFill]
   if (!fill) return
   ;(request as WithFill)[kFill] = undefined
   fill.abort('handler-error')
+}
+
+const releaseHook: onResponseHookHandler = function cachetRelease(request, _reply, done) {
+  release(request)
+  done()
+}
+
+const abortHook: onRequestAbortHookHandler = function cachetAbort(request, done) {
+  release(request)
+  done()
 }
 
 function send(reply: FastifyReply, final: Reply): void {

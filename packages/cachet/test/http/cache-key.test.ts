@@ -66,6 +66,19 @@ describe('buildCacheKey', () => {
     )
   })
 
+  it('gives a request with no params and no query the key its material gives, whichever way it is built', () => {
+    const r = route({ type: 'product' })
+    // An inherited key is not part of the material: this request takes the general path, the other the
+    // one for plain requests; both must land on the same entry.
+    const general = buildCacheKey(r, input(Object.create({ inherited: '1' })), '')
+    expect(buildCacheKey(r, input({}), '')).toBe(general)
+    expect(buildCacheKey(r, { ...input({}), host: 'EXAMPLE.test' }, '')).toBe(general)
+    // What the plain path remembers is per host, route and query mode.
+    expect(buildCacheKey(route({ type: 'product', query: false }), input({}), '')).not.toBe(general)
+    expect(buildCacheKey(r, { ...input({}), route: '/api/other' }, '')).not.toBe(general)
+    expect(buildCacheKey(r, { ...input({}), host: 'other.test' }, '')).not.toBe(general)
+  })
+
   it('puts the scope segment and custom keys in readable, collision-free places', () => {
     const r = route({ type: 'user' })
     expect(buildCacheKey(r, input({}), scopeSegment('user', '42'))).toMatch(/^user:u:42:[0-9a-f]{32}$/)
