@@ -2,6 +2,7 @@ import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOption
 import type { RedisInput } from '../../core/options.js'
 import { corkPerTick } from './cork.js'
 import { isSentinelUrl, parseSentinelUrl } from './sentinel-url.js'
+import { watchStalls } from './stall-watch.js'
 
 /** Connection lifecycle events forwarded from ioredis. */
 export type RedisEvent = 'connect' | 'ready' | 'error' | 'close' | 'reconnecting' | 'end'
@@ -39,20 +40,18 @@ const CLOSE_WAIT_MS = 1_000
  * deadline, a frozen or half-open socket is detected, nothing is re-sent after a reconnect (a timed-out
  * write may already have landed, E4), and reconnects back off with jitter.
  */
-function reliabilityOptions(timeoutMs: number): RedisOptions {
+function reliabilityOptions(): RedisOptions {
   return {
     // No commandTimeout: the guard bounds every engine call at timeoutMs and, unlike a bare timer, does
     // not mistake a busy event loop for a slow Redis (see L2Guard.run). ioredis' per-command timer cost
-    // a lone GET about 5 µs of CPU (a third of the command's own cost); socketTimeout below still ends
-    // any call on a frozen or half-open connection. The duplicates (subscribers) keep one, see duplicate().
+    // a lone GET about 5 µs of CPU (a third of the command's own cost); the stall watch (or, on a
+    // Cluster's node clients, socketTimeout) still ends any call on a frozen or half-open connection.
+    // The duplicates (subscribers) keep one, see duplicate().
     maxRetriesPerRequest: 1,
     // No enableAutoPipelining: it defers single commands to the next tick but sends explicit pipelines
     // at once, so a set followed by an invalidation could reach Redis in the opposite order.
     autoResendUnfulfilledCommands: false,
     connectTimeout: 1_000,
-    // Destroys the socket when a written command gets no byte back in time (frozen server,
-    // half-open connection); ioredis then reconnects.
-    socketTimeout: backstopMs(timeoutMs) + 1_000,
     keepAlive: 10_000,
     retryStrategy: reconnectDelay,
   }
@@ -73,6 +72,14 @@ function sentinelOptions(timeoutMs: number): RedisOptions {
 /** Reconnect back-off: 50 ms more per attempt up to 2 s, with jitter so instances do not retry in step. */
 function reconnectDelay(attempt: number): number {
   return Math.min(50 * attempt, 2_000) + Math.floor(Math.random() * 50)
+}
+
+/**
+ * How long a connection awaiting replies may receive nothing before it is dropped (frozen server,
+ * half-open connection) and ioredis reconnects: past the client-side command timeout.
+ */
+function stallMs(timeoutMs: number): number {
+  return backstopMs(timeoutMs) + 1_000
 }
 
 /** The client-side command timeout: well past the guard's deadline, so the guard decides first. */
@@ -110,27 +117,35 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
     client = input
     owned = false
   } else if (isClusterInput(input)) {
-    const reliability = reliabilityOptions(options.timeoutMs)
+    const reliability = reliabilityOptions()
     client = new Cluster(input.cluster, {
       ...input.options,
       enableOfflineQueue: true,
       clusterRetryStrategy: reconnectDelay,
-      redisOptions: { ...input.options?.redisOptions, ...reliability },
+      // Node clients are made by ioredis as it discovers the nodes: they keep its socketTimeout.
+      redisOptions: {
+        ...input.options?.redisOptions,
+        ...reliability,
+        socketTimeout: stallMs(options.timeoutMs),
+      },
     })
   } else if (typeof input === 'string' && !isSentinelUrl(input)) {
-    client = new Redis(input, { ...reliabilityOptions(options.timeoutMs), enableOfflineQueue: true })
+    client = new Redis(input, { ...reliabilityOptions(), enableOfflineQueue: true })
   } else {
     const settings = typeof input === 'string' ? parseSentinelUrl(input) : input
     client = new Redis({
       ...settings,
-      ...reliabilityOptions(options.timeoutMs),
+      ...reliabilityOptions(),
       ...(settings.sentinels && sentinelOptions(options.timeoutMs)),
       enableOfflineQueue: true,
     })
   }
 
   attachListeners(client, options.onEvent)
-  if (options.corkPerTick && owned && !(client instanceof Cluster)) corkPerTick(client)
+  if (owned && !(client instanceof Cluster)) {
+    watchStalls(client, stallMs(options.timeoutMs))
+    if (options.corkPerTick) corkPerTick(client)
+  }
   if (owned) {
     // Commands issued while the first connection is being made wait in the offline queue (bounded by
     // the guard, and by maxRetriesPerRequest); after that, a disconnected client fails commands at once.
@@ -158,6 +173,8 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
           ? client.duplicate(undefined, settings)
           : (client as Redis).duplicate(settings)
       attachListeners(copy, options.onEvent)
+      // A subscriber awaits its SUBSCRIBE and PING replies like any connection: a frozen one is dropped.
+      if (owned && !(copy instanceof Cluster)) watchStalls(copy, stallMs(options.timeoutMs))
       duplicates.add(copy)
       copy.once('end', () => duplicates.delete(copy))
       return copy
