@@ -143,6 +143,7 @@ function startInvalidation(engine: Engine, connection: RedisConnection, resolved
     connection,
     prefix: resolved.prefix,
     onMessage: (message) => engine.onBusMessage(message),
+    onOwnWrites: (keys) => engine.onOwnWrites(keys),
     onGap: (reason) => engine.onBusGap(reason),
     onRefused: () => {
       // Invalidations after the refusal are not reported: what L1 holds from then on is suspect.

@@ -411,6 +411,26 @@ export class Engine {
   }
 
   /**
+   * Reports of keys this instance itself wrote from a script a moment ago (Redis 7.0 reports those to
+   * their writer; core/types.ts, TrackingSource.expectOwnWrite). One report may also stand for another
+   * client's write of the key in the same Redis turn, so each is handled as an invalidation, except
+   * that L1's copy is kept as a suspect one: confirmed against Redis before it is served fresh again,
+   * and the fail-safe copy meanwhile (a value loaded just before an outage is not lost).
+   */
+  onOwnWrites(fullKeys: readonly string[]): void {
+    const now = Date.now()
+    for (const full of fullKeys) {
+      const key = this.relativeKey(full)
+      if (key === undefined) continue
+      this.l1?.markKeySuspect(key, now)
+      this.#overtakeReads(key)
+      const record = this.inflight.get(key)
+      if (record) record.invalidated = true
+      this.wake(key)
+    }
+  }
+
+  /**
    * A bus gap means messages may have been lost: every L1 entry becomes suspect. None is served as
    * fresh again until L2 confirms it (the next access reads L2), but each stays the fail-safe copy
    * when Redis cannot answer and the loader fails or is slow, so an outage never sends every request

@@ -84,6 +84,8 @@ export interface L1Tier {
   clear(): void
   /** Makes every entry suspect (see Entry.suspect): none is fresh any more, all are kept. */
   markSuspect(now: number): void
+  /** Makes the key's entry suspect, if it has one. */
+  markKeySuspect(key: string, now: number): void
   readonly size: number
   readonly bytes: number
   readonly maxBytes: number
@@ -243,6 +245,20 @@ export interface TrackingSource {
   readonly state: 'on' | 'connecting' | 'refused' | 'closed'
   /** Why Redis refused tracking, when it did. */
   readonly refusal: string | undefined
+  /**
+   * A script write of `fullKey` by this instance is about to be sent. Redis 7.0 reports a key a
+   * script writes to the writer too, despite NOLOOP (docs/architecture.md): registered, the next
+   * report of the key makes the writer's copy suspect rather than dropping it (the report may also
+   * stand for another client's write in the same Redis turn: Redis sends one report for both). False
+   * when nothing was registered (tracking off, or a server that keeps NOLOOP for scripts).
+   */
+  expectOwnWrite(fullKey: string): boolean
+  /**
+   * A registered write that was not applied, or whose outcome is unknown: its report will not come
+   * (or, if it lands later, drops the copy as any report does). False when a report had already been
+   * taken for it: that report was another writer's, so the copy must go.
+   */
+  withdrawOwnWrite(fullKey: string): boolean
   close(): Promise<void>
 }
 

@@ -58,6 +58,24 @@ export function isTracked(data: Redis, member: TrackingMember): boolean {
 }
 
 /**
+ * True when the server behind this data connection reports a key a script writes to the writer
+ * despite NOLOOP (Redis 7.0; 7.2 keeps NOLOOP for scripts, redis/redis#11052), as probed when
+ * tracking was last switched on; false until probed, or when the probe failed.
+ */
+export function echoesScriptWrites(data: Redis): boolean {
+  return nodes.get(data)?.scriptEchoes ?? false
+}
+
+/** A probe write's key and whether its report reached the subscriber. */
+interface EchoProbe {
+  key: string
+  heard: boolean
+}
+
+/** Writes the probe key the way cachet's write scripts write entries: from a script. */
+const PROBE_SCRIPT = "redis.call('SET', KEYS[1], '1', 'PX', 10000) return 1"
+
+/**
  * Server-assisted invalidation for one Redis node (docs/architecture.md, L1 coherence): the data
  * connection, the one cachet reads and writes through, has `CLIENT TRACKING ON ... BCAST PREFIX
  * <prefix>: NOLOOP` redirected to a second connection subscribed to the invalidation channel. NOLOOP
@@ -81,6 +99,9 @@ class TrackedNode {
   #losses = 0
   #running: Promise<EnableOutcome> | undefined
   #again = false
+  /** Whether the server reports this connection's script writes back to it (see echoesScriptWrites). */
+  scriptEchoes = false
+  #probe: EchoProbe | undefined
   /**
    * An idle subscriber can be cut off without a close (a NAT or load balancer dropping idle
    * connections): invalidations would then be lost in silence. Unanswered PINGs drop the socket, so
@@ -199,6 +220,7 @@ class TrackedNode {
       for (const member of this.#members) if (this.#seen.has(member)) member.onRefused(message)
       return { kind: 'refused', reason: message }
     }
+    this.scriptEchoes = await this.#probeEchoes([...prefixes][0]!)
     // A connection dropped meanwhile: its 'ready' schedules the next attempt.
     if (this.closed || losses !== this.#losses) return { kind: 'failed' }
     const blind = this.#tracked.size === 0
@@ -211,13 +233,38 @@ class TrackedNode {
     return { kind: 'on' }
   }
 
+  /**
+   * Whether the server reports a key this connection writes from a script back to it: a script writes
+   * a probe key, then the subscriber is PINGed. Redis sends the report while it runs the script, so
+   * the PING's reply, asked for after the script answered, arrives after it: the answer does not
+   * depend on timing. False when the probe fails (nothing is then taken for an own write's report).
+   */
+  async #probeEchoes(keyPrefix: string): Promise<boolean> {
+    const probe: EchoProbe = { key: `${keyPrefix}__echo-probe:${this.#subscriberId}`, heard: false }
+    this.#probe = probe
+    try {
+      await this.#data.eval(PROBE_SCRIPT, 1, probe.key)
+      await this.#subscriber.ping()
+      return probe.heard
+    } catch {
+      return false
+    } finally {
+      this.#probe = undefined
+    }
+  }
+
   #receive(message: unknown): void {
     // A flush arrives as a null message; otherwise an array of the keys invalidated together.
     if (message === null) {
       for (const member of this.#members) member.onFlush()
       return
     }
-    const keys = (Array.isArray(message) ? message : [message]).map((key) => String(key))
+    let keys = (Array.isArray(message) ? message : [message]).map((key) => String(key))
+    const probe = this.#probe
+    if (probe && keys.includes(probe.key)) {
+      probe.heard = true
+      keys = keys.filter((key) => key !== probe.key)
+    }
     for (const member of this.#members) {
       const mine = keys.filter((key) => key.startsWith(member.keyPrefix))
       if (mine.length > 0) member.onKeys(mine)

@@ -1,8 +1,10 @@
 import type { Cluster, Redis } from 'ioredis'
+import type { TrackingSource } from '../core/types.js'
 import type { RedisConnection } from '../tiers/redis/client.js'
 import type { BusMessage } from './bus.js'
 import {
   type EnableOutcome,
+  echoesScriptWrites,
   isTracked,
   joinTracking,
   leaveTracking,
@@ -15,6 +17,8 @@ export interface TrackingOptions {
   prefix: string
   /** Keys written, deleted, expired or evicted by anyone else ('set'), or a flush ('clear'). */
   onMessage: (message: BusMessage) => void
+  /** Keys reported right after this instance's own script write of them (see expectOwnWrite). */
+  onOwnWrites: (keys: string[]) => void
   /** Invalidations may have been lost: L1 becomes suspect. */
   onGap: (reason: string) => void
   /** The server refused tracking after a reconnect, having accepted it before: the bus takes over. */
@@ -36,13 +40,18 @@ const TOPOLOGY_EVENTS = ['refresh', '+node', '-node'] as const
  * instance, whoever made it (redis-cli, another service). One TrackedNode per Redis node: the one
  * server, or each Cluster master, re-listed when the topology changes.
  */
-export class Tracking {
+export class Tracking implements TrackingSource {
   readonly #options: TrackingOptions
   /** Per node (host:port): its data connection and this cache's membership in its tracking. */
   readonly #nodes = new Map<string, { data: Redis; member: TrackingMember }>()
   readonly #onTopology = () => void this.#syncMasters()
   #ended: 'refused' | 'closed' | undefined
   #refusal: string | undefined
+  /**
+   * This instance's script writes whose own report has not arrived yet, by full key (see
+   * expectOwnWrite). Emptied on every gap: a report lost with a connection never arrives.
+   */
+  readonly #ownWrites = new Map<string, number>()
 
   constructor(options: TrackingOptions) {
     this.#options = options
@@ -59,6 +68,26 @@ export class Tracking {
   /** Why the server refused tracking, when it did. */
   get refusal(): string | undefined {
     return this.#refusal
+  }
+
+  expectOwnWrite(fullKey: string): boolean {
+    if (this.state !== 'on') return false
+    for (const { data } of this.#nodes.values()) if (!echoesScriptWrites(data)) return false
+    this.#ownWrites.set(fullKey, (this.#ownWrites.get(fullKey) ?? 0) + 1)
+    return true
+  }
+
+  withdrawOwnWrite(fullKey: string): boolean {
+    return this.#takeOwnWrite(fullKey)
+  }
+
+  /** Takes one registered own write of the key: true when there was one. */
+  #takeOwnWrite(fullKey: string): boolean {
+    const count = this.#ownWrites.get(fullKey)
+    if (count === undefined) return false
+    if (count === 1) this.#ownWrites.delete(fullKey)
+    else this.#ownWrites.set(fullKey, count - 1)
+    return true
   }
 
   /**
@@ -89,6 +118,7 @@ export class Tracking {
     if (isCluster) for (const event of TOPOLOGY_EVENTS) client.off(event, this.#onTopology)
     const nodes = [...this.#nodes.values()]
     this.#nodes.clear()
+    this.#ownWrites.clear()
     await Promise.all(nodes.map(({ data, member }) => leaveTracking(data, member)))
   }
 
@@ -108,7 +138,7 @@ export class Tracking {
     const joined = this.#nodes.size > 0 && added.length > 0
     const outcomes = await Promise.all(added.map(([id, node]) => this.#track(id, node)))
     this.#settle(outcomes)
-    if (joined && !this.#ended) this.#options.onGap('a new cluster master is tracked')
+    if (joined && !this.#ended) this.#gap('a new cluster master is tracked')
   }
 
   #track(id: string, data: Redis): Promise<EnableOutcome> {
@@ -116,15 +146,32 @@ export class Tracking {
       keyPrefix: `${this.#options.prefix}:`,
       // A tracking message does not say whether the key was written or deleted: 'set' also wakes
       // the callers waiting for another process's load, and they read Redis either way.
-      onKeys: (keys) => this.#options.onMessage({ t: 'set', k: keys }),
+      // The first report of a key after this instance's own script write of it stands for that write,
+      // and perhaps for another client's right after it (expectOwnWrite).
+      onKeys: (keys) => {
+        if (this.#ownWrites.size === 0) {
+          this.#options.onMessage({ t: 'set', k: keys })
+          return
+        }
+        const own = keys.filter((k) => this.#takeOwnWrite(k))
+        const others = own.length === 0 ? keys : keys.filter((k) => !own.includes(k))
+        if (own.length > 0) this.#options.onOwnWrites(own)
+        if (others.length > 0) this.#options.onMessage({ t: 'set', k: others })
+      },
       onFlush: () => this.#options.onMessage({ t: 'clear', k: [] }),
-      onGap: (reason) => this.#options.onGap(reason),
+      onGap: (reason) => this.#gap(reason),
       onRefused: (reason) => {
         if (this.#refuse(reason)) this.#options.onRefused(reason)
       },
     }
     this.#nodes.set(id, { data, member })
     return joinTracking(data, member)
+  }
+
+  /** Reports may have been lost: the own writes awaiting theirs will never see them. */
+  #gap(reason: string): void {
+    this.#ownWrites.clear()
+    this.#options.onGap(reason)
   }
 
   /** A refusal by any node ends tracking everywhere: a partial view would look coherent and not be. */

@@ -154,10 +154,12 @@ export class MemoryTier implements L1Tier {
    * (20-50 ms per 100,000 entries on a busy 2 vCPU machine); no entry is evicted or reordered.
    */
   markSuspect(now: number): void {
-    for (const entry of this.#lru.values()) {
-      entry.suspect = true
-      if (entry.freshUntil > now) entry.freshUntil = now
-    }
+    for (const entry of this.#lru.values()) suspect(entry, now)
+  }
+
+  markKeySuspect(key: string, now: number): void {
+    const entry = this.#lru.get(key)
+    if (entry) suspect(entry, now)
   }
 
   /** Entries held (expired ones not yet dropped included). */
@@ -212,4 +214,10 @@ function deepFreeze(root: unknown): void {
       for (const key of Object.keys(value)) stack.push((value as Record<string, unknown>)[key])
     }
   }
+}
+
+/** Ends an entry's freshness now and flags it: kept as the fail-safe copy, served fresh only once L2 confirms it. */
+function suspect(entry: Entry, now: number): void {
+  entry.suspect = true
+  if (entry.freshUntil > now) entry.freshUntil = now
 }
