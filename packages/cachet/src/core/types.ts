@@ -259,6 +259,12 @@ export interface TrackingSource {
    * taken for it: that report was another writer's, so the copy must go.
    */
   withdrawOwnWrite(fullKey: string): boolean
+  /**
+   * A registered write Redis applied: once every report sent before its reply has arrived, whatever
+   * is left of its registration is withdrawn (a later write of the key by this very connection, in
+   * the same Redis turn, can take its report away: the next one must count as another writer's).
+   */
+  ownWriteLanded(fullKey: string): void
   close(): Promise<void>
 }
 

@@ -35,6 +35,7 @@ export async function writeBack(
   // A conditional write that fails leaves Redis as consistent as before: nothing to recover.
   if (written === undefined) return
   if (unlock) lock!.settled()
+  if (written && expected) engine.tracking!.ownWriteLanded(full)
   if (!written) {
     // Someone invalidated or rewrote the key while we loaded: our value must not stay in L1 either.
     dropOwnCopy(engine, key, entry)

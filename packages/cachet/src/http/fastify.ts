@@ -87,8 +87,16 @@ const captureHook: onSendHookHandler = function cachetCapture(request, reply, pa
   const fill = (request as WithFill)[kFill]
   if (!fill) return done(null, payload)
   ;(request as WithFill)[kFill] = undefined
+  // As Fastify does for an async hook: what its next step throws is answered as an error, never left
+  // as an unhandled rejection.
   capture(fill, reply, payload).then(
-    (body) => done(null, body),
+    (body) => {
+      try {
+        done(null, body)
+      } catch (error) {
+        done(error as Error)
+      }
+    },
     (error: Error) => done(error),
   )
 }

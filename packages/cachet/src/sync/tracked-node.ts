@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { closeClient } from '../tiers/redis/client.js'
+import { watchStalls } from '../tiers/redis/stall-watch.js'
 import { PingWatch } from './ping-watch.js'
 
 /** The channel Redis publishes tracking invalidations on, for a RESP2 client that redirects them. */
@@ -30,6 +31,11 @@ const REFUSAL = /NOPERM|unknown (sub)?command|EXECABORT|wrong number of argument
 /** The subscriber is PINGed this often; this many unanswered and it is taken for dead (as the bus does). */
 const PING_INTERVAL_MS = 1_000
 const MISSED_PINGS = 2
+/**
+ * The subscriber is dropped when it awaits a reply (its handshake, CLIENT ID, SUBSCRIBE, a PING) and
+ * receives nothing this long: the PINGs only start once it is subscribed.
+ */
+const SUBSCRIBER_STALL_MS = (MISSED_PINGS + 1) * PING_INTERVAL_MS
 
 /**
  * Tracking is a setting of a connection, so caches sharing one client (with different prefixes)
@@ -64,6 +70,14 @@ export function isTracked(data: Redis, member: TrackingMember): boolean {
  */
 export function echoesScriptWrites(data: Redis): boolean {
   return nodes.get(data)?.scriptEchoes ?? false
+}
+
+/**
+ * Resolves once every invalidation Redis sent to this data connection's subscriber before now has
+ * arrived: a PING on the subscriber, answered after them. Rejects if the subscriber cannot answer.
+ */
+export function afterReports(data: Redis): Promise<unknown> {
+  return nodes.get(data)?.pingSubscriber() ?? Promise.resolve()
 }
 
 /** A probe write's key and whether its report reached the subscriber. */
@@ -117,6 +131,7 @@ class TrackedNode {
     },
   })
   readonly #timer: NodeJS.Timeout
+  readonly #stopWatch: () => void
   closed = false
 
   constructor(data: Redis) {
@@ -128,6 +143,7 @@ class TrackedNode {
       lazyConnect: false,
     })
     this.#subscriber.on('error', () => {}) // The data connection's listeners log Redis trouble.
+    this.#stopWatch = watchStalls(this.#subscriber, SUBSCRIBER_STALL_MS)
     this.#subscriber.on('messageBuffer', (channel: Buffer, message: unknown) => {
       if (channel.toString() === INVALIDATION_CHANNEL) this.#receive(message)
     })
@@ -142,6 +158,10 @@ class TrackedNode {
       if (this.#subscriberId !== undefined && !this.closed) this.#pings.tick()
     }, PING_INTERVAL_MS)
     this.#timer.unref()
+  }
+
+  pingSubscriber(): Promise<unknown> {
+    return this.#subscriber.ping()
   }
 
   tracks(member: TrackingMember): boolean {
@@ -161,6 +181,7 @@ class TrackedNode {
     }
     this.closed = true
     clearInterval(this.#timer)
+    this.#stopWatch()
     this.#tracked.clear()
     this.#data.off('ready', this.#onDataReady)
     this.#data.off('close', this.#onDataClose)
@@ -235,9 +256,10 @@ class TrackedNode {
 
   /**
    * Whether the server reports a key this connection writes from a script back to it: a script writes
-   * a probe key, then the subscriber is PINGed. Redis sends the report while it runs the script, so
-   * the PING's reply, asked for after the script answered, arrives after it: the answer does not
-   * depend on timing. False when the probe fails (nothing is then taken for an own write's report).
+   * a probe key, then the subscriber is PINGed. Redis sends the report at the end of the turn that ran
+   * the script, before the script's reply, so the PING's reply, asked for after the script answered,
+   * arrives after it: the answer does not depend on timing. False when the probe fails (nothing is
+   * then taken for an own write's report).
    */
   async #probeEchoes(keyPrefix: string): Promise<boolean> {
     const probe: EchoProbe = { key: `${keyPrefix}__echo-probe:${this.#subscriberId}`, heard: false }

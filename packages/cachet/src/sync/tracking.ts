@@ -3,6 +3,7 @@ import type { TrackingSource } from '../core/types.js'
 import type { RedisConnection } from '../tiers/redis/client.js'
 import type { BusMessage } from './bus.js'
 import {
+  afterReports,
   type EnableOutcome,
   echoesScriptWrites,
   isTracked,
@@ -52,6 +53,8 @@ export class Tracking implements TrackingSource {
    * expectOwnWrite). Emptied on every gap: a report lost with a connection never arrives.
    */
   readonly #ownWrites = new Map<string, number>()
+  /** Own writes Redis applied, waiting for the reports sent before their replies (ownWriteLanded). */
+  #landed: string[] = []
 
   constructor(options: TrackingOptions) {
     this.#options = options
@@ -79,6 +82,24 @@ export class Tracking implements TrackingSource {
 
   withdrawOwnWrite(fullKey: string): boolean {
     return this.#takeOwnWrite(fullKey)
+  }
+
+  ownWriteLanded(fullKey: string): void {
+    this.#landed.push(fullKey)
+    if (this.#landed.length === 1) setImmediate(() => void this.#settleLanded())
+  }
+
+  /**
+   * One PING per node's subscriber for the writes that landed in one turn: its reply comes after every
+   * report Redis sent before their replies, so a registration still pending then has lost its report.
+   * A failed PING withdraws them too: a report arriving later then drops the copy, as any report does.
+   */
+  async #settleLanded(): Promise<void> {
+    const keys = this.#landed
+    this.#landed = []
+    const nodes = [...this.#nodes.values()]
+    await Promise.all(nodes.map(({ data }) => afterReports(data))).catch(() => {})
+    for (const key of keys) this.#takeOwnWrite(key)
   }
 
   /** Takes one registered own write of the key: true when there was one. */

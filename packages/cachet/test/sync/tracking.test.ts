@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { engineOf } from '../../src/core/engine-of.js'
 import { type CacheApi, createCache } from '../../src/index.js'
 import { joinTracking, leaveTracking, type TrackingMember } from '../../src/sync/tracked-node.js'
 import {
@@ -106,6 +107,24 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
       await new Promise((resolve) => setTimeout(resolve, bound))
       expect(await writer.get(key)).toBe('other')
     }
+  })
+
+  it('an own write whose report never came (a later write of the same connection took it) leaves no registration behind', async () => {
+    const { caches, prefix } = await fleet(1)
+    const writer = caches[0]!
+    const tracking = engineOf(writer).tracking!
+    await writer.set('lost:1', 'v')
+    expect(inL1(writer, 'lost:1')).toBe(true)
+    // What the write-back does around a script write whose report Redis then folded into a later
+    // write by this same connection (one report per key and turn, for the last writer: none for us).
+    const registered = tracking.expectOwnWrite(`${prefix}:lost:1`)
+    tracking.ownWriteLanded(`${prefix}:lost:1`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // Another client's delete: a registration left over would take its report for the write's own,
+    // keeping the deleted value as a suspect copy; it must drop it.
+    await raw.del(`${prefix}:lost:1`)
+    expect(await msUntilDropped([writer], 'lost:1')).toBeLessThan(await dropBoundMs())
+    console.info(`own script writes registered on this server: ${registered}`)
   })
 
   it("reaches the others' L1 for tags, patterns and clear (their tombstones are writes)", async () => {

@@ -76,7 +76,7 @@ function reconnectDelay(attempt: number): number {
 
 /**
  * How long a connection awaiting replies may receive nothing before it is dropped (frozen server,
- * half-open connection) and ioredis reconnects: past the client-side command timeout.
+ * half-open connection) and ioredis reconnects: a second past the client-side command timeout.
  */
 function stallMs(timeoutMs: number): number {
   return backstopMs(timeoutMs) + 1_000
@@ -142,8 +142,10 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
   }
 
   attachListeners(client, options.onEvent)
+  /** Stall watches of this connection and its duplicates, stopped by close(). */
+  const watches: Array<() => void> = []
   if (owned && !(client instanceof Cluster)) {
-    watchStalls(client, stallMs(options.timeoutMs))
+    watches.push(watchStalls(client, stallMs(options.timeoutMs)))
     if (options.corkPerTick) corkPerTick(client)
   }
   if (owned) {
@@ -174,12 +176,13 @@ export function connectRedis(input: Exclude<RedisInput, false>, options: Connect
           : (client as Redis).duplicate(settings)
       attachListeners(copy, options.onEvent)
       // A subscriber awaits its SUBSCRIBE and PING replies like any connection: a frozen one is dropped.
-      if (owned && !(copy instanceof Cluster)) watchStalls(copy, stallMs(options.timeoutMs))
+      if (owned && !(copy instanceof Cluster)) watches.push(watchStalls(copy, stallMs(options.timeoutMs)))
       duplicates.add(copy)
       copy.once('end', () => duplicates.delete(copy))
       return copy
     },
     async close() {
+      for (const stop of watches.splice(0)) stop()
       const closing = [...duplicates].map(closeClient)
       if (owned) closing.push(closeClient(client))
       await Promise.all(closing)

@@ -7,12 +7,13 @@ import type { Redis } from 'ioredis'
  * without its cost on the hot path: socketTimeout arms a timer and a one-off 'data' listener for every
  * command sent to an idle connection (measured at about 4.6 µs of CPU for a lone GET, a fifth of its
  * cost); here one 'data' listener per socket notes when bytes arrive, and one check every eighth of
- * the timeout compares. A check sees a wait up to one period after it began, so a stall is acted on
- * between 0.875 × and 1.125 × `timeoutMs` after the silence began.
- * A check that runs late (the event loop was blocked, so replies may be sitting unread) blames
- * nothing and looks again at the next one.
+ * the timeout compares. A check sees a wait up to one period after it began, so a connection is
+ * dropped 0.875 to 1 × `timeoutMs` after its last byte, at most 1.125 × after the wait began. The
+ * handshake (ready check, AUTH, SELECT, sent while ioredis says 'connect') is watched too. A check
+ * that runs late (the event loop was blocked, so replies may be sitting unread) blames nothing and
+ * looks again at the next one. Returns what stops the watch (also stopped when the client ends).
  */
-export function watchStalls(client: Redis, timeoutMs: number): void {
+export function watchStalls(client: Redis, timeoutMs: number): () => void {
   const periodMs = Math.max(10, Math.floor(timeoutMs / 8))
   let watched: Socket | undefined
   let lastByte = performance.now()
@@ -34,7 +35,8 @@ export function watchStalls(client: Redis, timeoutMs: number): void {
     const now = performance.now()
     const late = now - lastCheck > 2 * periodMs
     lastCheck = now
-    if (client.status !== 'ready' || client.commandQueue.length === 0) {
+    const talking = client.status === 'ready' || client.status === 'connect'
+    if (!talking || client.commandQueue.length === 0) {
       waitingSince = undefined
       return
     }
@@ -51,8 +53,12 @@ export function watchStalls(client: Redis, timeoutMs: number): void {
   attach()
   const timer = setInterval(check, periodMs)
   timer.unref()
-  client.once('end', () => {
+  const stop = () => {
     clearInterval(timer)
     watched?.off('data', onData)
-  })
+    client.off('connect', attach)
+  }
+  // A client closed while it waits to reconnect never ends: close() stops the watch itself.
+  client.once('end', stop)
+  return stop
 }
