@@ -4,6 +4,7 @@ import { UndefinedValueError } from './errors.js'
 import { LoadContext } from './load-context.js'
 import { type ManyLoadOptions, resolveCall, type StoreOptions } from './options.js'
 import { recordHit, recordLoad, recordMiss } from './outcome.js'
+import { expectOwnWrite, settleOwnWrite } from './own-write.js'
 import { screenMany } from './schema.js'
 import type { ValueSchema } from './schema-option.js'
 import type { Entry, L2Write } from './types.js'
@@ -133,6 +134,8 @@ export async function getOrSetMany<T>(
     const loadMs = performance.now() - started
     recordLoad(engine, missing[0]!, loadMs, true)
     const writes: Write[] = []
+    /** What each write carries, and whether it was registered as this instance's own (own-write.ts). */
+    const owned: Array<{ key: string; entry: Entry; registered: boolean }> = []
     const stored = context.options(call)
     missing.forEach((key, i) => {
       const value = Array.isArray(loaded)
@@ -154,10 +157,18 @@ export async function getOrSetMany<T>(
           tags: entry.tags,
           ifVersion: version,
         })
+        owned.push({ key, entry, registered: expectOwnWrite(engine, key) })
       }
     })
     engine.stats.sets += writes.length
-    engine.track(persist(engine, writes, 'getOrSetMany'))
+    const written = persist(engine, writes, 'getOrSetMany')
+    engine.track(
+      written.then((results) =>
+        owned.forEach(({ key, entry, registered }, i) => {
+          if (registered) settleOwnWrite(engine, key, entry, results[i])
+        }),
+      ),
+    )
   }
   return keys.map((key) => values.get(key))
 }

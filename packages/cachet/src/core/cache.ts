@@ -40,6 +40,7 @@ import {
   type StoreOptions,
 } from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
+import { writeOwnCopy } from './own-write.js'
 import { figuresFrom } from './redis-figures.js'
 import { checkEntry, checkedBatchLoader, checkedLoader } from './schema.js'
 import { resolveSchema, type ValueSchema } from './schema-option.js'
@@ -204,10 +205,8 @@ export class Cache implements CacheApi {
     engine.putL1(scoped, bytes, updated)
     if (!engine.l2 || !read) return engine.l2 === undefined
     const full = engine.fullKey(scoped)
-    const written = await engine.attempt(
-      'expire',
-      (l2) => l2.set({ key: full, bytes, ttlMs: ttlMs + graceMs, tags: [], ifVersion: read.version }),
-      scoped,
+    const written = await writeOwnCopy(engine, 'expire', scoped, updated, (l2) =>
+      l2.set({ key: full, bytes, ttlMs: ttlMs + graceMs, tags: [], ifVersion: read.version }),
     )
     if (written === undefined) return false
     engine.publish({ t: 'set', k: [full] })

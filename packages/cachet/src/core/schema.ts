@@ -5,6 +5,7 @@ import { newVersion } from './codec/envelope.js'
 import { type Engine, L2Read } from './engine.js'
 import { SchemaMismatchError } from './errors.js'
 import { recordInvalid } from './outcome.js'
+import { writeOwnCopy } from './own-write.js'
 import type { ValueSchema } from './schema-option.js'
 import { isPromiseLike } from './timeouts.js'
 import type { Entry } from './types.js'
@@ -137,10 +138,8 @@ async function migrateEntry(
   // conditional write expects the version it read.
   if (bytes && entry.version !== '' && Date.now() < entry.freshUntil && ttlMs > 0) {
     const full = engine.fullKey(key)
-    const written = engine.attempt(
-      'migrate',
-      (l2) => l2.set({ key: full, bytes, ttlMs, tags: entry.tags, ifVersion: entry.version }),
-      key,
+    const written = writeOwnCopy(engine, 'migrate', key, migrated, (l2) =>
+      l2.set({ key: full, bytes, ttlMs, tags: entry.tags, ifVersion: entry.version }),
     )
     engine.track(written.then((ok) => ok && engine.publish({ t: 'set', k: [full] })))
   }

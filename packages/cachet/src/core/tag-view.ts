@@ -1,6 +1,7 @@
 import { newVersion } from './codec/envelope.js'
 import type { Engine } from './engine.js'
 import { InvalidKeyError, InvalidOptionError } from './errors.js'
+import { writeOwnCopy } from './own-write.js'
 import { envelopeBytes, rewrite } from './store-load.js'
 import type { Entry } from './types.js'
 
@@ -78,7 +79,7 @@ export async function addTagsTo(engine: Engine, key: string, tags: readonly stri
   if (!engine.l2 || !read) return engine.l2 === undefined
   const full = engine.fullKey(key)
   const write = { key: full, bytes, ttlMs: stored.staleUntil - now, tags: merged, ifVersion: read.version }
-  const written = await engine.attempt('addTags', (l2) => l2.set(write), key)
+  const written = await writeOwnCopy(engine, 'addTags', key, updated, (l2) => l2.set(write))
   if (written === undefined) return false
   engine.publish({ t: 'set', k: [full] })
   return written

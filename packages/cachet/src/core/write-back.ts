@@ -1,4 +1,5 @@
 import type { Engine, Inflight } from './engine.js'
+import { dropOwnCopy, writeOwnCopy } from './own-write.js'
 import type { Entry, LockHandle } from './types.js'
 
 /**
@@ -21,21 +22,12 @@ export async function writeBack(
   const full = engine.fullKey(key)
   const unlock = lock?.colocated ? { key: lock.key, token: lock.token } : undefined
   const ttlMs = Math.max(1, entry.staleUntil - Date.now())
-  // Redis 7.0 reports this script write back to this instance: that report must not drop the copy L1
-  // just took (core/types.ts, TrackingSource.expectOwnWrite).
-  const expected = engine.tracking?.expectOwnWrite(full) === true
-  const written = await engine.attempt(
-    'set',
-    (l2) => l2.set({ key: full, bytes, ttlMs, tags: entry.tags, ifVersion: version, unlock }),
-    key,
+  const written = await writeOwnCopy(engine, 'set', key, entry, (l2) =>
+    l2.set({ key: full, bytes, ttlMs, tags: entry.tags, ifVersion: version, unlock }),
   )
-  // No report comes for a write not applied; one taken already may have been another writer's.
-  const reportTaken = expected && written !== true && !engine.tracking!.withdrawOwnWrite(full)
-  if (reportTaken) dropOwnCopy(engine, key, entry)
   // A conditional write that fails leaves Redis as consistent as before: nothing to recover.
   if (written === undefined) return
   if (unlock) lock!.settled()
-  if (written && expected) engine.tracking!.ownWriteLanded(full)
   if (!written) {
     // Someone invalidated or rewrote the key while we loaded: our value must not stay in L1 either.
     dropOwnCopy(engine, key, entry)
@@ -56,9 +48,4 @@ export async function writeBack(
     }
   }
   engine.publish({ t: 'set', k: [full] })
-}
-
-/** Drops L1's copy of the key if it is still the entry this write carried. */
-function dropOwnCopy(engine: Engine, key: string, entry: Entry): void {
-  if (engine.l1?.get(key)?.version === entry.version) engine.l1.delete(key)
 }

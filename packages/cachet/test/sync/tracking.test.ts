@@ -94,6 +94,22 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
     expect(inL1(writer, 'loaded:1')).toBe(true)
   })
 
+  it('getOrSetMany, expire and addTags keep the copy of what they wrote, whatever Redis reports to their writer', async () => {
+    const { caches } = await fleet(1)
+    const writer = caches[0]!
+    await writer.getOrSetMany(['many:1', 'many:2'], async (missing) => missing.map((key) => `v:${key}`))
+    await writer.getOrSet('expired:1', async () => 'e')
+    await writer.getOrSet('tagged:1', async () => 't')
+    await writer.get('expired:1') // the loaded copies are confirmed fresh again before the rewrites
+    await writer.get('tagged:1')
+    expect(await writer.expire('expired:1', '1h')).toBe(true)
+    expect(await writer.addTags('tagged:1', ['t1'])).toBe(true)
+    // Their own reports, where Redis sends them (7.0), arrive within a few ms.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    for (const key of ['many:1', 'many:2', 'expired:1', 'tagged:1']) expect(inL1(writer, key)).toBe(true)
+    expect(await writer.getMany(['many:1', 'many:2'])).toEqual(['v:many:1', 'v:many:2'])
+  })
+
   it("an own write's report is taken once: another instance's write right behind it still reaches the writer", async () => {
     const { caches } = await fleet(2)
     const [writer, other] = caches as [CacheApi, CacheApi]
