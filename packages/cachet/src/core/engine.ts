@@ -403,11 +403,17 @@ export class Engine {
       const key = this.relativeKey(full)
       if (key === undefined) continue
       this.l1?.delete(key)
-      this.#overtakeReads(key)
-      const record = this.inflight.get(key)
-      if (record) record.invalidated = true
-      if (message.t === 'set') this.wake(key)
+      this.#changedElsewhere(key, message.t === 'set')
     }
+  }
+
+  /** A key changed in Redis: reads in flight and loads of it must not keep what they got in L1. */
+  #changedElsewhere(key: string, written: boolean): void {
+    this.#overtakeReads(key)
+    const record = this.inflight.get(key)
+    if (record) record.invalidated = true
+    // Callers waiting for another process's load of the key read Redis again.
+    if (written) this.wake(key)
   }
 
   /**
@@ -423,10 +429,7 @@ export class Engine {
       const key = this.relativeKey(full)
       if (key === undefined) continue
       this.l1?.markKeySuspect(key, now)
-      this.#overtakeReads(key)
-      const record = this.inflight.get(key)
-      if (record) record.invalidated = true
-      this.wake(key)
+      this.#changedElsewhere(key, true)
     }
   }
 

@@ -3,9 +3,10 @@ import type { Entry, L2Tier } from './types.js'
 
 /**
  * A conditional script write of an entry whose copy L1 keeps (a loaded value's write-back, expire,
- * addTags, a migration; getOrSetMany registers and settles its batch with the two functions below). Redis 7.0 reports a key a script writes to its writer despite NOLOOP:
- * registered before it is sent (TrackingSource.expectOwnWrite), that report makes the copy suspect
- * instead of dropping it. Answers what Engine.attempt answered (undefined: Redis could not be asked).
+ * addTags, a migration; getOrSetMany registers and settles its batch with the two functions below).
+ * Redis 7.0 reports a key a script writes to its writer despite NOLOOP: registered before it is sent
+ * (TrackingSource.expectOwnWrite), that report makes the copy suspect instead of dropping it. Answers
+ * what Engine.attempt answered (undefined: Redis could not be asked).
  */
 export async function writeOwnCopy(
   engine: Engine,

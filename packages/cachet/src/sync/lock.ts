@@ -64,9 +64,8 @@ export class DistributedLock implements StampedeLock {
    * a '}' and no hash tag cannot share its slot (`colocated` false): its lock is taken on its own.
    */
   lockKey(key: string): { key: string; colocated: boolean } {
-    if (hashTag(key) !== undefined) return { key: `${this.#prefix}:__lock:${key}`, colocated: true }
     if (!key.includes('}')) return { key: `${this.#prefix}:__lock:{${this.#prefix}:${key}}`, colocated: true }
-    return { key: `${this.#prefix}:__lock:${key}`, colocated: false }
+    return { key: `${this.#prefix}:__lock:${key}`, colocated: colocated(key) }
   }
 
   /**
@@ -230,7 +229,7 @@ function freshAt(bytes: Buffer, now: number): boolean {
   return bytes.readDoubleBE(25) > now
 }
 
-/** Whether the lock on `key` shares the entry's Cluster slot (see StampedeLock.lockKey). */
+/** Whether the lock on `key` shares the entry's Cluster slot: it has a hash tag, or no '}' to spoil one. */
 function colocated(key: string): boolean {
   return !key.includes('}') || hashTag(key) !== undefined
 }

@@ -74,8 +74,11 @@ export class Tracking implements TrackingSource {
   }
 
   expectOwnWrite(fullKey: string): boolean {
-    if (this.state !== 'on') return false
-    for (const { data } of this.#nodes.values()) if (!echoesScriptWrites(data)) return false
+    // On the miss path: one pass over the nodes, no array (the state getter builds one).
+    if (this.#ended || this.#nodes.size === 0) return false
+    for (const { data, member } of this.#nodes.values()) {
+      if (!isTracked(data, member) || !echoesScriptWrites(data)) return false
+    }
     this.#ownWrites.set(fullKey, (this.#ownWrites.get(fullKey) ?? 0) + 1)
     return true
   }
