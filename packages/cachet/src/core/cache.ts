@@ -43,7 +43,7 @@ import { recordHit, recordMiss, recordStale } from './outcome.js'
 import { writeOwnCopy } from './own-write.js'
 import { figuresFrom } from './redis-figures.js'
 import { checkEntry, checkedBatchLoader, checkedLoader } from './schema.js'
-import { resolveSchema, type ValueSchema } from './schema-option.js'
+import { callSchema, resolveSchema, type ValueSchema } from './schema-option.js'
 import { envelopeBytes, rewrite } from './store-load.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
@@ -129,8 +129,7 @@ export class Cache implements CacheApi {
 
   /** The schema a read without a loader checks: its own, else the namespace's. */
   #schema(options: SchemaOptions): ValueSchema | undefined {
-    if (options.schema === undefined && options.migrate === undefined) return this.#defaultCall.schema
-    return resolveCall(this.#engine.options, options, this.#defaults).schema
+    return callSchema(options, this.#defaults)
   }
 
   /** get()'s read, counted once whether or not its caller still waits for it. */

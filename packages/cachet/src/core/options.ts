@@ -6,7 +6,7 @@ import { checkSignal } from './cancel.js'
 import { type Duration, toMs, toMsOrOff } from './duration.js'
 import { InvalidOptionError } from './errors.js'
 import { validateTag } from './keys.js'
-import { type Migrate, resolveSchema, type ValueSchema } from './schema-option.js'
+import { callSchema, type Migrate, type ValueSchema } from './schema-option.js'
 import type { CompressionOptions, Serializer } from './types.js'
 
 /** Where L2 lives: a URL (redis://, rediss://, redis+sentinel://host:port,…/name), an ioredis client or Cluster you own, cluster nodes, ioredis options, or false (L1 only). */
@@ -219,14 +219,7 @@ export function resolveCall(
     force: call.forceRefresh === true,
     earlyRefresh: call.earlyRefresh !== false,
     signal: checkSignal(call.signal),
-    // A call's own schema comes with its own migrate; without one, the namespace's applies (resolved
-    // once, when the namespace was made), with the call's migrate if it gives one.
-    schema:
-      call.schema !== undefined
-        ? resolveSchema(call.schema, call.migrate)
-        : call.migrate === undefined
-          ? defaults
-          : resolveSchema(defaults?.schema, call.migrate),
+    schema: callSchema(call, defaults),
   }
 }
 

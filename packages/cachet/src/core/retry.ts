@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Engine } from './engine.js'
 import { L2Error } from './errors.js'
 import type { ResolvedOptions } from './options.js'
@@ -89,8 +90,4 @@ function isTransient(error: unknown): boolean {
   const cause = error.cause
   if (cause instanceof Error && cause.name === 'ReplyError') return TRANSIENT_REPLY.test(cause.message)
   return true
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

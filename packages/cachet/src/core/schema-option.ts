@@ -10,6 +10,18 @@ export interface ValueSchema {
   migrate: Migrate | undefined
 }
 
+/**
+ * The schema a call checks: its own schema comes with its own migrate; without one, the namespace's
+ * (`defaults`, resolved once when the namespace was made) applies, with the call's migrate if it gives one.
+ */
+export function callSchema(
+  call: { schema?: unknown; migrate?: unknown },
+  defaults: ValueSchema | undefined,
+): ValueSchema | undefined {
+  if (call.schema !== undefined) return resolveSchema(call.schema, call.migrate)
+  return call.migrate === undefined ? defaults : resolveSchema(defaults?.schema, call.migrate)
+}
+
 /** The schema and migrate options, checked; undefined without a schema. */
 export function resolveSchema(schema: unknown, migrate: unknown): ValueSchema | undefined {
   if (migrate !== undefined && typeof migrate !== 'function') {

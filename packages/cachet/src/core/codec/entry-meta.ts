@@ -37,8 +37,9 @@ export function decodeMeta(
   end: number,
 ): { meta: EntryMeta; tagsStart: number } | undefined {
   if (start >= end || bytes[start] !== MARKER) return undefined
-  const newline = bytes.indexOf(NEWLINE, start)
-  const lineEnd = newline === -1 || newline >= end ? end : newline
+  // Within the tag section only: the payload after it may be a megabyte.
+  const newline = bytes.subarray(start, end).indexOf(NEWLINE)
+  const lineEnd = newline === -1 ? end : start + newline
   let parsed: unknown
   try {
     parsed = JSON.parse(bytes.toString('utf8', start + 1, lineEnd))

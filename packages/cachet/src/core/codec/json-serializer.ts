@@ -1,4 +1,4 @@
-import { CorruptEntryError, SerializationError } from '../errors.js'
+import { CorruptEntryError, errorMessage, SerializationError } from '../errors.js'
 import { isPollutingKey, parseSafeJson, stripPollution } from './safe-json.js'
 
 /** Header serializer id of plain JSON: read back with a bare JSON.parse. */
@@ -28,7 +28,9 @@ export function serializeJson(value: unknown): JsonPayload {
   try {
     text = tagged ? JSON.stringify(value, replaceTyped) : JSON.stringify(value)
   } catch (error) {
-    throw new SerializationError(`value cannot be serialized as JSON: ${describe(error)}`, { cause: error })
+    throw new SerializationError(`value cannot be serialized as JSON: ${errorMessage(error)}`, {
+      cause: error,
+    })
   }
   return { id: tagged ? JSON_TAGGED_ID : JSON_PLAIN_ID, bytes: Buffer.from(text, 'utf8') }
 }
@@ -147,7 +149,7 @@ function needsTags(root: unknown): boolean {
     visit(root, false)
   } catch (error) {
     if (error instanceof SerializationError) throw error
-    throw new SerializationError(`value cannot be serialized: ${describe(error)}`, { cause: error })
+    throw new SerializationError(`value cannot be serialized: ${errorMessage(error)}`, { cause: error })
   }
   return tagged
 }
@@ -236,8 +238,4 @@ function formatPath(path: ReadonlyArray<string | number>): string {
   let text = '$'
   for (const segment of path) text += typeof segment === 'number' ? `[${segment}]` : `.${segment}`
   return text
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
