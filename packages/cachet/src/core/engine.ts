@@ -21,6 +21,7 @@ import type {
   RecoveryQueue,
   StampedeLock,
   Stored,
+  SuspectCopy,
   TrackingSource,
 } from './types.js'
 
@@ -428,9 +429,24 @@ export class Engine {
     for (const full of fullKeys) {
       const key = this.relativeKey(full)
       if (key === undefined) continue
-      this.l1?.markKeySuspect(key, now)
+      const copy = this.l1?.markKeySuspect(key, now)
       this.#changedElsewhere(key, true)
+      if (copy) this.#confirmOwnCopy(key, full, copy)
     }
+  }
+
+  /**
+   * Asks Redis, in the background, which version the key holds now (the report came after the write,
+   * so this read comes after any other write the report may stand for): the copy's own version makes
+   * it fresh again, so the next read is an L1 hit rather than a read of Redis that, on a slow Redis,
+   * would run the loader. A later report, a gap or any change to the copy voids the answer (confirmKey).
+   */
+  #confirmOwnCopy(key: string, full: string, copy: SuspectCopy): void {
+    if (this.closed) return
+    const confirming = this.attempt('confirm', (l2) => l2.liveVersion(full), key).then((version) => {
+      if (version === copy.entry.version) this.l1?.confirmKey(key, copy)
+    })
+    this.track(confirming)
   }
 
   /**

@@ -84,11 +84,23 @@ export interface L1Tier {
   clear(): void
   /** Makes every entry suspect (see Entry.suspect): none is fresh any more, all are kept. */
   markSuspect(now: number): void
-  /** Makes the key's entry suspect, if it has one. */
-  markKeySuspect(key: string, now: number): void
+  /**
+   * Makes the key's entry suspect. Answers a ticket with which confirmKey can make it fresh again,
+   * with the freshness it had, until anything else changes that copy or suspects it again; undefined
+   * when there is no copy, or a gap made it suspect (only a read of Redis confirms those).
+   */
+  markKeySuspect(key: string, now: number): SuspectCopy | undefined
+  /** Ends the suspicion the ticket stands for; false when the ticket has lapsed. */
+  confirmKey(key: string, copy: SuspectCopy): boolean
   readonly size: number
   readonly bytes: number
   readonly maxBytes: number
+}
+
+/** A copy made suspect by markKeySuspect, and the freshness it had (see L1Tier.confirmKey). */
+export interface SuspectCopy {
+  readonly entry: Entry
+  readonly freshUntil: number
 }
 
 /** One item of a batch write to L2. */
@@ -143,6 +155,8 @@ export interface L2Tier {
   deleteByPattern(pattern: string): Promise<number>
   /** SCAN + count only (dry runs, admin). */
   countByPattern(pattern: string, sampleSize?: number): Promise<{ count: number; sample: string[] }>
+  /** The version of the live entry under the key (one GETRANGE of its head); undefined when there is none. */
+  liveVersion(key: string): Promise<string | undefined>
   /** Remaining TTL in ms; undefined when the key does not exist or has no TTL. */
   pttl(key: string): Promise<number | undefined>
   /**

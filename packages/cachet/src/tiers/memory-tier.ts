@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import type { Entry, L1Tier } from '../core/types.js'
+import type { Entry, L1Tier, SuspectCopy } from '../core/types.js'
 
 /** Bounds of the in-process tier. */
 export interface MemoryTierOptions {
@@ -37,6 +37,12 @@ export class MemoryTier implements L1Tier {
   readonly #maxTtlMs: number
   readonly #lru: LRUCache<string, Entry>
   readonly #tagIndex = new Map<string, Set<string>>()
+  /**
+   * Copies made suspect one by one (markKeySuspect) that Redis may still confirm, with the freshness
+   * they had. Any other change to the key's copy (a delete, an overwrite, an eviction, a soft purge, a
+   * gap) forgets it, so a confirmation answers only for the copy it was asked about.
+   */
+  readonly #confirmable = new Map<string, SuspectCopy>()
   readonly #now: () => number
 
   constructor(options: MemoryTierOptions) {
@@ -54,7 +60,10 @@ export class MemoryTier implements L1Tier {
       ttlAutopurge: false,
       ...(options.now && { perf: { now: options.now }, ttlResolution: 0 }),
       // Called on eviction, delete, expiry, overwrite and clear: the one place the tag index shrinks.
-      dispose: (entry, key) => this.#unindex(key, entry.tags),
+      dispose: (entry, key) => {
+        this.#unindex(key, entry.tags)
+        this.#confirmable.delete(key)
+      },
     })
   }
 
@@ -128,6 +137,7 @@ export class MemoryTier implements L1Tier {
       for (const key of this.keysByTag(tag)) {
         const entry = this.#lru.get(key, { updateAgeOnGet: false })!
         if (entry.freshUntil > now) entry.freshUntil = now
+        this.#confirmable.delete(key)
         count++
       }
     }
@@ -154,12 +164,30 @@ export class MemoryTier implements L1Tier {
    * (20-50 ms per 100,000 entries on a busy 2 vCPU machine); no entry is evicted or reordered.
    */
   markSuspect(now: number): void {
+    this.#confirmable.clear()
     for (const entry of this.#lru.values()) suspect(entry, now)
   }
 
-  markKeySuspect(key: string, now: number): void {
-    const entry = this.#lru.get(key)
-    if (entry) suspect(entry, now)
+  markKeySuspect(key: string, now: number): SuspectCopy | undefined {
+    const entry = this.#lru.get(key, { updateAgeOnGet: false })
+    if (!entry) return undefined
+    // A copy a gap made suspect stays so; one suspected again gets a new ticket (the old one lapses).
+    const earlier = this.#confirmable.get(key)
+    const copy =
+      entry.suspect && !earlier ? undefined : { entry, freshUntil: earlier?.freshUntil ?? entry.freshUntil }
+    if (copy) this.#confirmable.set(key, copy)
+    suspect(entry, now)
+    return copy
+  }
+
+  confirmKey(key: string, copy: SuspectCopy): boolean {
+    if (this.#confirmable.get(key) !== copy || this.#lru.get(key, { updateAgeOnGet: false }) !== copy.entry) {
+      return false
+    }
+    this.#confirmable.delete(key)
+    copy.entry.suspect = false
+    copy.entry.freshUntil = copy.freshUntil
+    return true
   }
 
   /** Entries held (expired ones not yet dropped included). */

@@ -254,3 +254,45 @@ describe('MemoryTier tags', () => {
     expect(l1.tagCount).toBe(0)
   })
 })
+
+describe('MemoryTier: a copy suspected by key, then confirmed', () => {
+  it('is stale while suspect, and fresh again with the freshness it had once its ticket confirms it', () => {
+    const clock = fakeClock()
+    const l1 = tier({ now: clock.now })
+    const stored = entry('v', {}, clock.now())
+    l1.set('k', stored, 10)
+    const ticket = l1.markKeySuspect('k', clock.now())!
+    expect(stored.suspect).toBe(true)
+    expect(stored.freshUntil).toBe(clock.now())
+    // Suspected twice (a second report): only the newest ticket confirms, with the original freshness.
+    const second = l1.markKeySuspect('k', clock.now())!
+    expect(l1.confirmKey('k', ticket)).toBe(false)
+    expect(l1.confirmKey('k', second)).toBe(true)
+    expect(stored.suspect).toBe(false)
+    expect(stored.freshUntil).toBe(clock.now() + HOUR)
+    expect(l1.confirmKey('k', second)).toBe(false)
+  })
+
+  it('lapses the ticket on a gap, a soft purge, a delete or an overwrite, and gives none for a copy a gap made suspect', () => {
+    const clock = fakeClock()
+    const l1 = tier({ now: clock.now })
+    const lapses: Array<[string, (l1: MemoryTier) => void]> = [
+      ['gap', (l1) => l1.markSuspect(clock.now())],
+      ['soft purge', (l1) => l1.expireByTags(['t'], clock.now())],
+      ['delete', (l1) => l1.delete('k')],
+      ['overwrite', (l1) => l1.set('k', entry('new', { tags: ['t'] }, clock.now()), 10)],
+    ]
+    for (const [name, lapse] of lapses) {
+      const stored = entry('v', { tags: ['t'] }, clock.now())
+      l1.set('k', stored, 10)
+      const ticket = l1.markKeySuspect('k', clock.now())!
+      lapse(l1)
+      expect(l1.confirmKey('k', ticket), name).toBe(false)
+      expect(stored.freshUntil, name).toBeLessThanOrEqual(clock.now())
+    }
+    l1.set('k', entry('v', {}, clock.now()), 10)
+    l1.markSuspect(clock.now())
+    expect(l1.markKeySuspect('k', clock.now())).toBeUndefined()
+    expect(l1.markKeySuspect('absent', clock.now())).toBeUndefined()
+  })
+})

@@ -156,6 +156,14 @@ export function readVersion(bytes: Buffer): string | undefined {
   return bytes.toString('latin1', VERSION_START, VERSION_END)
 }
 
+/** Bytes an envelope's head takes up to its version: all liveVersion() needs. */
+export const VERSION_HEAD_BYTES = VERSION_END
+
+/** The version of a live entry's envelope (a head of it will do); undefined for a tombstone or foreign bytes. */
+export function liveVersion(bytes: Buffer): string | undefined {
+  return isTombstone(bytes) ? undefined : readVersion(bytes)
+}
+
 /** True when the bytes are an envelope whose payload is compressed. */
 export function isCompressed(bytes: Buffer): boolean {
   return bytes.length >= HEADER_BYTES && isFormatByte(bytes[0]!) && (bytes[0]! & 0b11) !== COMPRESSION_ID.none

@@ -1,6 +1,12 @@
 import { performance } from 'node:perf_hooks'
 import type { Cluster, Redis } from 'ioredis'
-import { isTombstone, readTimes, TIMES_HEAD_BYTES } from '../../core/codec/envelope.js'
+import {
+  isTombstone,
+  liveVersion,
+  readTimes,
+  TIMES_HEAD_BYTES,
+  VERSION_HEAD_BYTES,
+} from '../../core/codec/envelope.js'
 import { InvalidKeyError } from '../../core/errors.js'
 import type { KeyDescription, L2Tier, L2Write, RepeatableL2 } from '../../core/types.js'
 import { type Op, runBatch, runPhases } from './batch.js'
@@ -195,6 +201,13 @@ export class RedisTier implements L2Tier {
         if (ours.length > 0) yield { node, keys: ours }
       } while (cursor !== '0')
     }
+  }
+
+  async liveVersion(key: string): Promise<string | undefined> {
+    const head = await this.#guard.run('GETRANGE', () =>
+      this.#client.getrangeBuffer(key, 0, VERSION_HEAD_BYTES - 1),
+    )
+    return liveVersion(head)
   }
 
   async pttl(key: string): Promise<number | undefined> {
