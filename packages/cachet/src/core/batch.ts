@@ -5,7 +5,7 @@ import { LoadContext } from './load-context.js'
 import { type ManyLoadOptions, resolveCall, type StoreOptions } from './options.js'
 import { recordHit, recordLoad, recordMiss } from './outcome.js'
 import { expectOwnWrite, settleOwnWrite } from './own-write.js'
-import { screenMany } from './schema.js'
+import { assertLoaded, screenMany } from './schema.js'
 import type { ValueSchema } from './schema-option.js'
 import type { Entry, L2Write } from './types.js'
 
@@ -123,6 +123,7 @@ export async function getOrSetMany<T>(
     try {
       loaded = await loadMissing(missing, context)
       if (context.failure !== undefined) throw context.failure
+      if (call.schema) await assertBatchLoaded(call.schema, loaded, missing)
     } catch (error) {
       // One loader call for the batch, counted under the namespace of its first key.
       recordLoad(engine, missing[0]!, performance.now() - started, false)
@@ -246,4 +247,15 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
     } else engine.stats.l2Misses++
   })
   return results
+}
+
+/** Every value a getOrSetMany loader returned, checked against the call's schema (schema.ts assertLoaded). */
+async function assertBatchLoaded<T>(
+  check: ValueSchema,
+  loaded: Awaited<ReturnType<BatchLoader<T>>>,
+  missing: readonly string[],
+): Promise<void> {
+  const values = loaded instanceof Map || Array.isArray(loaded) ? [...loaded.values()] : Object.values(loaded)
+  const who = `the loader of getOrSetMany(${missing.length} keys)`
+  for (const value of values) await assertLoaded(check, value, who, missing[0]!)
 }

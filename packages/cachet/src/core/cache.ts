@@ -12,7 +12,6 @@ import type {
   RedisFigures,
 } from './cache-api.js'
 import { checkSignal, untilAborted } from './cancel.js'
-import { newVersion } from './codec/envelope.js'
 import type { Duration } from './duration.js'
 import type { Engine } from './engine.js'
 import { registerEngine } from './engine-of.js'
@@ -40,11 +39,10 @@ import {
   type StoreOptions,
 } from './options.js'
 import { recordHit, recordMiss, recordStale } from './outcome.js'
-import { writeOwnCopy } from './own-write.js'
 import { figuresFrom } from './redis-figures.js'
-import { checkEntry, checkedBatchLoader, checkedLoader } from './schema.js'
+import { rewriteInPlace } from './rewrite-in-place.js'
+import { checkEntry } from './schema.js'
 import { callSchema, resolveSchema, type ValueSchema } from './schema-option.js'
-import { envelopeBytes, rewrite } from './store-load.js'
 import { addTagsTo, countTag, tagKeysPage } from './tag-view.js'
 import type { Entry } from './types.js'
 import { type WrapOptions, wrap } from './wrap.js'
@@ -87,7 +85,7 @@ export class Cache implements CacheApi {
     } catch (error) {
       return Promise.reject(error)
     }
-    return getOrSet(this.#engine, this.#scope + key, checkedBy(call, loader), call)
+    return getOrSet(this.#engine, this.#scope + key, loader, call)
   }
 
   getOrSetResult<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<CacheResult<T>> {
@@ -97,7 +95,7 @@ export class Cache implements CacheApi {
     } catch (error) {
       return Promise.reject(error)
     }
-    return getOrSetEntry(this.#engine, this.#scope + key, checkedBy(call, loader), call)
+    return getOrSetEntry(this.#engine, this.#scope + key, loader, call)
   }
 
   /** Checks a getOrSet call and resolves its options, before anything runs. */
@@ -187,29 +185,12 @@ export class Cache implements CacheApi {
   async expire(key: string, ttl: Duration): Promise<boolean> {
     const scoped = this.#key(key)
     const ttlMs = positiveMs(ttl, 'ttl')
-    const engine = this.#engine
-    // L2 is the truth when there is one; its raw version guards the rewrite against a racing write.
-    const read = await engine.readL2(scoped)
-    const stored =
-      read?.stored.kind === 'entry' ? read.stored.entry : engine.l2 ? undefined : engine.l1?.get(scoped)
-    if (!stored || Date.now() >= stored.staleUntil) return false
-    const now = Date.now()
-    const graceMs = Math.max(0, stored.staleUntil - stored.freshUntil)
-    // A legacy (pre-envelope) value has no version of its own: it gets one now.
-    const version = stored.version === '' ? newVersion() : stored.version
-    const updated: Entry = { ...stored, version, freshUntil: now + ttlMs, staleUntil: now + ttlMs + graceMs }
-    const bytes = rewrite(engine, scoped, updated, envelopeBytes(read))
-    if (!bytes) return false
-    engine.l1?.delete(scoped)
-    engine.putL1(scoped, bytes, updated)
-    if (!engine.l2 || !read) return engine.l2 === undefined
-    const full = engine.fullKey(scoped)
-    const written = await writeOwnCopy(engine, 'expire', scoped, updated, (l2) =>
-      l2.set({ key: full, bytes, ttlMs: ttlMs + graceMs, tags: [], ifVersion: read.version }),
-    )
-    if (written === undefined) return false
-    engine.publish({ t: 'set', k: [full] })
-    return written
+    return rewriteInPlace(this.#engine, scoped, 'expire', (stored, version, now) => {
+      const graceMs = Math.max(0, stored.staleUntil - stored.freshUntil)
+      const freshUntil = now + ttlMs
+      // Its tags are indexed already.
+      return { entry: { ...stored, version, freshUntil, staleUntil: freshUntil + graceMs }, index: [] }
+    })
   }
 
   async ttl(key: string): Promise<number | undefined> {
@@ -246,16 +227,8 @@ export class Cache implements CacheApi {
   ): Promise<(T | undefined)[]> {
     const scoped = keys.map((key) => this.#key(key))
     const unscope = (key: string) => key.slice(this.#scope.length)
-    const schema = this.#schema(options)
     const loader: BatchLoader<T> = (missing, context) => loadMissing(missing.map(unscope), context)
-    const loading = getOrSetMany(
-      this.#engine,
-      scoped,
-      schema ? checkedBatchLoader(schema, loader) : loader,
-      unscope,
-      options,
-      this.#defaults,
-    )
+    const loading = getOrSetMany(this.#engine, scoped, loader, unscope, options, this.#defaults)
     // The options were checked first thing (an aborted signal rejects `loading` before any read).
     return options.signal?.aborted === false ? untilAborted(loading, options.signal) : loading
   }
@@ -426,9 +399,4 @@ function snapshotStats(engine: Engine): CacheStats {
     locks: { ...stats.locks },
     namespaces: stats.namespaces(),
   }
-}
-
-/** The loader a call runs: checked against the call's schema when it has one. */
-function checkedBy<T>(call: CallContext, loader: Loader<T>): Loader<T> {
-  return call.schema ? checkedLoader(call.schema, loader) : loader
 }

@@ -6,7 +6,7 @@ import { LoadContext } from './load-context.js'
 import { acquireOrWait } from './lock-wait.js'
 import type { CallContext } from './options.js'
 import { recordHit, recordLoad, recordMiss, recordShared, recordStale } from './outcome.js'
-import { acceptedNow, checkEntry, screenCopies } from './schema.js'
+import { acceptedNow, assertLoaded, checkEntry, screenCopies } from './schema.js'
 import { type LoadState, storedBytes, storeLoad } from './store-load.js'
 import { isPromiseLike, type RaceResult, race, valueWithin } from './timeouts.js'
 import type { Entry, LockHandle, LockingRead } from './types.js'
@@ -381,7 +381,10 @@ function callLoader<T>(run: LoadRun<T>, releaseSlot: () => void): RaceResult<T> 
     return Promise.resolve(result).then(
       (value) => {
         releaseSlot()
-        return loaded(run, started, value, context)
+        const checking = checkLoaded(run, started, value)
+        return checking
+          ? checking.then(() => loaded(run, started, value, context))
+          : loaded(run, started, value, context)
       },
       (error: unknown) => {
         releaseSlot()
@@ -391,9 +394,28 @@ function callLoader<T>(run: LoadRun<T>, releaseSlot: () => void): RaceResult<T> 
   }
   releaseSlot()
   try {
+    const checking = checkLoaded(run, started, result)
+    if (checking) return checking.then(() => loaded(run, started, result, context))
     return { state: 'done', value: loaded(run, started, result, context) }
   } catch (error) {
     return { state: 'failed', error }
+  }
+}
+
+/**
+ * The call's schema check of a loaded value (schema.ts assertLoaded): nothing without a schema, a
+ * promise only when the schema validates asynchronously. A refusal fails the load (loadFailed).
+ */
+function checkLoaded<T>(run: LoadRun<T>, started: number, value: T): Promise<void> | undefined {
+  const check = run.call.schema
+  if (!check) return undefined
+  try {
+    const checking = assertLoaded(check, value, `the loader for key '${run.key}'`, run.key)
+    return checking?.catch((error: unknown) => {
+      throw loadFailed(run, started, error)
+    })
+  } catch (error) {
+    throw loadFailed(run, started, error)
   }
 }
 

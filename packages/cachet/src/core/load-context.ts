@@ -169,12 +169,8 @@ export class LoadContext<T> implements LoaderContext<T> {
     if ((callEpochs === undefined && call.tags.length > 0) || added.some((epochs) => epochs === undefined)) {
       return { epochs: undefined, writable: false }
     }
-    // One epoch per stored tag, in the order options(call) stores them: a tag the call names twice is
-    // stored once, so the call's epochs are matched by tag, not by position.
-    const epochOf = new Map<string, number>()
-    const tags = [...call.tags, ...(this.#tags ?? [])]
-    const epochs = [...(callEpochs ?? []), ...(added as number[][]).flat()]
-    for (let i = 0; i < tags.length; i++) epochOf.set(tags[i]!, epochs[i]!)
-    return { epochs: this.options(call).tags.map((tag) => epochOf.get(tag)!), writable: true }
+    // The order options(call) stores the tags in: the call's (unique, resolveCall), then those setTags
+    // added (only tags the load's record did not carry yet, so none of the call's).
+    return { epochs: [...(callEpochs ?? []), ...(added as number[][]).flat()], writable: true }
   }
 }

@@ -212,7 +212,8 @@ export function resolveCall(
     ttlMs: call.ttl === undefined ? undefined : positiveMs(call.ttl, 'ttl'),
     l1TtlMs: call.l1Ttl === undefined ? undefined : l1TtlMs(options, call.l1Ttl, 'l1Ttl'),
     graceMs: toMsOrOff(call.grace, options.graceMs, 'grace'),
-    tags,
+    // Once each: the write-back's epochs are matched to the stored tags by position.
+    tags: tags.length > 1 && new Set(tags).size < tags.length ? [...new Set(tags)] : tags,
     adaptive: call.adaptiveTtl,
     softMs: Math.min(hardMs, timeoutMs(call.timeouts?.soft, options.softTimeoutMs, 'timeouts.soft')),
     hardMs,

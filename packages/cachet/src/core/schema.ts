@@ -1,6 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { ManyRead } from './batch.js'
-import type { BatchLoader, Loader } from './cache-api.js'
 import { newVersion } from './codec/envelope.js'
 import { type Engine, L2Read } from './engine.js'
 import { SchemaMismatchError } from './errors.js'
@@ -146,35 +145,28 @@ async function migrateEntry(
   return copy
 }
 
-/** getOrSetMany's loader, every value it returns checked as checkedLoader does. */
-export function checkedBatchLoader<T>(check: ValueSchema, loader: BatchLoader<T>): BatchLoader<T> {
-  return async (missing, context) => {
-    const loaded = await loader(missing, context)
-    const values =
-      loaded instanceof Map || Array.isArray(loaded) ? [...loaded.values()] : Object.values(loaded)
-    for (const value of values) {
-      await assertAccepted(check, value, `the loader of getOrSetMany(${missing.length} keys)`, missing[0])
-    }
-    return loaded
-  }
-}
-
 /**
- * The loader, its value checked: a value the schema refuses throws SchemaMismatchError, so nothing is
- * cached (a stale value, if any, is served as for any loader failure).
+ * Checks a loaded value against the call's schema where the loader ran (get-or-set.ts, batch.ts): a
+ * value it refuses throws SchemaMismatchError, so nothing is cached (a stale value, if any, is served
+ * as for any loader failure). Synchronous when the schema validates synchronously (zod without async
+ * refinements), so a synchronous loader's value stays on the synchronous path; a promise otherwise.
  */
-export function checkedLoader<T>(check: ValueSchema, loader: Loader<T>): Loader<T> {
-  return async (context) => {
-    const value = await loader(context)
-    await assertAccepted(check, value, `the loader for key '${context.key}'`, context.key)
-    return value
-  }
+export function assertLoaded(
+  check: ValueSchema,
+  value: unknown,
+  who: string,
+  key: string,
+): Promise<void> | undefined {
+  if (value === undefined) return undefined
+  const result = check.schema['~standard'].validate(value)
+  if (isPromiseLike(result))
+    return Promise.resolve(result).then((settled) => refuseOnIssues(settled, who, key))
+  refuseOnIssues(result, who, key)
+  return undefined
 }
 
-/** Throws SchemaMismatchError naming the first issues when the schema refuses a loaded value. */
-async function assertAccepted(check: ValueSchema, value: unknown, who: string, key?: string): Promise<void> {
-  if (value === undefined) return
-  const result = await check.schema['~standard'].validate(value)
+/** Throws SchemaMismatchError naming the first issues when the schema refused a loaded value. */
+function refuseOnIssues(result: StandardSchemaV1.Result<unknown>, who: string, key: string): void {
   if (!result.issues) return
   const issues = result.issues.slice(0, 3).map(describeIssue).join('; ')
   throw new SchemaMismatchError(`${who} returned a value its schema refuses: ${issues}`, { key })

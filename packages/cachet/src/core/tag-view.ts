@@ -1,9 +1,6 @@
-import { newVersion } from './codec/envelope.js'
 import type { Engine } from './engine.js'
 import { InvalidKeyError, InvalidOptionError } from './errors.js'
-import { writeOwnCopy } from './own-write.js'
-import { envelopeBytes, rewrite } from './store-load.js'
-import type { Entry } from './types.js'
+import { rewriteInPlace } from './rewrite-in-place.js'
 
 /**
  * Tags you can see: the keys a tag reaches, how many, and tags added to an entry already stored. Keys
@@ -60,27 +57,10 @@ export async function countTag(engine: Engine, scope: string, tag: string): Prom
  * the union of its tags, indexed under the new ones, and keeps its value, version, freshness and grace.
  * False when there is no live entry (or Redis did not take the rewrite: it changed meanwhile, or is down).
  */
-export async function addTagsTo(engine: Engine, key: string, tags: readonly string[]): Promise<boolean> {
-  // L2 is the truth when there is one; its raw version guards the rewrite against a racing write.
-  const read = await engine.readL2(key)
-  const stored =
-    read?.stored.kind === 'entry' ? read.stored.entry : engine.l2 ? undefined : engine.l1?.get(key)
-  const now = Date.now()
-  if (!stored || now >= stored.staleUntil) return false
-  const merged = [...new Set([...stored.tags, ...tags])]
-  if (merged.length === stored.tags.length) return true
-  // A legacy (pre-envelope) value has no version of its own: it gets one now.
-  const version = stored.version === '' ? newVersion() : stored.version
-  const updated: Entry = { ...stored, version, tags: merged }
-  const bytes = rewrite(engine, key, updated, envelopeBytes(read))
-  if (!bytes) return false
-  engine.l1?.delete(key)
-  engine.putL1(key, bytes, updated)
-  if (!engine.l2 || !read) return engine.l2 === undefined
-  const full = engine.fullKey(key)
-  const write = { key: full, bytes, ttlMs: stored.staleUntil - now, tags: merged, ifVersion: read.version }
-  const written = await writeOwnCopy(engine, 'addTags', key, updated, (l2) => l2.set(write))
-  if (written === undefined) return false
-  engine.publish({ t: 'set', k: [full] })
-  return written
+export function addTagsTo(engine: Engine, key: string, tags: readonly string[]): Promise<boolean> {
+  return rewriteInPlace(engine, key, 'addTags', (stored, version) => {
+    const merged = [...new Set([...stored.tags, ...tags])]
+    if (merged.length === stored.tags.length) return undefined
+    return { entry: { ...stored, version, tags: merged }, index: merged }
+  })
 }

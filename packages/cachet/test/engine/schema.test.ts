@@ -112,6 +112,28 @@ describe('schema-checked reads', () => {
     await cache.close()
   })
 
+  it('a refused loaded value fails the load for every kind of loader and schema, and a stale value is served instead', async () => {
+    const cache = newCache()
+    const loads: boolean[] = []
+    cache.on('load', ({ ok }) => loads.push(ok))
+    const loaders = { sync: () => oldUser, async: async () => oldUser }
+    const schemas = { sync: User, async: asyncUser }
+    for (const [loaderKind, loader] of Object.entries(loaders)) {
+      for (const [schemaKind, schema] of Object.entries(schemas)) {
+        const key = `refused:${loaderKind}:${schemaKind}`
+        await expect(cache.getOrSet(key, loader, { schema }), key).rejects.toBeInstanceOf(SchemaMismatchError)
+        expect(await cache.get(key), key).toBeUndefined()
+        // With a stale value in hand, a refused load is a loader failure: the stale value is served.
+        await cache.set(key, newUser, { ttl: 1, grace: '1h' })
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        const result = await cache.getOrSetResult(key, loader, { schema })
+        expect(result, key).toMatchObject({ outcome: 'stale', value: newUser, staleReason: 'fail-safe' })
+      }
+    }
+    expect(loads).toEqual(Array(8).fill(false))
+    await cache.close()
+  })
+
   it('async validators work, and a copy accepted once is not validated again on each L1 hit', async () => {
     const cache = newCache()
     let validations = 0
