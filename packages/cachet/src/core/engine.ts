@@ -436,15 +436,24 @@ export class Engine {
   }
 
   /**
-   * Asks Redis, in the background, which version the key holds now (the report came after the write,
-   * so this read comes after any other write the report may stand for): the copy's own version makes
-   * it fresh again, so the next read is an L1 hit rather than a read of Redis that, on a slow Redis,
+   * Asks Redis, in the background, what the key holds now (the report came after the write, so this
+   * read comes after any other write the report may stand for): the copy's own version and lifetimes
+   * make it fresh again, so the next read is an L1 hit rather than a read of Redis that, on a slow Redis,
    * would run the loader. A later report, a gap or any change to the copy voids the answer (confirmKey).
    */
   #confirmOwnCopy(key: string, full: string, copy: SuspectCopy): void {
     if (this.closed) return
-    const confirming = this.attempt('confirm', (l2) => l2.liveVersion(full), key).then((version) => {
-      if (version === copy.entry.version) this.l1?.confirmKey(key, copy)
+    const confirming = this.attempt('confirm', (l2) => l2.entryHead(full), key).then((head) => {
+      // Lifetimes too: a soft purge (or an expire) of another instance rewrites the entry in place,
+      // version kept, and its report may be the one this instance took for its own write.
+      const { entry, freshUntil } = copy
+      if (
+        head?.version === entry.version &&
+        head.freshUntil === freshUntil &&
+        head.staleUntil === entry.staleUntil
+      ) {
+        this.l1?.confirmKey(key, copy)
+      }
     })
     this.track(confirming)
   }

@@ -97,6 +97,13 @@ export interface L1Tier {
   readonly maxBytes: number
 }
 
+/** What an entry's envelope head says: its version and lifetimes (ms). */
+export interface EntryHead {
+  version: string
+  freshUntil: number
+  staleUntil: number
+}
+
 /** A copy made suspect by markKeySuspect, and the freshness it had (see L1Tier.confirmKey). */
 export interface SuspectCopy {
   readonly entry: Entry
@@ -155,8 +162,8 @@ export interface L2Tier {
   deleteByPattern(pattern: string): Promise<number>
   /** SCAN + count only (dry runs, admin). */
   countByPattern(pattern: string, sampleSize?: number): Promise<{ count: number; sample: string[] }>
-  /** The version of the live entry under the key (one GETRANGE of its head); undefined when there is none. */
-  liveVersion(key: string): Promise<string | undefined>
+  /** The version and lifetimes of the live entry under the key (one GETRANGE of its head); undefined when there is none. */
+  entryHead(key: string): Promise<EntryHead | undefined>
   /** Remaining TTL in ms; undefined when the key does not exist or has no TTL. */
   pttl(key: string): Promise<number | undefined>
   /**

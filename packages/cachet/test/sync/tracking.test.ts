@@ -132,6 +132,28 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
     expect(await writer.getMany(['many:1', 'many:2'])).toEqual(['v:many:1', 'v:many:2'])
   })
 
+  it("an own write's report that also stood for another instance's soft purge (version kept) is not confirmed", async () => {
+    const { caches, prefix } = await fleet(2)
+    const [writer, other] = caches as [CacheApi, CacheApi]
+    const engine = engineOf(writer)
+    await writer.getOrSet('purged:1', async () => 'v', { tags: ['p'] })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const copy = engine.l1!.get('purged:1')!
+    expect(copy.suspect).toBeFalsy()
+    // The other instance soft-purges the tag: Redis keeps the entry and its version, stale from now.
+    await other.invalidateTags(['p'], { mode: 'expire' })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // As when that report came in the Redis turn of the writer's own write and was taken for it: the
+    // writer still holds its copy, and the report makes it suspect.
+    engine.l1!.set('purged:1', copy, 100)
+    engine.onOwnWrites([`${prefix}:purged:1`])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(engine.l1!.get('purged:1')?.suspect).toBe(true)
+    expect((await writer.getOrSetResult('purged:1', async () => 'reloaded', { tags: ['p'] })).value).toBe(
+      'reloaded',
+    )
+  })
+
   it("an own write's report is taken once: another instance's write right behind it still reaches the writer", async () => {
     const { caches } = await fleet(2)
     const [writer, other] = caches as [CacheApi, CacheApi]

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { CachetError, CorruptEntryError, SerializationError } from '../errors.js'
-import type { CompressionOptions, Entry, Serializer, Stored } from '../types.js'
+import type { CompressionOptions, Entry, EntryHead, Serializer, Stored } from '../types.js'
 import { COMPRESSION_ID, compress, decompress, inflateZlib, isZlibStream } from './compression.js'
 import { decodeMeta, encodeMeta } from './entry-meta.js'
 import { deserializeJson, JSON_PLAIN_ID, JSON_TAGGED_ID, serializeJson } from './json-serializer.js'
@@ -156,14 +156,6 @@ export function readVersion(bytes: Buffer): string | undefined {
   return bytes.toString('latin1', VERSION_START, VERSION_END)
 }
 
-/** Bytes an envelope's head takes up to its version: all liveVersion() needs. */
-export const VERSION_HEAD_BYTES = VERSION_END
-
-/** The version of a live entry's envelope (a head of it will do); undefined for a tombstone or foreign bytes. */
-export function liveVersion(bytes: Buffer): string | undefined {
-  return isTombstone(bytes) ? undefined : readVersion(bytes)
-}
-
 /** True when the bytes are an envelope whose payload is compressed. */
 export function isCompressed(bytes: Buffer): boolean {
   return bytes.length >= HEADER_BYTES && isFormatByte(bytes[0]!) && (bytes[0]! & 0b11) !== COMPRESSION_ID.none
@@ -179,11 +171,21 @@ export const TIMES_HEAD_BYTES = 41
 
 /** freshUntil and staleUntil (ms) of an entry's envelope; undefined for a tombstone or foreign bytes. */
 export function readTimes(bytes: Buffer): { freshUntil: number; staleUntil: number } | undefined {
+  const head = readHead(bytes)
+  return head && { freshUntil: head.freshUntil, staleUntil: head.staleUntil }
+}
+
+/** The version and lifetimes an entry's envelope (its first TIMES_HEAD_BYTES will do) carries; undefined for a tombstone or foreign bytes. */
+export function readHead(bytes: Buffer): EntryHead | undefined {
   if (bytes.length < TIMES_HEAD_BYTES || !isFormatByte(bytes[0]!) || (bytes[0]! & TOMBSTONE_FLAG) !== 0) {
     return undefined
   }
   if (!hasHexVersion(bytes)) return undefined
-  return { freshUntil: bytes.readDoubleBE(25), staleUntil: bytes.readDoubleBE(33) }
+  return {
+    version: bytes.toString('latin1', VERSION_START, VERSION_END),
+    freshUntil: bytes.readDoubleBE(25),
+    staleUntil: bytes.readDoubleBE(33),
+  }
 }
 
 /**

@@ -1,14 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import type { Cluster, Redis } from 'ioredis'
-import {
-  isTombstone,
-  liveVersion,
-  readTimes,
-  TIMES_HEAD_BYTES,
-  VERSION_HEAD_BYTES,
-} from '../../core/codec/envelope.js'
+import { isTombstone, readHead, readTimes, TIMES_HEAD_BYTES } from '../../core/codec/envelope.js'
 import { InvalidKeyError } from '../../core/errors.js'
-import type { KeyDescription, L2Tier, L2Write, RepeatableL2 } from '../../core/types.js'
+import type { EntryHead, KeyDescription, L2Tier, L2Write, RepeatableL2 } from '../../core/types.js'
 import { type Op, runBatch, runPhases } from './batch.js'
 import type { RedisConnection } from './client.js'
 import type { GuardedRunner, L2Guard } from './guard.js'
@@ -203,11 +197,11 @@ export class RedisTier implements L2Tier {
     }
   }
 
-  async liveVersion(key: string): Promise<string | undefined> {
+  async entryHead(key: string): Promise<EntryHead | undefined> {
     const head = await this.#guard.run('GETRANGE', () =>
-      this.#client.getrangeBuffer(key, 0, VERSION_HEAD_BYTES - 1),
+      this.#client.getrangeBuffer(key, 0, TIMES_HEAD_BYTES - 1),
     )
-    return liveVersion(head)
+    return readHead(head)
   }
 
   async pttl(key: string): Promise<number | undefined> {
