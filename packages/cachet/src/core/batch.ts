@@ -7,7 +7,7 @@ import { recordHit, recordLoad, recordMiss } from './outcome.js'
 import { expectOwnWrite, settleOwnWrite } from './own-write.js'
 import { assertLoaded, screenMany } from './schema.js'
 import type { ValueSchema } from './schema-option.js'
-import type { Entry, L2Write } from './types.js'
+import type { Entry, L2Write, OwnWrite } from './types.js'
 
 /** An L2 write whose bytes are undefined when the value was too large to encode (never sent). */
 type Write = Omit<L2Write, 'bytes'> & { bytes: Buffer | undefined }
@@ -136,7 +136,7 @@ export async function getOrSetMany<T>(
     recordLoad(engine, missing[0]!, loadMs, true)
     const writes: Write[] = []
     /** What each write carries, and whether it was registered as this instance's own (own-write.ts). */
-    const owned: Array<{ key: string; entry: Entry; registered: boolean }> = []
+    const owned: Array<{ key: string; entry: Entry; registered: OwnWrite | undefined }> = []
     const stored = context.options(call)
     missing.forEach((key, i) => {
       const value = Array.isArray(loaded)
@@ -166,7 +166,7 @@ export async function getOrSetMany<T>(
     engine.track(
       written.then((results) =>
         owned.forEach(({ key, entry, registered }, i) => {
-          if (registered) settleOwnWrite(engine, key, entry, results[i])
+          if (registered) settleOwnWrite(engine, key, entry, registered, results[i])
         }),
       ),
     )

@@ -1,5 +1,5 @@
 import type { Engine } from './engine.js'
-import type { Entry, L2Tier } from './types.js'
+import type { Entry, L2Tier, OwnWrite } from './types.js'
 
 /**
  * A conditional script write of an entry whose copy L1 keeps (a loaded value's write-back, expire,
@@ -17,13 +17,13 @@ export async function writeOwnCopy(
 ): Promise<boolean | undefined> {
   const registered = expectOwnWrite(engine, key)
   const written = await engine.attempt(operation, write, key)
-  if (registered) settleOwnWrite(engine, key, entry, written)
+  if (registered) settleOwnWrite(engine, key, entry, registered, written)
   return written
 }
 
-/** Registers a script write of `key` about to be sent; true when registered (see writeOwnCopy). */
-export function expectOwnWrite(engine: Engine, key: string): boolean {
-  return engine.tracking?.expectOwnWrite(engine.fullKey(key)) === true
+/** Registers a script write of `key` about to be sent; undefined when nothing was registered (see writeOwnCopy). */
+export function expectOwnWrite(engine: Engine, key: string): OwnWrite | undefined {
+  return engine.tracking?.expectOwnWrite(engine.fullKey(key))
 }
 
 /**
@@ -34,12 +34,12 @@ export function settleOwnWrite(
   engine: Engine,
   key: string,
   entry: Entry,
+  registered: OwnWrite,
   written: boolean | undefined,
 ): void {
   const tracking = engine.tracking!
-  const full = engine.fullKey(key)
-  if (written === true) tracking.ownWriteLanded(full)
-  else if (!tracking.withdrawOwnWrite(full)) dropOwnCopy(engine, key, entry)
+  if (written === true) tracking.ownWriteLanded(registered)
+  else if (!tracking.withdrawOwnWrite(registered)) dropOwnCopy(engine, key, entry)
 }
 
 /** Drops L1's copy of the key if it is still `entry` (same version). */

@@ -261,6 +261,13 @@ export interface RecoveryQueue {
   close(): void
 }
 
+/** One own script write registered with TrackingSource.expectOwnWrite. */
+export interface OwnWrite {
+  readonly fullKey: string
+  /** A report of the key was taken for this write. */
+  readonly reported: boolean
+}
+
 /** Redis' own L1 invalidations (CLIENT TRACKING; implemented by sync/tracking.ts), as health shows them. */
 export interface TrackingSource {
   readonly state: 'on' | 'connecting' | 'refused' | 'closed'
@@ -270,22 +277,24 @@ export interface TrackingSource {
    * A script write of `fullKey` by this instance is about to be sent. Redis 7.0 reports a key a
    * script writes to the writer too, despite NOLOOP (docs/architecture.md): registered, the next
    * report of the key makes the writer's copy suspect rather than dropping it (the report may also
-   * stand for another client's write in the same Redis turn: Redis sends one report for both). False
-   * when nothing was registered (tracking off, or a server that keeps NOLOOP for scripts).
+   * stand for another client's write in the same Redis turn: Redis sends one report for both).
+   * Reports are taken by the registered writes of a key oldest first. Undefined when nothing was
+   * registered (tracking off, or a server that keeps NOLOOP for scripts).
    */
-  expectOwnWrite(fullKey: string): boolean
+  expectOwnWrite(fullKey: string): OwnWrite | undefined
   /**
    * A registered write that was not applied, or whose outcome is unknown: its report will not come
    * (or, if it lands later, drops the copy as any report does). False when a report had already been
    * taken for it: that report was another writer's, so the copy must go.
    */
-  withdrawOwnWrite(fullKey: string): boolean
+  withdrawOwnWrite(write: OwnWrite): boolean
   /**
-   * A registered write Redis applied: once every report sent before its reply has arrived, whatever
-   * is left of its registration is withdrawn (a later write of the key by this very connection, in
-   * the same Redis turn, can take its report away: the next one must count as another writer's).
+   * A registered write Redis applied: once every report sent before its reply has arrived, its
+   * registration is withdrawn if no report took it (a later write of the key by this very connection,
+   * in the same Redis turn, can take its report away: the next one must count as another writer's).
+   * Later writes of the same key keep theirs.
    */
-  ownWriteLanded(fullKey: string): void
+  ownWriteLanded(write: OwnWrite): void
   close(): Promise<void>
 }
 

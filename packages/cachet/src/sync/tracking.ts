@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
-import type { TrackingSource } from '../core/types.js'
+import type { OwnWrite, TrackingSource } from '../core/types.js'
 import type { RedisConnection } from '../tiers/redis/client.js'
 import type { BusMessage } from './bus.js'
 import {
@@ -49,12 +49,12 @@ export class Tracking implements TrackingSource {
   #ended: 'refused' | 'closed' | undefined
   #refusal: string | undefined
   /**
-   * This instance's script writes whose own report has not arrived yet, by full key (see
+   * This instance's script writes whose own report has not arrived yet, oldest first, by full key (see
    * expectOwnWrite). Emptied on every gap: a report lost with a connection never arrives.
    */
-  readonly #ownWrites = new Map<string, number>()
-  /** Own writes Redis applied, waiting for the reports sent before their replies (ownWriteLanded). */
-  #landed: string[] = []
+  readonly #ownWrites = new Map<string, Registration[]>()
+  /** Own writes Redis applied before their report arrived, waiting for it (ownWriteLanded). */
+  #landed: Registration[] = []
 
   constructor(options: TrackingOptions) {
     this.#options = options
@@ -73,45 +73,62 @@ export class Tracking implements TrackingSource {
     return this.#refusal
   }
 
-  expectOwnWrite(fullKey: string): boolean {
+  expectOwnWrite(fullKey: string): OwnWrite | undefined {
     // On the miss path: one pass over the nodes, no array (the state getter builds one).
-    if (this.#ended || this.#nodes.size === 0) return false
+    if (this.#ended || this.#nodes.size === 0) return undefined
     for (const { data, member } of this.#nodes.values()) {
-      if (!isTracked(data, member) || !echoesScriptWrites(data)) return false
+      if (!isTracked(data, member) || !echoesScriptWrites(data)) return undefined
     }
-    this.#ownWrites.set(fullKey, (this.#ownWrites.get(fullKey) ?? 0) + 1)
+    const write = new Registration(fullKey)
+    const pending = this.#ownWrites.get(fullKey)
+    if (pending) pending.push(write)
+    else this.#ownWrites.set(fullKey, [write])
+    return write
+  }
+
+  withdrawOwnWrite(write: OwnWrite): boolean {
+    if (write.reported) return false
+    this.#forget(write as Registration)
     return true
   }
 
-  withdrawOwnWrite(fullKey: string): boolean {
-    return this.#takeOwnWrite(fullKey)
-  }
-
-  ownWriteLanded(fullKey: string): void {
-    this.#landed.push(fullKey)
+  ownWriteLanded(write: OwnWrite): void {
+    if (write.reported) return
+    this.#landed.push(write as Registration)
     if (this.#landed.length === 1) setImmediate(() => void this.#settleLanded())
   }
 
   /**
    * One PING per node's subscriber for the writes that landed in one turn: its reply comes after every
-   * report Redis sent before their replies, so a registration still pending then has lost its report.
-   * A failed PING withdraws them too: a report arriving later then drops the copy, as any report does.
+   * report Redis sent before their replies, so a write whose report has still not arrived then has lost
+   * it, and its registration is withdrawn. A failed PING withdraws them too: a report arriving later
+   * then drops the copy, as any report does.
    */
   async #settleLanded(): Promise<void> {
-    const keys = this.#landed
+    const writes = this.#landed
     this.#landed = []
     const nodes = [...this.#nodes.values()]
     await Promise.all(nodes.map(({ data }) => afterReports(data))).catch(() => {})
-    for (const key of keys) this.#takeOwnWrite(key)
+    for (const write of writes) if (!write.reported) this.#forget(write)
   }
 
-  /** Takes one registered own write of the key: true when there was one. */
+  /** A report of the key: it takes the oldest write of it still waiting for one; false when none waits. */
   #takeOwnWrite(fullKey: string): boolean {
-    const count = this.#ownWrites.get(fullKey)
-    if (count === undefined) return false
-    if (count === 1) this.#ownWrites.delete(fullKey)
-    else this.#ownWrites.set(fullKey, count - 1)
+    const pending = this.#ownWrites.get(fullKey)
+    const write = pending?.shift()
+    if (write === undefined) return false
+    write.reported = true
+    if (pending!.length === 0) this.#ownWrites.delete(fullKey)
     return true
+  }
+
+  /** Removes a write's registration (this very write: a later one of the same key keeps its own). */
+  #forget(write: Registration): void {
+    const pending = this.#ownWrites.get(write.fullKey)
+    const at = pending?.indexOf(write) ?? -1
+    if (at < 0) return
+    pending!.splice(at, 1)
+    if (pending!.length === 0) this.#ownWrites.delete(write.fullKey)
   }
 
   /**
@@ -217,4 +234,10 @@ export class Tracking implements TrackingSource {
 /** A node's identity across topology refreshes. */
 function key(node: Redis): string {
   return `${node.options.host}:${node.options.port}`
+}
+
+/** One own script write registered by expectOwnWrite. */
+class Registration implements OwnWrite {
+  reported = false
+  constructor(readonly fullKey: string) {}
 }
