@@ -85,6 +85,7 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
     // The write's own report, if Redis sends one (7.0), arrives within a few ms; the copy it made
     // suspect is confirmed by a read of the version Redis holds, in the background.
     await new Promise((resolve) => setTimeout(resolve, 100))
+    await expect.poll(() => engineOf(writer).l1!.get('loaded:1')?.suspect, { timeout: 2_000 }).toBeFalsy()
     const again = await writer.getOrSetResult('loaded:1', loader)
     expect(loads).toBe(1)
     expect(again).toMatchObject({ outcome: 'hit', source: 'l1' })
@@ -110,8 +111,8 @@ describe('L1 kept coherent by Redis tracking (bus off)', () => {
     expect((await writer.getOrSetResult('own:1', async () => 'loaded')).source).toBe('l2')
     // Confirmed again without a gap: fresh in L1.
     engine.onOwnWrites([`${prefix}:own:1`])
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    expect(engine.l1!.get('own:1')!.suspect).toBeFalsy()
+    expect(engine.l1!.get('own:1')!.suspect).toBe(true)
+    await expect.poll(() => engine.l1!.get('own:1')!.suspect, { timeout: 2_000 }).toBeFalsy()
     expect(await writer.getOrSetResult('own:1', async () => 'loaded')).toMatchObject({
       source: 'l1',
       value: 'v',
