@@ -174,7 +174,8 @@ async function lead<T>(
     const { softMs, hardMs, force } = call
     const l1Entry = engine.l1?.get(key) as Entry<T> | undefined
     let stale = l1Entry !== undefined && Date.now() < l1Entry.staleUntil ? l1Entry : undefined
-    if (engine.l1) engine.stats.l1Misses++
+    // A background refresh is no caller's miss (its hits are not counted either: Answer).
+    if (engine.l1 && !background) engine.stats.l1Misses++
 
     // One round trip: the entry (and, unless it is fresh, the stampede lock), plus the tag epochs a
     // tagged write must re-check after writing. A suspect copy means the bus lost Redis for a while: with
@@ -214,7 +215,7 @@ async function lead<T>(
       }
       if (now < entry.staleUntil && (!stale || entry.createdAt > stale.createdAt)) stale = entry
     }
-    if (engine.l2 && read) engine.stats.l2Misses++
+    if (engine.l2 && read && !background) engine.stats.l2Misses++
 
     if (stale && !force && (engine.failedUntil.get(key) ?? 0) > Date.now()) {
       giveBack()
