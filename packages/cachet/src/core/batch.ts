@@ -117,13 +117,14 @@ export async function getOrSetMany<T>(
   if (missing.length > 0) {
     const releaseSlot = await engine.loads.acquire(missing[0]!, call.hardMs)
     const started = performance.now()
-    let loaded: Awaited<ReturnType<typeof loadMissing>>
+    let loadedValues: Array<T | undefined>
     // One context for the batch: what the loader sets applies to every key it stores.
     const context = new LoadContext<T>(engine, missing[0]!, undefined, false, undefined, call.signal)
     try {
-      loaded = await loadMissing(missing, context)
+      const loaded = await loadMissing(missing, context)
       if (context.failure !== undefined) throw context.failure
-      if (call.schema) await assertBatchLoaded(call.schema, loaded, missing)
+      loadedValues = missing.map((key, i) => valueOf(loaded, unscope(key), i))
+      if (call.schema) await assertBatchLoaded(call.schema, loadedValues, missing)
     } catch (error) {
       // One loader call for the batch, counted under the namespace of its first key.
       recordLoad(engine, missing[0]!, performance.now() - started, false)
@@ -139,11 +140,7 @@ export async function getOrSetMany<T>(
     const owned: Array<{ key: string; entry: Entry; registered: OwnWrite | undefined }> = []
     const stored = context.options(call)
     missing.forEach((key, i) => {
-      const value = Array.isArray(loaded)
-        ? loaded[i]
-        : loaded instanceof Map
-          ? loaded.get(unscope(key))
-          : (loaded as Record<string, T>)[unscope(key)]
+      const value = loadedValues[i]
       values.set(key, value)
       if (value === undefined || !context.store) return
       const entry = engine.makeEntry(key, value, stored, loadMs)
@@ -249,13 +246,18 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
   return results
 }
 
-/** Every value a getOrSetMany loader returned, checked against the call's schema (schema.ts assertLoaded). */
-async function assertBatchLoaded<T>(
+/** The value a batch loader answered for one key: by position in an array, else by key. */
+function valueOf<T>(loaded: Awaited<ReturnType<BatchLoader<T>>>, key: string, index: number): T | undefined {
+  if (Array.isArray(loaded)) return loaded[index]
+  return loaded instanceof Map ? loaded.get(key) : (loaded as Record<string, T>)[key]
+}
+
+/** The values a getOrSetMany loader answered for the missing keys, checked against the call's schema (schema.ts assertLoaded). */
+async function assertBatchLoaded(
   check: ValueSchema,
-  loaded: Awaited<ReturnType<BatchLoader<T>>>,
+  values: readonly unknown[],
   missing: readonly string[],
 ): Promise<void> {
-  const values = loaded instanceof Map || Array.isArray(loaded) ? [...loaded.values()] : Object.values(loaded)
   const who = `the loader of getOrSetMany(${missing.length} keys)`
   for (const value of values) await assertLoaded(check, value, who, missing[0]!)
 }
