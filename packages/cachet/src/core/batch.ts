@@ -123,7 +123,7 @@ export async function getOrSetMany<T>(
     try {
       const loaded = await loadMissing(missing, context)
       if (context.failure !== undefined) throw context.failure
-      loadedValues = missing.map((key, i) => valueOf(loaded, unscope(key), i))
+      loadedValues = missing.map((key, i) => answerFor(loaded, unscope(key), i))
       if (call.schema) await assertBatchLoaded(call.schema, loadedValues, missing)
     } catch (error) {
       // One loader call for the batch, counted under the namespace of its first key.
@@ -247,7 +247,11 @@ async function readMany<T>(engine: Engine, keys: readonly string[]): Promise<Man
 }
 
 /** The value a batch loader answered for one key: by position in an array, else by key. */
-function valueOf<T>(loaded: Awaited<ReturnType<BatchLoader<T>>>, key: string, index: number): T | undefined {
+function answerFor<T>(
+  loaded: Awaited<ReturnType<BatchLoader<T>>>,
+  key: string,
+  index: number,
+): T | undefined {
   if (Array.isArray(loaded)) return loaded[index]
   return loaded instanceof Map ? loaded.get(key) : (loaded as Record<string, T>)[key]
 }
